@@ -1,0 +1,43 @@
+// Line splitting shared by every protocol codec.
+#include "protocols/common/line_buffer.hpp"
+
+namespace mailgate::protocols {
+
+void line_buffer::append(std::string_view bytes) {
+    compact();
+    data_.append(bytes);
+}
+
+line_buffer::result line_buffer::next_line(std::string_view& out) {
+    std::string_view view = rest();
+    std::size_t lf = view.find('\n');
+    if (lf == std::string_view::npos) {
+        // The limit counts the CRLF too; a partial line already at the limit can never become valid.
+        return view.size() >= max_line_ ? result::too_long : result::need_more;
+    }
+    if (lf + 1 > max_line_) return result::too_long;
+    if (lf == 0 || view[lf - 1] != '\r') return result::bare_lf;
+    out = view.substr(0, lf - 1);
+    pos_ += lf + 1;
+    return result::line;
+}
+
+bool line_buffer::take_bytes(std::size_t n, std::string_view& out) {
+    if (buffered() < n) return false;
+    out = rest().substr(0, n);
+    pos_ += n;
+    return true;
+}
+
+void line_buffer::clear() {
+    data_.clear();
+    pos_ = 0;
+}
+
+void line_buffer::compact() {
+    if (pos_ == 0) return;
+    data_.erase(0, pos_);
+    pos_ = 0;
+}
+
+} // namespace mailgate::protocols

@@ -1,0 +1,37 @@
+// Accumulates bytes from a peer and hands out CRLF-terminated lines, with a hard length limit.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace mailgate::protocols {
+
+class line_buffer {
+public:
+    enum class result { line, need_more, too_long, bare_lf };
+
+    explicit line_buffer(std::size_t max_line) : max_line_(max_line) {}
+
+    void append(std::string_view bytes);
+
+    // On `line`, `out` holds the line without its CRLF (valid until the next call).
+    // A lone LF is a protocol violation (strict by default); a line longer than the limit is `too_long`.
+    result next_line(std::string_view& out);
+
+    // Raw bytes (IMAP literals): true when `n` bytes were available and were taken into `out`.
+    bool take_bytes(std::size_t n, std::string_view& out);
+
+    std::size_t buffered() const { return data_.size() - pos_; }
+    std::string_view rest() const { return std::string_view(data_).substr(pos_); }
+    void clear();
+
+private:
+    void compact();
+
+    std::string data_;
+    std::size_t pos_ = 0;
+    std::size_t max_line_;
+};
+
+} // namespace mailgate::protocols

@@ -1,0 +1,180 @@
+// IMAP upstream login (RFC 9051 / RFC 3501, RFC 2595 STARTTLS, RFC 4959 SASL-IR, RFC 7888 LITERAL+).
+#include "protocols/imap/client.hpp"
+
+#include "protocols/imap/string_encoding.hpp"
+#include "protocols/sasl/client_mechanisms.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace mailgate::protocols::imap {
+namespace {
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+    return out;
+}
+
+// Splits "word rest" at the first space.
+std::pair<std::string_view, std::string_view> split_word(std::string_view s) {
+    auto space = s.find(' ');
+    if (space == std::string_view::npos) return {s, {}};
+    return {s.substr(0, space), s.substr(space + 1)};
+}
+
+} // namespace
+
+client::client(upstream_tls tls, upstream_credentials credentials, upstream_limits limits)
+    : upstream_codec(tls, std::move(credentials), limits), tls_done_(tls == upstream_tls::implicit) {}
+
+void client::command(std::string_view text) {
+    tag_ = "a" + std::to_string(next_tag_++);
+    send(tag_ + " " + std::string(text) + "\r\n");
+}
+
+void client::read_capabilities(std::string_view atoms) {
+    capabilities_.clear();
+    while (!atoms.empty()) {
+        auto [word, rest] = split_word(atoms);
+        if (!word.empty()) capabilities_.insert(upper(word));
+        atoms = rest;
+    }
+}
+
+bool client::take_capability_code(std::string_view text) {
+    if (!text.starts_with("[")) return false;
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return false;
+    auto [name, atoms] = split_word(text.substr(1, close - 1));
+    if (upper(name) != "CAPABILITY") return false;
+    read_capabilities(atoms);
+    return true;
+}
+
+void client::on_line(std::string_view line) {
+    if (line.starts_with("* ")) {
+        auto [kind, rest] = split_word(line.substr(2));
+        auto k = upper(kind);
+        if (state_ == state::greeting) {
+            if (k == "OK") {
+                if (!take_capability_code(rest)) {
+                    capabilities_.clear();
+                    command("CAPABILITY");
+                    state_ = state::capability;
+                    return;
+                }
+                after_capabilities();
+                return;
+            }
+            // PREAUTH would skip our login and BYE refuses us: neither is a usable provider session.
+            return fail(upstream_errc::greeting_rejected, line);
+        }
+        if (k == "CAPABILITY") read_capabilities(rest);
+        else if (k == "BYE" && state_ != state::logout) return fail(upstream_errc::closed, line);
+        return; // other untagged data before login is not passed on
+    }
+    if (line.starts_with("+")) {
+        if (state_ == state::login && !pending_segments_.empty()) {
+            send(std::move(pending_segments_.front()));
+            pending_segments_.erase(pending_segments_.begin());
+            return;
+        }
+        if (state_ == state::authenticate && !sasl_response_.empty()) {
+            send(std::move(sasl_response_) + "\r\n");
+            sasl_response_.clear();
+            return;
+        }
+        return fail(upstream_errc::malformed_reply, line);
+    }
+    auto [tag, rest] = split_word(line);
+    if (state_ == state::greeting || tag != tag_) return fail(upstream_errc::malformed_reply, line);
+    auto [status_word, text] = split_word(rest);
+    auto status = upper(status_word);
+    if (status != "OK" && status != "NO" && status != "BAD") return fail(upstream_errc::malformed_reply, line);
+
+    switch (state_) {
+    case state::capability:
+        if (status != "OK") return fail(upstream_errc::malformed_reply, line);
+        return after_capabilities();
+    case state::starttls:
+        if (status != "OK") return fail(upstream_errc::starttls_refused, line);
+        return request_tls();
+    case state::authenticate:
+    case state::login: return on_login_done(status, line);
+    case state::post_login_capability:
+        if (status != "OK") return fail(upstream_errc::malformed_reply, line);
+        state_ = state::logged_in;
+        return finish();
+    case state::logout: return finish();
+    case state::greeting:
+    case state::logged_in: return fail(upstream_errc::malformed_reply, line);
+    }
+}
+
+void client::after_capabilities() {
+    if (!tls_done_) {
+        if (!capabilities_.contains("STARTTLS")) return fail(upstream_errc::starttls_unsupported);
+        command("STARTTLS");
+        state_ = state::starttls;
+        return;
+    }
+    start_login();
+}
+
+void client::start_login() {
+    if (capabilities_.contains("AUTH=PLAIN")) {
+        auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
+        if (!response) return fail(upstream_errc::credential_unencodable);
+        if (capabilities_.contains("SASL-IR")) {
+            command("AUTHENTICATE PLAIN " + *response);
+        } else {
+            command("AUTHENTICATE PLAIN");
+            sasl_response_ = std::move(*response);
+        }
+        state_ = state::authenticate;
+        return;
+    }
+    if (capabilities_.contains("LOGINDISABLED")) return fail(upstream_errc::no_usable_mechanism);
+    tag_ = "a" + std::to_string(next_tag_++);
+    bool literal_plus = capabilities_.contains("LITERAL+");
+    auto pieces = encode_command(tag_ + " LOGIN", {credentials_.user, credentials_.secret}, literal_plus);
+    if (!pieces) return fail(upstream_errc::credential_unencodable);
+    send(std::move(pieces->front()));
+    pending_segments_.assign(std::make_move_iterator(pieces->begin() + 1), std::make_move_iterator(pieces->end()));
+    state_ = state::login;
+}
+
+void client::on_login_done(std::string_view status, std::string_view line) {
+    pending_segments_.clear();
+    sasl_response_.clear();
+    if (status == "OK") {
+        auto [tag, rest] = split_word(line);
+        auto [word, text] = split_word(rest);
+        if (take_capability_code(text)) {
+            state_ = state::logged_in;
+            return finish();
+        }
+        capabilities_.clear();
+        command("CAPABILITY");
+        state_ = state::post_login_capability;
+        return;
+    }
+    // RFC 5530 codes: UNAVAILABLE means "not now"; AUTHENTICATIONFAILED and the rest are rejections.
+    if (line.find("[UNAVAILABLE]") != std::string_view::npos) return fail(upstream_errc::temporarily_unavailable, line);
+    fail(status == "BAD" ? upstream_errc::malformed_reply : upstream_errc::auth_rejected, line);
+}
+
+void client::on_tls_started() {
+    tls_done_ = true;
+    capabilities_.clear();
+    command("CAPABILITY");
+    state_ = state::capability;
+}
+
+void client::on_logout() {
+    command("LOGOUT");
+    state_ = state::logout;
+}
+
+} // namespace mailgate::protocols::imap

@@ -1,0 +1,42 @@
+// IMAP client codec toward the provider: greeting, CAPABILITY, STARTTLS, login, post-login capabilities, LOGOUT.
+#pragma once
+
+#include "protocols/common/upstream_codec.hpp"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace mailgate::protocols::imap {
+
+class client final : public upstream_codec {
+public:
+    client(upstream_tls tls, upstream_credentials credentials, upstream_limits limits = {});
+
+    // Upper-cased capability atoms: before login, the last pre-login set; after `done`, the post-login set.
+    const std::set<std::string>& capabilities() const { return capabilities_; }
+
+private:
+    enum class state { greeting, capability, starttls, authenticate, login, post_login_capability, logged_in, logout };
+
+    void on_line(std::string_view line) override;
+    void on_tls_started() override;
+    void on_logout() override;
+
+    void command(std::string_view text);
+    void after_capabilities();
+    void start_login();
+    void on_login_done(std::string_view status, std::string_view line);
+    bool take_capability_code(std::string_view text);
+    void read_capabilities(std::string_view atoms);
+
+    state state_ = state::greeting;
+    bool tls_done_ = false;
+    unsigned next_tag_ = 1;
+    std::string tag_;
+    std::set<std::string> capabilities_;
+    std::vector<std::string> pending_segments_; // LOGIN parts waiting for a "+" (synchronizing literals)
+    std::string sasl_response_;                 // AUTHENTICATE PLAIN without SASL-IR
+};
+
+} // namespace mailgate::protocols::imap

@@ -1,0 +1,107 @@
+// POP3 upstream login (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH).
+#include "protocols/pop3/client.hpp"
+
+#include "protocols/sasl/client_mechanisms.hpp"
+#include "protocols/pop3/reply.hpp"
+
+namespace mailgate::protocols::pop3 {
+
+client::client(upstream_tls tls, upstream_credentials credentials, upstream_limits limits)
+    : upstream_codec(tls, std::move(credentials), limits), tls_done_(tls == upstream_tls::implicit) {}
+
+void client::on_line(std::string_view line) {
+    if (state_ == state::capa_lines) {
+        if (line == ".") {
+            after_capabilities();
+        } else {
+            // Dot-stuffed lines (RFC 1939 §3) never occur in CAPA in practice, but unstuff anyway.
+            if (line.starts_with("..")) line.remove_prefix(1);
+            capabilities_.insert(upper_keyword_line(line));
+        }
+        return;
+    }
+    auto st = reply_status(line);
+    if (st == status::malformed) return fail(upstream_errc::malformed_reply, line);
+
+    switch (state_) {
+    case state::greeting:
+        if (st != status::ok) return fail(upstream_errc::greeting_rejected, line);
+        send("CAPA\r\n");
+        state_ = state::capa;
+        return;
+    case state::capa:
+        capabilities_.clear();
+        if (st == status::ok) {
+            state_ = state::capa_lines;
+        } else {
+            after_capabilities(); // CAPA is optional (RFC 2449); fall back to USER/PASS
+        }
+        return;
+    case state::stls:
+        if (st != status::ok) return fail(upstream_errc::starttls_refused, line);
+        request_tls();
+        return;
+    case state::auth_plain:
+    case state::pass: return on_login_reply(line);
+    case state::user:
+        if (st != status::ok) return fail(upstream_errc::auth_rejected, line);
+        send("PASS " + credentials_.secret + "\r\n");
+        state_ = state::pass;
+        return;
+    case state::quit:
+        finish();
+        return;
+    case state::logged_in:
+    case state::capa_lines: return fail(upstream_errc::malformed_reply, line);
+    }
+}
+
+void client::after_capabilities() {
+    if (!tls_done_) {
+        if (!capabilities_.contains("STLS")) return fail(upstream_errc::starttls_unsupported);
+        send("STLS\r\n");
+        state_ = state::stls;
+        return;
+    }
+    bool plain = false;
+    for (const auto& cap : capabilities_) {
+        if (cap.starts_with("SASL ") && (" " + cap + " ").find(" PLAIN ") != std::string::npos) plain = true;
+    }
+    if (plain) {
+        auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
+        if (!response) return fail(upstream_errc::credential_unencodable);
+        send("AUTH PLAIN " + *response + "\r\n");
+        state_ = state::auth_plain;
+        return;
+    }
+    if (!line_safe(credentials_.user) || !line_safe(credentials_.secret) || credentials_.user.find(' ') != std::string::npos)
+        return fail(upstream_errc::credential_unencodable);
+    send("USER " + credentials_.user + "\r\n");
+    state_ = state::user;
+}
+
+void client::on_login_reply(std::string_view line) {
+    if (reply_status(line) == status::ok) {
+        state_ = state::logged_in;
+        finish();
+        return;
+    }
+    // RFC 3206 response codes: SYS/TEMP and IN-USE mean "not now", anything else is a rejection.
+    auto code = response_code(line);
+    if (code == "SYS/TEMP" || code == "IN-USE") return fail(upstream_errc::temporarily_unavailable, line);
+    fail(upstream_errc::auth_rejected, line);
+}
+
+void client::on_tls_started() {
+    tls_done_ = true;
+    capabilities_.clear();
+    send("CAPA\r\n");
+    state_ = state::capa;
+}
+
+void client::on_logout() {
+    send("QUIT\r\n");
+    state_ = state::quit;
+}
+
+} // namespace mailgate::protocols::pop3

@@ -1,0 +1,33 @@
+// POP3 client codec toward the provider: greeting, CAPA, STLS, login (AUTH PLAIN or USER/PASS), QUIT.
+#pragma once
+
+#include "protocols/common/upstream_codec.hpp"
+
+#include <set>
+#include <string>
+
+namespace mailgate::protocols::pop3 {
+
+class client final : public upstream_codec {
+public:
+    client(upstream_tls tls, upstream_credentials credentials, upstream_limits limits = {});
+
+    // Capabilities the provider advertised in its last CAPA (upper-case keywords with their arguments).
+    const std::set<std::string>& capabilities() const { return capabilities_; }
+
+private:
+    enum class state { greeting, capa, capa_lines, stls, auth_plain, user, pass, logged_in, quit };
+
+    void on_line(std::string_view line) override;
+    void on_tls_started() override;
+    void on_logout() override;
+
+    void after_capabilities();
+    void on_login_reply(std::string_view line);
+
+    state state_ = state::greeting;
+    bool tls_done_ = false;
+    std::set<std::string> capabilities_;
+};
+
+} // namespace mailgate::protocols::pop3

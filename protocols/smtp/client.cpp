@@ -1,0 +1,119 @@
+// SMTP upstream login (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH).
+#include "protocols/smtp/client.hpp"
+
+#include "protocols/common/base64.hpp"
+#include "protocols/sasl/client_mechanisms.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace mailgate::protocols::smtp {
+namespace {
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+    return out;
+}
+
+} // namespace
+
+client::client(upstream_tls tls, upstream_credentials credentials, std::string helo_name, upstream_limits limits)
+    : upstream_codec(tls, std::move(credentials), limits), helo_name_(std::move(helo_name)),
+      tls_done_(tls == upstream_tls::implicit) {}
+
+bool client::has_extension(std::string_view keyword) const {
+    for (const auto& ext : extensions_) {
+        if (ext == keyword || (ext.starts_with(keyword) && ext.size() > keyword.size() && ext[keyword.size()] == ' '))
+            return true;
+    }
+    return false;
+}
+
+bool client::auth_offers(std::string_view mechanism) const {
+    for (const auto& ext : extensions_) {
+        if (ext.starts_with("AUTH ") && (ext + " ").find(" " + std::string(mechanism) + " ") != std::string::npos) return true;
+    }
+    return false;
+}
+
+void client::on_line(std::string_view line) {
+    switch (assembler_.feed(line)) {
+    case reply_assembler::result::malformed: return fail(upstream_errc::malformed_reply, line);
+    case reply_assembler::result::more: return;
+    case reply_assembler::result::complete: on_reply(assembler_.take(), line);
+    }
+}
+
+void client::on_reply(const reply& r, std::string_view last_line) {
+    switch (state_) {
+    case state::greeting:
+        if (r.code != 220) return fail(upstream_errc::greeting_rejected, last_line);
+        send("EHLO " + helo_name_ + "\r\n");
+        state_ = state::ehlo;
+        return;
+    case state::ehlo:
+        if (r.code != 250) return fail(upstream_errc::malformed_reply, last_line);
+        extensions_.clear();
+        for (std::size_t i = 1; i < r.lines.size(); ++i) extensions_.insert(upper(r.lines[i]));
+        return after_ehlo();
+    case state::starttls:
+        if (r.code != 220) return fail(upstream_errc::starttls_refused, last_line);
+        return request_tls();
+    case state::auth_login_user:
+    case state::auth_login_pass:
+        if (r.code == 334) {
+            send(base64_encode(state_ == state::auth_login_user ? credentials_.user : credentials_.secret) + "\r\n");
+            state_ = state_ == state::auth_login_user ? state::auth_login_pass : state::auth_result;
+            return;
+        }
+        [[fallthrough]];
+    case state::auth_plain:
+    case state::auth_result:
+        if (r.code == 235) {
+            state_ = state::logged_in;
+            return finish();
+        }
+        // RFC 4954 §6: 454 is a temporary failure, 535 and the other 5xx are rejections.
+        if (r.code >= 400 && r.code < 500) return fail(upstream_errc::temporarily_unavailable, last_line);
+        return fail(r.code == 535 ? upstream_errc::auth_rejected : upstream_errc::malformed_reply, last_line);
+    case state::quit: return finish();
+    case state::logged_in: return fail(upstream_errc::malformed_reply, last_line);
+    }
+}
+
+void client::after_ehlo() {
+    if (!tls_done_) {
+        if (!has_extension("STARTTLS")) return fail(upstream_errc::starttls_unsupported);
+        send("STARTTLS\r\n");
+        state_ = state::starttls;
+        return;
+    }
+    if (auth_offers("PLAIN")) {
+        auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
+        if (!response) return fail(upstream_errc::credential_unencodable);
+        send("AUTH PLAIN " + *response + "\r\n");
+        state_ = state::auth_plain;
+        return;
+    }
+    if (auth_offers("LOGIN")) {
+        send("AUTH LOGIN\r\n");
+        state_ = state::auth_login_user;
+        return;
+    }
+    fail(upstream_errc::no_usable_mechanism);
+}
+
+void client::on_tls_started() {
+    tls_done_ = true;
+    extensions_.clear();
+    send("EHLO " + helo_name_ + "\r\n");
+    state_ = state::ehlo;
+}
+
+void client::on_logout() {
+    send("QUIT\r\n");
+    state_ = state::quit;
+}
+
+} // namespace mailgate::protocols::smtp

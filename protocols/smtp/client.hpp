@@ -1,0 +1,38 @@
+// SMTP client codec toward the provider: greeting, EHLO, STARTTLS, AUTH (PLAIN or LOGIN), QUIT.
+#pragma once
+
+#include "protocols/common/upstream_codec.hpp"
+#include "protocols/smtp/reply.hpp"
+
+#include <set>
+#include <string>
+
+namespace mailgate::protocols::smtp {
+
+class client final : public upstream_codec {
+public:
+    client(upstream_tls tls, upstream_credentials credentials, std::string helo_name, upstream_limits limits = {});
+
+    // Upper-cased EHLO keywords with arguments, e.g. "SIZE 35882577", "AUTH PLAIN LOGIN".
+    const std::set<std::string>& extensions() const { return extensions_; }
+    bool has_extension(std::string_view keyword) const;
+
+private:
+    enum class state { greeting, ehlo, starttls, auth_plain, auth_login_user, auth_login_pass, auth_result, logged_in, quit };
+
+    void on_line(std::string_view line) override;
+    void on_tls_started() override;
+    void on_logout() override;
+
+    void on_reply(const reply& r, std::string_view last_line);
+    void after_ehlo();
+    bool auth_offers(std::string_view mechanism) const;
+
+    std::string helo_name_;
+    state state_ = state::greeting;
+    bool tls_done_ = false;
+    reply_assembler assembler_;
+    std::set<std::string> extensions_;
+};
+
+} // namespace mailgate::protocols::smtp

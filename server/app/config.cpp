@@ -1,0 +1,148 @@
+// Configuration keys, defaults and validation.
+#include "server/app/config.hpp"
+
+#include <boost/program_options/parsers.hpp>
+
+#include <charconv>
+#include <fstream>
+
+namespace po = boost::program_options;
+
+namespace mailgate::app {
+namespace {
+
+// Loopback and the private ranges: what a LAN gateway serves unless told otherwise.
+constexpr const char* default_client_networks =
+    "127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fc00::/7 fe80::/10";
+
+struct listener_default {
+    const char* name;
+    const char* address;
+};
+constexpr listener_default listener_defaults[] = {
+    {"pop3", "127.0.0.1:1110"}, {"pop3s", "127.0.0.1:1995"}, {"imap", "127.0.0.1:1143"},  {"imaps", "127.0.0.1:1993"},
+    {"smtp", "127.0.0.1:1587"}, {"smtps", "127.0.0.1:1465"}, {"admin", "127.0.0.1:8080"},
+};
+
+std::string value_or(const po::variables_map& vm, const std::string& key, const std::string& fallback) {
+    return vm.count(key) ? vm[key].as<std::string>() : fallback;
+}
+
+net::cidr_list parse_networks(const std::string& key, const std::string& text) {
+    std::string bad;
+    auto list = net::cidr_list::parse(text, &bad);
+    if (!list) throw config_error(key + ": '" + bad + "' is not an address or CIDR prefix");
+    return *list;
+}
+
+tls_version parse_tls_version(const std::string& text) {
+    if (text == "1.0") return tls_version::v1_0;
+    if (text == "1.1") return tls_version::v1_1;
+    if (text == "1.2") return tls_version::v1_2;
+    if (text == "1.3") return tls_version::v1_3;
+    throw config_error("tls.min_version: '" + text + "' is not one of 1.0, 1.1, 1.2, 1.3");
+}
+
+std::chrono::seconds parse_seconds(const std::string& key, const std::string& text) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 86400)
+        throw config_error(key + ": '" + text + "' is not a number of seconds between 1 and 86400");
+    return std::chrono::seconds(value);
+}
+
+} // namespace
+
+std::string to_string(tls_version v) {
+    switch (v) {
+    case tls_version::v1_0: return "1.0";
+    case tls_version::v1_1: return "1.1";
+    case tls_version::v1_2: return "1.2";
+    case tls_version::v1_3: return "1.3";
+    }
+    return "?";
+}
+
+const std::vector<std::string>& listener_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (const auto& d : listener_defaults) out.emplace_back(d.name);
+        return out;
+    }();
+    return names;
+}
+
+po::options_description config_options(bool cli) {
+    po::options_description desc("Configuration (INI keys; on the command line as --section.key)");
+    if (cli) {
+        desc.add_options()("config", po::value<std::string>()->value_name("FILE"), "INI configuration file");
+        desc.add_options()("data-dir", po::value<std::string>()->value_name("DIR"),
+                           "data directory (default ./mailgate-data)");
+    } else {
+        desc.add_options()("data_dir", po::value<std::string>(), "data directory");
+    }
+    for (const auto& d : listener_defaults) {
+        desc.add_options()(("listen." + std::string(d.name)).c_str(), po::value<std::string>()->value_name("HOST:PORT"),
+                           ("listener, empty disables (default " + std::string(d.address) + ")").c_str());
+    }
+    desc.add_options()
+        ("tls.cert", po::value<std::string>()->value_name("FILE"), "local certificate chain (PEM); default: self-signed in the data dir")
+        ("tls.key", po::value<std::string>()->value_name("FILE"), "private key of tls.cert (PEM)")
+        ("tls.min_version", po::value<std::string>()->value_name("V"), "lowest TLS version offered to clients: 1.0, 1.1, 1.2 (default), 1.3")
+        ("upstream.ca_file", po::value<std::string>()->value_name("FILE"), "extra trust anchors for providers, added to the system store")
+        ("upstream.timeout", po::value<std::string>()->value_name("SECONDS"), "connect/TLS/login timeout toward providers (default 30)")
+        ("access.allow", po::value<std::string>()->value_name("CIDRS"), "client networks served at all (default loopback and private ranges)")
+        ("access.plaintext_auth", po::value<std::string>()->value_name("CIDRS"), "client networks that may log in without TLS (default: access.allow)")
+        ("access.relay_without_auth", po::value<std::string>()->value_name("CIDRS"), "client networks that may send mail without AUTH (default none)")
+        ("log.level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error")
+        ("log.file", po::value<std::string>()->value_name("FILE"), "log file (default: standard error)");
+    return desc;
+}
+
+config load_config(const po::variables_map& command_line) {
+    po::variables_map vm = command_line;
+    if (command_line.count("config")) {
+        auto path = command_line["config"].as<std::string>();
+        std::ifstream in(path);
+        if (!in) throw config_error("config: cannot read '" + path + "'");
+        try {
+            // Values already set on the command line are kept: flags win over the file.
+            po::store(po::parse_config_file(in, config_options(false), false), vm);
+        } catch (const po::error& e) {
+            throw config_error(std::string(path) + ": " + e.what());
+        }
+    }
+
+    config c;
+    c.data_dir = value_or(vm, "data-dir", value_or(vm, "data_dir", c.data_dir.string()));
+    if (c.data_dir.empty()) throw config_error("data_dir: must not be empty");
+    for (const auto& d : listener_defaults) {
+        auto key = "listen." + std::string(d.name);
+        auto text = value_or(vm, key, d.address);
+        if (text.empty()) continue;
+        auto parsed = net::parse_host_port(text);
+        if (!parsed) throw config_error(key + ": '" + text + "' is not HOST:PORT (IPv6 as [::1]:PORT)");
+        c.listen[d.name] = *parsed;
+    }
+    c.tls_cert = value_or(vm, "tls.cert", "");
+    c.tls_key = value_or(vm, "tls.key", "");
+    if (c.tls_cert.empty() != c.tls_key.empty())
+        throw config_error(c.tls_cert.empty() ? "tls.cert: required when tls.key is set" : "tls.key: required when tls.cert is set");
+    c.tls_min_version = parse_tls_version(value_or(vm, "tls.min_version", "1.2"));
+    c.upstream_ca_file = value_or(vm, "upstream.ca_file", "");
+    if (!c.upstream_ca_file.empty() && !std::ifstream(c.upstream_ca_file))
+        throw config_error("upstream.ca_file: cannot read '" + c.upstream_ca_file.string() + "'");
+    c.upstream_timeout = parse_seconds("upstream.timeout", value_or(vm, "upstream.timeout", "30"));
+    auto allow = value_or(vm, "access.allow", default_client_networks);
+    c.access_allow = parse_networks("access.allow", allow);
+    c.access_plaintext_auth = parse_networks("access.plaintext_auth", value_or(vm, "access.plaintext_auth", allow));
+    c.access_relay_without_auth = parse_networks("access.relay_without_auth", value_or(vm, "access.relay_without_auth", ""));
+    c.log_level = value_or(vm, "log.level", "info");
+    static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())
+        throw config_error("log.level: '" + c.log_level + "' is not one of trace, debug, info, warn, error, critical, off");
+    c.log_file = value_or(vm, "log.file", "");
+    return c;
+}
+
+} // namespace mailgate::app

@@ -1,0 +1,54 @@
+// The gateway's configuration: embedded defaults, an INI file, and --section.key flags (flags win).
+#pragma once
+
+#include "server/net/cidr.hpp"
+#include "server/net/host_port.hpp"
+
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/variables_map.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace mailgate::app {
+
+enum class tls_version { v1_0, v1_1, v1_2, v1_3 };
+std::string to_string(tls_version v);
+
+struct config {
+    std::filesystem::path data_dir = "./mailgate-data";
+    // Keyed by listener name: pop3, pop3s, imap, imaps, smtp, smtps, admin. Absent = disabled.
+    std::map<std::string, net::host_port> listen;
+    std::filesystem::path tls_cert; // empty: self-signed certificate in the data dir
+    std::filesystem::path tls_key;
+    tls_version tls_min_version = tls_version::v1_2;
+    std::filesystem::path upstream_ca_file;
+    std::chrono::seconds upstream_timeout{30};
+    net::cidr_list access_allow;
+    net::cidr_list access_plaintext_auth;
+    net::cidr_list access_relay_without_auth;
+    std::string log_level = "info";
+    std::filesystem::path log_file;
+};
+
+// A configuration problem that stops startup; the message names the key.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Every configuration key as program options; `cli` spells data_dir as --data-dir and adds --config.
+boost::program_options::options_description config_options(bool cli);
+
+// Builds the configuration from parsed command-line values plus the --config file they name (if any).
+// Throws config_error naming the offending key.
+config load_config(const boost::program_options::variables_map& command_line);
+
+// Names of the listeners in banner order.
+const std::vector<std::string>& listener_names();
+
+} // namespace mailgate::app

@@ -1,0 +1,182 @@
+// `mailgate account add|list|show|remove|enable|disable|passwd` (and dispatch to `test`).
+#include "server/app/providers.hpp"
+#include "server/cli/account_format.hpp"
+#include "server/cli/command_line.hpp"
+#include "server/cli/commands.hpp"
+#include "server/store/account_repository.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <iostream>
+
+namespace mailgate::cli {
+namespace {
+
+constexpr const char* account_usage = R"(Usage: mailgate account SUBCOMMAND [OPTIONS]
+
+Subcommands:
+  add NAME --local-user U --remote-user R (--provider P | --imap URL --pop3 URL --smtp URL) [--sender ADDR ...]
+  list [--json]
+  show NAME
+  remove NAME
+  enable NAME | disable NAME
+  passwd NAME [--remote]
+  test NAME
+
+Passwords never come from the command line: MAILGATE_LOCAL_PASSWORD and MAILGATE_REMOTE_PASSWORD, else a prompt.
+Each subcommand takes --help, --data-dir DIR and --config FILE.
+)";
+
+int fail(const std::string& message) {
+    std::cerr << "mailgate: " << message << "\n";
+    return 1;
+}
+
+std::string required(const po::variables_map& vm, const char* key) {
+    if (!vm.count(key)) throw po::required_option(key);
+    return vm[key].as<std::string>();
+}
+
+int add(const std::vector<std::string>& args) {
+    po::options_description own("Options");
+    own.add_options()("name", po::value<std::string>(), "account name")
+        ("local-user", po::value<std::string>()->value_name("U"), "the user name legacy clients log in with")
+        ("remote-user", po::value<std::string>()->value_name("R"), "the user name at the provider")
+        ("provider", po::value<std::string>()->value_name("P"), "gmail, outlook, yahoo, icloud, yahoo-jp, aol or custom")
+        ("imap", po::value<std::string>()->value_name("URL"), "IMAP endpoint (imaps:// or imap+starttls://)")
+        ("pop3", po::value<std::string>()->value_name("URL"), "POP3 endpoint (pop3s:// or pop3+starttls://)")
+        ("smtp", po::value<std::string>()->value_name("URL"), "SMTP endpoint (smtps:// or smtp+starttls://)")
+        ("sender", po::value<std::vector<std::string>>()->value_name("ADDR"), "allowed sender address (repeatable)");
+    auto parsed = parse_command(args, "mailgate account add NAME --local-user U --remote-user R (--provider P | --imap "
+                                      "URL --pop3 URL --smtp URL) [--sender ADDR ...]",
+                                own, {"name"});
+    if (!parsed) return 0;
+    const auto& vm = parsed->values;
+
+    store::new_account a;
+    a.name = required(vm, "name");
+    a.local_user = required(vm, "local-user");
+    a.remote_user = required(vm, "remote-user");
+    a.provider = vm.count("provider") ? vm["provider"].as<std::string>() : "custom";
+    std::map<std::string, std::string> urls;
+    if (a.provider != "custom") {
+        const auto* preset = app::find_provider(a.provider);
+        if (!preset) return fail("unknown provider '" + a.provider + "' (see mailgate providers)");
+        if (!preset->imap.empty()) urls["imap"] = preset->imap;
+        if (!preset->pop3.empty()) urls["pop3"] = preset->pop3;
+        if (!preset->smtp.empty()) urls["smtp"] = preset->smtp;
+    }
+    for (const char* protocol : {"imap", "pop3", "smtp"}) // explicit URLs override a preset's
+        if (vm.count(protocol)) urls[protocol] = vm[protocol].as<std::string>();
+    if (urls.empty()) return fail("give --provider or at least one of --imap, --pop3, --smtp");
+    for (const auto& [protocol, url] : urls) {
+        auto endpoint = net::parse_upstream_url(url);
+        if (!endpoint) return fail("--" + protocol + ": " + endpoint.error().message);
+        if (net::to_string(endpoint->protocol) != protocol)
+            return fail("--" + protocol + ": '" + url + "' is not a " + protocol + " URL");
+        a.endpoints.push_back(*endpoint);
+    }
+    if (vm.count("sender")) a.senders = vm["sender"].as<std::vector<std::string>>();
+    for (const auto& s : a.senders)
+        if (s.find('@') == std::string::npos || s.find_first_of(" <>\r\n") != std::string::npos)
+            return fail("--sender: '" + s + "' is not a mail address");
+
+    a.local_password = read_secret("MAILGATE_LOCAL_PASSWORD", "Local password for " + a.local_user, true);
+    a.remote_secret = read_secret("MAILGATE_REMOTE_PASSWORD", "Provider password for " + a.remote_user, true);
+    store::account_repository repo(parsed->config.data_dir);
+    auto created = repo.create(a);
+    store::wipe(a.local_password);
+    store::wipe(a.remote_secret);
+    if (!created) return fail(created.error().message);
+    std::cout << "account '" << created->name << "' added\n" << format_account(*created);
+    return 0;
+}
+
+int list(const std::vector<std::string>& args) {
+    po::options_description own("Options");
+    own.add_options()("json", "print JSON");
+    auto parsed = parse_command(args, "mailgate account list [--json]", own);
+    if (!parsed) return 0;
+    store::account_repository repo(parsed->config.data_dir);
+    auto accounts = repo.list();
+    if (parsed->values.count("json")) {
+        boost::json::array out;
+        for (const auto& a : accounts) out.push_back(account_json(a));
+        std::cout << boost::json::serialize(out) << "\n";
+        return 0;
+    }
+    if (accounts.empty()) {
+        std::cout << "no accounts\n";
+        return 0;
+    }
+    for (const auto& a : accounts) {
+        std::string protocols, status;
+        for (const auto& [protocol, e] : a.endpoints) {
+            protocols += (protocols.empty() ? "" : ",") + std::string(net::to_string(protocol));
+            status += (status.empty() ? "" : ",") + std::string(store::to_string(e.status));
+        }
+        std::cout << a.name << "  local=" << a.local_user << "  remote=" << a.remote_user << "  provider=" << a.provider
+                  << "  protocols=" << protocols << "  " << (a.enabled ? "enabled" : "disabled")
+                  << "  last-login=" << format_time(a.last_login_at) << "  upstream=" << status << "\n";
+    }
+    return 0;
+}
+
+// show, remove, enable, disable: one NAME, one repository call.
+int single(const std::string& sub, const std::vector<std::string>& args) {
+    po::options_description own("Options");
+    own.add_options()("name", po::value<std::string>(), "account name");
+    auto parsed = parse_command(args, "mailgate account " + sub + " NAME", own, {"name"});
+    if (!parsed) return 0;
+    auto name = required(parsed->values, "name");
+    store::account_repository repo(parsed->config.data_dir);
+    if (sub == "show") {
+        auto a = repo.find(name);
+        if (!a) return fail(a.error().message);
+        std::cout << format_account(*a);
+        return 0;
+    }
+    auto result = sub == "remove" ? repo.remove(name) : repo.set_enabled(name, sub == "enable");
+    if (!result) return fail(result.error().message);
+    std::cout << "account '" << name << "' " << (sub == "remove" ? "removed" : sub + "d") << "\n";
+    return 0;
+}
+
+int passwd(const std::vector<std::string>& args) {
+    po::options_description own("Options");
+    own.add_options()("name", po::value<std::string>(), "account name")
+        ("remote", "set the provider password instead of the local one");
+    auto parsed = parse_command(args, "mailgate account passwd NAME [--remote]", own, {"name"});
+    if (!parsed) return 0;
+    auto name = required(parsed->values, "name");
+    bool remote = parsed->values.count("remote") > 0;
+    store::account_repository repo(parsed->config.data_dir);
+    if (auto a = repo.find(name); !a) return fail(a.error().message);
+    auto secret = remote ? read_secret("MAILGATE_REMOTE_PASSWORD", "New provider password", true)
+                         : read_secret("MAILGATE_LOCAL_PASSWORD", "New local password", true);
+    auto result = remote ? repo.set_remote_secret(name, secret) : repo.set_local_password(name, secret);
+    store::wipe(secret);
+    if (!result) return fail(result.error().message);
+    std::cout << (remote ? "provider" : "local") << " password of account '" << name << "' changed\n";
+    return 0;
+}
+
+} // namespace
+
+int account_command(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+        std::cout << account_usage;
+        return args.empty() ? 2 : 0;
+    }
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    const auto& sub = args[0];
+    if (sub == "add") return add(rest);
+    if (sub == "list") return list(rest);
+    if (sub == "show" || sub == "remove" || sub == "enable" || sub == "disable") return single(sub, rest);
+    if (sub == "passwd") return passwd(rest);
+    if (sub == "test") return account_test_command(rest);
+    std::cerr << "mailgate: unknown account subcommand '" << sub << "'\n" << account_usage;
+    return 2;
+}
+
+} // namespace mailgate::cli

@@ -1,0 +1,16 @@
+// Human and JSON renderings of accounts for the CLI (never a secret: accounts carry none).
+#pragma once
+
+#include "server/store/account.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <string>
+
+namespace mailgate::cli {
+
+std::string format_time(std::optional<std::int64_t> unix_seconds);
+std::string format_account(const store::account& a);
+boost::json::value account_json(const store::account& a);
+
+} // namespace mailgate::cli

@@ -1,0 +1,63 @@
+// Accepts connections on one configured address, applies access.allow, does implicit TLS when asked, and hands
+// each connection to a protocol session handler on its own strand.
+#pragma once
+
+#include "server/net/cidr.hpp"
+#include "server/net/client_stream.hpp"
+#include "server/net/host_port.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace mailgate::net {
+
+struct listener_spec {
+    std::string name;   // configuration name, e.g. "pop3s"
+    host_port address;
+    bool implicit_tls = false;
+};
+
+class session_handler {
+public:
+    virtual ~session_handler() = default;
+    // A client from an allowed network; implicit TLS (if any) is already up.
+    virtual boost::asio::awaitable<void> serve(client_stream& stream, const listener_spec& spec) = 0;
+    // A client outside access.allow: the protocol's refusal, then the connection is closed.
+    virtual boost::asio::awaitable<void> refuse(client_stream& stream) = 0;
+};
+
+struct listener_settings {
+    const cidr_list* allow;
+    boost::asio::ssl::context* tls; // needed for implicit TLS
+    std::chrono::seconds handshake_timeout{30};
+};
+
+class listener : public std::enable_shared_from_this<listener> {
+public:
+    // Binds now, so a busy or bad address stops startup with a message naming the configuration key.
+    listener(boost::asio::io_context& io, listener_spec spec, std::shared_ptr<session_handler> handler,
+             listener_settings settings);
+
+    void start();
+    void stop();
+    const listener_spec& spec() const { return spec_; }
+    static std::size_t active_sessions();
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& io_;
+    listener_spec spec_;
+    std::shared_ptr<session_handler> handler_;
+    listener_settings settings_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+} // namespace mailgate::net

@@ -1,0 +1,22 @@
+// TLS contexts: one for providers (verified, TLS >= 1.2) and one for local clients (configurable floor).
+// They are never shared: old-client settings (security level 0) must not weaken the upstream side.
+#pragma once
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <filesystem>
+#include <memory>
+
+namespace mailgate::net {
+
+enum class min_tls { v1_0, v1_1, v1_2, v1_3 };
+
+// Chain verification against the system store plus `extra_ca_file` (may be empty). Hostname checks are per
+// connection (see upstream_connector).
+std::shared_ptr<boost::asio::ssl::context> make_upstream_context(const std::filesystem::path& extra_ca_file);
+
+// For listeners. Below TLS 1.2 the context runs at OpenSSL security level 0 so that old ciphers and SHA-1 work.
+std::shared_ptr<boost::asio::ssl::context> make_server_context(const std::filesystem::path& cert_chain,
+                                                               const std::filesystem::path& key, min_tls floor);
+
+} // namespace mailgate::net

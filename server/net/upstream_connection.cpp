@@ -1,0 +1,212 @@
+// Upstream connect + TLS + codec driving.
+#include "server/net/upstream_connection.hpp"
+
+#include "server/net/timed.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <array>
+
+namespace mailgate::net {
+
+namespace asio = boost::asio;
+using boost::system::system_error;
+
+std::string_view to_string(failure_kind k) {
+    switch (k) {
+    case failure_kind::connect: return "connect";
+    case failure_kind::tls: return "tls";
+    case failure_kind::protocol: return "protocol";
+    case failure_kind::auth_upstream: return "auth-upstream";
+    case failure_kind::temporary: return "temporary";
+    case failure_kind::internal: return "internal";
+    }
+    return "internal";
+}
+
+std::string_view to_string(upstream_step s) {
+    switch (s) {
+    case upstream_step::resolve: return "resolve";
+    case upstream_step::connect: return "connect";
+    case upstream_step::tls: return "tls";
+    case upstream_step::login: return "login";
+    case upstream_step::logout: return "logout";
+    }
+    return "?";
+}
+
+namespace {
+
+std::string subject_of(X509* cert) {
+    if (!cert) return {};
+    BIO* bio = BIO_new(BIO_s_mem());
+    X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(len));
+    BIO_free(bio);
+    return out;
+}
+
+void report(const step_observer& observer, upstream_step step, bool ok, const std::string& detail) {
+    if (observer) observer(step, ok, detail);
+}
+
+} // namespace
+
+upstream_connection::upstream_connection(asio::any_io_executor executor, asio::ssl::context& context)
+    : stream_(executor, context) {}
+
+void upstream_connection::close() {
+    boost::system::error_code ignored;
+    stream_.lowest_layer().close(ignored);
+}
+
+asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const upstream_endpoint& endpoint,
+                                                                           std::chrono::steady_clock::duration timeout,
+                                                                           const step_observer& observer) {
+    host_ = endpoint.host;
+    asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
+    asio::ip::tcp::resolver::results_type addresses;
+    try {
+        addresses = co_await timed(resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), asio::use_awaitable),
+                                   timeout);
+    } catch (const system_error& e) {
+        std::string reason = "cannot resolve " + endpoint.host + ": " + e.code().message();
+        report(observer, upstream_step::resolve, false, reason);
+        co_return upstream_failure{failure_kind::connect, reason};
+    }
+    report(observer, upstream_step::resolve, true, std::to_string(addresses.size()) + " address(es)");
+
+    try {
+        auto peer = co_await timed(asio::async_connect(stream_.lowest_layer(), addresses, asio::use_awaitable), timeout);
+        report(observer, upstream_step::connect, true, peer.address().to_string() + " port " + std::to_string(peer.port()));
+    } catch (const system_error& e) {
+        std::string reason = "cannot connect to " + endpoint.host + " port " + std::to_string(endpoint.port) + ": " +
+                             e.code().message();
+        report(observer, upstream_step::connect, false, reason);
+        co_return upstream_failure{failure_kind::connect, reason};
+    }
+
+    // Verification parameters go on the SSL object now, so both TLS modes use the same ones.
+    SSL* ssl = stream_.native_handle();
+    boost::system::error_code ec;
+    auto literal = asio::ip::make_address(endpoint.host, ec);
+    if (!ec) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
+    } else {
+        SSL_set_tlsext_host_name(ssl, endpoint.host.c_str()); // SNI only for names (RFC 6066 §3)
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        SSL_set1_host(ssl, endpoint.host.c_str());
+    }
+
+    if (endpoint.tls == tls_mode::implicit) {
+        try {
+            co_await timed(handshake(), timeout);
+        } catch (const system_error& e) {
+            auto failure = tls_failure(e);
+            report(observer, upstream_step::tls, false, failure.reason);
+            co_return failure;
+        }
+        report(observer, upstream_step::tls, true, tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
+    }
+    co_return std::nullopt;
+}
+
+asio::awaitable<void> upstream_connection::handshake() {
+    co_await stream_.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    SSL* ssl = stream_.native_handle();
+    tls_active_ = true;
+    tls_.version = SSL_get_version(ssl);
+    tls_.cipher = SSL_get_cipher_name(ssl);
+    X509* peer = SSL_get1_peer_certificate(ssl);
+    tls_.subject = subject_of(peer);
+    X509_free(peer);
+}
+
+upstream_failure upstream_connection::tls_failure(const system_error& e) const {
+    long verify = SSL_get_verify_result(const_cast<tls_stream&>(stream_).native_handle());
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+        return {failure_kind::tls, "certificate verification failed: the certificate does not match host '" + host_ + "'"};
+    if (verify != X509_V_OK)
+        return {failure_kind::tls, std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify)};
+    if (e.code() == asio::error::timed_out) return {failure_kind::tls, "TLS handshake timed out"};
+    return {failure_kind::tls, "TLS handshake failed: " + e.code().message()};
+}
+
+asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(protocols::upstream_codec& codec,
+                                                                            upstream_step step,
+                                                                            std::chrono::steady_clock::duration timeout,
+                                                                            const step_observer& observer) {
+    std::array<char, 16 * 1024> buffer;
+    try {
+        for (;;) {
+            auto next = codec.next();
+            switch (next.kind) {
+            case protocols::action_kind::write:
+                if (tls_active_)
+                    co_await timed(asio::async_write(stream_, asio::buffer(next.bytes), asio::use_awaitable), timeout);
+                else
+                    co_await timed(asio::async_write(stream_.next_layer(), asio::buffer(next.bytes), asio::use_awaitable),
+                                   timeout);
+                codec.wrote();
+                break;
+            case protocols::action_kind::read: {
+                boost::system::error_code ec;
+                std::size_t n = 0;
+                auto token = asio::redirect_error(asio::use_awaitable, ec);
+                if (tls_active_)
+                    n = co_await timed(stream_.async_read_some(asio::buffer(buffer), token), timeout);
+                else
+                    n = co_await timed(stream_.next_layer().async_read_some(asio::buffer(buffer), token), timeout);
+                if (ec && ec != asio::error::eof && ec != asio::ssl::error::stream_truncated) throw system_error(ec);
+                codec.received(std::string_view(buffer.data(), ec ? 0 : n));
+                break;
+            }
+            case protocols::action_kind::start_tls:
+                try {
+                    co_await timed(handshake(), timeout);
+                } catch (const system_error& e) {
+                    auto failure = tls_failure(e);
+                    report(observer, upstream_step::tls, false, failure.reason);
+                    co_return failure;
+                }
+                report(observer, upstream_step::tls, true,
+                       "STARTTLS, " + tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
+                codec.tls_started();
+                break;
+            case protocols::action_kind::done: report(observer, step, true, {}); co_return std::nullopt;
+            case protocols::action_kind::close: {
+                auto errc = static_cast<protocols::upstream_errc>(codec.error().value());
+                std::string reason = codec.error().message();
+                if (!codec.diagnostics().empty()) reason += ": " + codec.diagnostics();
+                failure_kind kind = failure_kind::protocol;
+                if (errc == protocols::upstream_errc::temporarily_unavailable) kind = failure_kind::temporary;
+                else if (protocols::classify(errc) == protocols::upstream_failure_class::auth) kind = failure_kind::auth_upstream;
+                else if (protocols::classify(errc) == protocols::upstream_failure_class::tls) kind = failure_kind::tls;
+                report(observer, step == upstream_step::login && kind == failure_kind::tls ? upstream_step::tls : step, false,
+                       reason);
+                co_return upstream_failure{kind, reason};
+            }
+            }
+        }
+    } catch (const system_error& e) {
+        std::string reason = e.code() == asio::error::timed_out ? "provider did not answer in time"
+                                                                : "connection to provider failed: " + e.code().message();
+        report(observer, step, false, reason);
+        co_return upstream_failure{failure_kind::connect, reason};
+    }
+}
+
+} // namespace mailgate::net

@@ -1,0 +1,71 @@
+// The provider-facing connection: resolve, connect, TLS (implicit or STARTTLS driven by a client codec), with
+// chain and host-name verification. It fails closed: no path leads to a plaintext login.
+#pragma once
+
+#include "protocols/common/upstream_codec.hpp"
+#include "server/net/upstream_endpoint.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace mailgate::net {
+
+// The failure taxonomy toward providers (DESIGN.md "Errors"); each maps to a client reply and an account status.
+enum class failure_kind { connect, tls, protocol, auth_upstream, temporary, internal };
+std::string_view to_string(failure_kind k);
+
+struct upstream_failure {
+    failure_kind kind;
+    std::string reason; // for logs and the admin; never contains a credential
+};
+
+struct tls_details {
+    std::string version;
+    std::string cipher;
+    std::string subject; // verified peer certificate subject
+};
+
+enum class upstream_step { resolve, connect, tls, login, logout };
+std::string_view to_string(upstream_step s);
+using step_observer = std::function<void(upstream_step, bool ok, const std::string& detail)>;
+
+class upstream_connection {
+public:
+    using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+
+    upstream_connection(boost::asio::any_io_executor executor, boost::asio::ssl::context& context);
+
+    // Resolve, connect (trying every address), and for implicit TLS the handshake.
+    boost::asio::awaitable<std::optional<upstream_failure>> open(const upstream_endpoint& endpoint,
+                                                                 std::chrono::steady_clock::duration timeout,
+                                                                 const step_observer& observer = {});
+
+    // Runs a client codec until it is `done` (reported as `step`) or fails; STARTTLS happens inside.
+    boost::asio::awaitable<std::optional<upstream_failure>> drive(protocols::upstream_codec& codec, upstream_step step,
+                                                                  std::chrono::steady_clock::duration timeout,
+                                                                  const step_observer& observer = {});
+
+    tls_stream& stream() { return stream_; }
+    bool tls_active() const { return tls_active_; }
+    const tls_details& tls() const { return tls_; }
+    void close();
+
+private:
+    boost::asio::awaitable<void> handshake();
+    upstream_failure tls_failure(const boost::system::system_error& e) const;
+
+    tls_stream stream_;
+    std::string host_;
+    bool tls_active_ = false;
+    tls_details tls_;
+};
+
+} // namespace mailgate::net

@@ -1,0 +1,49 @@
+// Codec selection and failure-to-status mapping.
+#include "server/proxy/upstream_login.hpp"
+
+#include "protocols/imap/client.hpp"
+#include "protocols/pop3/client.hpp"
+#include "protocols/smtp/client.hpp"
+
+#include <unistd.h>
+
+namespace mailgate::proxy {
+
+std::unique_ptr<protocols::upstream_codec> make_login_codec(const net::upstream_endpoint& endpoint,
+                                                            protocols::upstream_credentials credentials,
+                                                            const std::string& helo_name) {
+    auto tls = endpoint.tls == net::tls_mode::implicit ? protocols::upstream_tls::implicit : protocols::upstream_tls::starttls;
+    switch (endpoint.protocol) {
+    case net::mail_protocol::imap: return std::make_unique<protocols::imap::client>(tls, std::move(credentials));
+    case net::mail_protocol::pop3: return std::make_unique<protocols::pop3::client>(tls, std::move(credentials));
+    case net::mail_protocol::smtp: return std::make_unique<protocols::smtp::client>(tls, std::move(credentials), helo_name);
+    }
+    return nullptr;
+}
+
+store::upstream_status status_for(net::failure_kind kind) {
+    switch (kind) {
+    case net::failure_kind::connect:
+    case net::failure_kind::temporary: return store::upstream_status::unreachable;
+    case net::failure_kind::tls: return store::upstream_status::tls_error;
+    case net::failure_kind::auth_upstream: return store::upstream_status::auth_failed;
+    case net::failure_kind::protocol:
+    case net::failure_kind::internal: return store::upstream_status::protocol_error;
+    }
+    return store::upstream_status::protocol_error;
+}
+
+const std::string& local_helo_name() {
+    static const std::string name = [] {
+        char buf[256] = {};
+        if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return std::string("localhost");
+        std::string out(buf);
+        // EHLO takes a domain or address literal; anything odd falls back to a safe name.
+        for (char c : out)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return std::string("localhost");
+        return out;
+    }();
+    return name;
+}
+
+} // namespace mailgate::proxy

@@ -1,0 +1,51 @@
+// What the store knows about an account, minus its secrets (those have their own calls).
+#pragma once
+
+#include "server/net/upstream_endpoint.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mailgate::store {
+
+// Last outcome toward the provider, per protocol.
+enum class upstream_status { unknown, ok, auth_failed, unreachable, tls_error, protocol_error };
+std::string_view to_string(upstream_status s);
+upstream_status upstream_status_from_string(std::string_view s);
+
+struct endpoint_record {
+    net::upstream_endpoint endpoint;
+    upstream_status status = upstream_status::unknown;
+    std::optional<std::int64_t> status_at; // unix seconds
+    std::string status_reason;
+};
+
+struct account {
+    std::int64_t id = 0;
+    std::string name;
+    std::string local_user;
+    std::string remote_user;
+    std::string provider; // preset name or "custom"
+    bool enabled = true;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+    std::optional<std::int64_t> last_login_at;
+    std::map<net::mail_protocol, endpoint_record> endpoints;
+    std::vector<std::string> senders; // allowed MAIL FROM addresses (SMTP); empty means the remote user only
+};
+
+struct new_account {
+    std::string name;
+    std::string local_user;
+    std::string local_password;
+    std::string remote_user;
+    std::string remote_secret;
+    std::string provider;
+    std::vector<net::upstream_endpoint> endpoints;
+    std::vector<std::string> senders;
+};
+
+} // namespace mailgate::store

@@ -1,0 +1,255 @@
+// Account persistence and the sealing of provider secrets.
+#include "server/store/account_repository.hpp"
+
+#include "server/store/master_key_file.hpp"
+#include "server/store/schema.hpp"
+
+#include <sys/stat.h>
+
+#include <chrono>
+
+namespace mailgate::store {
+namespace {
+
+constexpr const char* account_columns =
+    "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at FROM accounts ";
+
+std::int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+master_key prepare_data_dir_and_key(const std::filesystem::path& data_dir) {
+    std::error_code ec;
+    if (!std::filesystem::exists(data_dir, ec)) {
+        std::filesystem::create_directories(data_dir);
+        ::chmod(data_dir.c_str(), 0700);
+    }
+    bool database_exists = std::filesystem::exists(data_dir / "mailgate.db", ec);
+    return load_or_create_master_key(data_dir / "master.key", !database_exists);
+}
+
+const char* key_check_label = "mailgate master key check v1";
+
+user_error not_found(std::string_view name) { return {"no account named '" + std::string(name) + "'"}; }
+
+} // namespace
+
+std::string_view to_string(upstream_status s) {
+    switch (s) {
+    case upstream_status::unknown: return "unknown";
+    case upstream_status::ok: return "ok";
+    case upstream_status::auth_failed: return "auth_failed";
+    case upstream_status::unreachable: return "unreachable";
+    case upstream_status::tls_error: return "tls_error";
+    case upstream_status::protocol_error: return "protocol_error";
+    }
+    return "unknown";
+}
+
+upstream_status upstream_status_from_string(std::string_view s) {
+    for (auto v : {upstream_status::ok, upstream_status::auth_failed, upstream_status::unreachable,
+                   upstream_status::tls_error, upstream_status::protocol_error})
+        if (to_string(v) == s) return v;
+    return upstream_status::unknown;
+}
+
+account_repository::account_repository(const std::filesystem::path& data_dir, password_hasher hasher)
+    : key_(prepare_data_dir_and_key(data_dir)), db_(data_dir / "mailgate.db"), hasher_(hasher) {
+    migrate(db_);
+    check_master_key();
+}
+
+void account_repository::check_master_key() {
+    std::string key_view(reinterpret_cast<const char*>(key_.data()), key_.size());
+    auto check = hmac_sha256(key_view, key_check_label);
+    wipe(key_view);
+    auto query = db_.prepare("SELECT value FROM meta WHERE key = 'key_check'");
+    if (query.step()) {
+        if (!constant_time_equal(query.column_blob(0), check))
+            throw key_file_error("the master key does not belong to this database (wrong master.key file)");
+        return;
+    }
+    db_.prepare("INSERT INTO meta(key, value) VALUES ('key_check', ?1)").bind_blob(1, check).run();
+}
+
+std::string account_repository::secret_aad(std::int64_t account_id) const {
+    return "mailgate remote secret v1; account " + std::to_string(account_id);
+}
+
+user_result<account> account_repository::create(const new_account& a) {
+    if (a.name.empty() || a.local_user.empty() || a.remote_user.empty())
+        return user_error{"name, local user and remote user must not be empty"};
+    if (a.endpoints.empty()) return user_error{"an account needs at least one upstream endpoint"};
+    auto hash = hasher_.hash(a.local_password); // slow: outside the lock
+    std::lock_guard lock(mutex_);
+    transaction tx(db_);
+    auto now = now_seconds();
+    try {
+        db_.prepare("INSERT INTO accounts(name, local_user, local_password_hash, remote_user, remote_secret, provider, "
+                    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, ?6)")
+            .bind(1, a.name).bind(2, a.local_user).bind(3, hash).bind(4, a.remote_user).bind(5, a.provider).bind(6, now)
+            .run();
+    } catch (const sqlite_error& e) {
+        if (!e.is_constraint()) throw;
+        auto clash = db_.prepare("SELECT name FROM accounts WHERE name = ?1").bind(1, a.name).step()
+                         ? "an account named '" + a.name + "' already exists"
+                         : "local user '" + a.local_user + "' already belongs to another account";
+        return user_error{clash};
+    }
+    auto id = db_.last_insert_id();
+    // The id is in the AAD, so the secret is sealed after the row exists.
+    db_.prepare("UPDATE accounts SET remote_secret = ?1 WHERE id = ?2")
+        .bind_blob(1, seal(key_, a.remote_secret, secret_aad(id))).bind(2, id).run();
+    for (const auto& e : a.endpoints) {
+        try {
+            db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
+                .bind(1, id).bind(2, net::to_string(e.protocol)).bind(3, e.url()).run();
+        } catch (const sqlite_error& err) {
+            if (!err.is_constraint()) throw;
+            return user_error{"more than one " + std::string(net::to_string(e.protocol)) + " endpoint given"};
+        }
+    }
+    for (const auto& s : a.senders) {
+        db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)").bind(1, id).bind(2, s).run();
+    }
+    tx.commit();
+    auto created = load("WHERE id = ?1", std::to_string(id));
+    return *created;
+}
+
+std::optional<account> account_repository::load(std::string_view where_clause, std::string_view value) {
+    auto query = db_.prepare(std::string(account_columns) + std::string(where_clause));
+    query.bind(1, value);
+    if (!query.step()) return std::nullopt;
+    account a;
+    a.id = query.column_int64(0);
+    a.name = query.column_text(1);
+    a.local_user = query.column_text(2);
+    a.remote_user = query.column_text(3);
+    a.provider = query.column_text(4);
+    a.enabled = query.column_int64(5) != 0;
+    a.created_at = query.column_int64(6);
+    a.updated_at = query.column_int64(7);
+    a.last_login_at = query.column_optional_int64(8);
+    load_details(a);
+    return a;
+}
+
+void account_repository::load_details(account& a) {
+    auto endpoints = db_.prepare("SELECT url, status, status_at, status_reason FROM endpoints WHERE account_id = ?1");
+    endpoints.bind(1, a.id);
+    while (endpoints.step()) {
+        auto parsed = net::parse_upstream_url(endpoints.column_text(0));
+        if (!parsed) continue; // only valid URLs are ever written
+        endpoint_record r{*parsed, upstream_status_from_string(endpoints.column_text(1)),
+                          endpoints.column_optional_int64(2), endpoints.column_text(3)};
+        a.endpoints.emplace(parsed->protocol, std::move(r));
+    }
+    auto senders = db_.prepare("SELECT address FROM senders WHERE account_id = ?1 ORDER BY address");
+    senders.bind(1, a.id);
+    while (senders.step()) a.senders.push_back(senders.column_text(0));
+}
+
+std::vector<account> account_repository::list() {
+    std::lock_guard lock(mutex_);
+    std::vector<account> out;
+    auto query = db_.prepare("SELECT name FROM accounts ORDER BY name");
+    while (query.step()) {
+        if (auto a = load("WHERE name = ?1", query.column_text(0))) out.push_back(std::move(*a));
+    }
+    return out;
+}
+
+user_result<account> account_repository::find(std::string_view name) {
+    std::lock_guard lock(mutex_);
+    if (auto a = load("WHERE name = ?1", name)) return std::move(*a);
+    return not_found(name);
+}
+
+std::optional<account> account_repository::find_by_local_user(std::string_view local_user) {
+    std::lock_guard lock(mutex_);
+    return load("WHERE local_user = ?1", local_user);
+}
+
+user_result<void> account_repository::remove(std::string_view name) {
+    std::lock_guard lock(mutex_);
+    db_.prepare("DELETE FROM accounts WHERE name = ?1").bind(1, name).run();
+    if (db_.changes() == 0) return not_found(name);
+    return {};
+}
+
+user_result<void> account_repository::set_enabled(std::string_view name, bool enabled) {
+    std::lock_guard lock(mutex_);
+    db_.prepare("UPDATE accounts SET enabled = ?1, updated_at = ?2 WHERE name = ?3")
+        .bind(1, enabled ? 1 : 0).bind(2, now_seconds()).bind(3, name).run();
+    if (db_.changes() == 0) return not_found(name);
+    return {};
+}
+
+user_result<void> account_repository::set_local_password(std::string_view name, std::string_view password) {
+    auto hash = hasher_.hash(password);
+    std::lock_guard lock(mutex_);
+    db_.prepare("UPDATE accounts SET local_password_hash = ?1, updated_at = ?2 WHERE name = ?3")
+        .bind(1, hash).bind(2, now_seconds()).bind(3, name).run();
+    if (db_.changes() == 0) return not_found(name);
+    return {};
+}
+
+user_result<void> account_repository::set_remote_secret(std::string_view name, std::string_view secret) {
+    std::lock_guard lock(mutex_);
+    auto a = load("WHERE name = ?1", name);
+    if (!a) return not_found(name);
+    db_.prepare("UPDATE accounts SET remote_secret = ?1, updated_at = ?2 WHERE id = ?3")
+        .bind_blob(1, seal(key_, secret, secret_aad(a->id))).bind(2, now_seconds()).bind(3, a->id).run();
+    return {};
+}
+
+std::optional<std::string> account_repository::local_password_hash(std::string_view local_user) {
+    std::lock_guard lock(mutex_);
+    auto query = db_.prepare("SELECT local_password_hash FROM accounts WHERE local_user = ?1");
+    query.bind(1, local_user);
+    if (!query.step()) return std::nullopt;
+    return query.column_text(0);
+}
+
+std::optional<account> account_repository::verify_local(std::string_view local_user, std::string_view password) {
+    auto hash = local_password_hash(local_user);
+    // An unknown user still pays for one KDF run so timing does not reveal which users exist.
+    static const std::string dummy = password_hasher({.log2_n = 17}).hash("mailgate-dummy");
+    bool ok = password_hasher::verify(password, hash ? *hash : dummy);
+    if (!ok || !hash) return std::nullopt;
+    return find_by_local_user(local_user);
+}
+
+std::string account_repository::remote_secret(const account& a) {
+    std::string sealed;
+    {
+        std::lock_guard lock(mutex_);
+        auto query = db_.prepare("SELECT remote_secret FROM accounts WHERE id = ?1");
+        query.bind(1, a.id);
+        if (!query.step()) throw secret_error("account '" + a.name + "' no longer exists");
+        sealed = query.column_blob(0);
+    }
+    auto secret = open(key_, sealed, secret_aad(a.id));
+    if (!secret)
+        throw secret_error("the stored provider password of account '" + a.name +
+                           "' failed authentication (tampered, or moved from another account); set it again with "
+                           "'mailgate account passwd " + a.name + " --remote'");
+    return std::move(*secret);
+}
+
+void account_repository::record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,
+                                       std::string_view reason) {
+    std::lock_guard lock(mutex_);
+    db_.prepare("UPDATE endpoints SET status = ?1, status_at = ?2, status_reason = ?3 WHERE account_id = ?4 AND "
+                "protocol = ?5")
+        .bind(1, to_string(status)).bind(2, now_seconds()).bind(3, reason).bind(4, account_id)
+        .bind(5, net::to_string(protocol)).run();
+}
+
+void account_repository::record_login(std::int64_t account_id) {
+    std::lock_guard lock(mutex_);
+    db_.prepare("UPDATE accounts SET last_login_at = ?1 WHERE id = ?2").bind(1, now_seconds()).bind(2, account_id).run();
+}
+
+} // namespace mailgate::store

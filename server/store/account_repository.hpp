@@ -1,0 +1,62 @@
+// Accounts in SQLite: prepared statements only; remote secrets sealed with AES-256-GCM under the master key.
+// Calls block (KDF, disk): run them off the I/O threads (see store_service).
+#pragma once
+
+#include "server/common/user_error.hpp"
+#include "server/store/account.hpp"
+#include "server/store/crypto.hpp"
+#include "server/store/password_hasher.hpp"
+#include "server/store/sqlite.hpp"
+
+#include <filesystem>
+#include <mutex>
+
+namespace mailgate::store {
+
+// The stored provider secret could not be opened: wrong key, tampering, or a row moved between accounts.
+class secret_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class account_repository {
+public:
+    // Opens data_dir/mailgate.db with data_dir/master.key (both created on first use). Throws on a missing or
+    // loose key file, or a key that does not match the database.
+    account_repository(const std::filesystem::path& data_dir, password_hasher hasher = {});
+
+    user_result<account> create(const new_account& a);
+    std::vector<account> list();
+    user_result<account> find(std::string_view name);
+    user_result<void> remove(std::string_view name);
+    user_result<void> set_enabled(std::string_view name, bool enabled);
+    user_result<void> set_local_password(std::string_view name, std::string_view password);
+    user_result<void> set_remote_secret(std::string_view name, std::string_view secret);
+
+    // The local login: the account (even if disabled) when the password matches, else nullopt. Callers treat
+    // "no such user" and "wrong password" alike. Slow by design (scrypt).
+    std::optional<account> verify_local(std::string_view local_user, std::string_view password);
+    // The local password hash, for callers that cache verifications (changes when the password changes).
+    std::optional<std::string> local_password_hash(std::string_view local_user);
+    std::optional<account> find_by_local_user(std::string_view local_user);
+
+    // Decrypts the provider secret. Throws secret_error naming the account, never the secret.
+    std::string remote_secret(const account& a);
+
+    void record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,
+                       std::string_view reason);
+    void record_login(std::int64_t account_id);
+
+private:
+    std::optional<account> load(std::string_view where_clause, std::string_view value);
+    void load_details(account& a);
+    std::string secret_aad(std::int64_t account_id) const;
+    void check_master_key();
+
+    std::mutex mutex_;
+    master_key key_;
+    database db_;
+    password_hasher hasher_;
+};
+
+} // namespace mailgate::store

@@ -1,0 +1,34 @@
+// Remembers recent successful local logins for a few minutes, so clients polling every minute skip the KDF.
+// Entries are keyed by an HMAC under a per-process random key over (user, password, stored hash): the cache never
+// holds a password, and a password change (new stored hash) invalidates the entry.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace mailgate::store {
+
+class credential_cache {
+public:
+    using clock = std::chrono::steady_clock;
+
+    explicit credential_cache(std::chrono::seconds ttl = std::chrono::minutes(5), std::size_t max_entries = 10000);
+
+    bool contains(std::string_view user, std::string_view password, std::string_view stored_hash);
+    void remember(std::string_view user, std::string_view password, std::string_view stored_hash);
+    void clear();
+
+private:
+    std::string entry_key(std::string_view user, std::string_view password, std::string_view stored_hash) const;
+
+    std::string key_;
+    std::chrono::seconds ttl_;
+    std::size_t max_entries_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, clock::time_point> expiry_;
+};
+
+} // namespace mailgate::store

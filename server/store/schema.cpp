@@ -1,0 +1,69 @@
+// Schema migrations. Append new steps; never edit a released one.
+#include "server/store/schema.hpp"
+
+#include <string>
+#include <vector>
+
+namespace mailgate::store {
+namespace {
+
+const std::vector<const char*>& migrations() {
+    static const std::vector<const char*> steps{
+        // 1: accounts, their endpoints (with last upstream status per protocol), allowed senders, metadata.
+        R"sql(
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT;
+CREATE TABLE accounts (
+    id                  INTEGER PRIMARY KEY,
+    name                TEXT NOT NULL UNIQUE,
+    local_user          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    local_password_hash TEXT NOT NULL,
+    remote_user         TEXT NOT NULL,
+    remote_secret       BLOB NOT NULL,
+    provider            TEXT NOT NULL,
+    enabled             INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    last_login_at       INTEGER
+) STRICT;
+CREATE TABLE endpoints (
+    account_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    protocol      TEXT NOT NULL CHECK (protocol IN ('imap', 'pop3', 'smtp')),
+    url           TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'unknown',
+    status_at     INTEGER,
+    status_reason TEXT,
+    PRIMARY KEY (account_id, protocol)
+) STRICT;
+CREATE TABLE senders (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    address    TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (account_id, address)
+) STRICT;
+)sql",
+    };
+    return steps;
+}
+
+} // namespace
+
+int schema_version() { return static_cast<int>(migrations().size()); }
+
+void migrate(database& db) {
+    auto query = db.prepare("PRAGMA user_version");
+    query.step();
+    int current = static_cast<int>(query.column_int64(0));
+    if (current > schema_version())
+        throw sqlite_error(0, "database schema version " + std::to_string(current) + " is newer than this mailgate (" +
+                                  std::to_string(schema_version()) + ")");
+    for (int v = current; v < schema_version(); ++v) {
+        transaction tx(db);
+        db.exec(migrations()[static_cast<std::size_t>(v)]);
+        db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+        tx.commit();
+    }
+}
+
+} // namespace mailgate::store

@@ -1,0 +1,83 @@
+// Thin RAII wrapper over SQLite: a connection, prepared statements, and transactions. Failures throw.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mailgate::store {
+
+class sqlite_error : public std::runtime_error {
+public:
+    sqlite_error(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+    int code() const { return code_; }
+    bool is_constraint() const;
+
+private:
+    int code_;
+};
+
+class statement {
+public:
+    statement(sqlite3* db, std::string_view sql);
+    statement(statement&& other) noexcept;
+    statement& operator=(statement&&) = delete;
+    ~statement();
+
+    statement& bind(int index, std::int64_t value);
+    statement& bind(int index, std::string_view text);
+    statement& bind_blob(int index, std::string_view bytes);
+    statement& bind_null(int index);
+
+    bool step(); // true: a row is available
+    void run();  // step to completion, expecting no rows
+    void reset();
+
+    std::int64_t column_int64(int index) const;
+    std::string column_text(int index) const;
+    std::string column_blob(int index) const;
+    bool column_is_null(int index) const;
+    std::optional<std::int64_t> column_optional_int64(int index) const;
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class database {
+public:
+    // Opens (creating with mode 0600 when absent) in WAL mode with foreign keys on.
+    explicit database(const std::filesystem::path& file);
+    database(const database&) = delete;
+    database& operator=(const database&) = delete;
+    ~database();
+
+    void exec(std::string_view sql);
+    statement prepare(std::string_view sql) { return statement(db_, sql); }
+    std::int64_t last_insert_id() const;
+    int changes() const;
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.
+class transaction {
+public:
+    explicit transaction(database& db);
+    transaction(const transaction&) = delete;
+    ~transaction();
+    void commit();
+
+private:
+    database& db_;
+    bool done_ = false;
+};
+
+} // namespace mailgate::store

@@ -1,0 +1,25 @@
+// Off-thread local authentication with the credential cache in front of scrypt.
+#include "server/store/store_service.hpp"
+
+namespace mailgate::store {
+
+std::optional<account> store_service::authenticate_blocking(const std::string& user, const std::string& password) {
+    if (auto hash = repo_.local_password_hash(user); hash && cache_.contains(user, password, *hash))
+        return repo_.find_by_local_user(user);
+    auto verified = repo_.verify_local(user, password);
+    if (verified) {
+        if (auto hash = repo_.local_password_hash(user)) cache_.remember(user, password, *hash);
+    }
+    return verified;
+}
+
+boost::asio::awaitable<std::optional<account>> store_service::authenticate(std::string user, std::string password) {
+    auto result = co_await run([this, user = std::move(user), password = std::move(password)](account_repository&) mutable {
+        auto out = authenticate_blocking(user, password);
+        wipe(password);
+        return out;
+    });
+    co_return result;
+}
+
+} // namespace mailgate::store
