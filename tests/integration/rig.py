@@ -310,7 +310,8 @@ class ProviderRig:
             os.chmod(self.dir, 0o755)
             self._watchdog = subprocess.Popen(
                 [sys.executable, "-c", _WATCHDOG_SRC, self.dir, "1" if self.keep else "0"],
-                stdin=subprocess.PIPE, text=True, start_new_session=True)
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                text=True, start_new_session=True)
             ports = _free_ports(len(self.PORT_NAMES) + 3)
             self.ports = dict(zip(self.PORT_NAMES, ports))
             self.auth_port = ports[-3]

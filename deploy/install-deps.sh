@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages mailgate needs: to build and run (default), or also to run every test (--test).
+# Only missing packages trigger apt-get, so a prepared machine does not need the network.
+set -euo pipefail
+
+build_packages=(
+    g++ cmake ninja-build ccache pkg-config
+    libboost1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+    libssl-dev libsqlite3-dev libspdlog-dev libgtest-dev
+    openssl ca-certificates
+)
+# The real provider rig (Dovecot, Postfix) and the real clients the integration tests drive.
+test_packages=(
+    python3 curl fetchmail
+    dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix
+)
+
+packages=("${build_packages[@]}")
+[[ ${1:-} == --test ]] && packages+=("${test_packages[@]}")
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ $status == installed ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]}; run as root (or install them) first" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix is only a test peer here: keep its package from configuring a system mail service.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

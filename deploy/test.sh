@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing (including Dovecot and Postfix for the provider rig),
+# build, and run every test through ctest.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+"$here/deploy/install-deps.sh" --test
+"$here/deploy/build.sh" -DMAILGATE_BUILD_TESTS=ON
+cd "$here/build"
+ctest --output-on-failure --timeout 600 -j "$(nproc)"
