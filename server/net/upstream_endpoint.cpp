@@ -73,8 +73,11 @@ user_result<upstream_endpoint> parse_upstream_url(std::string_view text) {
     if (out.host.empty()) return user_error{"the URL needs a host name or address"};
     for (auto& c : out.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (u.has_port()) {
-        if (u.port_number() == 0) return user_error{"port must be between 1 and 65535"};
-        out.port = u.port_number();
+        // port_number() wraps values above 65535, so judge the digits themselves.
+        auto digits = u.port();
+        unsigned long value = digits.empty() || digits.size() > 5 ? 0 : std::stoul(std::string(digits));
+        if (value == 0 || value > 65535) return user_error{"port must be between 1 and 65535"};
+        out.port = static_cast<std::uint16_t>(value);
     }
     return out;
 }

@@ -14,11 +14,8 @@ std::optional<account> store_service::authenticate_blocking(const std::string& u
 }
 
 boost::asio::awaitable<std::optional<account>> store_service::authenticate(std::string user, std::string password) {
-    auto result = co_await run([this, user = std::move(user), password = std::move(password)](account_repository&) mutable {
-        auto out = authenticate_blocking(user, password);
-        wipe(password);
-        return out;
-    });
+    auto result = co_await run([this, &user, &password](account_repository&) { return authenticate_blocking(user, password); });
+    wipe(password);
     co_return result;
 }
 

@@ -16,9 +16,10 @@ public:
     store_service(account_repository& repository, boost::asio::thread_pool& pool) : repo_(repository), pool_(pool) {}
 
     // Runs `f(repository)` on the pool; the awaiting coroutine resumes on its own executor.
-    template <class F> auto run(F f) -> boost::asio::awaitable<decltype(f(std::declval<account_repository&>()))> {
+    // Not a coroutine itself: GCC 12 destroys by-value coroutine parameters with captures twice.
+    template <class F> auto run(F f) {
         using R = decltype(f(std::declval<account_repository&>()));
-        co_return co_await boost::asio::co_spawn(
+        return boost::asio::co_spawn(
             pool_, [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(repo_); },
             boost::asio::use_awaitable);
     }

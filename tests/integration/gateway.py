@@ -1,0 +1,117 @@
+"""Helpers for integration tests: run the mailgate binary (CLI or server) with a throwaway data dir."""
+
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import time
+
+MAILGATE_BIN = os.environ.get("MAILGATE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "server", "mailgate")
+
+
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args, data_dir, env=None, check=False, timeout=120):
+    """Runs `mailgate ARGS --data-dir D`; returns CompletedProcess with text stdout/stderr."""
+    full_env = dict(os.environ)
+    full_env.pop("MAILGATE_LOCAL_PASSWORD", None)
+    full_env.pop("MAILGATE_REMOTE_PASSWORD", None)
+    full_env.update(env or {})
+    result = subprocess.run([MAILGATE_BIN, *args, "--data-dir", data_dir], env=full_env, capture_output=True,
+                            text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise AssertionError(f"mailgate {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def add_account(data_dir, name, local_user, local_password, remote_user, remote_password, *urls_and_flags):
+    return run_cli("account", "add", name, "--local-user", local_user, "--remote-user", remote_user,
+                   *urls_and_flags, data_dir=data_dir,
+                   env={"MAILGATE_LOCAL_PASSWORD": local_password, "MAILGATE_REMOTE_PASSWORD": remote_password},
+                   check=True)
+
+
+class Gateway:
+    """`mailgate serve` on free loopback ports; stopped (SIGTERM) on exit."""
+
+    LISTENERS = ("pop3", "pop3s", "imap", "imaps", "smtp", "smtps", "admin")
+
+    def __init__(self, data_dir=None, extra_args=(), host="127.0.0.1", ports=None):
+        self._tmp = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="mailgate-test-")
+            data_dir = os.path.join(self._tmp.name, "data")
+        self.data_dir = data_dir
+        self.host = host
+        self.ports = {name: free_port(host) for name in self.LISTENERS}
+        self.ports.update(ports or {})
+        bracket = f"[{host}]" if ":" in host else host
+        self.args = [MAILGATE_BIN, "serve", "--data-dir", data_dir, "--log.level", "debug", *extra_args]
+        for name, port in self.ports.items():
+            self.args += [f"--listen.{name}", f"{bracket}:{port}"]
+        self.proc = None
+        self.banner = ""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self, timeout=30):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        lines = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Stop with Ctrl-C."):
+                self.banner = "".join(lines)
+                return
+        self.proc.kill()
+        self.proc.wait()
+        raise AssertionError("gateway did not start:\n" + "".join(lines))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stdout:
+            self.rest_of_output = self.proc.stdout.read()
+            self.proc.stdout.close()
+        if self._tmp:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def cert_file(self):
+        return os.path.join(self.data_dir, "tls", "local-cert.pem")
+
+
+def steps(output):
+    """Parses `account test` output into [(protocol, step, ok, detail)]."""
+    out, protocol = [], None
+    for line in output.splitlines():
+        m = re.match(r"^(imap|pop3|smtp) (\S+)$", line)
+        if m:
+            protocol = m.group(1)
+            continue
+        m = re.match(r"^  ([\u2713\u2717]) (\w+)(?:: (.*))?$", line)
+        if m:
+            out.append((protocol, m.group(2), m.group(1) == "\u2713", m.group(3) or ""))
+    return out

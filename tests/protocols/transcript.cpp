@@ -1,0 +1,263 @@
+// Executes codec transcripts in the three delivery modes of DESIGN.md "Tests" and reports where they diverge.
+#include "tests/protocols/transcript.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+namespace mailgate::test {
+namespace {
+
+using protocols::action;
+using protocols::action_kind;
+
+struct mode {
+    enum class kind { whole, split, bytewise };
+    kind what = kind::whole;
+    std::size_t split_step = 0; // split: the feed step delivered in two reads ...
+    std::size_t offset = 0;     // ... and where its bytes are cut
+
+    std::string describe() const {
+        switch (what) {
+        case kind::whole:
+            return "whole";
+        case kind::split:
+            return "split (step " + std::to_string(split_step) + " at offset " + std::to_string(offset) + ")";
+        case kind::bytewise:
+            return "byte-by-byte";
+        }
+        return "?";
+    }
+};
+
+struct run_failure {
+    std::size_t step_index;
+    std::string message;
+};
+
+const char* kind_name(action_kind k) {
+    switch (k) {
+    case action_kind::read:
+        return "read";
+    case action_kind::write:
+        return "write";
+    case action_kind::start_tls:
+        return "start_tls";
+    case action_kind::done:
+        return "done";
+    case action_kind::close:
+        return "close";
+    }
+    return "?";
+}
+
+std::string describe(const action& a, const protocols::upstream_codec& codec) {
+    std::string out = kind_name(a.kind);
+    if (a.kind == action_kind::write)
+        out += " \"" + escape_bytes(a.bytes) + "\"";
+    if (a.kind == action_kind::close) {
+        out += " (error: " + codec.error().message() + ", diagnostics: \"" + codec.diagnostics() + "\")";
+    }
+    return out;
+}
+
+// The reads one feed step turns into under `m`.
+std::vector<std::string_view> pieces_of(const step& s, std::size_t index, const mode& m) {
+    std::string_view bytes = s.bytes;
+    if (s.what == step::kind::feed_whole || bytes.size() < 2)
+        return {bytes};
+    switch (m.what) {
+    case mode::kind::whole:
+        return {bytes};
+    case mode::kind::split:
+        if (index != m.split_step)
+            return {bytes};
+        return {bytes.substr(0, m.offset), bytes.substr(m.offset)};
+    case mode::kind::bytewise: {
+        std::vector<std::string_view> out;
+        for (std::size_t i = 0; i < bytes.size(); ++i)
+            out.push_back(bytes.substr(i, 1));
+        return out;
+    }
+    }
+    return {bytes};
+}
+
+int failed_part_count() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    if (info == nullptr)
+        return 0;
+    int n = 0;
+    for (int i = 0; i < info->result()->total_part_count(); ++i) {
+        if (info->result()->GetTestPartResult(i).failed())
+            ++n;
+    }
+    return n;
+}
+
+std::optional<run_failure> run_once(const codec_factory& make, const std::vector<step>& script,
+                                    const mode& m) {
+    auto codec = make();
+    auto expect_kind = [&](action_kind want, const char* why) -> std::optional<std::string> {
+        action a = codec->next();
+        if (a.kind == want)
+            return std::nullopt;
+        return std::string("expected ") + kind_name(want) + why + ", got " + describe(a, *codec);
+    };
+
+    for (std::size_t i = 0; i < script.size(); ++i) {
+        const step& s = script[i];
+        switch (s.what) {
+        case step::kind::expect_write: {
+            action a = codec->next();
+            if (a.kind != action_kind::write || a.bytes != s.bytes) {
+                return run_failure{i, "expected write \"" + escape_bytes(s.bytes) + "\", got " +
+                                          describe(a, *codec)};
+            }
+            codec->wrote();
+            break;
+        }
+        case step::kind::feed:
+        case step::kind::feed_whole: {
+            auto pieces = pieces_of(s, i, m);
+            std::size_t delivered = 0;
+            for (auto piece : pieces) {
+                if (auto err = expect_kind(action_kind::read, "")) {
+                    return run_failure{i, *err + " before delivering byte offset " +
+                                              std::to_string(delivered) + " of \"" + escape_bytes(s.bytes) +
+                                              "\""};
+                }
+                codec->received(piece);
+                delivered += piece.size();
+            }
+            break;
+        }
+        case step::kind::feed_eof:
+            if (auto err = expect_kind(action_kind::read, " (before EOF)"))
+                return run_failure{i, *err};
+            codec->received({});
+            break;
+        case step::kind::expect_start_tls:
+            if (auto err = expect_kind(action_kind::start_tls, ""))
+                return run_failure{i, *err};
+            codec->tls_started();
+            break;
+        case step::kind::expect_done:
+            if (auto err = expect_kind(action_kind::done, ""))
+                return run_failure{i, *err};
+            break;
+        case step::kind::expect_close: {
+            auto want = protocols::make_error_code(s.error);
+            for (int repeat = 0; repeat < 2; ++repeat) {
+                const char* why = repeat == 0 ? "" : " again (close must be sticky)";
+                if (auto err = expect_kind(action_kind::close, why))
+                    return run_failure{i, *err};
+            }
+            if (codec->error() != want) {
+                return run_failure{i, "expected close with error \"" + want.message() + "\", got \"" +
+                                          codec->error().message() + "\" (diagnostics: \"" +
+                                          codec->diagnostics() + "\")"};
+            }
+            if (s.diagnostics && codec->diagnostics() != *s.diagnostics) {
+                return run_failure{i, "expected diagnostics \"" + escape_bytes(*s.diagnostics) +
+                                          "\", got \"" + escape_bytes(codec->diagnostics()) + "\""};
+            }
+            break;
+        }
+        case step::kind::logout:
+            codec->logout();
+            break;
+        case step::kind::check: {
+            SCOPED_TRACE("transcript check at step " + std::to_string(i) + ", mode " + m.describe());
+            int before = failed_part_count();
+            s.check_fn(*codec);
+            if (failed_part_count() > before)
+                return run_failure{i, "check failed (see above)"};
+            break;
+        }
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+step expect_write(std::string bytes) {
+    return {.what = step::kind::expect_write, .bytes = std::move(bytes)};
+}
+step feed(std::string bytes) {
+    return {.what = step::kind::feed, .bytes = std::move(bytes)};
+}
+step feed_whole(std::string bytes) {
+    return {.what = step::kind::feed_whole, .bytes = std::move(bytes)};
+}
+step feed_eof() {
+    return {.what = step::kind::feed_eof};
+}
+step expect_start_tls() {
+    return {.what = step::kind::expect_start_tls};
+}
+step expect_done() {
+    return {.what = step::kind::expect_done};
+}
+step expect_close(protocols::upstream_errc e, std::optional<std::string> diagnostics) {
+    return {.what = step::kind::expect_close, .error = e, .diagnostics = std::move(diagnostics)};
+}
+step logout() {
+    return {.what = step::kind::logout};
+}
+
+bool run_transcript(const codec_factory& make, const std::vector<step>& script) {
+    std::vector<mode> modes{{mode::kind::whole}};
+    for (std::size_t i = 0; i < script.size(); ++i) {
+        if (script[i].what != step::kind::feed)
+            continue;
+        for (std::size_t offset = 1; offset < script[i].bytes.size(); ++offset) {
+            modes.push_back({mode::kind::split, i, offset});
+        }
+    }
+    modes.push_back({mode::kind::bytewise});
+
+    for (const auto& m : modes) {
+        if (auto failure = run_once(make, script, m)) {
+            const step& s = script[failure->step_index];
+            ADD_FAILURE() << "transcript diverged in mode " << m.describe() << " at step "
+                          << failure->step_index
+                          << (s.bytes.empty() ? "" : " (\"" + escape_bytes(s.bytes) + "\")") << ": "
+                          << failure->message << "\n(later runs skipped)";
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string escape_bytes(std::string_view bytes) {
+    std::string out;
+    for (unsigned char c : bytes) {
+        switch (c) {
+        case '\r':
+            out += "\\r";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '"':
+            out += "\\\"";
+            break;
+        default:
+            if (c >= 0x20 && c < 0x7f) {
+                out += static_cast<char>(c);
+            } else {
+                char hex[5];
+                std::snprintf(hex, sizeof hex, "\\x%02x", c);
+                out += hex;
+            }
+        }
+    }
+    return out;
+}
+
+} // namespace mailgate::test

@@ -1,0 +1,68 @@
+// Transcript runner for the upstream client codecs (model: Boost.MySQL test transcripts): a script of
+// expected writes and fed bytes, run whole, split at every offset, and one byte at a time with identical
+// results.
+#pragma once
+
+#include "protocols/common/upstream_codec.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mailgate::test {
+
+struct step {
+    enum class kind {
+        expect_write,
+        feed,
+        feed_whole,
+        feed_eof,
+        expect_start_tls,
+        expect_done,
+        expect_close,
+        logout,
+        check
+    };
+
+    kind what;
+    std::string bytes{};                                        // expect_write, feed, feed_whole
+    protocols::upstream_errc error{};                           // expect_close
+    std::optional<std::string> diagnostics{};                   // expect_close: exact diagnostics when set
+    std::function<void(protocols::upstream_codec&)> check_fn{}; // check
+};
+
+// next() must be `write` with exactly these bytes; the runner then calls wrote().
+step expect_write(std::string bytes);
+// next() must be `read` before each piece; the bytes may arrive whole, in two pieces, or byte by byte.
+step feed(std::string bytes);
+// Like feed, but always delivered in one read: for inputs whose meaning depends on arriving together
+// (bytes injected after a STARTTLS reply, CVE-2011-0411).
+step feed_whole(std::string bytes);
+// next() must be `read`; the peer closes (received() with no bytes).
+step feed_eof();
+// next() must be `start_tls`; the runner then calls tls_started().
+step expect_start_tls();
+step expect_done();
+// next() must be `close` (twice: the codec stays closed) with error() == e.
+step expect_close(protocols::upstream_errc e, std::optional<std::string> diagnostics = std::nullopt);
+// Calls logout() (after `done`).
+step logout();
+// Runs `fn` on the codec at this point of the script; use gtest assertions inside.
+template <class Codec> step check(std::function<void(Codec&)> fn) {
+    return {.what = step::kind::check,
+            .check_fn = [fn = std::move(fn)](protocols::upstream_codec& c) { fn(static_cast<Codec&>(c)); }};
+}
+
+using codec_factory = std::function<std::unique_ptr<protocols::upstream_codec>()>;
+
+// Runs the script whole, then once per (feed step, split offset), then byte by byte, each with a fresh codec
+// from `make`. Mismatches are reported as gtest failures naming the mode, step index and offset; runs stop at
+// the first failing one. Returns true when every run passed.
+bool run_transcript(const codec_factory& make, const std::vector<step>& script);
+
+// Printable form of protocol bytes for failure messages ("\r\n" and non-ASCII escaped).
+std::string escape_bytes(std::string_view bytes);
+
+} // namespace mailgate::test

@@ -1,0 +1,199 @@
+// Account store: CRUD, sealed secrets, key checks, status recording.
+#include "server/store/account_repository.hpp"
+#include "server/store/master_key_file.hpp"
+#include "server/store/sqlite.hpp"
+
+#include "temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+using namespace mailgate;
+using namespace mailgate::store;
+
+namespace {
+
+const password_hasher cheap({.log2_n = 10, .r = 8, .p = 1});
+
+new_account sample(std::string name = "office", std::string local = "scanner") {
+    new_account a;
+    a.name = std::move(name);
+    a.local_user = std::move(local);
+    a.local_password = "local-pw";
+    a.remote_user = "office@example.com";
+    a.remote_secret = "remote-app-password";
+    a.provider = "custom";
+    a.endpoints = {*net::parse_upstream_url("imaps://imap.example.com"), *net::parse_upstream_url("smtps://smtp.example.com")};
+    a.senders = {"office@example.com", "scans@example.com"};
+    return a;
+}
+
+unsigned mode_of(const std::filesystem::path& p) {
+    struct stat st{};
+    ::stat(p.c_str(), &st);
+    return st.st_mode & 07777;
+}
+
+} // namespace
+
+TEST(account_repository, creates_data_dir_key_and_database_with_strict_modes) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    EXPECT_EQ(mode_of(tmp.data()), 0700u);
+    EXPECT_EQ(mode_of(tmp.data() / "master.key"), 0600u);
+    EXPECT_EQ(mode_of(tmp.data() / "mailgate.db"), 0600u);
+    EXPECT_EQ(std::filesystem::file_size(tmp.data() / "master.key"), 32u);
+}
+
+TEST(account_repository, create_find_list_and_secret_round_trip) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    auto created = repo.create(sample());
+    ASSERT_TRUE(created) << created.error().message;
+    EXPECT_EQ(created->name, "office");
+    EXPECT_EQ(created->endpoints.size(), 2u);
+    EXPECT_EQ(created->endpoints.at(net::mail_protocol::imap).endpoint.url(), "imaps://imap.example.com:993");
+    EXPECT_EQ(created->senders, (std::vector<std::string>{"office@example.com", "scans@example.com"}));
+    EXPECT_EQ(repo.remote_secret(*created), "remote-app-password");
+    EXPECT_EQ(repo.list().size(), 1u);
+    EXPECT_FALSE(repo.find("nobody"));
+    EXPECT_TRUE(repo.find_by_local_user("SCANNER")); // case-insensitive
+}
+
+TEST(account_repository, duplicates_are_user_errors) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    ASSERT_TRUE(repo.create(sample()));
+    auto same_name = repo.create(sample("office", "other"));
+    ASSERT_FALSE(same_name);
+    EXPECT_NE(same_name.error().message.find("already exists"), std::string::npos);
+    auto same_user = repo.create(sample("second", "Scanner"));
+    ASSERT_FALSE(same_user);
+    EXPECT_NE(same_user.error().message.find("local user"), std::string::npos);
+    EXPECT_EQ(repo.list().size(), 1u); // nothing half-written
+}
+
+TEST(account_repository, local_verification) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    ASSERT_TRUE(repo.create(sample()));
+    EXPECT_TRUE(repo.verify_local("scanner", "local-pw"));
+    EXPECT_FALSE(repo.verify_local("scanner", "wrong"));
+    EXPECT_FALSE(repo.verify_local("nobody", "local-pw"));
+    ASSERT_TRUE(repo.set_local_password("office", "new-pw"));
+    EXPECT_FALSE(repo.verify_local("scanner", "local-pw"));
+    EXPECT_TRUE(repo.verify_local("scanner", "new-pw"));
+}
+
+TEST(account_repository, enable_disable_remove_and_status) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    auto a = *repo.create(sample());
+    ASSERT_TRUE(repo.set_enabled("office", false));
+    EXPECT_FALSE(repo.find("office")->enabled);
+    repo.record_status(a.id, net::mail_protocol::imap, upstream_status::auth_failed, "535 rejected");
+    repo.record_login(a.id);
+    auto again = *repo.find("office");
+    const auto& imap = again.endpoints.at(net::mail_protocol::imap);
+    EXPECT_EQ(imap.status, upstream_status::auth_failed);
+    EXPECT_EQ(imap.status_reason, "535 rejected");
+    EXPECT_TRUE(imap.status_at);
+    EXPECT_EQ(again.endpoints.at(net::mail_protocol::smtp).status, upstream_status::unknown);
+    EXPECT_TRUE(again.last_login_at);
+    ASSERT_TRUE(repo.remove("office"));
+    EXPECT_FALSE(repo.find("office"));
+    EXPECT_FALSE(repo.remove("office"));
+    EXPECT_FALSE(repo.set_enabled("office", true));
+}
+
+TEST(account_repository, secrets_are_sealed_on_disk) {
+    temp_dir tmp;
+    {
+        account_repository repo(tmp.data(), cheap);
+        ASSERT_TRUE(repo.create(sample()));
+    }
+    database db(tmp.data() / "mailgate.db");
+    auto q = db.prepare("SELECT remote_secret, local_password_hash FROM accounts");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.column_blob(0).find("remote-app-password"), std::string::npos);
+    EXPECT_TRUE(q.column_text(1).starts_with("$scrypt$"));
+}
+
+TEST(account_repository, tampered_or_moved_ciphertext_is_a_clear_error) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    auto a = *repo.create(sample("a", "ua"));
+    auto b = *repo.create(sample("b", "ub"));
+    {
+        database db(tmp.data() / "mailgate.db");
+        // Move a's sealed secret onto b: the AAD (account id) must reject it.
+        db.exec("UPDATE accounts SET remote_secret = (SELECT remote_secret FROM accounts WHERE name = 'a') "
+                "WHERE name = 'b'");
+        // Flip one byte of a's ciphertext.
+        auto q = db.prepare("SELECT remote_secret FROM accounts WHERE name = 'a'");
+        ASSERT_TRUE(q.step());
+        auto sealed = q.column_blob(0);
+        sealed[20] = static_cast<char>(sealed[20] ^ 0x40);
+        db.prepare("UPDATE accounts SET remote_secret = ?1 WHERE name = 'a'").bind_blob(1, sealed).run();
+    }
+    for (const auto& acct : {a, b}) {
+        try {
+            repo.remote_secret(acct);
+            FAIL() << "expected secret_error for " << acct.name;
+        } catch (const secret_error& e) {
+            std::string what = e.what();
+            EXPECT_NE(what.find("failed authentication"), std::string::npos) << what;
+            EXPECT_NE(what.find(acct.name), std::string::npos);
+            EXPECT_EQ(what.find("remote-app-password"), std::string::npos);
+        }
+    }
+}
+
+TEST(account_repository, wrong_missing_or_loose_master_key_is_refused) {
+    temp_dir tmp;
+    { account_repository repo(tmp.data(), cheap); }
+    auto key = tmp.data() / "master.key";
+
+    ::chmod(key.c_str(), 0644);
+    try {
+        account_repository repo(tmp.data(), cheap);
+        FAIL() << "a group/world-readable key must be refused";
+    } catch (const key_file_error& e) {
+        EXPECT_NE(std::string(e.what()).find("readable by group or others"), std::string::npos);
+    }
+    ::chmod(key.c_str(), 0600);
+
+    std::filesystem::rename(key, tmp.path / "key.bak");
+    EXPECT_THROW(account_repository(tmp.data(), cheap), key_file_error);
+    EXPECT_FALSE(std::filesystem::exists(key)); // never silently replaced
+
+    auto other = load_or_create_master_key(key, true); // a different random key
+    (void)other;
+    try {
+        account_repository repo(tmp.data(), cheap);
+        FAIL() << "a key that does not belong to the database must be refused";
+    } catch (const key_file_error& e) {
+        EXPECT_NE(std::string(e.what()).find("does not belong"), std::string::npos);
+    }
+    std::filesystem::remove(key);
+    std::filesystem::rename(tmp.path / "key.bak", key);
+    EXPECT_NO_THROW(account_repository(tmp.data(), cheap));
+}
+
+TEST(account_repository, rejects_incomplete_accounts) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    auto a = sample();
+    a.endpoints.clear();
+    EXPECT_FALSE(repo.create(a));
+    a = sample();
+    a.local_user.clear();
+    EXPECT_FALSE(repo.create(a));
+    a = sample();
+    a.endpoints.push_back(a.endpoints.front());
+    auto dup = repo.create(a);
+    ASSERT_FALSE(dup);
+    EXPECT_NE(dup.error().message.find("more than one imap"), std::string::npos);
+    EXPECT_TRUE(repo.list().empty());
+}

@@ -1,0 +1,99 @@
+// Configuration defaults, INI + flag precedence, and errors that name the key.
+#include "server/app/config.hpp"
+
+#include <boost/program_options/parsers.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace po = boost::program_options;
+using namespace mailgate::app;
+
+namespace {
+
+config load(std::vector<std::string> args) {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(config_options(true)).run(), vm);
+    return load_config(vm);
+}
+
+std::string error_of(std::vector<std::string> args) {
+    try {
+        load(std::move(args));
+    } catch (const config_error& e) {
+        return e.what();
+    } catch (const po::error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+struct temp_file {
+    std::filesystem::path path;
+    explicit temp_file(const std::string& text)
+        : path(std::filesystem::temp_directory_path() / ("mailgate-config-" + std::to_string(::getpid()) + ".conf")) {
+        std::ofstream(path) << text;
+    }
+    ~temp_file() { std::filesystem::remove(path); }
+};
+
+} // namespace
+
+TEST(config, embedded_defaults) {
+    auto c = load({});
+    EXPECT_EQ(c.data_dir, "./mailgate-data");
+    EXPECT_EQ(c.listen.at("pop3").to_string(), "127.0.0.1:1110");
+    EXPECT_EQ(c.listen.at("pop3s").to_string(), "127.0.0.1:1995");
+    EXPECT_EQ(c.listen.at("imap").to_string(), "127.0.0.1:1143");
+    EXPECT_EQ(c.listen.at("imaps").to_string(), "127.0.0.1:1993");
+    EXPECT_EQ(c.listen.at("smtp").to_string(), "127.0.0.1:1587");
+    EXPECT_EQ(c.listen.at("smtps").to_string(), "127.0.0.1:1465");
+    EXPECT_EQ(c.listen.at("admin").to_string(), "127.0.0.1:8080");
+    EXPECT_EQ(c.tls_min_version, tls_version::v1_2);
+    EXPECT_TRUE(c.access_allow.contains("192.168.1.10"));
+    EXPECT_TRUE(c.access_allow.contains("127.0.0.1"));
+    EXPECT_FALSE(c.access_allow.contains("8.8.8.8"));
+    EXPECT_TRUE(c.access_plaintext_auth.contains("10.1.2.3")); // defaults to access.allow
+    EXPECT_TRUE(c.access_relay_without_auth.empty());
+    EXPECT_EQ(c.log_level, "info");
+}
+
+TEST(config, flags_set_every_key) {
+    auto c = load({"--data-dir", "/var/lib/mailgate", "--listen.imap", "[::1]:1143", "--listen.pop3", "",
+                   "--tls.min_version", "1.0", "--access.allow", "10.0.0.0/8", "--access.relay_without_auth",
+                   "10.0.0.5", "--log.level", "debug", "--upstream.timeout", "5"});
+    EXPECT_EQ(c.data_dir, "/var/lib/mailgate");
+    EXPECT_EQ(c.listen.at("imap").host, "::1");
+    EXPECT_FALSE(c.listen.contains("pop3")); // empty disables
+    EXPECT_EQ(c.tls_min_version, tls_version::v1_0);
+    EXPECT_FALSE(c.access_allow.contains("127.0.0.1"));
+    EXPECT_TRUE(c.access_plaintext_auth.contains("10.9.9.9"));
+    EXPECT_TRUE(c.access_relay_without_auth.contains("10.0.0.5"));
+    EXPECT_EQ(c.log_level, "debug");
+    EXPECT_EQ(c.upstream_timeout.count(), 5);
+}
+
+TEST(config, ini_file_with_flags_winning) {
+    temp_file f("data_dir = /srv/mail\n[listen]\nsmtp = 0.0.0.0:587\nadmin =\n[tls]\nmin_version = 1.3\n"
+                "[access]\nplaintext_auth = 192.168.0.0/16\n");
+    auto c = load({"--config", f.path.string(), "--tls.min_version", "1.1"});
+    EXPECT_EQ(c.data_dir, "/srv/mail");
+    EXPECT_EQ(c.listen.at("smtp").to_string(), "0.0.0.0:587");
+    EXPECT_FALSE(c.listen.contains("admin"));
+    EXPECT_EQ(c.tls_min_version, tls_version::v1_1);
+    EXPECT_FALSE(c.access_plaintext_auth.contains("10.0.0.1"));
+}
+
+TEST(config, errors_name_the_key) {
+    EXPECT_NE(error_of({"--listen.smtps", "localhost"}).find("listen.smtps"), std::string::npos);
+    EXPECT_NE(error_of({"--tls.min_version", "1.4"}).find("tls.min_version"), std::string::npos);
+    EXPECT_NE(error_of({"--access.plaintext_auth", "10.0.0.0/99"}).find("access.plaintext_auth"), std::string::npos);
+    EXPECT_NE(error_of({"--log.level", "chatty"}).find("log.level"), std::string::npos);
+    EXPECT_NE(error_of({"--tls.cert", "/x.pem"}).find("tls.key"), std::string::npos);
+    EXPECT_NE(error_of({"--upstream.timeout", "0"}).find("upstream.timeout"), std::string::npos);
+    EXPECT_NE(error_of({"--upstream.ca_file", "/nonexistent"}).find("upstream.ca_file"), std::string::npos);
+    EXPECT_NE(error_of({"--config", "/nonexistent.conf"}).find("config"), std::string::npos);
+    temp_file f("[listen]\nsmtp = 0.0.0.0:587\ntypo = 1\n");
+    EXPECT_NE(error_of({"--config", f.path.string()}).find("listen.typo"), std::string::npos);
+}
