@@ -39,10 +39,13 @@ std::shared_ptr<ssl::context> make_server_context(const std::filesystem::path& c
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression | ssl::context::single_dh_use);
     SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
-    ctx->use_certificate_chain_file(cert_chain.string());
-    ctx->use_private_key_file(key.string(), ssl::context::pem);
-    if (SSL_CTX_check_private_key(native) != 1)
-        throw std::runtime_error("tls.key does not match tls.cert (" + key.string() + ")");
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(cert_chain.string(), ec);
+    if (ec) throw std::runtime_error("tls.cert: cannot load '" + cert_chain.string() + "': " + ec.message());
+    ctx->use_private_key_file(key.string(), ssl::context::pem, ec);
+    if (ec || SSL_CTX_check_private_key(native) != 1)
+        throw std::runtime_error("tls.key: '" + key.string() + "' cannot be loaded or does not belong to tls.cert" +
+                                 (ec ? ": " + ec.message() : std::string()));
     return ctx;
 }
 

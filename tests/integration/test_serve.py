@@ -5,6 +5,7 @@ import socket
 import warnings
 import ssl
 import stat
+import subprocess
 import tempfile
 import unittest
 
@@ -102,6 +103,27 @@ class Serve(unittest.TestCase):
             self.assertNotIn("imaps", gw.banner)
             with socket.create_connection(("127.0.0.1", pop3), timeout=10) as s:
                 self.assertTrue(read_line(s).startswith(b"-ERR"))
+
+    def test_configured_certificate_from_local_ca_tool(self):
+        tmp = tempfile.TemporaryDirectory(prefix="mailgate-ca-")
+        self.addCleanup(tmp.cleanup)
+        tool = os.path.join(os.path.dirname(__file__), "..", "..", "certs", "make-local-ca.sh")
+        subprocess.run(["bash", tool, tmp.name, "localhost", "127.0.0.1"], check=True, capture_output=True)
+        cert, key = os.path.join(tmp.name, "server.crt"), os.path.join(tmp.name, "server.key")
+        with Gateway(extra_args=["--tls.cert", cert, "--tls.key", key]) as gw:
+            self.assertIn("(configured)", gw.banner)
+            context = ssl.create_default_context(cafile=os.path.join(tmp.name, "ca.crt"))
+            with socket.create_connection(("127.0.0.1", gw.ports["smtps"]), timeout=10) as raw:
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    self.assertTrue(read_line(tls).startswith(b"421"))
+        # A key that does not belong to the certificate stops startup.
+        other = os.path.join(tmp.name, "other")
+        subprocess.run(["bash", tool, other, "localhost"], check=True, capture_output=True)
+        gw = Gateway(extra_args=["--tls.cert", cert, "--tls.key", os.path.join(other, "server.key")])
+        with self.assertRaises(AssertionError) as ctx:
+            gw.start(timeout=20)
+        gw.stop()
+        self.assertIn("tls.key", str(ctx.exception))
 
     def test_port_in_use_names_the_key(self):
         blocker = socket.socket()
