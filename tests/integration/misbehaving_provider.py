@@ -1,0 +1,102 @@
+"""A deliberately broken "provider" for STARTTLS downgrade tests (the one place a fake is right: real servers
+do not misbehave on purpose). It speaks just enough POP3, IMAP or SMTP to offer, strip, refuse or abuse STARTTLS,
+and records every line it receives so tests can prove no credential was ever sent in plaintext."""
+
+import socket
+import threading
+
+MODES = ("strip", "refuse", "inject")
+
+
+class MisbehavingProvider:
+    def __init__(self, protocol, mode):
+        assert mode in MODES
+        self.protocol, self.mode = protocol, mode
+        self.received = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
+        except OSError:
+            pass
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                try:
+                    self._session(conn)
+                except OSError:
+                    pass
+
+    def _lines(self, conn):
+        buf = b""
+        while True:
+            while b"\r\n" not in buf:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                buf += chunk
+            line, buf = buf.split(b"\r\n", 1)
+            self.received.append(line.decode("latin-1"))
+            yield line.decode("latin-1")
+
+    def _session(self, conn):
+        offer = self.mode != "strip"
+        send = conn.sendall
+        if self.protocol == "pop3":
+            send(b"+OK fake POP3 ready\r\n")
+            for line in self._lines(conn):
+                verb = line.split(" ")[0].upper()
+                if verb == "CAPA":
+                    send(b"+OK\r\nUSER\r\nSASL PLAIN\r\n" + (b"STLS\r\n" if offer else b"") + b".\r\n")
+                elif verb == "STLS":
+                    send(b"-ERR [SYS/TEMP] no TLS today\r\n" if self.mode == "refuse"
+                         else b"+OK begin TLS\r\n+OK injected\r\n")
+                    return
+                else:
+                    send(b"-ERR what\r\n")
+        elif self.protocol == "imap":
+            caps = b"IMAP4rev1 AUTH=PLAIN" + (b" STARTTLS" if offer else b"")
+            send(b"* OK [CAPABILITY " + caps + b"] fake IMAP ready\r\n")
+            for line in self._lines(conn):
+                tag, _, rest = line.partition(" ")
+                verb = rest.split(" ")[0].upper()
+                if verb == "CAPABILITY":
+                    send(b"* CAPABILITY " + caps + b"\r\n" + tag.encode() + b" OK done\r\n")
+                elif verb == "STARTTLS":
+                    send(tag.encode() + b" NO no TLS today\r\n" if self.mode == "refuse"
+                         else tag.encode() + b" OK begin TLS\r\n* OK injected\r\n")
+                    return
+                else:
+                    send(tag.encode() + b" BAD what\r\n")
+        else:
+            send(b"220 fake ESMTP ready\r\n")
+            for line in self._lines(conn):
+                verb = line.split(" ")[0].upper()
+                if verb in ("EHLO", "HELO"):
+                    send(b"250-fake\r\n" + (b"250-STARTTLS\r\n" if offer else b"") + b"250 AUTH PLAIN LOGIN\r\n")
+                elif verb == "STARTTLS":
+                    send(b"454 4.7.0 no TLS today\r\n" if self.mode == "refuse"
+                         else b"220 2.0.0 go ahead\r\n250 injected\r\n")
+                    return
+                else:
+                    send(b"502 what\r\n")
