@@ -161,7 +161,7 @@ void client::on_login_done(std::string_view status, std::string_view line) {
         return;
     }
     // RFC 5530 codes: UNAVAILABLE means "not now"; AUTHENTICATIONFAILED and the rest are rejections.
-    if (line.find("[UNAVAILABLE]") != std::string_view::npos) return fail(upstream_errc::temporarily_unavailable, line);
+    if (upper(line).find("[UNAVAILABLE]") != std::string::npos) return fail(upstream_errc::temporarily_unavailable, line);
     fail(status == "BAD" ? upstream_errc::malformed_reply : upstream_errc::auth_rejected, line);
 }
 

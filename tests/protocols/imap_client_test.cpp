@@ -252,6 +252,15 @@ TEST(imap_client, no_unavailable_is_temporarily_unavailable) {
                 feed("a1 NO [UNAVAILABLE] Backend down\r\n"),
                 expect_close(upstream_errc::temporarily_unavailable, "a1 NO [UNAVAILABLE] Backend down"),
             }));
+    // Response codes are atoms, and IMAP atoms are case-insensitive (RFC 9051 §9).
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit),
+                       greeting_with("IMAP4rev1 AUTH=PLAIN SASL-IR") +
+                           std::vector<step>{
+                               expect_write(std::string("a1 AUTHENTICATE PLAIN ") + plain_alice + "\r\n"),
+                               feed("a1 no [Unavailable] try later\r\n"),
+                               expect_close(upstream_errc::temporarily_unavailable),
+                           }));
 }
 
 TEST(imap_client, bad_to_login_is_malformed_reply) {

@@ -4,6 +4,7 @@
 #include "protocols/pop3/reply.hpp"
 #include "tests/protocols/transcript.hpp"
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 namespace mailgate::protocols::pop3 {
@@ -75,6 +76,16 @@ TEST(pop3_client, user_pass_when_sasl_does_not_offer_plain) {
                                        feed("+OK Logged in.\r\n"),
                                        expect_done(),
                                    }));
+}
+
+TEST(pop3_client, capa_lines_are_dot_unstuffed) {
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit), {
+                                                                 feed("+OK ready\r\n"),
+                                                                 expect_write("CAPA\r\n"),
+                                                                 feed("+OK\r\n..X-DOT\r\nUSER\r\n.\r\n"),
+                                                                 expect_write("USER alice\r\n"),
+                                                                 capabilities_are({".X-DOT", "USER"}),
+                                                             }));
 }
 
 TEST(pop3_client, user_pass_fallback_when_capa_has_no_sasl) {
@@ -391,6 +402,31 @@ TEST(pop3_client, diagnostics_are_sanitized_and_capped) {
         make(upstream_tls::implicit),
         {feed("-ERR " + long_text + "\r\n"),
          expect_close(upstream_errc::greeting_rejected, "-ERR " + long_text.substr(0, 195) + "...")}));
+}
+
+// The runner itself: a wrong expectation, and a feed that needs two reads' worth of replies, must be reported
+// with the mode, step and offset that diverged.
+TEST(transcript_runner, reports_a_wrong_write_with_mode_and_step) {
+    EXPECT_NONFATAL_FAILURE(
+        run_transcript(make(upstream_tls::implicit), {feed("+OK\r\n"), expect_write("CAPX\r\n")}),
+        "mode whole at step 1 (\"CAPX\\r\\n\"): expected write \"CAPX\\r\\n\", got write "
+        "\"CAPA\\r\\n\"");
+}
+
+TEST(transcript_runner, reports_the_first_split_offset_that_diverges) {
+    // After the greeting line the codec writes CAPA before it reads again, so delivering the rest of this
+    // feed in a second read is wrong: only the split mode exposes it.
+    EXPECT_NONFATAL_FAILURE(
+        run_transcript(make(upstream_tls::implicit), {feed("+OK ready\r\n+OK\r\n"), expect_write("CAPA\r\n"),
+                                                      feed(".\r\n"), expect_write("USER alice\r\n")}),
+        "mode split (step 0 at offset 11) at step 0");
+}
+
+TEST(transcript_runner, reports_a_wrong_close_reason) {
+    EXPECT_NONFATAL_FAILURE(
+        run_transcript(make(upstream_tls::implicit), {feed("-ERR\r\n"), expect_close(upstream_errc::closed)}),
+        "expected close with error \"provider closed the connection\", got \"provider rejected "
+        "the connection\"");
 }
 
 TEST(pop3_reply, status_words_must_be_exact) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mailgate::test {
@@ -35,7 +36,9 @@ struct step {
 
 // next() must be `write` with exactly these bytes; the runner then calls wrote().
 step expect_write(std::string bytes);
-// next() must be `read` before each piece; the bytes may arrive whole, in two pieces, or byte by byte.
+// next() must be `read` before each piece; the bytes may arrive whole, in two pieces, or byte by byte. So one
+// feed holds only what the codec reads before its next other action (its next write, start_tls, done or
+// close).
 step feed(std::string bytes);
 // Like feed, but always delivered in one read: for inputs whose meaning depends on arriving together
 // (bytes injected after a STARTTLS reply, CVE-2011-0411).
@@ -49,7 +52,8 @@ step expect_done();
 step expect_close(protocols::upstream_errc e, std::optional<std::string> diagnostics = std::nullopt);
 // Calls logout() (after `done`).
 step logout();
-// Runs `fn` on the codec at this point of the script; use gtest assertions inside.
+// Runs `fn` on the codec at this point of the script; use gtest assertions inside. Codecs parse inside
+// next(), so a check sees the effect of fed bytes only after the expect_* step that follows the feed.
 template <class Codec> step check(std::function<void(Codec&)> fn) {
     return {.what = step::kind::check,
             .check_fn = [fn = std::move(fn)](protocols::upstream_codec& c) { fn(static_cast<Codec&>(c)); }};
