@@ -62,6 +62,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
             if (v < 0 || pad > 0) return std::nullopt;
             n = (n << 6) | std::uint32_t(v);
         }
+        // Canonical encodings only (RFC 4648 §3.5): the bits under the padding must be zero.
+        if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0)) return std::nullopt;
         out += char((n >> 16) & 0xff);
         if (pad < 2) out += char((n >> 8) & 0xff);
         if (pad < 1) out += char(n & 0xff);

@@ -55,7 +55,13 @@ void upstream_codec::logout() {
 void upstream_codec::fail(upstream_errc e, std::string_view provider_text) {
     if (error_) return;
     error_ = make_error_code(e);
-    diagnostics_ = sanitize_peer_text(provider_text);
+    // A provider may echo what it was sent; the stored secret must never reach a log through us.
+    std::string text(provider_text);
+    if (!credentials_.secret.empty()) {
+        for (auto at = text.find(credentials_.secret); at != std::string::npos; at = text.find(credentials_.secret, at))
+            text.replace(at, credentials_.secret.size(), "***");
+    }
+    diagnostics_ = sanitize_peer_text(text);
 }
 
 std::string sanitize_peer_text(std::string_view text, std::size_t cap) {

@@ -69,14 +69,24 @@ void client::on_reply(const reply& r, std::string_view last_line) {
         }
         [[fallthrough]];
     case state::auth_plain:
+        if (r.code == 334 && !pending_response_.empty()) {
+            send(std::move(pending_response_) + "\r\n");
+            pending_response_.clear();
+            state_ = state::auth_result;
+            return;
+        }
+        [[fallthrough]];
     case state::auth_result:
         if (r.code == 235) {
             state_ = state::logged_in;
             return finish();
         }
-        // RFC 4954 §6: 454 is a temporary failure, 535 and the other 5xx are rejections.
+        // RFC 4954 §6: 4xx is temporary; 530 (needs TLS/auth), 534 (mechanism too weak, e.g. "app password
+        // required"), 535 (bad credentials) and 538 reject the credential; other codes are protocol errors.
         if (r.code >= 400 && r.code < 500) return fail(upstream_errc::temporarily_unavailable, last_line);
-        return fail(r.code == 535 ? upstream_errc::auth_rejected : upstream_errc::malformed_reply, last_line);
+        if (r.code == 530 || r.code == 534 || r.code == 535 || r.code == 538)
+            return fail(upstream_errc::auth_rejected, last_line);
+        return fail(upstream_errc::malformed_reply, last_line);
     case state::quit: return finish();
     case state::logged_in: return fail(upstream_errc::malformed_reply, last_line);
     }
@@ -92,7 +102,13 @@ void client::after_ehlo() {
     if (auth_offers("PLAIN")) {
         auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
         if (!response) return fail(upstream_errc::credential_unencodable);
-        send("AUTH PLAIN " + *response + "\r\n");
+        // RFC 4954 §4: the command line is at most 512 octets; longer responses go after the 334 prompt.
+        if (std::string("AUTH PLAIN ").size() + response->size() + 2 > 512) {
+            send("AUTH PLAIN\r\n");
+            pending_response_ = std::move(*response);
+        } else {
+            send("AUTH PLAIN " + *response + "\r\n");
+        }
         state_ = state::auth_plain;
         return;
     }

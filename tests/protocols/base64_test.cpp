@@ -83,3 +83,10 @@ TEST(base64, strict_decoding_rejects_characters_outside_the_alphabet) {
 
 } // namespace
 } // namespace mailgate::protocols
+
+TEST(base64, rejects_non_canonical_pad_bits) {
+    EXPECT_FALSE(mailgate::protocols::base64_decode("Zh=="));
+    EXPECT_FALSE(mailgate::protocols::base64_decode("Zm9=")); 
+    EXPECT_EQ(mailgate::protocols::base64_decode("Zg=="), std::string("f"));
+    EXPECT_EQ(mailgate::protocols::base64_decode("Zm8="), std::string("fo"));
+}

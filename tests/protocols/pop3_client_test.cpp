@@ -1,6 +1,7 @@
 // POP3 upstream login codec transcripts (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 3206
 // codes), each run whole, split at every offset and byte by byte; plus the POP3 status-line helpers.
 #include "protocols/pop3/client.hpp"
+#include "protocols/common/base64.hpp"
 #include "protocols/pop3/reply.hpp"
 #include "tests/protocols/transcript.hpp"
 
@@ -463,6 +464,32 @@ TEST(pop3_reply, line_safe_rejects_cr_lf_and_nul) {
     EXPECT_FALSE(line_safe("a\rb"));
     EXPECT_FALSE(line_safe("a\nb"));
     EXPECT_FALSE(line_safe(std::string("a\0b", 3)));
+}
+
+} // namespace
+} // namespace mailgate::protocols::pop3
+
+namespace mailgate::protocols::pop3 {
+namespace {
+
+using namespace mailgate::test;
+
+TEST(pop3_client, long_plain_response_waits_for_the_continuation) {
+    std::string secret(300, 'y'); // RFC 5034 §4: the AUTH line would exceed 255 octets
+    auto response = base64_encode(std::string("\0alice\0", 7) + secret);
+    EXPECT_TRUE(run_transcript(
+        [secret] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", secret}); },
+        {feed("+OK ready\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\nSASL PLAIN\r\n.\r\n"),
+         expect_write("AUTH PLAIN\r\n"), feed("+ \r\n"), expect_write(response + "\r\n"), feed("+OK Logged in.\r\n"),
+         expect_done()}));
+}
+
+TEST(pop3_client, an_echoed_secret_is_redacted_from_diagnostics) {
+    EXPECT_TRUE(run_transcript(
+        [] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"}); },
+        {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("-ERR\r\n"), expect_write("USER alice\r\n"), feed("+OK\r\n"),
+         expect_write("PASS s3cret\r\n"), feed("-ERR [AUTH] bad password s3cret\r\n"),
+         expect_close(upstream_errc::auth_rejected, "-ERR [AUTH] bad password ***")}));
 }
 
 } // namespace

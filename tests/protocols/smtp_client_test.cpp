@@ -1,6 +1,7 @@
 // SMTP upstream login codec transcripts (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH), each run whole, split
 // at every offset and byte by byte; plus the multi-line reply assembler.
 #include "protocols/smtp/client.hpp"
+#include "protocols/common/base64.hpp"
 #include "protocols/smtp/reply.hpp"
 #include "tests/protocols/transcript.hpp"
 
@@ -321,6 +322,43 @@ TEST(smtp_reply_assembler, rejects_a_code_change_inside_a_multi_line_reply) {
     reply_assembler a;
     ASSERT_EQ(a.feed("250-first"), reply_assembler::result::more);
     EXPECT_EQ(a.feed("251 second"), reply_assembler::result::malformed);
+}
+
+} // namespace
+} // namespace mailgate::protocols::smtp
+
+namespace mailgate::protocols::smtp {
+namespace {
+
+using namespace mailgate::test;
+
+TEST(smtp_client, other_credential_rejections_are_auth_rejected) {
+    for (const char* reply : {"534 5.7.9 Application-specific password required\r\n",
+                              "530 5.7.0 Must issue a STARTTLS command first\r\n", "538 5.7.11 Encryption required\r\n"}) {
+        SCOPED_TRACE(reply);
+        EXPECT_TRUE(run_transcript(
+            [] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"}, "gw.lan"); },
+            {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
+             expect_write("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"), feed(reply), expect_close(upstream_errc::auth_rejected)}));
+    }
+}
+
+TEST(smtp_client, long_plain_response_waits_for_the_334_prompt) {
+    std::string secret(600, 'x'); // RFC 4954 §4: the AUTH line would exceed 512 octets
+    auto response = base64_encode(std::string("\0alice\0", 7) + secret);
+    EXPECT_TRUE(run_transcript(
+        [secret] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", secret}, "gw.lan"); },
+        {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
+         expect_write("AUTH PLAIN\r\n"), feed("334 \r\n"), expect_write(response + "\r\n"), feed("235 2.7.0 ok\r\n"),
+         expect_done()}));
+}
+
+TEST(smtp_client, an_echoed_secret_is_redacted_from_diagnostics) {
+    EXPECT_TRUE(run_transcript(
+        [] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"}, "gw.lan"); },
+        {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
+         expect_write("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"), feed("535 5.7.8 bad password s3cret\r\n"),
+         expect_close(upstream_errc::auth_rejected, "535 5.7.8 bad password ***")}));
 }
 
 } // namespace
