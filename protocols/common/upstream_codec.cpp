@@ -52,6 +52,23 @@ void upstream_codec::logout() {
     on_logout();
 }
 
+void upstream_codec::send_with_initial_response(std::string_view command, std::string response,
+                                                std::size_t max_line) {
+    if (command.size() + 1 + response.size() + 2 > max_line) {
+        send(std::string(command) + "\r\n");
+        held_response_ = std::move(response);
+        return;
+    }
+    send(std::string(command) + " " + response + "\r\n");
+}
+
+bool upstream_codec::send_held_response() {
+    if (held_response_.empty()) return false;
+    send(std::move(held_response_) + "\r\n");
+    held_response_.clear();
+    return true;
+}
+
 void upstream_codec::fail(upstream_errc e, std::string_view provider_text) {
     if (error_) return;
     error_ = make_error_code(e);

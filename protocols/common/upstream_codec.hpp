@@ -48,6 +48,11 @@ protected:
     virtual void on_logout() = 0;
 
     void send(std::string bytes) { out_ += std::move(bytes); }
+    // Sends `command` with the SASL initial response inline, unless the line would exceed `max_line` octets
+    // (RFC 5034 §4, RFC 4954 §4): then the command alone, and the response after the server's continuation.
+    void send_with_initial_response(std::string_view command, std::string response, std::size_t max_line);
+    // On a continuation: sends the held-back response; false when none was held back.
+    bool send_held_response();
     void request_tls() { want_tls_ = true; }
     void finish() { done_ = true; }
     void fail(upstream_errc e, std::string_view provider_text = {});
@@ -59,6 +64,7 @@ protected:
 private:
     line_buffer input_;
     std::string out_;
+    std::string held_response_;
     bool want_tls_ = false;
     bool done_ = false;
     bool eof_ = false;

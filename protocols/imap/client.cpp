@@ -1,20 +1,13 @@
 // IMAP upstream login (RFC 9051 / RFC 3501, RFC 2595 STARTTLS, RFC 4959 SASL-IR, RFC 7888 LITERAL+).
 #include "protocols/imap/client.hpp"
 
+#include "protocols/common/ascii.hpp"
 #include "protocols/imap/string_encoding.hpp"
 #include "protocols/sasl/client_mechanisms.hpp"
 
-#include <algorithm>
-#include <cctype>
 
 namespace mailgate::protocols::imap {
 namespace {
-
-std::string upper(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
-    return out;
-}
 
 // Splits "word rest" at the first space.
 std::pair<std::string_view, std::string_view> split_word(std::string_view s) {
@@ -37,7 +30,7 @@ void client::read_capabilities(std::string_view atoms) {
     capabilities_.clear();
     while (!atoms.empty()) {
         auto [word, rest] = split_word(atoms);
-        if (!word.empty()) capabilities_.insert(upper(word));
+        if (!word.empty()) capabilities_.insert(ascii_upper(word));
         atoms = rest;
     }
 }
@@ -47,7 +40,7 @@ bool client::take_capability_code(std::string_view text) {
     auto close = text.find(']');
     if (close == std::string_view::npos) return false;
     auto [name, atoms] = split_word(text.substr(1, close - 1));
-    if (upper(name) != "CAPABILITY") return false;
+    if (ascii_upper(name) != "CAPABILITY") return false;
     read_capabilities(atoms);
     return true;
 }
@@ -55,7 +48,7 @@ bool client::take_capability_code(std::string_view text) {
 void client::on_line(std::string_view line) {
     if (line.starts_with("* ")) {
         auto [kind, rest] = split_word(line.substr(2));
-        auto k = upper(kind);
+        auto k = ascii_upper(kind);
         if (state_ == state::greeting) {
             if (k == "OK") {
                 if (!take_capability_code(rest)) {
@@ -90,7 +83,7 @@ void client::on_line(std::string_view line) {
     auto [tag, rest] = split_word(line);
     if (state_ == state::greeting || tag != tag_) return fail(upstream_errc::malformed_reply, line);
     auto [status_word, text] = split_word(rest);
-    auto status = upper(status_word);
+    auto status = ascii_upper(status_word);
     if (status != "OK" && status != "NO" && status != "BAD") return fail(upstream_errc::malformed_reply, line);
 
     switch (state_) {
@@ -161,7 +154,7 @@ void client::on_login_done(std::string_view status, std::string_view line) {
         return;
     }
     // RFC 5530 codes: UNAVAILABLE means "not now"; AUTHENTICATIONFAILED and the rest are rejections.
-    if (upper(line).find("[UNAVAILABLE]") != std::string::npos) return fail(upstream_errc::temporarily_unavailable, line);
+    if (ascii_upper(line).find("[UNAVAILABLE]") != std::string::npos) return fail(upstream_errc::temporarily_unavailable, line);
     fail(status == "BAD" ? upstream_errc::malformed_reply : upstream_errc::auth_rejected, line);
 }
 

@@ -10,11 +10,7 @@ client::client(upstream_tls tls, upstream_credentials credentials, upstream_limi
     : upstream_codec(tls, std::move(credentials), limits), tls_done_(tls == upstream_tls::implicit) {}
 
 void client::on_line(std::string_view line) {
-    if (state_ == state::auth_plain && !pending_response_.empty() && line.starts_with("+ ")) {
-        send(std::move(pending_response_) + "\r\n");
-        pending_response_.clear();
-        return;
-    }
+    if (state_ == state::auth_plain && line.starts_with("+ ") && send_held_response()) return;
     if (state_ == state::capa_lines) {
         if (line == ".") {
             after_capabilities();
@@ -75,13 +71,7 @@ void client::after_capabilities() {
     if (plain) {
         auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
         if (!response) return fail(upstream_errc::credential_unencodable);
-        // RFC 5034 §4: a command line is at most 255 octets; longer responses go after the "+ " prompt.
-        if (std::string("AUTH PLAIN ").size() + response->size() + 2 > 255) {
-            send("AUTH PLAIN\r\n");
-            pending_response_ = std::move(*response);
-        } else {
-            send("AUTH PLAIN " + *response + "\r\n");
-        }
+        send_with_initial_response("AUTH PLAIN", std::move(*response), 255); // RFC 5034 §4
         state_ = state::auth_plain;
         return;
     }

@@ -28,7 +28,6 @@ private:
     state state_ = state::greeting;
     bool tls_done_ = false;
     std::set<std::string> capabilities_;
-    std::string pending_response_; // AUTH PLAIN response too long for the command line
 };
 
 } // namespace mailgate::protocols::pop3

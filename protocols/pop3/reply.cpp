@@ -1,8 +1,7 @@
 // POP3 status-line helpers.
 #include "protocols/pop3/reply.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include "protocols/common/ascii.hpp"
 
 namespace mailgate::protocols::pop3 {
 
@@ -20,18 +19,13 @@ std::string response_code(std::string_view line) {
     if (space == std::string_view::npos || space + 1 >= line.size() || line[space + 1] != '[') return {};
     auto close = line.find(']', space);
     if (close == std::string_view::npos) return {};
-    std::string code(line.substr(space + 2, close - space - 2));
-    std::transform(code.begin(), code.end(), code.begin(), [](unsigned char c) { return std::toupper(c); });
-    return code;
+    return ascii_upper(line.substr(space + 2, close - space - 2));
 }
 
 std::string upper_keyword_line(std::string_view line) {
-    std::string out(line);
-    auto end = out.find(' ');
-    if (end == std::string::npos) end = out.size();
-    std::transform(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(end), out.begin(),
-                   [](unsigned char c) { return std::toupper(c); });
-    return out;
+    auto end = line.find(' ');
+    if (end == std::string_view::npos) return ascii_upper(line);
+    return ascii_upper(line.substr(0, end)) + std::string(line.substr(end));
 }
 
 bool line_safe(std::string_view text) {

@@ -1,20 +1,13 @@
 // SMTP upstream login (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH).
 #include "protocols/smtp/client.hpp"
 
+#include "protocols/common/ascii.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/sasl/client_mechanisms.hpp"
 
-#include <algorithm>
-#include <cctype>
 
 namespace mailgate::protocols::smtp {
 namespace {
-
-std::string upper(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
-    return out;
-}
 
 } // namespace
 
@@ -55,7 +48,7 @@ void client::on_reply(const reply& r, std::string_view last_line) {
     case state::ehlo:
         if (r.code != 250) return fail(upstream_errc::malformed_reply, last_line);
         extensions_.clear();
-        for (std::size_t i = 1; i < r.lines.size(); ++i) extensions_.insert(upper(r.lines[i]));
+        for (std::size_t i = 1; i < r.lines.size(); ++i) extensions_.insert(ascii_upper(r.lines[i]));
         return after_ehlo();
     case state::starttls:
         if (r.code != 220) return fail(upstream_errc::starttls_refused, last_line);
@@ -69,9 +62,7 @@ void client::on_reply(const reply& r, std::string_view last_line) {
         }
         [[fallthrough]];
     case state::auth_plain:
-        if (r.code == 334 && !pending_response_.empty()) {
-            send(std::move(pending_response_) + "\r\n");
-            pending_response_.clear();
+        if (r.code == 334 && send_held_response()) {
             state_ = state::auth_result;
             return;
         }
@@ -102,13 +93,7 @@ void client::after_ehlo() {
     if (auth_offers("PLAIN")) {
         auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
         if (!response) return fail(upstream_errc::credential_unencodable);
-        // RFC 4954 §4: the command line is at most 512 octets; longer responses go after the 334 prompt.
-        if (std::string("AUTH PLAIN ").size() + response->size() + 2 > 512) {
-            send("AUTH PLAIN\r\n");
-            pending_response_ = std::move(*response);
-        } else {
-            send("AUTH PLAIN " + *response + "\r\n");
-        }
+        send_with_initial_response("AUTH PLAIN", std::move(*response), 512); // RFC 4954 §4
         state_ = state::auth_plain;
         return;
     }

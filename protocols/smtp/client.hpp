@@ -33,7 +33,6 @@ private:
     bool tls_done_ = false;
     reply_assembler assembler_;
     std::set<std::string> extensions_;
-    std::string pending_response_; // AUTH PLAIN response too long for the command line
 };
 
 } // namespace mailgate::protocols::smtp

@@ -111,16 +111,22 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
         SSL_set1_host(ssl, endpoint.host.c_str());
     }
 
-    if (endpoint.tls == tls_mode::implicit) {
-        try {
-            co_await timed(handshake(), timeout);
-        } catch (const system_error& e) {
-            auto failure = tls_failure(e);
-            report(observer, upstream_step::tls, false, failure.reason);
-            co_return failure;
-        }
-        report(observer, upstream_step::tls, true, tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
+    if (endpoint.tls == tls_mode::implicit) co_return co_await secure(timeout, observer, "");
+    co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<upstream_failure>> upstream_connection::secure(std::chrono::steady_clock::duration timeout,
+                                                                             const step_observer& observer,
+                                                                             std::string_view how) {
+    try {
+        co_await timed(handshake(), timeout);
+    } catch (const system_error& e) {
+        auto failure = tls_failure(e);
+        report(observer, upstream_step::tls, false, failure.reason);
+        co_return failure;
     }
+    report(observer, upstream_step::tls, true,
+           std::string(how) + tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
     co_return std::nullopt;
 }
 
@@ -175,15 +181,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
                 break;
             }
             case protocols::action_kind::start_tls:
-                try {
-                    co_await timed(handshake(), timeout);
-                } catch (const system_error& e) {
-                    auto failure = tls_failure(e);
-                    report(observer, upstream_step::tls, false, failure.reason);
-                    co_return failure;
-                }
-                report(observer, upstream_step::tls, true,
-                       "STARTTLS, " + tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
+                if (auto failure = co_await secure(timeout, observer, "STARTTLS, ")) co_return failure;
                 codec.tls_started();
                 break;
             case protocols::action_kind::done: report(observer, step, true, {}); co_return std::nullopt;

@@ -60,6 +60,9 @@ public:
 
 private:
     boost::asio::awaitable<void> handshake();
+    // Handshake with verification, reported as the tls step; `how` prefixes the detail ("STARTTLS, ").
+    boost::asio::awaitable<std::optional<upstream_failure>> secure(std::chrono::steady_clock::duration timeout,
+                                                                   const step_observer& observer, std::string_view how);
     upstream_failure tls_failure(const boost::system::system_error& e) const;
 
     tls_stream stream_;

@@ -1,0 +1,16 @@
+// ASCII case helpers: protocol keywords are case-insensitive ASCII, never locale-dependent.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mailgate::protocols {
+
+inline std::string ascii_upper(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return out;
+}
+
+} // namespace mailgate::protocols
