@@ -74,10 +74,13 @@ asio::awaitable<void> listener::run_session(asio::ip::tcp::socket socket) {
         ~counter_guard() { --session_count; }
     } guard;
     auto self = shared_from_this();
-    client_stream stream(std::move(socket));
+    mail_stream stream(std::move(socket));
     bool allowed = settings_.allow->contains(stream.peer_address());
     try {
-        if (spec_.implicit_tls) co_await timed(stream.start_tls(*settings_.tls), settings_.handshake_timeout);
+        if (spec_.implicit_tls) {
+            stream.begin_tls(*settings_.tls, tls_role::server);
+            co_await timed(stream.handshake(), settings_.handshake_timeout);
+        }
     } catch (const boost::system::system_error& e) {
         // Scanners and clients that dislike the certificate end here; one debug line is enough.
         spdlog::debug("{}: TLS handshake with {} failed: {}", spec_.name, stream.peer_address(), e.code().message());

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "server/net/cidr.hpp"
-#include "server/net/client_stream.hpp"
+#include "server/net/mail_stream.hpp"
 #include "server/net/host_port.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -27,9 +27,9 @@ class session_handler {
 public:
     virtual ~session_handler() = default;
     // A client from an allowed network; implicit TLS (if any) is already up.
-    virtual boost::asio::awaitable<void> serve(client_stream& stream, const listener_spec& spec) = 0;
+    virtual boost::asio::awaitable<void> serve(mail_stream& stream, const listener_spec& spec) = 0;
     // A client outside access.allow: the protocol's refusal, then the connection is closed.
-    virtual boost::asio::awaitable<void> refuse(client_stream& stream) = 0;
+    virtual boost::asio::awaitable<void> refuse(mail_stream& stream) = 0;
 };
 
 struct listener_settings {

@@ -66,12 +66,9 @@ void report(const step_observer& observer, upstream_step step, bool ok, const st
 } // namespace
 
 upstream_connection::upstream_connection(asio::any_io_executor executor, asio::ssl::context& context)
-    : stream_(executor, context) {}
+    : context_(context), stream_(asio::ip::tcp::socket(executor)) {}
 
-void upstream_connection::close() {
-    boost::system::error_code ignored;
-    stream_.lowest_layer().close(ignored);
-}
+void upstream_connection::close() { stream_.close(); }
 
 asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const upstream_endpoint& endpoint,
                                                                            std::chrono::steady_clock::duration timeout,
@@ -90,25 +87,13 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
     report(observer, upstream_step::resolve, true, std::to_string(addresses.size()) + " address(es)");
 
     try {
-        auto peer = co_await timed(asio::async_connect(stream_.lowest_layer(), addresses, asio::use_awaitable), timeout);
+        auto peer = co_await timed(asio::async_connect(stream_.socket(), addresses, asio::use_awaitable), timeout);
         report(observer, upstream_step::connect, true, peer.address().to_string() + " port " + std::to_string(peer.port()));
     } catch (const system_error& e) {
         std::string reason = "cannot connect to " + endpoint.host + " port " + std::to_string(endpoint.port) + ": " +
                              e.code().message();
         report(observer, upstream_step::connect, false, reason);
         co_return upstream_failure{failure_kind::connect, reason};
-    }
-
-    // Verification parameters go on the SSL object now, so both TLS modes use the same ones.
-    SSL* ssl = stream_.native_handle();
-    boost::system::error_code ec;
-    auto literal = asio::ip::make_address(endpoint.host, ec);
-    if (!ec) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host.c_str());
-    } else {
-        SSL_set_tlsext_host_name(ssl, endpoint.host.c_str()); // SNI only for names (RFC 6066 §3)
-        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        SSL_set1_host(ssl, endpoint.host.c_str());
     }
 
     if (endpoint.tls == tls_mode::implicit) co_return co_await secure(timeout, observer, "");
@@ -131,9 +116,17 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::secure(std
 }
 
 asio::awaitable<void> upstream_connection::handshake() {
-    co_await stream_.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-    SSL* ssl = stream_.native_handle();
-    tls_active_ = true;
+    SSL* ssl = stream_.begin_tls(context_, tls_role::client);
+    boost::system::error_code ec;
+    asio::ip::make_address(host_, ec);
+    if (!ec) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host_.c_str());
+    } else {
+        SSL_set_tlsext_host_name(ssl, host_.c_str()); // SNI only for names (RFC 6066 §3)
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        SSL_set1_host(ssl, host_.c_str());
+    }
+    co_await stream_.handshake();
     tls_.version = SSL_get_version(ssl);
     tls_.cipher = SSL_get_cipher_name(ssl);
     X509* peer = SSL_get1_peer_certificate(ssl);
@@ -142,7 +135,7 @@ asio::awaitable<void> upstream_connection::handshake() {
 }
 
 upstream_failure upstream_connection::tls_failure(const system_error& e) const {
-    long verify = SSL_get_verify_result(const_cast<tls_stream&>(stream_).native_handle());
+    long verify = stream_.ssl() ? SSL_get_verify_result(stream_.ssl()) : X509_V_OK;
     if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
         return {failure_kind::tls, "certificate verification failed: the certificate does not match host '" + host_ + "'"};
     if (verify != X509_V_OK)
@@ -161,23 +154,12 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
             auto next = codec.next();
             switch (next.kind) {
             case protocols::action_kind::write:
-                if (tls_active_)
-                    co_await timed(asio::async_write(stream_, asio::buffer(next.bytes), asio::use_awaitable), timeout);
-                else
-                    co_await timed(asio::async_write(stream_.next_layer(), asio::buffer(next.bytes), asio::use_awaitable),
-                                   timeout);
+                co_await timed(stream_.write(asio::buffer(next.bytes)), timeout);
                 codec.wrote();
                 break;
             case protocols::action_kind::read: {
-                boost::system::error_code ec;
-                std::size_t n = 0;
-                auto token = asio::redirect_error(asio::use_awaitable, ec);
-                if (tls_active_)
-                    n = co_await timed(stream_.async_read_some(asio::buffer(buffer), token), timeout);
-                else
-                    n = co_await timed(stream_.next_layer().async_read_some(asio::buffer(buffer), token), timeout);
-                if (ec && ec != asio::error::eof && ec != asio::ssl::error::stream_truncated) throw system_error(ec);
-                codec.received(std::string_view(buffer.data(), ec ? 0 : n));
+                auto n = co_await timed(stream_.read_some(asio::buffer(buffer)), timeout);
+                codec.received(std::string_view(buffer.data(), n));
                 break;
             }
             case protocols::action_kind::start_tls:

@@ -3,13 +3,13 @@
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
+#include "server/net/mail_stream.hpp"
 #include "server/net/upstream_endpoint.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 
 #include <chrono>
 #include <functional>
@@ -39,8 +39,6 @@ using step_observer = std::function<void(upstream_step, bool ok, const std::stri
 
 class upstream_connection {
 public:
-    using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
-
     upstream_connection(boost::asio::any_io_executor executor, boost::asio::ssl::context& context);
 
     // Resolve, connect (trying every address), and for implicit TLS the handshake.
@@ -53,8 +51,8 @@ public:
                                                                   std::chrono::steady_clock::duration timeout,
                                                                   const step_observer& observer = {});
 
-    tls_stream& stream() { return stream_; }
-    bool tls_active() const { return tls_active_; }
+    mail_stream& stream() { return stream_; }
+    bool tls_active() const { return stream_.tls_active(); }
     const tls_details& tls() const { return tls_; }
     void close();
 
@@ -65,9 +63,9 @@ private:
                                                                    const step_observer& observer, std::string_view how);
     upstream_failure tls_failure(const boost::system::system_error& e) const;
 
-    tls_stream stream_;
+    boost::asio::ssl::context& context_;
+    mail_stream stream_;
     std::string host_;
-    bool tls_active_ = false;
     tls_details tls_;
 };
 

@@ -24,11 +24,11 @@ std::shared_ptr<unavailable_session> unavailable_session::for_listener(const std
         "mailgate: your network is not allowed\r\n\r\n");
 }
 
-boost::asio::awaitable<void> unavailable_session::serve(net::client_stream& stream, const net::listener_spec&) {
+boost::asio::awaitable<void> unavailable_session::serve(net::mail_stream& stream, const net::listener_spec&) {
     co_await net::timed(stream.write(boost::asio::buffer(unavailable_)), std::chrono::seconds(10));
 }
 
-boost::asio::awaitable<void> unavailable_session::refuse(net::client_stream& stream) {
+boost::asio::awaitable<void> unavailable_session::refuse(net::mail_stream& stream) {
     co_await net::timed(stream.write(boost::asio::buffer(refusal_)), std::chrono::seconds(10));
 }
 

@@ -16,8 +16,8 @@ public:
     // The protocol-correct lines for a listener name (pop3/pop3s, imap/imaps, smtp/smtps, admin).
     static std::shared_ptr<unavailable_session> for_listener(const std::string& name);
 
-    boost::asio::awaitable<void> serve(net::client_stream& stream, const net::listener_spec& spec) override;
-    boost::asio::awaitable<void> refuse(net::client_stream& stream) override;
+    boost::asio::awaitable<void> serve(net::mail_stream& stream, const net::listener_spec& spec) override;
+    boost::asio::awaitable<void> refuse(net::mail_stream& stream) override;
 
 private:
     std::string unavailable_;
