@@ -10,7 +10,10 @@ enum class action_kind {
     write,     // send `bytes`, then report it written
     start_tls, // run the TLS handshake now, then report it done
     done,      // the codec reached its goal (e.g. logged in); no more I/O it needs
-    close,     // give up: the codec's error() says why
+    close,     // end the connection: the codec's error() says why (no error: an orderly end)
+    // Server codecs only:
+    authenticate, // check the client's credential and log in upstream, then report the outcome to the codec
+    relay,        // both sides are logged in: pump bytes, starting with the codec's take_pipelined()
 };
 
 struct action {

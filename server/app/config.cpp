@@ -43,11 +43,13 @@ tls_version parse_tls_version(const std::string& text) {
     throw config_error("tls.min_version: '" + text + "' is not one of 1.0, 1.1, 1.2, 1.3");
 }
 
-std::chrono::seconds parse_seconds(const std::string& key, const std::string& text) {
+std::chrono::seconds parse_seconds(const std::string& key, const std::string& text, unsigned min = 1,
+                                   unsigned max = 86400) {
     unsigned value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 86400)
-        throw config_error(key + ": '" + text + "' is not a number of seconds between 1 and 86400");
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+        throw config_error(key + ": '" + text + "' is not a number of seconds between " + std::to_string(min) +
+                           " and " + std::to_string(max));
     return std::chrono::seconds(value);
 }
 
@@ -94,6 +96,9 @@ po::options_description config_options(bool cli) {
         ("access.allow", po::value<std::string>()->value_name("CIDRS"), "client networks served at all (default loopback and private ranges)")
         ("access.plaintext_auth", po::value<std::string>()->value_name("CIDRS"), "client networks that may log in without TLS (default: access.allow)")
         ("access.relay_without_auth", po::value<std::string>()->value_name("CIDRS"), "client networks that may send mail without AUTH (default none)")
+        ("access.failed_login_delay", po::value<std::string>()->value_name("SECONDS"), "pause before answering a failed login, 0-60 (default 2)")
+        ("pop3.login_timeout", po::value<std::string>()->value_name("SECONDS"), "POP3: time allowed for each client command before login (default 60)")
+        ("pop3.idle_timeout", po::value<std::string>()->value_name("SECONDS"), "POP3: close a logged-in session after this long without traffic (default 600)")
         ("log.level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error")
         ("log.file", po::value<std::string>()->value_name("FILE"), "log file (default: standard error)");
     return desc;
@@ -137,6 +142,9 @@ config load_config(const po::variables_map& command_line) {
     c.access_allow = parse_networks("access.allow", allow);
     c.access_plaintext_auth = parse_networks("access.plaintext_auth", value_or(vm, "access.plaintext_auth", allow));
     c.access_relay_without_auth = parse_networks("access.relay_without_auth", value_or(vm, "access.relay_without_auth", ""));
+    c.failed_login_delay = parse_seconds("access.failed_login_delay", value_or(vm, "access.failed_login_delay", "2"), 0, 60);
+    c.pop3_login_timeout = parse_seconds("pop3.login_timeout", value_or(vm, "pop3.login_timeout", "60"));
+    c.pop3_idle_timeout = parse_seconds("pop3.idle_timeout", value_or(vm, "pop3.idle_timeout", "600"));
     c.log_level = value_or(vm, "log.level", "info");
     static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())

@@ -31,6 +31,9 @@ struct config {
     net::cidr_list access_allow;
     net::cidr_list access_plaintext_auth;
     net::cidr_list access_relay_without_auth;
+    std::chrono::seconds failed_login_delay{2};
+    std::chrono::seconds pop3_login_timeout{60};
+    std::chrono::seconds pop3_idle_timeout{600};
     std::string log_level = "info";
     std::filesystem::path log_file;
 };

@@ -5,6 +5,7 @@
 #include "server/net/listener.hpp"
 #include "server/net/local_certificate.hpp"
 #include "server/net/tls_contexts.hpp"
+#include "server/proxy/pop3_session.hpp"
 #include "server/proxy/unavailable_session.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/store_service.hpp"
@@ -79,13 +80,22 @@ int serve(const config& c) {
     boost::asio::thread_pool store_pool(2);
     store::store_service store(repository, store_pool);
 
+    proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth, c.upstream_timeout};
+    gateway.failed_login_delay = c.failed_login_delay;
+    auto pop3_settings = gateway;
+    pop3_settings.login_timeout = c.pop3_login_timeout;
+    pop3_settings.idle_timeout = c.pop3_idle_timeout;
+    auto pop3 = std::make_shared<proxy::pop3_session>(pop3_settings);
+
     std::vector<std::shared_ptr<net::listener>> listeners;
     net::listener_settings settings{&c.access_allow, server_tls.get()};
     for (const auto& name : listener_names()) {
         auto it = c.listen.find(name);
         if (it == c.listen.end()) continue;
         net::listener_spec spec{name, it->second, implicit_tls(name)};
-        listeners.push_back(std::make_shared<net::listener>(io, spec, proxy::unavailable_session::for_listener(name), settings));
+        std::shared_ptr<net::session_handler> handler = proxy::unavailable_session::for_listener(name);
+        if (name == "pop3" || name == "pop3s") handler = pop3;
+        listeners.push_back(std::make_shared<net::listener>(io, spec, handler, settings));
     }
     for (auto& l : listeners) l->start();
 

@@ -58,6 +58,8 @@ class Gateway:
             self.args += [f"--listen.{name}", f"{bracket}:{port}"]
         self.proc = None
         self.banner = ""
+        self._log_dir = tempfile.TemporaryDirectory(prefix="mailgate-log-")
+        self.log_path = os.path.join(self._log_dir.name, "gateway.log")
 
     def __enter__(self):
         self.start()
@@ -67,21 +69,24 @@ class Gateway:
         self.stop()
 
     def start(self, timeout=30):
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     stdin=subprocess.DEVNULL)
+        # Output goes to a file: a pipe nobody reads would fill up and stall the gateway.
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        lines = []
         while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("Stop with Ctrl-C."):
-                self.banner = "".join(lines)
+            text = self.log()
+            if "Stop with Ctrl-C.\n" in text:
+                self.banner = text[:text.index("Stop with Ctrl-C.\n") + len("Stop with Ctrl-C.\n")]
                 return
-        self.proc.kill()
-        self.proc.wait()
-        raise AssertionError("gateway did not start:\n" + "".join(lines))
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise AssertionError("gateway did not start:\n" + self.log())
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -91,9 +96,7 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc and self.proc.stdout:
-            self.rest_of_output = self.proc.stdout.read()
-            self.proc.stdout.close()
+        self.rest_of_output = self.log() if self.proc else ""
         if self._tmp:
             self._tmp.cleanup()
             self._tmp = None

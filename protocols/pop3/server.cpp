@@ -1,0 +1,202 @@
+// POP3 server codec (pre-login part of the gateway session).
+#include "protocols/pop3/server.hpp"
+
+#include "protocols/common/ascii.hpp"
+
+#include <algorithm>
+
+namespace mailgate::protocols::pop3 {
+namespace {
+
+// Control characters other than TAB never occur in POP3 commands: binary garbage, not a client.
+bool has_control_bytes(std::string_view line) {
+    return std::any_of(line.begin(), line.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && u != '\t') || u == 0x7f;
+    });
+}
+
+void wipe(std::string& s) {
+    std::fill(s.begin(), s.end(), '\0');
+    s.clear();
+}
+
+} // namespace
+
+server::server(server_options options) : options_(std::move(options)), input_(options_.max_line) {}
+
+void server::received(std::string_view bytes) {
+    if (bytes.empty()) {
+        eof_ = true;
+        return;
+    }
+    // A TLS record (0x16 = handshake) as the very first byte: a client configured for POP3S on the plain port.
+    if (first_bytes_ && !options_.tls_active && static_cast<unsigned char>(bytes[0]) == 0x16) {
+        error_ = make_error_code(session_errc::tls_on_plaintext);
+        state_ = state::closed;
+    }
+    first_bytes_ = false;
+    if (state_ != state::closed) input_.append(bytes);
+}
+
+action server::next() {
+    for (;;) {
+        if (!out_.empty()) return {action_kind::write, out_};
+        switch (state_) {
+        case state::greeting:
+            reply("+OK " + options_.greeting);
+            state_ = state::command;
+            continue;
+        case state::closing: state_ = state::closed; [[fallthrough]];
+        case state::closed: return {action_kind::close};
+        case state::authenticating: return {action_kind::authenticate};
+        case state::relay: return {action_kind::relay};
+        case state::command:
+        case state::sasl: break;
+        }
+        if (want_tls_) {
+            // Whatever the client pipelined after STLS was sent in plaintext: drop it (CVE-2011-0411).
+            input_.clear();
+            return {action_kind::start_tls};
+        }
+        std::string_view line;
+        switch (input_.next_line(line)) {
+        case line_buffer::result::line: on_line(line); continue;
+        case line_buffer::result::too_long:
+            reply("-ERR Line too long");
+            end(session_errc::line_too_long);
+            continue;
+        case line_buffer::result::bare_lf:
+            reply("-ERR Lines must end with CRLF");
+            end(session_errc::garbage);
+            continue;
+        case line_buffer::result::need_more: break;
+        }
+        if (eof_) {
+            error_ = make_error_code(session_errc::client_closed);
+            state_ = state::closed;
+            continue;
+        }
+        return {action_kind::read};
+    }
+}
+
+void server::tls_started() {
+    want_tls_ = false;
+    options_.tls_active = true;
+    options_.stls_offered = false;
+    pending_user_.clear(); // RFC 2595 §4: nothing said before TLS counts after it
+    sasl_.clear();
+    state_ = state::command;
+}
+
+void server::on_line(std::string_view line) {
+    if (has_control_bytes(line)) {
+        reply("-ERR Invalid characters in command");
+        return end(session_errc::garbage);
+    }
+    if (state_ == state::sasl) return on_sasl_result(sasl_.step(line));
+    auto space = line.find(' ');
+    auto keyword = ascii_upper(line.substr(0, space));
+    auto args = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+    on_command(keyword, args);
+}
+
+bool server::login_permitted() { return options_.tls_active || options_.plaintext_login_allowed; }
+
+void server::on_command(std::string_view keyword, std::string_view args) {
+    constexpr std::string_view tls_required =
+        "-ERR [AUTH] Plaintext login is not allowed from your network: use STLS or the POP3S port";
+    if (keyword == "CAPA") {
+        out_ += "+OK Capability list follows\r\nUSER\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+                "SASL PLAIN LOGIN\r\n";
+        if (options_.stls_offered && !options_.tls_active) out_ += "STLS\r\n";
+        out_ += "IMPLEMENTATION mailgate\r\n.\r\n";
+    } else if (keyword == "USER") {
+        if (!login_permitted()) return reply(tls_required);
+        if (args.empty()) return reply("-ERR USER needs a user name");
+        pending_user_ = std::string(args);
+        reply("+OK");
+    } else if (keyword == "PASS") {
+        if (!login_permitted()) return reply(tls_required);
+        if (pending_user_.empty()) return reply("-ERR USER first");
+        begin_login(std::move(pending_user_), std::string(args)); // the whole rest: passwords may hold spaces
+    } else if (keyword == "AUTH") {
+        if (args.empty()) {
+            out_ += "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n"; // the mechanism list some clients ask for (RFC 5034 §4 note)
+            return;
+        }
+        auto space = args.find(' ');
+        auto mechanism = sasl::parse_mechanism(args.substr(0, space));
+        if (!mechanism) return reply("-ERR [AUTH] Unsupported authentication mechanism");
+        if (!login_permitted()) return reply(tls_required);
+        std::optional<std::string_view> initial;
+        if (space != std::string_view::npos) initial = args.substr(space + 1);
+        on_sasl_result(sasl_.start(*mechanism, initial));
+    } else if (keyword == "STLS") {
+        if (options_.tls_active) return reply("-ERR TLS already active");
+        if (!options_.stls_offered) return reply("-ERR STLS not available");
+        reply("+OK Begin TLS negotiation");
+        want_tls_ = true;
+    } else if (keyword == "QUIT") {
+        reply("+OK mailgate POP3 signing off");
+        end(session_errc::client_quit);
+    } else {
+        reply("-ERR Command not valid before login");
+    }
+}
+
+void server::on_sasl_result(sasl::server_exchange::result r) {
+    using result = sasl::server_exchange::result;
+    switch (r) {
+    case result::challenge:
+        reply("+ " + sasl_.challenge());
+        state_ = state::sasl;
+        return;
+    case result::done:
+        state_ = state::command;
+        begin_login(sasl_.user(), sasl_.password());
+        sasl_.clear();
+        return;
+    case result::failed:
+        state_ = state::command;
+        return reply("-ERR [AUTH] Invalid SASL response");
+    case result::cancelled:
+        state_ = state::command;
+        return reply("-ERR AUTH cancelled");
+    }
+}
+
+void server::begin_login(std::string user, std::string password) {
+    user_ = std::move(user);
+    password_ = std::move(password);
+    pending_user_.clear();
+    state_ = state::authenticating;
+}
+
+void server::login_result(login_outcome outcome) {
+    wipe(password_);
+    state_ = state::command;
+    switch (outcome) {
+    case login_outcome::ok:
+        reply("+OK Logged in");
+        state_ = state::relay;
+        return;
+    case login_outcome::bad_credentials:
+        reply("-ERR [AUTH] Authentication failed");
+        if (++failures_ >= options_.max_failures) end(session_errc::too_many_failures);
+        return;
+    case login_outcome::provider_temp:
+        return reply("-ERR [SYS/TEMP] The mail provider is not reachable right now, try again later");
+    case login_outcome::provider_perm:
+        return reply("-ERR [SYS/PERM] The mail provider refused the gateway's login; tell your administrator");
+    }
+}
+
+std::string server::take_pipelined() {
+    std::string rest(input_.rest());
+    input_.clear();
+    return rest;
+}
+
+} // namespace mailgate::protocols::pop3

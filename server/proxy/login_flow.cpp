@@ -1,0 +1,102 @@
+// Local authentication + upstream login.
+#include "server/proxy/login_flow.hpp"
+
+#include "server/proxy/upstream_login.hpp"
+#include "server/store/crypto.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+namespace mailgate::proxy {
+
+namespace asio = boost::asio;
+
+std::uint64_t next_session_id() {
+    static std::atomic<std::uint64_t> counter{0};
+    return ++counter;
+}
+
+namespace {
+
+// Shown in logs: printable, short, so a hostile user name cannot forge log lines.
+std::string loggable(std::string_view text) {
+    std::string out;
+    for (char c : text.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return out;
+}
+
+asio::awaitable<void> pause(std::chrono::milliseconds delay) {
+    if (delay.count() <= 0) co_return;
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+} // namespace
+
+asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,
+                                            net::mail_protocol protocol, const std::string& user,
+                                            std::string& password) {
+    login_result result;
+    auto account = co_await settings.store.authenticate(user, password);
+    store::wipe(password);
+    if (!account || !account->enabled) {
+        spdlog::info("{} #{} from {}: local login failed for user '{}'{}", label.protocol, label.id, label.peer,
+                     loggable(user), account ? " (account disabled)" : "");
+        // The same delay for unknown users, wrong passwords and disabled accounts: no hint which it was.
+        co_await pause(settings.failed_login_delay);
+        co_return result;
+    }
+    result.account = account->name;
+    auto endpoint = account->endpoints.find(protocol);
+    if (endpoint == account->endpoints.end()) {
+        spdlog::warn("{} #{} from {}: account '{}' has no {} endpoint", label.protocol, label.id, label.peer,
+                     account->name, net::to_string(protocol));
+        result.status = login_status::provider_permanent;
+        co_return result;
+    }
+    std::string secret;
+    try {
+        secret = co_await settings.store.run([&](store::account_repository& repo) { return repo.remote_secret(*account); });
+    } catch (const store::secret_error& e) {
+        spdlog::error("{} #{}: {}", label.protocol, label.id, e.what());
+        result.status = login_status::provider_permanent;
+        co_return result;
+    }
+
+    auto upstream = std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, settings.upstream_tls);
+    auto codec = make_login_codec(endpoint->second.endpoint, {account->remote_user, secret}, local_helo_name());
+    store::wipe(secret);
+    auto failure = co_await upstream->open(endpoint->second.endpoint, settings.upstream_timeout);
+    if (!failure) failure = co_await upstream->drive(*codec, net::upstream_step::login, settings.upstream_timeout);
+    auto id = account->id;
+    if (failure) {
+        auto status = status_for(failure->kind);
+        co_await settings.store.run([&](store::account_repository& repo) {
+            repo.record_status(id, protocol, status, failure->reason);
+            return 0;
+        });
+        spdlog::warn("{} #{} from {}: account '{}': provider {} failed ({}): {}", label.protocol, label.id, label.peer,
+                     account->name, endpoint->second.endpoint.url(), net::to_string(failure->kind), failure->reason);
+        upstream->close();
+        result.status = failure->kind == net::failure_kind::auth_upstream ? login_status::provider_permanent
+                                                                          : login_status::provider_temporary;
+        co_return result;
+    }
+    co_await settings.store.run([&](store::account_repository& repo) {
+        repo.record_status(id, protocol, store::upstream_status::ok, "");
+        repo.record_login(id);
+        return 0;
+    });
+    spdlog::info("{} #{} from {}: user '{}' logged in as account '{}' via {} ({})", label.protocol, label.id,
+                 label.peer, loggable(user), account->name, endpoint->second.endpoint.url(), upstream->tls().version);
+    result.status = login_status::ok;
+    result.upstream = std::move(upstream);
+    co_return result;
+}
+
+} // namespace mailgate::proxy

@@ -1,0 +1,35 @@
+// The gateway login shared by POP3, IMAP and SMTP: check the local credential (off the I/O thread, cached), then
+// open the account's provider session over verified TLS and log in with the stored credential. Records the
+// outcome (last login, upstream status) and logs it once, never with a password.
+#pragma once
+
+#include "server/net/upstream_connection.hpp"
+#include "server/proxy/gateway_settings.hpp"
+
+#include <memory>
+#include <string>
+
+namespace mailgate::proxy {
+
+enum class login_status { ok, bad_credentials, provider_temporary, provider_permanent };
+
+struct login_result {
+    login_status status = login_status::bad_credentials;
+    std::string account; // name, when the local credential was good
+    std::unique_ptr<net::upstream_connection> upstream; // logged in, when ok
+};
+
+struct session_label {
+    std::string_view protocol; // "pop3", "imap", "smtp"
+    std::uint64_t id;
+    std::string_view peer;
+};
+
+// Wipes `password` before returning.
+boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,
+                                                   net::mail_protocol protocol, const std::string& user,
+                                                   std::string& password);
+
+std::uint64_t next_session_id();
+
+} // namespace mailgate::proxy
