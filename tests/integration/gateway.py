@@ -85,6 +85,8 @@ class Gateway:
         raise AssertionError("gateway did not start:\n" + self.log())
 
     def log(self):
+        if not os.path.exists(self.log_path):
+            return getattr(self, "rest_of_output", "")
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
@@ -97,6 +99,7 @@ class Gateway:
                 self.proc.kill()
                 self.proc.wait()
         self.rest_of_output = self.log() if self.proc else ""
+        self._log_dir.cleanup()
         if self._tmp:
             self._tmp.cleanup()
             self._tmp = None
