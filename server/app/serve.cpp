@@ -17,6 +17,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <iostream>
 #include <thread>
 
@@ -57,10 +59,20 @@ void stop_after_grace(boost::asio::io_context& io, std::chrono::seconds grace) {
     (*poll)();
 }
 
+// Each relayed session holds two sockets; the usual soft limit of 1024 would cap the gateway near 500 sessions.
+void raise_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 } // namespace
 
 int serve(const config& c) {
     setup_logging(c);
+    raise_file_limit();
     bool data_dir_created = !std::filesystem::exists(c.data_dir);
     store::account_repository repository(c.data_dir);
     auto data_dir = std::filesystem::canonical(c.data_dir);

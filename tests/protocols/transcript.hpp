@@ -69,4 +69,42 @@ bool run_transcript(const codec_factory& make, const std::vector<step>& script);
 // Printable form of protocol bytes for failure messages ("\r\n" and non-ASCII escaped).
 std::string escape_bytes(std::string_view bytes);
 
+// ---- Shared with the server-codec runner (server_transcript.hpp) ----
+
+// How the feed steps of one run are delivered.
+struct delivery_mode {
+    enum class kind { whole, split, bytewise };
+    kind what = kind::whole;
+    std::size_t split_step = 0; // split: the feed step delivered in two reads ...
+    std::size_t offset = 0;     // ... and where its bytes are cut
+
+    std::string describe() const;
+};
+
+// What the mode runner needs to know of one script step.
+struct step_outline {
+    std::string_view bytes; // shown in failure messages
+    bool splittable;        // a `feed` (not feed_whole): split at every offset and delivered byte by byte
+};
+
+struct run_failure {
+    std::size_t step_index;
+    std::string message;
+};
+
+// The reads that feed step `index` (with `bytes`) turns into under `m`.
+std::vector<std::string_view> pieces_of(std::string_view bytes, bool splittable, std::size_t index,
+                                        const delivery_mode& m);
+
+// Calls `run_once` whole, once per (splittable step, split offset), then byte by byte; reports the first run
+// that fails as a gtest failure naming the mode, step and offset. Returns true when every run passed.
+bool run_in_every_mode(const std::vector<step_outline>& outline,
+                       const std::function<std::optional<run_failure>(const delivery_mode&)>& run_once);
+
+// Runs a `check` step's callback; true when it added gtest failures.
+bool check_fails(const std::function<void()>& fn, std::size_t index, const delivery_mode& m);
+
+// Name of an action kind for failure messages.
+const char* kind_name(protocols::action_kind k);
+
 } // namespace mailgate::test
