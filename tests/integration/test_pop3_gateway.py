@@ -54,6 +54,9 @@ class Pop3Gateway(unittest.TestCase):
                     "--pop3", f"pop3s://{host}:{p['pop3s']}")
         add_account(cls.data, "gone", "gone-local", "gone-pw", ALICE, cls.rig.users[ALICE],
                     "--pop3", f"pop3s://{host}:{free_port()}")
+        add_account(cls.data, "off", "off-local", "off-pw", ALICE, cls.rig.users[ALICE],
+                    "--pop3", f"pop3s://{host}:{p['pop3s']}")
+        run_cli("account", "disable", "off", data_dir=cls.data, check=True)
         cls.gw = Gateway(data_dir=cls.data, extra_args=["--upstream.ca_file", cls.rig.ca_file,
                                                         "--access.failed_login_delay", "1"]).__enter__()
         cls.client_tls = ssl.create_default_context(cafile=cls.gw.cert_file)
@@ -241,6 +244,33 @@ class Pop3Gateway(unittest.TestCase):
             client.user("alice-local")  # closed after the third failure
             client.pass_("alice-pw")
         client.close()
+
+    def test_disabled_account_looks_like_a_wrong_password(self):
+        client = self.pop3()
+        client.user("off-local")
+        with self.assertRaises(poplib.error_proto) as ctx:
+            client.pass_("off-pw")
+        self.assertEqual(ctx.exception.args[0], b"-ERR [AUTH] Authentication failed")
+        client.quit()
+
+    def test_timeouts_before_and_after_login(self):
+        with Gateway(data_dir=self.data, extra_args=["--upstream.ca_file", self.rig.ca_file,
+                                                     "--pop3.login_timeout", "1", "--pop3.idle_timeout", "2"]) as quick:
+            with socket.create_connection(("127.0.0.1", quick.ports["pop3"]), timeout=30) as s:
+                read_until(s, b"\r\n")
+                start = time.monotonic()
+                self.assertEqual(s.recv(100), b"")  # silent client: closed after the login timeout
+                self.assertLess(time.monotonic() - start, 10)
+            client = poplib.POP3("127.0.0.1", quick.ports["pop3"], timeout=30)
+            client.user("alice-local")
+            client.pass_("alice-pw")
+            time.sleep(0.5)
+            client.stat()  # still fine within the idle limit
+            start = time.monotonic()
+            self.assertEqual(client.sock.recv(100), b"")  # idle: closed after about two seconds
+            self.assertGreaterEqual(time.monotonic() - start, 1.5)
+            client.close()
+            self.assertIn("idle timeout", quick.log())
 
     def test_provider_down_is_sys_temp(self):
         client = self.pop3()

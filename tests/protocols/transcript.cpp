@@ -11,46 +11,6 @@ namespace {
 using protocols::action;
 using protocols::action_kind;
 
-struct mode {
-    enum class kind { whole, split, bytewise };
-    kind what = kind::whole;
-    std::size_t split_step = 0; // split: the feed step delivered in two reads ...
-    std::size_t offset = 0;     // ... and where its bytes are cut
-
-    std::string describe() const {
-        switch (what) {
-        case kind::whole:
-            return "whole";
-        case kind::split:
-            return "split (step " + std::to_string(split_step) + " at offset " + std::to_string(offset) + ")";
-        case kind::bytewise:
-            return "byte-by-byte";
-        }
-        return "?";
-    }
-};
-
-struct run_failure {
-    std::size_t step_index;
-    std::string message;
-};
-
-const char* kind_name(action_kind k) {
-    switch (k) {
-    case action_kind::read:
-        return "read";
-    case action_kind::write:
-        return "write";
-    case action_kind::start_tls:
-        return "start_tls";
-    case action_kind::done:
-        return "done";
-    case action_kind::close:
-        return "close";
-    }
-    return "?";
-}
-
 std::string describe(const action& a, const protocols::upstream_codec& codec) {
     std::string out = kind_name(a.kind);
     if (a.kind == action_kind::write)
@@ -59,28 +19,6 @@ std::string describe(const action& a, const protocols::upstream_codec& codec) {
         out += " (error: " + codec.error().message() + ", diagnostics: \"" + codec.diagnostics() + "\")";
     }
     return out;
-}
-
-// The reads one feed step turns into under `m`.
-std::vector<std::string_view> pieces_of(const step& s, std::size_t index, const mode& m) {
-    std::string_view bytes = s.bytes;
-    if (s.what == step::kind::feed_whole || bytes.size() < 2)
-        return {bytes};
-    switch (m.what) {
-    case mode::kind::whole:
-        return {bytes};
-    case mode::kind::split:
-        if (index != m.split_step)
-            return {bytes};
-        return {bytes.substr(0, m.offset), bytes.substr(m.offset)};
-    case mode::kind::bytewise: {
-        std::vector<std::string_view> out;
-        for (std::size_t i = 0; i < bytes.size(); ++i)
-            out.push_back(bytes.substr(i, 1));
-        return out;
-    }
-    }
-    return {bytes};
 }
 
 int failed_part_count() {
@@ -96,7 +34,7 @@ int failed_part_count() {
 }
 
 std::optional<run_failure> run_once(const codec_factory& make, const std::vector<step>& script,
-                                    const mode& m) {
+                                    const delivery_mode& m) {
     auto codec = make();
     auto expect_kind = [&](action_kind want, const char* why) -> std::optional<std::string> {
         action a = codec->next();
@@ -119,7 +57,7 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
         }
         case step::kind::feed:
         case step::kind::feed_whole: {
-            auto pieces = pieces_of(s, i, m);
+            auto pieces = pieces_of(s.bytes, s.what == step::kind::feed, i, m);
             std::size_t delivered = 0;
             for (auto piece : pieces) {
                 if (auto err = expect_kind(action_kind::read, "")) {
@@ -167,14 +105,10 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
         case step::kind::logout:
             codec->logout();
             break;
-        case step::kind::check: {
-            SCOPED_TRACE("transcript check at step " + std::to_string(i) + ", mode " + m.describe());
-            int before = failed_part_count();
-            s.check_fn(*codec);
-            if (failed_part_count() > before)
+        case step::kind::check:
+            if (check_fails([&] { s.check_fn(*codec); }, i, m))
                 return run_failure{i, "check failed (see above)"};
             break;
-        }
         }
     }
     return std::nullopt;
@@ -208,27 +142,94 @@ step logout() {
 }
 
 bool run_transcript(const codec_factory& make, const std::vector<step>& script) {
-    std::vector<mode> modes{{mode::kind::whole}};
-    for (std::size_t i = 0; i < script.size(); ++i) {
-        if (script[i].what != step::kind::feed)
-            continue;
-        for (std::size_t offset = 1; offset < script[i].bytes.size(); ++offset) {
-            modes.push_back({mode::kind::split, i, offset});
-        }
+    std::vector<step_outline> outline;
+    for (const auto& s : script)
+        outline.push_back({s.bytes, s.what == step::kind::feed});
+    return run_in_every_mode(outline, [&](const delivery_mode& m) { return run_once(make, script, m); });
+}
+
+std::string delivery_mode::describe() const {
+    switch (what) {
+    case kind::whole:
+        return "whole";
+    case kind::split:
+        return "split (step " + std::to_string(split_step) + " at offset " + std::to_string(offset) + ")";
+    case kind::bytewise:
+        return "byte-by-byte";
     }
-    modes.push_back({mode::kind::bytewise});
+    return "?";
+}
+
+std::vector<std::string_view> pieces_of(std::string_view bytes, bool splittable, std::size_t index,
+                                        const delivery_mode& m) {
+    if (!splittable || bytes.size() < 2)
+        return {bytes};
+    switch (m.what) {
+    case delivery_mode::kind::whole:
+        return {bytes};
+    case delivery_mode::kind::split:
+        if (index != m.split_step)
+            return {bytes};
+        return {bytes.substr(0, m.offset), bytes.substr(m.offset)};
+    case delivery_mode::kind::bytewise: {
+        std::vector<std::string_view> out;
+        for (std::size_t i = 0; i < bytes.size(); ++i)
+            out.push_back(bytes.substr(i, 1));
+        return out;
+    }
+    }
+    return {bytes};
+}
+
+bool run_in_every_mode(const std::vector<step_outline>& outline,
+                       const std::function<std::optional<run_failure>(const delivery_mode&)>& run_once) {
+    std::vector<delivery_mode> modes{{delivery_mode::kind::whole}};
+    for (std::size_t i = 0; i < outline.size(); ++i) {
+        if (!outline[i].splittable)
+            continue;
+        for (std::size_t offset = 1; offset < outline[i].bytes.size(); ++offset)
+            modes.push_back({delivery_mode::kind::split, i, offset});
+    }
+    modes.push_back({delivery_mode::kind::bytewise});
 
     for (const auto& m : modes) {
-        if (auto failure = run_once(make, script, m)) {
-            const step& s = script[failure->step_index];
+        if (auto failure = run_once(m)) {
+            std::string_view bytes = outline[failure->step_index].bytes;
             ADD_FAILURE() << "transcript diverged in mode " << m.describe() << " at step "
                           << failure->step_index
-                          << (s.bytes.empty() ? "" : " (\"" + escape_bytes(s.bytes) + "\")") << ": "
+                          << (bytes.empty() ? "" : " (\"" + escape_bytes(bytes) + "\")") << ": "
                           << failure->message << "\n(later runs skipped)";
             return false;
         }
     }
     return true;
+}
+
+bool check_fails(const std::function<void()>& fn, std::size_t index, const delivery_mode& m) {
+    SCOPED_TRACE("transcript check at step " + std::to_string(index) + ", mode " + m.describe());
+    int before = failed_part_count();
+    fn();
+    return failed_part_count() > before;
+}
+
+const char* kind_name(protocols::action_kind k) {
+    switch (k) {
+    case action_kind::read:
+        return "read";
+    case action_kind::write:
+        return "write";
+    case action_kind::start_tls:
+        return "start_tls";
+    case action_kind::done:
+        return "done";
+    case action_kind::close:
+        return "close";
+    case action_kind::authenticate:
+        return "authenticate";
+    case action_kind::relay:
+        return "relay";
+    }
+    return "?";
 }
 
 std::string escape_bytes(std::string_view bytes) {
