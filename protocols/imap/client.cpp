@@ -28,9 +28,13 @@ void client::command(std::string_view text) {
 
 void client::read_capabilities(std::string_view atoms) {
     capabilities_.clear();
+    capability_atoms_.clear();
     while (!atoms.empty()) {
         auto [word, rest] = split_word(atoms);
-        if (!word.empty()) capabilities_.insert(ascii_upper(word));
+        if (!word.empty()) {
+            capabilities_.insert(ascii_upper(word));
+            capability_atoms_.emplace_back(word);
+        }
         atoms = rest;
     }
 }

@@ -15,6 +15,8 @@ public:
 
     // Upper-cased capability atoms: before login, the last pre-login set; after `done`, the post-login set.
     const std::set<std::string>& capabilities() const { return capabilities_; }
+    // The same atoms as the provider spelled and ordered them (what a client is shown after login).
+    const std::vector<std::string>& capability_atoms() const { return capability_atoms_; }
 
 private:
     enum class state { greeting, capability, starttls, authenticate, login, post_login_capability, logged_in, logout };
@@ -35,6 +37,7 @@ private:
     unsigned next_tag_ = 1;
     std::string tag_;
     std::set<std::string> capabilities_;
+    std::vector<std::string> capability_atoms_;
     std::vector<std::string> pending_segments_; // LOGIN parts waiting for a "+" (synchronizing literals)
     std::string sasl_response_;                 // AUTHENTICATE PLAIN without SASL-IR
 };

@@ -99,6 +99,8 @@ po::options_description config_options(bool cli) {
         ("access.failed_login_delay", po::value<std::string>()->value_name("SECONDS"), "pause before answering a failed login, 0-60 (default 2)")
         ("pop3.login_timeout", po::value<std::string>()->value_name("SECONDS"), "POP3: time allowed for each client command before login (default 60)")
         ("pop3.idle_timeout", po::value<std::string>()->value_name("SECONDS"), "POP3: close a logged-in session after this long without traffic (default 600)")
+        ("imap.login_timeout", po::value<std::string>()->value_name("SECONDS"), "IMAP: time allowed for each client command before login (default 60)")
+        ("imap.idle_timeout", po::value<std::string>()->value_name("SECONDS"), "IMAP: close a logged-in session after this long without traffic; at least 30 min by RFC 9051 (default 1860)")
         ("log.level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error")
         ("log.file", po::value<std::string>()->value_name("FILE"), "log file (default: standard error)");
     return desc;
@@ -145,6 +147,8 @@ config load_config(const po::variables_map& command_line) {
     c.failed_login_delay = parse_seconds("access.failed_login_delay", value_or(vm, "access.failed_login_delay", "2"), 0, 60);
     c.pop3_login_timeout = parse_seconds("pop3.login_timeout", value_or(vm, "pop3.login_timeout", "60"));
     c.pop3_idle_timeout = parse_seconds("pop3.idle_timeout", value_or(vm, "pop3.idle_timeout", "600"));
+    c.imap_login_timeout = parse_seconds("imap.login_timeout", value_or(vm, "imap.login_timeout", "60"));
+    c.imap_idle_timeout = parse_seconds("imap.idle_timeout", value_or(vm, "imap.idle_timeout", "1860"));
     c.log_level = value_or(vm, "log.level", "info");
     static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())

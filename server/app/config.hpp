@@ -34,6 +34,8 @@ struct config {
     std::chrono::seconds failed_login_delay{2};
     std::chrono::seconds pop3_login_timeout{60};
     std::chrono::seconds pop3_idle_timeout{600};
+    std::chrono::seconds imap_login_timeout{60};
+    std::chrono::seconds imap_idle_timeout{1860};
     std::string log_level = "info";
     std::filesystem::path log_file;
 };

@@ -5,6 +5,7 @@
 #include "server/net/listener.hpp"
 #include "server/net/local_certificate.hpp"
 #include "server/net/tls_contexts.hpp"
+#include "server/proxy/imap_session.hpp"
 #include "server/proxy/pop3_session.hpp"
 #include "server/proxy/unavailable_session.hpp"
 #include "server/store/account_repository.hpp"
@@ -98,6 +99,10 @@ int serve(const config& c) {
     pop3_settings.login_timeout = c.pop3_login_timeout;
     pop3_settings.idle_timeout = c.pop3_idle_timeout;
     auto pop3 = std::make_shared<proxy::pop3_session>(pop3_settings);
+    auto imap_settings = gateway;
+    imap_settings.login_timeout = c.imap_login_timeout;
+    imap_settings.idle_timeout = c.imap_idle_timeout;
+    auto imap = std::make_shared<proxy::imap_session>(imap_settings);
 
     std::vector<std::shared_ptr<net::listener>> listeners;
     net::listener_settings settings{&c.access_allow, server_tls.get()};
@@ -107,6 +112,7 @@ int serve(const config& c) {
         net::listener_spec spec{name, it->second, implicit_tls(name)};
         std::shared_ptr<net::session_handler> handler = proxy::unavailable_session::for_listener(name);
         if (name == "pop3" || name == "pop3s") handler = pop3;
+        if (name == "imap" || name == "imaps") handler = imap;
         listeners.push_back(std::make_shared<net::listener>(io, spec, handler, settings));
     }
     for (auto& l : listeners) l->start();

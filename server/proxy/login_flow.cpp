@@ -96,6 +96,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
                  label.peer, loggable(user), account->name, endpoint->second.endpoint.url(), upstream->tls().version);
     result.status = login_status::ok;
     result.upstream = std::move(upstream);
+    result.codec = std::move(codec);
     co_return result;
 }
 

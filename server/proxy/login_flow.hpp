@@ -17,6 +17,7 @@ struct login_result {
     login_status status = login_status::bad_credentials;
     std::string account; // name, when the local credential was good
     std::unique_ptr<net::upstream_connection> upstream; // logged in, when ok
+    std::unique_ptr<protocols::upstream_codec> codec;    // its client codec (capabilities, extensions)
 };
 
 struct session_label {

@@ -1,0 +1,253 @@
+// IMAP server codec (pre-login part of the gateway session).
+#include "protocols/imap/server.hpp"
+
+#include "protocols/common/ascii.hpp"
+
+#include <algorithm>
+
+namespace mailgate::protocols::imap {
+namespace {
+
+bool valid_tag(std::string_view tag) {
+    if (tag.empty()) return false;
+    return std::all_of(tag.begin(), tag.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u < 0x7f && c != '(' && c != ')' && c != '{' && c != '%' && c != '*' && c != '"' &&
+               c != '\\' && c != '+';
+    });
+}
+
+bool has_control_bytes(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && u != '\t') || u == 0x7f;
+    });
+}
+
+void wipe(std::string& s) {
+    std::fill(s.begin(), s.end(), '\0');
+    s.clear();
+}
+
+// Capabilities only the gateway answers for before login; the provider's own would mislead the client.
+bool gateway_only(std::string_view atom) {
+    auto cap = ascii_upper(atom);
+    return cap == "STARTTLS" || cap == "LOGINDISABLED" || cap == "SASL-IR" || cap.starts_with("AUTH=");
+}
+
+} // namespace
+
+server::server(server_options options)
+    : options_(std::move(options)), input_(options_.max_command + 2), reader_(options_.max_command) {}
+
+std::string server::capabilities() const {
+    std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
+    if (options_.starttls_offered && !options_.tls_active) caps += " STARTTLS";
+    // RFC 9051 §6.2.3: without TLS where plaintext login is not allowed, advertise LOGINDISABLED and no AUTH=.
+    caps += login_permitted() ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED";
+    return caps;
+}
+
+void server::received(std::string_view bytes) {
+    if (bytes.empty()) {
+        eof_ = true;
+        return;
+    }
+    if (first_bytes_ && !options_.tls_active && static_cast<unsigned char>(bytes[0]) == 0x16) {
+        error_ = make_error_code(session_errc::tls_on_plaintext);
+        state_ = state::closed;
+    }
+    first_bytes_ = false;
+    if (state_ != state::closed) input_.append(bytes);
+}
+
+action server::next() {
+    for (;;) {
+        if (!out_.empty()) return {action_kind::write, out_};
+        switch (state_) {
+        case state::greeting:
+            untagged("OK [CAPABILITY " + capabilities() + "] mailgate IMAP ready");
+            state_ = state::command;
+            continue;
+        case state::closing: state_ = state::closed; [[fallthrough]];
+        case state::closed: return {action_kind::close};
+        case state::authenticating: return {action_kind::authenticate};
+        case state::relay: return {action_kind::relay};
+        case state::command:
+        case state::sasl: break;
+        }
+        if (want_tls_) {
+            input_.clear(); // pipelined after STARTTLS: never executed (CVE-2011-0411)
+            reader_.reset();
+            return {action_kind::start_tls};
+        }
+        if (state_ == state::sasl) {
+            std::string_view line;
+            switch (input_.next_line(line)) {
+            case line_buffer::result::line: on_sasl_line(line); continue;
+            case line_buffer::result::too_long:
+                untagged("BAD Line too long");
+                end(session_errc::line_too_long);
+                continue;
+            case line_buffer::result::bare_lf:
+                end(session_errc::garbage);
+                continue;
+            case line_buffer::result::need_more: break;
+            }
+        } else {
+            switch (reader_.next(input_)) {
+            case command_reader::status::complete: {
+                command c = reader_.current();
+                reader_.reset();
+                on_command(c);
+                continue;
+            }
+            case command_reader::status::send_continuation:
+                out_ += "+ Ready for literal data\r\n";
+                continue;
+            case command_reader::status::too_long:
+                untagged("BAD Command line or literal too long");
+                end(session_errc::line_too_long);
+                continue;
+            case command_reader::status::bad_literal:
+                untagged("BAD Invalid literal length");
+                end(session_errc::garbage);
+                continue;
+            case command_reader::status::bare_lf:
+                end(session_errc::garbage);
+                continue;
+            case command_reader::status::need_more: break;
+            }
+        }
+        if (eof_) {
+            error_ = make_error_code(session_errc::client_closed);
+            state_ = state::closed;
+            continue;
+        }
+        return {action_kind::read};
+    }
+}
+
+void server::tls_started() {
+    want_tls_ = false;
+    options_.tls_active = true;
+    options_.starttls_offered = false;
+    sasl_.clear();
+    state_ = state::command;
+}
+
+void server::on_command(const command& c) {
+    tag_ = c.tag;
+    if (!valid_tag(c.tag) || has_control_bytes(c.tag + c.name)) {
+        if (has_control_bytes(c.tag)) {
+            end(session_errc::garbage);
+            return;
+        }
+        tag_ = "*";
+        return untagged("BAD Invalid tag");
+    }
+    if (!c.args_valid) return tagged("BAD Invalid arguments");
+    const auto& name = c.name;
+    if (name == "CAPABILITY") {
+        untagged("CAPABILITY " + capabilities());
+        tagged("OK CAPABILITY completed");
+    } else if (name == "NOOP") {
+        tagged("OK NOOP completed");
+    } else if (name == "LOGOUT") {
+        untagged("BYE mailgate IMAP signing off");
+        tagged("OK LOGOUT completed");
+        end(session_errc::client_quit);
+    } else if (name == "ID") {
+        untagged("ID (\"name\" \"mailgate\" \"version\" \"" + options_.version + "\")");
+        tagged("OK ID completed");
+    } else if (name == "STARTTLS") {
+        if (options_.tls_active) return tagged("BAD TLS is already active");
+        if (!options_.starttls_offered) return tagged("BAD STARTTLS not available");
+        tagged("OK Begin TLS negotiation now");
+        want_tls_ = true;
+    } else if (name == "LOGIN") {
+        if (!login_permitted())
+            return tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
+        if (c.args.size() != 2 || c.args[0].empty()) return tagged("BAD LOGIN needs a user name and a password");
+        user_ = c.args[0];
+        password_ = c.args[1];
+        state_ = state::authenticating;
+    } else if (name == "AUTHENTICATE") {
+        if (c.args.empty() || c.args.size() > 2) return tagged("BAD AUTHENTICATE needs a mechanism");
+        auto mechanism = sasl::parse_mechanism(c.args[0]);
+        if (!mechanism) return tagged("NO [CANNOT] Unsupported authentication mechanism");
+        if (!login_permitted())
+            return tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
+        std::optional<std::string_view> initial;
+        if (c.args.size() == 2) initial = c.args[1];
+        on_sasl_result(sasl_.start(*mechanism, initial));
+    } else {
+        tagged("BAD Command unknown or not valid before login");
+    }
+}
+
+void server::on_sasl_line(std::string_view line) {
+    if (has_control_bytes(line)) return end(session_errc::garbage);
+    on_sasl_result(sasl_.step(line));
+}
+
+void server::on_sasl_result(sasl::server_exchange::result r) {
+    using result = sasl::server_exchange::result;
+    switch (r) {
+    case result::challenge:
+        out_ += "+ " + sasl_.challenge() + "\r\n";
+        state_ = state::sasl;
+        return;
+    case result::done:
+        user_ = sasl_.user();
+        password_ = sasl_.password();
+        sasl_.clear();
+        state_ = state::authenticating;
+        return;
+    case result::failed:
+        state_ = state::command;
+        return tagged("BAD Invalid SASL response");
+    case result::cancelled:
+        state_ = state::command;
+        return tagged("BAD AUTHENTICATE cancelled"); // RFC 9051 §6.2.2
+    }
+}
+
+void server::login_result(login_outcome outcome, const std::vector<std::string>& provider_capabilities) {
+    wipe(password_);
+    state_ = state::command;
+    switch (outcome) {
+    case login_outcome::ok: {
+        std::string caps;
+        for (const auto& cap : provider_capabilities)
+            if (!gateway_only(cap)) caps += (caps.empty() ? "" : " ") + cap;
+        tagged("OK [CAPABILITY " + caps + "] Logged in");
+        state_ = state::relay;
+        return;
+    }
+    case login_outcome::bad_credentials:
+        tagged("NO [AUTHENTICATIONFAILED] Authentication failed");
+        if (++failures_ >= options_.max_failures) {
+            untagged("BYE Too many failed logins");
+            end(session_errc::too_many_failures);
+        }
+        return;
+    case login_outcome::provider_temp:
+        return tagged("NO [UNAVAILABLE] The mail provider is not reachable right now, try again later");
+    case login_outcome::provider_perm:
+        return tagged("NO [UNAVAILABLE] The mail provider refused the gateway's login; tell your administrator");
+    }
+}
+
+void server::shutting_down() {
+    untagged("BYE mailgate is shutting down");
+    end(session_errc::client_quit);
+}
+
+std::string server::take_pipelined() {
+    std::string rest(input_.rest());
+    input_.clear();
+    return rest;
+}
+
+} // namespace mailgate::protocols::imap

@@ -1,0 +1,81 @@
+// Runs a pre-login server codec (POP3, IMAP) over a client stream: the codec speaks the protocol, this loop does
+// the I/O, STARTTLS, the gateway login and finally the relay. Protocol sessions supply only how a login outcome is
+// reported back to their codec.
+#pragma once
+
+#include "protocols/common/action.hpp"
+#include "protocols/common/session_error.hpp"
+#include "server/net/relay.hpp"
+#include "server/net/timed.hpp"
+#include "server/proxy/login_flow.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+namespace mailgate::proxy {
+
+// `report(codec, login_result&)` hands the outcome to the codec.
+template <class Codec, class Report>
+boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& stream, const gateway_settings& settings,
+                                           const session_label& label, net::mail_protocol protocol, Report report) {
+    namespace asio = boost::asio;
+    std::unique_ptr<net::upstream_connection> upstream;
+    std::string account;
+    std::array<char, 1024> buffer; // pre-login commands are short; literals arrive over several reads
+    try {
+        for (;;) {
+            auto next = codec.next();
+            switch (next.kind) {
+            case protocols::action_kind::write:
+                co_await net::timed(stream.write(asio::buffer(next.bytes)), settings.login_timeout);
+                codec.wrote();
+                break;
+            case protocols::action_kind::read: {
+                auto n = co_await net::timed(stream.read_some(asio::buffer(buffer)), settings.login_timeout);
+                codec.received(std::string_view(buffer.data(), n));
+                break;
+            }
+            case protocols::action_kind::start_tls:
+                stream.begin_tls(settings.client_tls, net::tls_role::server);
+                co_await net::timed(stream.handshake(), settings.login_timeout);
+                codec.tls_started();
+                break;
+            case protocols::action_kind::authenticate: {
+                std::string password = codec.password();
+                auto result = co_await gateway_login(settings, label, protocol, codec.user(), password);
+                report(codec, result);
+                upstream = std::move(result.upstream);
+                account = result.account;
+                break;
+            }
+            case protocols::action_kind::relay: {
+                auto outcome = co_await net::relay(stream, upstream->stream(), codec.take_pipelined(),
+                                                   settings.idle_timeout);
+                // Closing without the protocol's goodbye: a vanished client's POP3 DELEs are rolled back.
+                upstream->close();
+                spdlog::info("{} #{} account '{}': session ended ({}), {} bytes up, {} bytes down", label.protocol,
+                             label.id, account, net::to_string(outcome.end), outcome.client_to_upstream,
+                             outcome.upstream_to_client);
+                co_return;
+            }
+            case protocols::action_kind::close: {
+                auto why = codec.error();
+                bool routine = why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
+                if (routine)
+                    spdlog::debug("{} #{} from {}: {}", label.protocol, label.id, label.peer, why.message());
+                else
+                    spdlog::info("{} #{} from {}: closing: {}", label.protocol, label.id, label.peer, why.message());
+                co_return;
+            }
+            case protocols::action_kind::done: co_return;
+            }
+        }
+    } catch (const boost::system::system_error& e) {
+        if (upstream) upstream->close();
+        spdlog::info("{} #{} from {}: {}", label.protocol, label.id, label.peer,
+                     e.code() == asio::error::timed_out ? "timed out before login" : e.code().message());
+    }
+}
+
+} // namespace mailgate::proxy
