@@ -1,0 +1,131 @@
+// Transcript runner for the client-facing server codecs: scripts of expected writes, fed bytes, login
+// outcomes and the hand-over to the relay, run whole, split at every offset, and one byte at a time
+// (DESIGN.md "Tests").
+#pragma once
+
+#include "protocols/common/action.hpp"
+#include "protocols/common/session_error.hpp"
+#include "tests/protocols/transcript.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mailgate::test::server_transcript {
+
+// What the runner drives. Server codecs share a driver interface but no base class; server_codec_adapter
+// wraps one.
+class server_codec {
+public:
+    virtual ~server_codec() = default;
+    virtual protocols::action next() = 0;
+    virtual void wrote() = 0;
+    virtual void received(std::string_view bytes) = 0;
+    virtual void tls_started() = 0;
+    virtual const std::string& user() const = 0;
+    virtual const std::string& password() const = 0;
+    virtual void login_result(int outcome) = 0; // the codec's login_outcome enum as an int
+    virtual std::string take_pipelined() = 0;
+    virtual std::error_code error() const = 0;
+};
+
+namespace detail {
+// The codec's login_outcome type: the first parameter of login_result (any later ones must have defaults).
+template <class F> struct login_outcome_of;
+template <class C, class O, class... Rest> struct login_outcome_of<void (C::*)(O, Rest...)> {
+    using type = O;
+};
+} // namespace detail
+
+template <class Codec> class server_codec_adapter final : public server_codec {
+public:
+    using outcome_type = typename detail::login_outcome_of<decltype(&Codec::login_result)>::type;
+
+    template <class... Args>
+    explicit server_codec_adapter(Args&&... args) : codec_(std::forward<Args>(args)...) {}
+
+    protocols::action next() override { return codec_.next(); }
+    void wrote() override { codec_.wrote(); }
+    void received(std::string_view bytes) override { codec_.received(bytes); }
+    void tls_started() override { codec_.tls_started(); }
+    const std::string& user() const override { return codec_.user(); }
+    const std::string& password() const override { return codec_.password(); }
+    void login_result(int outcome) override { codec_.login_result(static_cast<outcome_type>(outcome)); }
+    std::string take_pipelined() override { return codec_.take_pipelined(); }
+    std::error_code error() const override { return codec_.error(); }
+
+    Codec& codec() { return codec_; }
+
+private:
+    Codec codec_;
+};
+
+using server_codec_factory = std::function<std::unique_ptr<server_codec>()>;
+
+// A factory building a fresh `Codec(args...)` for every run.
+template <class Codec, class... Args> server_codec_factory make_server_codec(Args... args) {
+    return [=] { return std::make_unique<server_codec_adapter<Codec>>(args...); };
+}
+
+struct step {
+    enum class kind {
+        expect_write,
+        feed,
+        feed_whole,
+        feed_eof,
+        expect_start_tls,
+        expect_authenticate,
+        expect_relay,
+        expect_close,
+        check
+    };
+
+    kind what;
+    std::string bytes{};                           // expect_write, feed, feed_whole; expect_relay: pipelined
+    std::string user{};                            // expect_authenticate
+    std::string password{};                        // expect_authenticate
+    int outcome = 0;                               // expect_authenticate: reported via login_result()
+    protocols::session_errc error{};               // expect_close
+    std::function<void(server_codec&)> check_fn{}; // check
+};
+
+// next() must be `write` with exactly these bytes; the runner then calls wrote().
+step expect_write(std::string bytes);
+// next() must be `read` before each piece; the bytes may arrive whole, in two pieces, or byte by byte. So one
+// feed holds only what the codec reads before its next other action.
+step feed(std::string bytes);
+// Like feed, but always delivered in one read: for inputs whose meaning depends on arriving together
+// (pipelined commands, bytes after STLS: CVE-2011-0411).
+step feed_whole(std::string bytes);
+// next() must be `read`; the client closes (received() with no bytes).
+step feed_eof();
+// next() must be `start_tls`; the runner then calls tls_started().
+step expect_start_tls();
+// next() must be `authenticate` with user() and password() as given; the runner reports `outcome` through
+// login_result() and then requires password() to be forgotten.
+template <class Outcome> step expect_authenticate(std::string user, std::string password, Outcome outcome) {
+    return {.what = step::kind::expect_authenticate,
+            .user = std::move(user),
+            .password = std::move(password),
+            .outcome = static_cast<int>(outcome)};
+}
+// next() must be `relay` (twice: it is sticky) and take_pipelined() must return exactly `pipelined`.
+step expect_relay(std::string pipelined = {});
+// next() must be `close` (twice: the codec stays closed) with error() == e.
+step expect_close(protocols::session_errc e);
+// Runs `fn` on the codec at this point of the script; use gtest assertions inside.
+template <class Codec> step check(std::function<void(Codec&)> fn) {
+    return {.what = step::kind::check, .check_fn = [fn = std::move(fn)](server_codec& c) {
+                fn(dynamic_cast<server_codec_adapter<Codec>&>(c).codec());
+            }};
+}
+
+// Runs the script whole, once per (feed step, split offset), then byte by byte, each with a fresh codec from
+// `make`. The first diverging run is reported as a gtest failure naming the mode, step and offset. Returns
+// true when every run passed.
+bool run_transcript(const server_codec_factory& make, const std::vector<step>& script);
+
+} // namespace mailgate::test::server_transcript
