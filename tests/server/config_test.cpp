@@ -97,3 +97,12 @@ TEST(config, errors_name_the_key) {
     temp_file f("[listen]\nsmtp = 0.0.0.0:587\ntypo = 1\n");
     EXPECT_NE(error_of({"--config", f.path.string()}).find("listen.typo"), std::string::npos);
 }
+
+TEST(config, the_shipped_example_file_is_valid) {
+    auto c = load({"--config", std::string(MAILGATE_SOURCE_DIR) + "/deploy/mailgate.conf.example"});
+    EXPECT_EQ(c.data_dir, "/var/lib/mailgate");
+    EXPECT_EQ(c.listen.at("pop3").to_string(), "0.0.0.0:110");
+    EXPECT_EQ(c.listen.at("admin").to_string(), "127.0.0.1:8080");
+    EXPECT_EQ(c.imap_idle_timeout.count(), 1860);
+    EXPECT_EQ(c.failed_login_delay.count(), 2);
+}
