@@ -14,6 +14,11 @@ enum class action_kind {
     // Server codecs only:
     authenticate, // check the client's credential and log in upstream, then report the outcome to the codec
     relay,        // both sides are logged in: pump bytes, starting with the codec's take_pipelined()
+    // SMTP server codec only (it re-originates transactions instead of relaying bytes):
+    select_account,   // no AUTH, relay allowed: pick the account by the MAIL FROM sender and log in upstream
+    upstream_command, // send `bytes` upstream (nothing when empty) and report the provider's next reply
+    upstream_data,    // send `bytes` (DATA content) upstream and report it written
+    upstream_abort,   // drop the provider connection without finishing the transaction
 };
 
 struct action {

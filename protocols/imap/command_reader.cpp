@@ -50,6 +50,8 @@ bool tokenize(std::string_view text, std::vector<std::string>& out) {
             bool closed = false;
             while (i < text.size()) {
                 char q = text[i++];
+                // QUOTED-CHAR is a TEXT-CHAR: NUL, CR and LF only travel in literals (RFC 9051 §9).
+                if (q == '\0' || q == '\r' || q == '\n') return false;
                 if (q == '"') {
                     closed = true;
                     break;

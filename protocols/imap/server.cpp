@@ -131,7 +131,7 @@ action server::next() {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
-    options_.starttls_offered = false;
+    
     sasl_.clear();
     state_ = state::command;
 }

@@ -79,6 +79,10 @@ void client::on_reply(const reply& r, std::string_view last_line) {
             return fail(upstream_errc::auth_rejected, last_line);
         return fail(upstream_errc::malformed_reply, last_line);
     case state::quit: return finish();
+    case state::transaction:
+        last_reply_ = r;
+        state_ = state::logged_in;
+        return finish();
     case state::logged_in: return fail(upstream_errc::malformed_reply, last_line);
     }
 }
@@ -110,6 +114,11 @@ void client::on_tls_started() {
     extensions_.clear();
     send("EHLO " + helo_name_ + "\r\n");
     state_ = state::ehlo;
+}
+
+void client::transact(std::string line) {
+    if (!line.empty()) send(std::move(line));
+    state_ = state::transaction;
 }
 
 void client::on_logout() {

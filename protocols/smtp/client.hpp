@@ -17,8 +17,13 @@ public:
     const std::set<std::string>& extensions() const { return extensions_; }
     bool has_extension(std::string_view keyword) const;
 
+    // After login (`done`): sends `line` (nothing when empty) and waits for the provider's next reply; next()
+    // leads to `done` when it has arrived, then last_reply() holds it.
+    void transact(std::string line);
+    const reply& last_reply() const { return last_reply_; }
+
 private:
-    enum class state { greeting, ehlo, starttls, auth_plain, auth_login_user, auth_login_pass, auth_result, logged_in, quit };
+    enum class state { greeting, ehlo, starttls, auth_plain, auth_login_user, auth_login_pass, auth_result, logged_in, transaction, quit };
 
     void on_line(std::string_view line) override;
     void on_tls_started() override;
@@ -33,6 +38,7 @@ private:
     bool tls_done_ = false;
     reply_assembler assembler_;
     std::set<std::string> extensions_;
+    reply last_reply_;
 };
 
 } // namespace mailgate::protocols::smtp

@@ -101,6 +101,9 @@ po::options_description config_options(bool cli) {
         ("pop3.idle_timeout", po::value<std::string>()->value_name("SECONDS"), "POP3: close a logged-in session after this long without traffic (default 600)")
         ("imap.login_timeout", po::value<std::string>()->value_name("SECONDS"), "IMAP: time allowed for each client command before login (default 60)")
         ("imap.idle_timeout", po::value<std::string>()->value_name("SECONDS"), "IMAP: close a logged-in session after this long without traffic; at least 30 min by RFC 9051 (default 1860)")
+        ("smtp.command_timeout", po::value<std::string>()->value_name("SECONDS"), "SMTP: time allowed for each client command (default 300, RFC 5321 4.5.3.2)")
+        ("smtp.data_timeout", po::value<std::string>()->value_name("SECONDS"), "SMTP: time allowed between DATA blocks (default 180)")
+        ("smtp.max_message_size", po::value<std::string>()->value_name("BYTES"), "SMTP: largest message accepted, advertised as SIZE (default 52428800)")
         ("log.level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error")
         ("log.file", po::value<std::string>()->value_name("FILE"), "log file (default: standard error)");
     return desc;
@@ -149,6 +152,16 @@ config load_config(const po::variables_map& command_line) {
     c.pop3_idle_timeout = parse_seconds("pop3.idle_timeout", value_or(vm, "pop3.idle_timeout", "600"));
     c.imap_login_timeout = parse_seconds("imap.login_timeout", value_or(vm, "imap.login_timeout", "60"));
     c.imap_idle_timeout = parse_seconds("imap.idle_timeout", value_or(vm, "imap.idle_timeout", "1860"));
+    c.smtp_command_timeout = parse_seconds("smtp.command_timeout", value_or(vm, "smtp.command_timeout", "300"));
+    c.smtp_data_timeout = parse_seconds("smtp.data_timeout", value_or(vm, "smtp.data_timeout", "180"));
+    {
+        auto text = value_or(vm, "smtp.max_message_size", "52428800");
+        std::uint64_t size = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
+        if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || size < 1024)
+            throw config_error("smtp.max_message_size: '" + text + "' is not a number of bytes of at least 1024");
+        c.smtp_max_message_size = size;
+    }
     c.log_level = value_or(vm, "log.level", "info");
     static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())

@@ -36,6 +36,9 @@ struct config {
     std::chrono::seconds pop3_idle_timeout{600};
     std::chrono::seconds imap_login_timeout{60};
     std::chrono::seconds imap_idle_timeout{1860};
+    std::chrono::seconds smtp_command_timeout{300}; // RFC 5321 §4.5.3.2.7
+    std::chrono::seconds smtp_data_timeout{180};    // §4.5.3.2.6 (data block)
+    std::uint64_t smtp_max_message_size = 50ull * 1024 * 1024;
     std::string log_level = "info";
     std::filesystem::path log_file;
 };

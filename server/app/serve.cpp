@@ -7,6 +7,7 @@
 #include "server/net/tls_contexts.hpp"
 #include "server/proxy/imap_session.hpp"
 #include "server/proxy/pop3_session.hpp"
+#include "server/proxy/smtp_session.hpp"
 #include "server/proxy/unavailable_session.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/store_service.hpp"
@@ -103,6 +104,9 @@ int serve(const config& c) {
     imap_settings.login_timeout = c.imap_login_timeout;
     imap_settings.idle_timeout = c.imap_idle_timeout;
     auto imap = std::make_shared<proxy::imap_session>(imap_settings);
+    auto smtp = std::make_shared<proxy::smtp_session>(
+        gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout, c.smtp_data_timeout,
+                                      c.smtp_max_message_size});
 
     std::vector<std::shared_ptr<net::listener>> listeners;
     net::listener_settings settings{&c.access_allow, server_tls.get()};
@@ -113,6 +117,7 @@ int serve(const config& c) {
         std::shared_ptr<net::session_handler> handler = proxy::unavailable_session::for_listener(name);
         if (name == "pop3" || name == "pop3s") handler = pop3;
         if (name == "imap" || name == "imaps") handler = imap;
+        if (name == "smtp" || name == "smtps") handler = smtp;
         listeners.push_back(std::make_shared<net::listener>(io, spec, handler, settings));
     }
     for (auto& l : listeners) l->start();

@@ -56,6 +56,8 @@ asio::awaitable<void> listener::accept_loop() {
             spdlog::warn("listen.{}: accept failed: {}", spec_.name, ec.message());
             continue; // e.g. EMFILE: keep serving the sessions we have
         }
+        // Replies go out as the protocol produces them; Nagle + delayed ACK would add ~40 ms to multi-segment ones.
+        socket.set_option(asio::ip::tcp::no_delay(true), ec);
         auto executor = socket.get_executor();
         asio::co_spawn(executor, run_session(std::move(socket)), [name = spec_.name](std::exception_ptr e) {
             if (!e) return;

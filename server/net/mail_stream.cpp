@@ -86,8 +86,17 @@ asio::awaitable<void> mail_stream::handshake() {
 
 asio::awaitable<std::size_t> mail_stream::read_some(asio::mutable_buffer buffer) {
     if (ssl_) {
-        int n = co_await drive([&] { return SSL_read(ssl_, buffer.data(), static_cast<int>(buffer.size())); });
-        co_return static_cast<std::size_t>(n);
+        auto* p = static_cast<char*>(buffer.data());
+        int n = co_await drive([&] { return SSL_read(ssl_, p, static_cast<int>(buffer.size())); });
+        // Fill the rest from records OpenSSL already holds, so a relay forwards bursts, not single records.
+        auto total = static_cast<std::size_t>(n);
+        while (n > 0 && total < buffer.size() && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_))) {
+            ERR_clear_error();
+            n = SSL_read(ssl_, p + total, static_cast<int>(buffer.size() - total));
+            if (n > 0) total += static_cast<std::size_t>(n);
+        }
+        ERR_clear_error();
+        co_return total;
     }
     error_code ec;
     std::size_t n = co_await socket_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, ec));
@@ -112,7 +121,8 @@ asio::awaitable<void> mail_stream::write(asio::const_buffer bytes) {
 }
 
 asio::awaitable<void> mail_stream::wait_readable() {
-    if (ssl_ && SSL_pending(ssl_) > 0) co_return;
+    // With read-ahead, whole records may sit unprocessed inside OpenSSL while the socket has nothing more.
+    if (ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_))) co_return;
     co_await socket_.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
 }
 

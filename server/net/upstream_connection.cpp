@@ -88,6 +88,8 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
 
     try {
         auto peer = co_await timed(asio::async_connect(stream_.socket(), addresses, asio::use_awaitable), timeout);
+        boost::system::error_code ignored;
+        stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
         report(observer, upstream_step::connect, true, peer.address().to_string() + " port " + std::to_string(peer.port()));
     } catch (const system_error& e) {
         std::string reason = "cannot connect to " + endpoint.host + " port " + std::to_string(endpoint.port) + ": " +

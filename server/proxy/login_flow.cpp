@@ -51,6 +51,18 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
         co_await pause(settings.failed_login_delay);
         co_return result;
     }
+    auto provider = co_await open_provider_session(settings, label, protocol, *account);
+    if (provider.status == login_status::ok)
+        spdlog::info("{} #{} from {}: user '{}' logged in as account '{}'", label.protocol, label.id, label.peer,
+                     loggable(user), account->name);
+    co_return provider;
+}
+
+asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_label& label,
+                                                    net::mail_protocol protocol, const store::account& account_record) {
+    login_result result;
+    const auto* account = &account_record;
+    result.record = account_record;
     result.account = account->name;
     auto endpoint = account->endpoints.find(protocol);
     if (endpoint == account->endpoints.end()) {
@@ -92,8 +104,8 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
         repo.record_login(id);
         return 0;
     });
-    spdlog::info("{} #{} from {}: user '{}' logged in as account '{}' via {} ({})", label.protocol, label.id,
-                 label.peer, loggable(user), account->name, endpoint->second.endpoint.url(), upstream->tls().version);
+    spdlog::debug("{} #{}: account '{}' connected to {} ({})", label.protocol, label.id, account->name,
+                  endpoint->second.endpoint.url(), upstream->tls().version);
     result.status = login_status::ok;
     result.upstream = std::move(upstream);
     result.codec = std::move(codec);

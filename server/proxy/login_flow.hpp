@@ -16,6 +16,7 @@ enum class login_status { ok, bad_credentials, provider_temporary, provider_perm
 struct login_result {
     login_status status = login_status::bad_credentials;
     std::string account; // name, when the local credential was good
+    std::optional<store::account> record; // the account, when the local credential was good
     std::unique_ptr<net::upstream_connection> upstream; // logged in, when ok
     std::unique_ptr<protocols::upstream_codec> codec;    // its client codec (capabilities, extensions)
 };
@@ -30,6 +31,10 @@ struct session_label {
 boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,
                                                    net::mail_protocol protocol, const std::string& user,
                                                    std::string& password);
+
+// The provider half alone, for an account already chosen (SMTP relay without AUTH, reconnects).
+boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_label& label,
+                                                           net::mail_protocol protocol, const store::account& account);
 
 std::uint64_t next_session_id();
 

@@ -171,6 +171,18 @@ std::optional<account> account_repository::find_by_local_user(std::string_view l
     return load("WHERE local_user = ?1", local_user);
 }
 
+std::optional<account> account_repository::find_by_sender(std::string_view address) {
+    std::lock_guard lock(mutex_);
+    auto query = db_.prepare(
+        "SELECT a.name FROM accounts a WHERE a.enabled = 1 AND ("
+        " EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id AND s.address = ?1)"
+        " OR (NOT EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id) AND a.remote_user = ?1 COLLATE NOCASE))"
+        " ORDER BY a.name LIMIT 1");
+    query.bind(1, address);
+    if (!query.step()) return std::nullopt;
+    return load("WHERE name = ?1", query.column_text(0));
+}
+
 user_result<void> account_repository::remove(std::string_view name) {
     std::lock_guard lock(mutex_);
     db_.prepare("DELETE FROM accounts WHERE name = ?1").bind(1, name).run();

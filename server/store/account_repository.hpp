@@ -39,6 +39,9 @@ public:
     // The local password hash, for callers that cache verifications (changes when the password changes).
     std::optional<std::string> local_password_hash(std::string_view local_user);
     std::optional<account> find_by_local_user(std::string_view local_user);
+    // The enabled account allowed to send as `address` (its senders, or its remote user when it lists none);
+    // the first by name when several are.
+    std::optional<account> find_by_sender(std::string_view address);
 
     // Decrypts the provider secret. Throws secret_error naming the account, never the secret.
     std::string remote_secret(const account& a);

@@ -1,0 +1,63 @@
+// SMTP DATA stream checking.
+#include "protocols/smtp/data_decoder.hpp"
+
+namespace mailgate::protocols::smtp {
+
+void data_decoder::reject(reason r) {
+    reason_ = r;
+    // Resynchronise on the strict terminator only: after a bare line end, "\n.\n" and friends end nothing.
+    // What was already seen still counts: at a line start "\r\n" is behind us, after a CR one more.
+    match_ = after_cr_ ? 1 : (line_start_ ? 2 : 0);
+    if (dot_line_ && !after_cr_) match_ = 3;
+}
+
+data_decoder::status data_decoder::decode(std::string_view in, std::string& out, std::size_t& consumed) {
+    static constexpr std::string_view terminator = "\r\n.\r\n";
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        char c = in[i];
+        if (discarding()) {
+            if (c == terminator[match_]) {
+                if (++match_ == terminator.size()) {
+                    consumed = i + 1;
+                    return status::rejected;
+                }
+            } else {
+                match_ = c == '\r' ? 1 : 0;
+            }
+            continue;
+        }
+        if (after_cr_) {
+            if (c != '\n') {
+                reject(reason::bare_line_end);
+                match_ = c == '\r' ? 1 : 0;
+                continue;
+            }
+            after_cr_ = false;
+            out += "\r\n";
+            size_ += 2;
+            if (dot_line_) {
+                consumed = i + 1;
+                return status::end;
+            }
+            line_start_ = true;
+            continue;
+        }
+        if (c == '\r') {
+            after_cr_ = true; // held back until its LF proves it is a line end
+            continue;
+        }
+        if (c == '\n') {
+            reject(reason::bare_line_end);
+            match_ = 0; // a bare LF breaks any "\r\n.\r\n" in progress
+            continue;
+        }
+        dot_line_ = line_start_ && c == '.';
+        line_start_ = false;
+        out += c;
+        if (++size_ > max_size_) reject(reason::too_big);
+    }
+    consumed = in.size();
+    return status::more;
+}
+
+} // namespace mailgate::protocols::smtp

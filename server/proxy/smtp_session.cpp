@@ -1,0 +1,215 @@
+// SMTP session driver: client-side codec, provider-side codec, and the account choice between them.
+#include "server/proxy/smtp_session.hpp"
+
+#include "protocols/smtp/client.hpp"
+#include "protocols/smtp/server.hpp"
+#include "server/net/timed.hpp"
+#include "server/proxy/login_flow.hpp"
+#include "server/proxy/upstream_login.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+
+namespace mailgate::proxy {
+
+namespace asio = boost::asio;
+namespace smtp = protocols::smtp;
+
+namespace {
+
+// RFC 5321 §4.5.3.2: how long to wait for the provider's replies.
+constexpr std::chrono::seconds command_reply_timeout{300};
+constexpr std::chrono::seconds data_end_reply_timeout{600};
+
+// The provider session currently serving this client.
+struct provider {
+    std::unique_ptr<net::upstream_connection> connection;
+    std::unique_ptr<protocols::upstream_codec> codec;
+    std::optional<store::account> account;
+
+    smtp::client& client() { return static_cast<smtp::client&>(*codec); }
+    void adopt(login_result& r) {
+        connection = std::move(r.upstream);
+        codec = std::move(r.codec);
+        account = std::move(r.record);
+    }
+    // Without QUIT: used when a transaction must not complete (closing mid-DATA discards the message).
+    void drop() {
+        if (connection) connection->close();
+        connection.reset();
+        codec.reset();
+    }
+};
+
+asio::awaitable<void> quit_politely(provider& p) {
+    if (p.connection) {
+        p.codec->logout();
+        co_await p.connection->drive(*p.codec, net::upstream_step::logout, std::chrono::seconds(10));
+    }
+    p.drop();
+}
+
+template <class Outcome> Outcome provider_outcome(login_status s, Outcome ok, Outcome temp, Outcome perm, Outcome bad) {
+    switch (s) {
+    case login_status::ok: return ok;
+    case login_status::provider_temporary: return temp;
+    case login_status::provider_permanent: return perm;
+    case login_status::bad_credentials: return bad;
+    }
+    return temp;
+}
+
+} // namespace
+
+asio::awaitable<void> smtp_session::refuse(net::mail_stream& stream) {
+    static const std::string line = "554 5.7.1 mailgate: your network is not allowed\r\n";
+    co_await net::timed(stream.write(asio::buffer(line)), std::chrono::seconds(10));
+}
+
+asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::listener_spec&) {
+    session_label label{"smtp", next_session_id(), stream.peer_address()};
+    smtp::server codec({.starttls_offered = !stream.tls_active(),
+                        .plaintext_auth_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
+                        .relay_allowed = smtp_.relay_without_auth.contains(stream.peer_address()),
+                        .tls_active = stream.tls_active(),
+                        .host_name = local_helo_name(),
+                        .client_address = stream.peer_address(),
+                        .max_message_size = smtp_.max_message_size});
+    provider up;
+    std::array<char, 16 * 1024> buffer;
+    std::uint64_t messages = 0;
+    try {
+        for (;;) {
+            auto next = codec.next();
+            switch (next.kind) {
+            case protocols::action_kind::write:
+                co_await net::timed(stream.write(asio::buffer(next.bytes)), smtp_.command_timeout);
+                codec.wrote();
+                break;
+            case protocols::action_kind::read: {
+                auto limit = codec.in_data() ? smtp_.data_timeout : smtp_.command_timeout;
+                auto n = co_await net::timed(stream.read_some(asio::buffer(buffer)), limit);
+                codec.received(std::string_view(buffer.data(), n));
+                break;
+            }
+            case protocols::action_kind::start_tls:
+                co_await quit_politely(up); // the codec forgets AUTH: so does the provider side
+                stream.begin_tls(settings_.client_tls, net::tls_role::server);
+                co_await net::timed(stream.handshake(), smtp_.command_timeout);
+                codec.tls_started();
+                break;
+            case protocols::action_kind::authenticate: {
+                std::string password = codec.password();
+                auto r = co_await gateway_login(settings_, label, net::mail_protocol::smtp, codec.user(), password);
+                if (r.status == login_status::ok) {
+                    up.adopt(r);
+                    codec.login_result(smtp::login_outcome::ok, up.client().extensions());
+                } else {
+                    codec.login_result(provider_outcome(r.status, smtp::login_outcome::ok, smtp::login_outcome::provider_temp,
+                                                        smtp::login_outcome::provider_perm,
+                                                        smtp::login_outcome::bad_credentials));
+                }
+                break;
+            }
+            case protocols::action_kind::select_account: {
+                std::string sender = codec.sender();
+                auto account = co_await settings_.store.run(
+                    [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
+                if (!account) {
+                    spdlog::info("smtp #{} from {}: no account may send as <{}> (relay without AUTH)", label.id,
+                                 label.peer, sender);
+                    codec.account_result(smtp::account_outcome::no_account);
+                    break;
+                }
+                if (up.connection && up.account && up.account->id == account->id) {
+                    codec.account_result(smtp::account_outcome::ok, up.client().extensions());
+                    break;
+                }
+                co_await quit_politely(up);
+                auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *account);
+                if (r.status == login_status::ok) {
+                    up.adopt(r);
+                    spdlog::info("smtp #{} from {}: sending as <{}> through account '{}' (relay without AUTH)", label.id,
+                                 label.peer, sender, account->name);
+                    codec.account_result(smtp::account_outcome::ok, up.client().extensions());
+                } else {
+                    codec.account_result(provider_outcome(r.status, smtp::account_outcome::ok,
+                                                          smtp::account_outcome::provider_temp,
+                                                          smtp::account_outcome::provider_perm,
+                                                          smtp::account_outcome::provider_perm));
+                }
+                break;
+            }
+            case protocols::action_kind::upstream_command: {
+                if (!up.connection && up.account) { // dropped after a refused message: log in again
+                    auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *up.account);
+                    if (r.status != login_status::ok) {
+                        codec.upstream_failed();
+                        break;
+                    }
+                    up.adopt(r);
+                }
+                if (!up.connection) {
+                    codec.upstream_failed();
+                    break;
+                }
+                bool verdict = next.bytes.empty(); // the reply to the end of DATA
+                up.client().transact(std::string(next.bytes));
+                auto failure = co_await up.connection->drive(*up.codec, net::upstream_step::login,
+                                                            verdict ? data_end_reply_timeout : command_reply_timeout);
+                if (failure) {
+                    spdlog::warn("smtp #{} account '{}': provider connection failed: {}", label.id,
+                                 up.account ? up.account->name : "?", failure->reason);
+                    up.drop();
+                    codec.upstream_failed();
+                    break;
+                }
+                const auto& reply = up.client().last_reply();
+                if (verdict) {
+                    ++messages;
+                    spdlog::info("smtp #{} account '{}': message {}: provider said {} {}", label.id,
+                                 up.account ? up.account->name : "?", messages, reply.code,
+                                 reply.lines.empty() ? "" : reply.lines.back().substr(0, 120));
+                }
+                codec.upstream_reply(reply);
+                break;
+            }
+            case protocols::action_kind::upstream_data:
+                try {
+                    if (!up.connection) throw boost::system::system_error(asio::error::not_connected);
+                    co_await net::timed(up.connection->stream().write(asio::buffer(next.bytes)), smtp_.data_timeout);
+                    codec.upstream_written();
+                } catch (const boost::system::system_error& e) {
+                    spdlog::warn("smtp #{}: provider connection failed during DATA: {}", label.id, e.code().message());
+                    up.drop();
+                    codec.upstream_failed();
+                }
+                break;
+            case protocols::action_kind::upstream_abort:
+                spdlog::warn("smtp #{} from {}: message refused (bare CR/LF or over size); provider transaction dropped",
+                             label.id, label.peer);
+                up.drop();
+                break;
+            case protocols::action_kind::close: {
+                auto why = codec.error();
+                bool routine = why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
+                if (routine)
+                    spdlog::debug("smtp #{} from {}: {}", label.id, label.peer, why.message());
+                else
+                    spdlog::info("smtp #{} from {}: closing: {}", label.id, label.peer, why.message());
+                co_await quit_politely(up);
+                co_return;
+            }
+            case protocols::action_kind::relay:
+            case protocols::action_kind::done: co_await quit_politely(up); co_return;
+            }
+        }
+    } catch (const boost::system::system_error& e) {
+        spdlog::info("smtp #{} from {}: {}", label.id, label.peer,
+                     e.code() == asio::error::timed_out ? "timed out" : e.code().message());
+        up.drop();
+    }
+}
+
+} // namespace mailgate::proxy
