@@ -34,6 +34,16 @@ void line_buffer::clear() {
     pos_ = 0;
 }
 
+bool line_buffer::discard_line() {
+    auto lf = rest().find('\n');
+    if (lf == std::string_view::npos) {
+        clear();
+        return false;
+    }
+    pos_ += lf + 1;
+    return true;
+}
+
 void line_buffer::compact() {
     if (pos_ == 0) return;
     data_.erase(0, pos_);

@@ -25,6 +25,8 @@ public:
     std::size_t buffered() const { return data_.size() - pos_; }
     std::string_view rest() const { return std::string_view(data_).substr(pos_); }
     void clear();
+    // Drops the current (over-long) line through its LF; false when no LF has arrived yet (all is dropped).
+    bool discard_line();
 
 private:
     void compact();

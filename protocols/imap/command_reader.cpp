@@ -121,7 +121,8 @@ command_reader::status command_reader::next(line_buffer& input) {
             return finish();
         }
         if (!valid) return status::bad_literal;
-        if (literal_size > max_command_ || size_ + literal_size > max_command_) return status::too_long;
+        // The literal and at least the CRLF that must follow it have to fit.
+        if (literal_size > max_command_ || size_ + literal_size + 2 > max_command_) return status::too_long;
         size_ += literal_size;
         segments_.emplace_back(line.substr(0, start));
         literals_.emplace_back();
@@ -130,6 +131,15 @@ command_reader::status command_reader::next(line_buffer& input) {
         in_literal_ = literal_size > 0;
         if (synchronizing) return status::send_continuation;
     }
+}
+
+std::pair<std::string, std::string> command_reader::head() const {
+    if (segments_.empty()) return {};
+    std::string_view first = segments_.front();
+    auto space = first.find(' ');
+    if (space == std::string_view::npos) return {std::string(first), {}};
+    auto rest = first.substr(space + 1);
+    return {std::string(first.substr(0, space)), ascii_upper(rest.substr(0, rest.find(' ')))};
 }
 
 command_reader::status command_reader::finish() {

@@ -31,6 +31,8 @@ public:
 
     status next(line_buffer& input);
     const command& current() const { return command_; }
+    // Tag and upper-cased command name of the command being assembled (before its literals have arrived).
+    std::pair<std::string, std::string> head() const;
     void reset();
 
 private:

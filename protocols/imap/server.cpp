@@ -102,9 +102,18 @@ action server::next() {
                 on_command(c);
                 continue;
             }
-            case command_reader::status::send_continuation:
+            case command_reader::status::send_continuation: {
+                // Never invite a password over a connection that may not carry one: refuse before the literal.
+                auto [tag, name] = reader_.head();
+                if (!login_permitted() && (name == "LOGIN" || name == "AUTHENTICATE") && valid_tag(tag)) {
+                    reader_.reset();
+                    tag_ = tag;
+                    tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
+                    continue;
+                }
                 out_ += "+ Ready for literal data\r\n";
                 continue;
+            }
             case command_reader::status::too_long:
                 untagged("BAD Command line or literal too long");
                 end(session_errc::line_too_long);
@@ -131,18 +140,15 @@ action server::next() {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
-    
+    options_.starttls_offered = false;
     sasl_.clear();
     state_ = state::command;
 }
 
 void server::on_command(const command& c) {
     tag_ = c.tag;
-    if (!valid_tag(c.tag) || has_control_bytes(c.tag + c.name)) {
-        if (has_control_bytes(c.tag)) {
-            end(session_errc::garbage);
-            return;
-        }
+    if (has_control_bytes(c.tag) || has_control_bytes(c.name)) return end(session_errc::garbage);
+    if (!valid_tag(c.tag)) {
         tag_ = "*";
         return untagged("BAD Invalid tag");
     }
@@ -221,7 +227,7 @@ void server::login_result(login_outcome outcome, const std::vector<std::string>&
         std::string caps;
         for (const auto& cap : provider_capabilities)
             if (!gateway_only(cap)) caps += (caps.empty() ? "" : " ") + cap;
-        tagged("OK [CAPABILITY " + caps + "] Logged in");
+        tagged(caps.empty() ? "OK Logged in" : "OK [CAPABILITY " + caps + "] Logged in");
         state_ = state::relay;
         return;
     }

@@ -126,8 +126,7 @@ action server::next() {
         switch (input_.next_line(line)) {
         case line_buffer::result::line: on_line(line); continue;
         case line_buffer::result::too_long:
-            input_.clear();
-            skipping_long_line_ = true;
+            skipping_long_line_ = !input_.discard_line();
             error_reply("500 5.5.2 Line too long");
             continue;
         case line_buffer::result::bare_lf:

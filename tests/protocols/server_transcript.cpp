@@ -1,5 +1,5 @@
 // Executes server-codec transcripts in the three delivery modes of DESIGN.md "Tests", playing the driver loop
-// of a session (write/read/start_tls/authenticate/relay/close).
+// of a session (write/read/start_tls/authenticate/relay/close, and SMTP's account and upstream steps).
 #include "tests/protocols/server_transcript.hpp"
 
 #include <gtest/gtest.h>
@@ -12,18 +12,84 @@ using protocols::action_kind;
 
 std::string describe(const action& a, const server_codec& codec) {
     std::string out = kind_name(a.kind);
-    if (a.kind == action_kind::write)
+    if (a.kind == action_kind::write || a.kind == action_kind::upstream_command)
         out += " \"" + escape_bytes(a.bytes) + "\"";
     if (a.kind == action_kind::close)
         out += " (error: " + codec.error().message() + ")";
     return out;
 }
 
+// A provider reply given as wire text, assembled as smtp::client would.
+std::optional<protocols::smtp::reply> parse_reply(std::string_view wire) {
+    protocols::smtp::reply_assembler assembler;
+    while (!wire.empty()) {
+        auto end = wire.find("\r\n");
+        if (end == std::string_view::npos)
+            return std::nullopt;
+        auto r = assembler.feed(wire.substr(0, end));
+        wire.remove_prefix(end + 2);
+        if (r == protocols::smtp::reply_assembler::result::malformed)
+            return std::nullopt;
+        if (r == protocols::smtp::reply_assembler::result::complete)
+            return wire.empty() ? std::optional(assembler.take()) : std::nullopt;
+    }
+    return std::nullopt;
+}
+
+// The driver's side of SMTP DATA: answers upstream_data chunks and notes aborts as they come, so that the
+// script can check their sum whatever the delivery mode.
+struct upstream_tracker {
+    std::string data;              // chunks written since the last expect_upstream_data
+    unsigned aborts = 0;           // since the last expect_upstream_abort
+    bool fail_next_data = false;   // fail_upstream_data
+    std::optional<action> peeked;  // pulled by expect_upstream_data/abort for the next step
+
+    std::optional<std::string> unchecked() const {
+        if (!data.empty())
+            return "upstream data \"" + escape_bytes(data) + "\" was not checked by expect_upstream_data";
+        if (aborts > 0)
+            return "an upstream_abort was not checked by expect_upstream_abort";
+        return std::nullopt;
+    }
+};
+
 std::optional<run_failure> run_once(const server_codec_factory& make, const std::vector<step>& script,
                                     const delivery_mode& m) {
     auto codec = make();
+    upstream_tracker up;
+    auto next_action = [&]() -> action {
+        if (up.peeked) {
+            action a = *up.peeked;
+            up.peeked.reset();
+            return a;
+        }
+        for (;;) {
+            action a = codec->next();
+            if (a.kind == action_kind::upstream_abort) {
+                ++up.aborts;
+            } else if (a.kind == action_kind::upstream_data && up.fail_next_data) {
+                up.fail_next_data = false;
+                up.data.clear();
+                codec->upstream_failed();
+            } else if (a.kind == action_kind::upstream_data) {
+                up.data.append(a.bytes);
+                codec->upstream_written();
+            } else {
+                return a;
+            }
+        }
+    };
+    // Steps other than feeds, checks and the upstream checks first require everything collected to be checked.
+    auto next_settled = [&](action& a) -> std::optional<std::string> {
+        a = next_action();
+        if (auto err = up.unchecked())
+            return *err + "; then came " + describe(a, *codec);
+        return std::nullopt;
+    };
     auto expect_kind = [&](action_kind want, const char* why) -> std::optional<std::string> {
-        action a = codec->next();
+        action a{};
+        if (auto err = next_settled(a))
+            return err;
         if (a.kind == want)
             return std::nullopt;
         return std::string("expected ") + kind_name(want) + why + ", got " + describe(a, *codec);
@@ -33,7 +99,9 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
         const step& s = script[i];
         switch (s.what) {
         case step::kind::expect_write: {
-            action a = codec->next();
+            action a{};
+            if (auto err = next_settled(a))
+                return run_failure{i, *err};
             if (a.kind != action_kind::write || a.bytes != s.bytes) {
                 return run_failure{i, "expected write \"" + escape_bytes(s.bytes) + "\", got " +
                                           describe(a, *codec)};
@@ -45,10 +113,12 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
         case step::kind::feed_whole: {
             std::size_t delivered = 0;
             for (auto piece : pieces_of(s.bytes, s.what == step::kind::feed, i, m)) {
-                if (auto err = expect_kind(action_kind::read, "")) {
-                    return run_failure{i, *err + " before delivering byte offset " +
-                                              std::to_string(delivered) + " of \"" + escape_bytes(s.bytes) +
-                                              "\""};
+                // DATA in flight may be cut into chunks between the pieces: collected, not settled.
+                action a = next_action();
+                if (a.kind != action_kind::read) {
+                    return run_failure{i, "expected read, got " + describe(a, *codec) +
+                                              " before delivering byte offset " + std::to_string(delivered) +
+                                              " of \"" + escape_bytes(s.bytes) + "\""};
                 }
                 codec->received(piece);
                 delivered += piece.size();
@@ -74,7 +144,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
                                           escape_bytes(codec->user()) + "\" / \"" +
                                           escape_bytes(codec->password()) + "\""};
             }
-            codec->login_result(s.outcome);
+            codec->login_result(s.outcome, s.capabilities);
             if (!codec->password().empty())
                 return run_failure{i, "the password must be forgotten once the login outcome is known"};
             break;
@@ -108,6 +178,51 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             if (check_fails([&] { s.check_fn(*codec); }, i, m))
                 return run_failure{i, "check failed (see above)"};
             break;
+        case step::kind::expect_select_account:
+            if (auto err = expect_kind(action_kind::select_account, ""))
+                return run_failure{i, *err};
+            if (codec->sender() != s.user) {
+                return run_failure{i, "expected sender \"" + escape_bytes(s.user) + "\", got \"" +
+                                          escape_bytes(codec->sender()) + "\""};
+            }
+            codec->account_result(s.outcome, s.capabilities);
+            break;
+        case step::kind::expect_upstream_command: {
+            action a{};
+            if (auto err = next_settled(a))
+                return run_failure{i, *err};
+            if (a.kind != action_kind::upstream_command || a.bytes != s.bytes) {
+                return run_failure{i, "expected upstream_command \"" + escape_bytes(s.bytes) + "\", got " +
+                                          describe(a, *codec)};
+            }
+            if (!s.reply) {
+                codec->upstream_failed();
+                break;
+            }
+            auto r = parse_reply(*s.reply);
+            if (!r)
+                return run_failure{i, "the script's reply \"" + escape_bytes(*s.reply) + "\" is malformed"};
+            codec->upstream_reply(*r);
+            break;
+        }
+        case step::kind::expect_upstream_data:
+            up.peeked = next_action();
+            if (up.data != s.bytes) {
+                return run_failure{i, "expected upstream data \"" + escape_bytes(s.bytes) + "\", got \"" +
+                                          escape_bytes(up.data) + "\""};
+            }
+            up.data.clear();
+            break;
+        case step::kind::expect_upstream_abort:
+            up.peeked = next_action();
+            if (up.aborts != 1) {
+                return run_failure{i, "expected one upstream_abort, got " + std::to_string(up.aborts)};
+            }
+            up.aborts = 0;
+            break;
+        case step::kind::fail_upstream_data:
+            up.fail_next_data = true;
+            break;
         }
     }
     return std::nullopt;
@@ -135,6 +250,21 @@ step expect_relay(std::string pipelined) {
 }
 step expect_close(protocols::session_errc e) {
     return {.what = step::kind::expect_close, .error = e};
+}
+step expect_upstream_command(std::string line, std::string reply) {
+    return {.what = step::kind::expect_upstream_command, .bytes = std::move(line), .reply = std::move(reply)};
+}
+step expect_upstream_command_fails(std::string line) {
+    return {.what = step::kind::expect_upstream_command, .bytes = std::move(line)};
+}
+step expect_upstream_data(std::string bytes) {
+    return {.what = step::kind::expect_upstream_data, .bytes = std::move(bytes)};
+}
+step expect_upstream_abort() {
+    return {.what = step::kind::expect_upstream_abort};
+}
+step fail_upstream_data() {
+    return {.what = step::kind::fail_upstream_data};
 }
 
 bool run_transcript(const server_codec_factory& make, const std::vector<step>& script) {

@@ -228,6 +228,14 @@ const char* kind_name(protocols::action_kind k) {
         return "authenticate";
     case action_kind::relay:
         return "relay";
+    case action_kind::select_account:
+        return "select_account";
+    case action_kind::upstream_command:
+        return "upstream_command";
+    case action_kind::upstream_data:
+        return "upstream_data";
+    case action_kind::upstream_abort:
+        return "upstream_abort";
     }
     return "?";
 }
