@@ -52,6 +52,12 @@ void server::received(std::string_view bytes) {
 
 action server::next() {
     for (;;) {
+        // First, before the refusal reply is written: a refusal noticed while decoding a single read has already
+        // left the data state, yet the provider still sits in DATA and must never see that message end.
+        if (abort_pending_) {
+            abort_pending_ = false;
+            return {action_kind::upstream_abort};
+        }
         if (!out_.empty()) return {action_kind::write, out_};
         switch (state_) {
         case state::greeting:
@@ -66,10 +72,6 @@ action server::next() {
             return {pending_ == pending::none ? action_kind::upstream_data : action_kind::upstream_command,
                     upstream_out_};
         case state::data: {
-            if (abort_pending_) {
-                abort_pending_ = false;
-                return {action_kind::upstream_abort};
-            }
             if (input_.buffered() > 0) {
                 std::string chunk;
                 std::size_t consumed = 0;
@@ -395,6 +397,10 @@ void server::on_rcpt(const std::string& argument) {
     if (recipients_ >= options_.max_recipients) return say("452 4.5.3 Too many recipients");
     auto path = parse_path(argument, "TO:");
     if (!path || path->address.empty()) return error_reply("501 5.5.4 Syntax: RCPT TO:<address>");
+    // RFC 6531 §3.4: a non-ASCII recipient only in a transaction that MAIL opened with SMTPUTF8.
+    bool utf8 = std::any_of(mail_->parameters.begin(), mail_->parameters.end(),
+                            [](const path_parameter& p) { return p.keyword == "SMTPUTF8"; });
+    if (!utf8 && non_ascii(path->address)) return error_reply("553 5.6.7 Non-ASCII address needs SMTPUTF8");
     std::string reject;
     for (const auto& p : path->parameters)
         if (!extension_ok(p, reject) || p.keyword == "SIZE" || p.keyword == "AUTH" || p.keyword == "BODY")
@@ -482,6 +488,16 @@ void server::upstream_failed() {
         lost_in_data_ = true;
         decoder_->abandon();
         state_ = state::data;
+        return;
+    }
+    if (what == pending::rset_then_ehlo || what == pending::rset_then_helo) {
+        // The EHLO/HELO is ours to answer; the transaction it resets went away with the provider anyway.
+        reset_transaction();
+        state_ = state::command;
+        if (what == pending::rset_then_ehlo)
+            ehlo_reply();
+        else
+            say("250 " + options_.host_name);
         return;
     }
     say("451 4.4.1 Connection to the mail provider failed; nothing was sent, try again later");
