@@ -94,7 +94,8 @@ int serve(const config& c) {
     boost::asio::thread_pool store_pool(2);
     store::store_service store(repository, store_pool);
 
-    proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth, c.upstream_timeout};
+    proxy::activity live;
+    proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth, live, c.upstream_timeout};
     gateway.failed_login_delay = c.failed_login_delay;
     auto pop3_settings = gateway;
     pop3_settings.login_timeout = c.pop3_login_timeout;

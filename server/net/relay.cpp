@@ -60,7 +60,7 @@ struct lent_buffer {
 struct direction {
     mail_stream& from;
     mail_stream& to;
-    std::uint64_t& count;
+    std::atomic<std::uint64_t>& count;
     clock::time_point& last_activity;
     relay_end on_eof, on_from_error, on_to_error;
 };
@@ -106,7 +106,7 @@ asio::awaitable<relay_end> watchdog(clock::time_point& last_activity, clock::dur
 } // namespace
 
 asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream, std::string client_first,
-                                    clock::duration idle) {
+                                    clock::duration idle, relay_counters& counters) {
     using namespace asio::experimental::awaitable_operators;
     relay_result result{relay_end::client_closed};
     if (!client_first.empty()) {
@@ -116,15 +116,17 @@ asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream, 
             result.end = relay_end::upstream_error;
             co_return result;
         }
-        result.client_to_upstream += client_first.size();
+        counters.up += client_first.size();
     }
     auto last_activity = clock::now();
-    direction up{client, upstream, result.client_to_upstream, last_activity,
+    direction up{client, upstream, counters.up, last_activity,
                  relay_end::client_closed, relay_end::client_error, relay_end::upstream_error};
-    direction down{upstream, client, result.upstream_to_client, last_activity,
+    direction down{upstream, client, counters.down, last_activity,
                    relay_end::upstream_closed, relay_end::upstream_error, relay_end::client_error};
     auto first = co_await (pump(up) || pump(down) || watchdog(last_activity, idle));
     std::visit([&](relay_end e) { result.end = e; }, first);
+    result.client_to_upstream = counters.up.load();
+    result.upstream_to_client = counters.down.load();
     co_return result;
 }
 

@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -15,6 +16,12 @@ namespace mailgate::net {
 
 enum class relay_end { client_closed, upstream_closed, idle_timeout, client_error, upstream_error };
 std::string_view to_string(relay_end e);
+
+// Live byte counts, readable from other threads while the relay runs (the admin page's session table).
+struct relay_counters {
+    std::atomic<std::uint64_t> up{0};   // client → provider
+    std::atomic<std::uint64_t> down{0}; // provider → client
+};
 
 struct relay_result {
     relay_end end;
@@ -25,6 +32,6 @@ struct relay_result {
 // `client_first` (bytes the client pipelined before the relay began) goes upstream before anything else.
 // Returns when either side closes or fails, or nothing moved for `idle`; the caller closes both streams.
 boost::asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream, std::string client_first,
-                                           std::chrono::steady_clock::duration idle);
+                                           std::chrono::steady_clock::duration idle, relay_counters& counters);
 
 } // namespace mailgate::net

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "server/net/cidr.hpp"
+#include "server/proxy/activity.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -15,6 +16,7 @@ struct gateway_settings {
     boost::asio::ssl::context& client_tls;   // local certificate, for STARTTLS/STLS
     boost::asio::ssl::context& upstream_tls; // provider verification
     const net::cidr_list& plaintext_auth;
+    activity& live;
     std::chrono::seconds upstream_timeout{30};
     std::chrono::seconds login_timeout{60};     // per read before login
     std::chrono::seconds idle_timeout{600};     // relay without traffic either way

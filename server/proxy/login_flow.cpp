@@ -47,14 +47,20 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     if (!account || !account->enabled) {
         spdlog::info("{} #{} from {}: local login failed for user '{}'{}", label.protocol, label.id, label.peer,
                      loggable(user), account ? " (account disabled)" : "");
+        settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed, std::string(label.protocol),
+                              std::string(label.peer), account ? account->name : "",
+                              "local login failed for user '" + loggable(user) + "'"});
         // The same delay for unknown users, wrong passwords and disabled accounts: no hint which it was.
         co_await pause(settings.failed_login_delay);
         co_return result;
     }
     auto provider = co_await open_provider_session(settings, label, protocol, *account);
-    if (provider.status == login_status::ok)
+    if (provider.status == login_status::ok) {
         spdlog::info("{} #{} from {}: user '{}' logged in as account '{}'", label.protocol, label.id, label.peer,
                      loggable(user), account->name);
+        settings.live.record({std::chrono::system_clock::now(), event_kind::login_ok, std::string(label.protocol),
+                              std::string(label.peer), account->name, "user '" + loggable(user) + "'"});
+    }
     co_return provider;
 }
 
@@ -94,6 +100,10 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         });
         spdlog::warn("{} #{} from {}: account '{}': provider {} failed ({}): {}", label.protocol, label.id, label.peer,
                      account->name, endpoint->second.endpoint.url(), net::to_string(failure->kind), failure->reason);
+        settings.live.count_upstream_error(std::string(label.protocol), net::to_string(failure->kind));
+        settings.live.record({std::chrono::system_clock::now(), event_kind::upstream_error, std::string(label.protocol),
+                              std::string(label.peer), account->name,
+                              std::string(net::to_string(failure->kind)) + ": " + failure->reason});
         upstream->close();
         result.status = failure->kind == net::failure_kind::auth_upstream ? login_status::provider_permanent
                                                                           : login_status::provider_temporary;

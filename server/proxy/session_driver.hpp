@@ -23,6 +23,18 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
     std::unique_ptr<net::upstream_connection> upstream;
     std::string account;
     std::array<char, 1024> buffer; // pre-login commands are short; literals arrive over several reads
+    // The admin can close this session (account disabled or deleted); `alive` guards against a late close.
+    auto alive = std::make_shared<bool>(true);
+    auto entry = settings.live.open(label.id, std::string(label.protocol), std::string(label.peer),
+                                    stream.socket().get_executor(), [alive, &stream, &upstream] {
+                                        if (!*alive) return;
+                                        stream.close();
+                                        if (upstream) upstream->close();
+                                    });
+    struct mark_dead {
+        std::shared_ptr<bool> alive;
+        ~mark_dead() { *alive = false; }
+    } on_exit{alive};
     try {
         for (;;) {
             auto next = codec.next();
@@ -47,11 +59,12 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
                 report(codec, result);
                 upstream = std::move(result.upstream);
                 account = result.account;
+                if (upstream) entry->set_account(account);
                 break;
             }
             case protocols::action_kind::relay: {
                 auto outcome = co_await net::relay(stream, upstream->stream(), codec.take_pipelined(),
-                                                   settings.idle_timeout);
+                                                   settings.idle_timeout, entry->counters());
                 // Closing without the protocol's goodbye: a vanished client's POP3 DELEs are rolled back.
                 upstream->close();
                 spdlog::info("{} #{} account '{}': session ended ({}), {} bytes up, {} bytes down", label.protocol,

@@ -79,6 +79,17 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
     provider up;
     std::array<char, 16 * 1024> buffer;
     std::uint64_t messages = 0;
+    auto alive = std::make_shared<bool>(true);
+    auto entry = settings_.live.open(label.id, "smtp", std::string(label.peer), stream.socket().get_executor(),
+                                     [alive, &stream, &up] {
+                                         if (!*alive) return;
+                                         stream.close();
+                                         up.drop();
+                                     });
+    struct mark_dead {
+        std::shared_ptr<bool> alive;
+        ~mark_dead() { *alive = false; }
+    } on_exit{alive};
     try {
         for (;;) {
             auto next = codec.next();
@@ -104,6 +115,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 auto r = co_await gateway_login(settings_, label, net::mail_protocol::smtp, codec.user(), password);
                 if (r.status == login_status::ok) {
                     up.adopt(r);
+                    entry->set_account(up.account->name);
                     codec.login_result(smtp::login_outcome::ok, up.client().extensions());
                 } else {
                     codec.login_result(provider_outcome(r.status, smtp::login_outcome::ok, smtp::login_outcome::provider_temp,
@@ -130,6 +142,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *account);
                 if (r.status == login_status::ok) {
                     up.adopt(r);
+                    entry->set_account(up.account->name);
                     spdlog::info("smtp #{} from {}: sending as <{}> through account '{}' (relay without AUTH)", label.id,
                                  label.peer, sender, account->name);
                     codec.account_result(smtp::account_outcome::ok, up.client().extensions());
@@ -179,6 +192,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 try {
                     if (!up.connection) throw boost::system::system_error(asio::error::not_connected);
                     co_await net::timed(up.connection->stream().write(asio::buffer(next.bytes)), smtp_.data_timeout);
+                    entry->counters().up += next.bytes.size();
                     codec.upstream_written();
                 } catch (const boost::system::system_error& e) {
                     spdlog::warn("smtp #{}: provider connection failed during DATA: {}", label.id, e.code().message());

@@ -1,0 +1,94 @@
+// What the gateway is doing right now and did recently: live sessions (with a way to close them), a ring of
+// recent events, and counters for /metrics. Shared by all protocol sessions and read by the admin page.
+#pragma once
+
+#include "server/net/relay.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace mailgate::proxy {
+
+using net::relay_counters;
+
+class activity;
+
+// One live session; unregisters itself when destroyed.
+class session_entry {
+public:
+    session_entry(activity& owner, std::uint64_t id, std::string protocol, std::string peer,
+                  boost::asio::any_io_executor executor, std::function<void()> closer);
+    ~session_entry();
+    session_entry(const session_entry&) = delete;
+
+    void set_account(const std::string& name);
+    relay_counters& counters() { return counters_; }
+
+private:
+    friend class activity;
+    activity& owner_;
+    std::uint64_t id_;
+    std::string protocol_;
+    std::string peer_;
+    std::string account_; // guarded by owner's mutex
+    std::chrono::system_clock::time_point since_;
+    boost::asio::any_io_executor executor_;
+    std::function<void()> closer_;
+    relay_counters counters_;
+};
+
+struct session_view {
+    std::uint64_t id;
+    std::string protocol, peer, account;
+    std::chrono::system_clock::time_point since;
+    std::uint64_t bytes_up, bytes_down;
+};
+
+enum class event_kind { login_ok, login_failed, upstream_error, session_closed_by_admin };
+std::string_view to_string(event_kind k);
+
+struct event {
+    std::chrono::system_clock::time_point at;
+    event_kind kind;
+    std::string protocol, peer, account, detail; // never a password
+};
+
+class activity {
+public:
+    std::unique_ptr<session_entry> open(std::uint64_t id, std::string protocol, std::string peer,
+                                        boost::asio::any_io_executor executor, std::function<void()> closer);
+    std::vector<session_view> sessions() const;
+    // Closes every live session of `account` (disabled or deleted); returns how many.
+    std::size_t close_account_sessions(const std::string& account);
+
+    void record(event e);
+    std::vector<event> recent_events(std::size_t limit = 200) const;
+    void count_upstream_error(const std::string& protocol, std::string_view kind);
+    void count_bytes(std::uint64_t up, std::uint64_t down);
+
+    std::string prometheus_metrics() const;
+
+private:
+    friend class session_entry;
+    void remove(std::uint64_t id);
+
+    mutable std::mutex mutex_;
+    std::map<std::uint64_t, session_entry*> live_;
+    std::deque<event> events_;
+    std::map<std::string, std::uint64_t> sessions_total_;     // per protocol
+    std::map<std::string, std::uint64_t> login_failures_;     // per protocol
+    std::map<std::string, std::uint64_t> upstream_errors_;    // "protocol/kind"
+    std::uint64_t bytes_up_ = 0, bytes_down_ = 0;
+};
+
+} // namespace mailgate::proxy
