@@ -8,7 +8,7 @@ void data_decoder::reject(reason r) {
     // Resynchronise on the strict terminator only: after a bare line end, "\n.\n" and friends end nothing.
     // What was already seen still counts: at a line start "\r\n" is behind us, after a CR one more.
     match_ = after_cr_ ? 1 : (line_start_ ? 2 : 0);
-    if (dot_line_ && !after_cr_) match_ = 3;
+    if (dot_line_) match_ = after_cr_ ? 4 : 3; // "\r\n." or "\r\n.\r" already seen
 }
 
 data_decoder::status data_decoder::decode(std::string_view in, std::string& out, std::size_t& consumed) {
@@ -34,12 +34,12 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
             }
             after_cr_ = false;
             out += "\r\n";
-            size_ += 2;
-            if (dot_line_) {
+            if (dot_line_) { // the terminator: not part of the message
                 consumed = i + 1;
                 return status::end;
             }
             line_start_ = true;
+            if ((size_ += 2) > max_size_) reject(reason::too_big);
             continue;
         }
         if (c == '\r') {
@@ -51,10 +51,12 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
             match_ = 0; // a bare LF breaks any "\r\n.\r\n" in progress
             continue;
         }
+        // A dot opening a line is dot-stuffing or the terminator, never message content (RFC 5321 §4.5.2),
+        // so it does not count toward the size: the limit applies to the message as RFC 1870 SIZE counts it.
         dot_line_ = line_start_ && c == '.';
         line_start_ = false;
         out += c;
-        if (++size_ > max_size_) reject(reason::too_big);
+        if (!dot_line_ && ++size_ > max_size_) reject(reason::too_big);
     }
     consumed = in.size();
     return status::more;

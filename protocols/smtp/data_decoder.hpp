@@ -30,7 +30,8 @@ public:
         if (reason_ == reason::none) reject(reason::abandoned);
     }
     bool discarding() const { return reason_ != reason::none; }
-    std::uint64_t size() const { return size_; } // message bytes seen (dot-stuffed, with CRLFs)
+    // Message bytes seen: with CRLFs, without dot-stuffing and the terminator (as RFC 1870 SIZE counts them).
+    std::uint64_t size() const { return size_; }
 
 private:
     void reject(reason r);

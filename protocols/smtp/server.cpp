@@ -52,8 +52,8 @@ void server::received(std::string_view bytes) {
 
 action server::next() {
     for (;;) {
-        // First, before the refusal reply is written: a refusal noticed while decoding a single read has already
-        // left the data state, yet the provider still sits in DATA and must never see that message end.
+        // First, before the refusal reply is written: a refusal noticed while decoding a single read has
+        // already left the data state, yet the provider still sits in DATA and must never see that message end.
         if (abort_pending_) {
             abort_pending_ = false;
             return {action_kind::upstream_abort};

@@ -1,5 +1,5 @@
 // `mailgate account add|list|show|remove|enable|disable|passwd` (and dispatch to `test`).
-#include "server/app/providers.hpp"
+#include "server/app/account_input.hpp"
 #include "server/cli/account_format.hpp"
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
@@ -57,29 +57,16 @@ int add(const std::vector<std::string>& args) {
     a.name = required(vm, "name");
     a.local_user = required(vm, "local-user");
     a.remote_user = required(vm, "remote-user");
-    a.provider = vm.count("provider") ? vm["provider"].as<std::string>() : "custom";
-    std::map<std::string, std::string> urls;
-    if (a.provider != "custom") {
-        const auto* preset = app::find_provider(a.provider);
-        if (!preset) return fail("unknown provider '" + a.provider + "' (see mailgate providers)");
-        if (!preset->imap.empty()) urls["imap"] = preset->imap;
-        if (!preset->pop3.empty()) urls["pop3"] = preset->pop3;
-        if (!preset->smtp.empty()) urls["smtp"] = preset->smtp;
-    }
-    for (const char* protocol : {"imap", "pop3", "smtp"}) // explicit URLs override a preset's
-        if (vm.count(protocol)) urls[protocol] = vm[protocol].as<std::string>();
-    if (urls.empty()) return fail("give --provider or at least one of --imap, --pop3, --smtp");
-    for (const auto& [protocol, url] : urls) {
-        auto endpoint = net::parse_upstream_url(url);
-        if (!endpoint) return fail("--" + protocol + ": " + endpoint.error().message);
-        if (net::to_string(endpoint->protocol) != protocol)
-            return fail("--" + protocol + ": '" + url + "' is not a " + protocol + " URL");
-        a.endpoints.push_back(*endpoint);
-    }
+    app::endpoint_input input;
+    if (vm.count("provider")) input.provider = vm["provider"].as<std::string>();
+    for (const char* protocol : {"imap", "pop3", "smtp"})
+        if (vm.count(protocol)) input.urls[protocol] = vm[protocol].as<std::string>();
+    auto endpoints = app::resolve_endpoints(input);
+    if (!endpoints) return fail(endpoints.error().message);
+    a.provider = input.provider;
+    a.endpoints = std::move(*endpoints);
     if (vm.count("sender")) a.senders = vm["sender"].as<std::vector<std::string>>();
-    for (const auto& s : a.senders)
-        if (s.find('@') == std::string::npos || s.find_first_of(" <>\r\n") != std::string::npos)
-            return fail("--sender: '" + s + "' is not a mail address");
+    if (auto ok = app::validate_senders(a.senders); !ok) return fail("--sender: " + ok.error().message);
 
     a.local_password = read_secret("MAILGATE_LOCAL_PASSWORD", "Local password for " + a.local_user, true);
     a.remote_secret = read_secret("MAILGATE_REMOTE_PASSWORD", "Provider password for " + a.remote_user, true);

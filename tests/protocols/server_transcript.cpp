@@ -39,10 +39,10 @@ std::optional<protocols::smtp::reply> parse_reply(std::string_view wire) {
 // The driver's side of SMTP DATA: answers upstream_data chunks and notes aborts as they come, so that the
 // script can check their sum whatever the delivery mode.
 struct upstream_tracker {
-    std::string data;              // chunks written since the last expect_upstream_data
-    unsigned aborts = 0;           // since the last expect_upstream_abort
-    bool fail_next_data = false;   // fail_upstream_data
-    std::optional<action> peeked;  // pulled by expect_upstream_data/abort for the next step
+    std::string data;             // chunks written since the last expect_upstream_data
+    unsigned aborts = 0;          // since the last expect_upstream_abort
+    bool fail_next_data = false;  // fail_upstream_data
+    std::optional<action> peeked; // pulled by expect_upstream_data/abort for the next step
 
     std::optional<std::string> unchecked() const {
         if (!data.empty())
@@ -79,7 +79,8 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             }
         }
     };
-    // Steps other than feeds, checks and the upstream checks first require everything collected to be checked.
+    // Steps other than feeds, checks and the upstream checks first require everything collected to be
+    // checked.
     auto next_settled = [&](action& a) -> std::optional<std::string> {
         a = next_action();
         if (auto err = up.unchecked())
@@ -207,9 +208,10 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
         }
         case step::kind::expect_upstream_data:
             up.peeked = next_action();
-            if (up.data != s.bytes) {
-                return run_failure{i, "expected upstream data \"" + escape_bytes(s.bytes) + "\", got \"" +
-                                          escape_bytes(up.data) + "\""};
+            if (s.prefix_only ? !s.bytes.starts_with(up.data) : up.data != s.bytes) {
+                return run_failure{
+                    i, std::string("expected upstream data ") + (s.prefix_only ? "a prefix of " : "") + "\"" +
+                           escape_bytes(s.bytes) + "\", got \"" + escape_bytes(up.data) + "\""};
             }
             up.data.clear();
             break;
@@ -259,6 +261,9 @@ step expect_upstream_command_fails(std::string line) {
 }
 step expect_upstream_data(std::string bytes) {
     return {.what = step::kind::expect_upstream_data, .bytes = std::move(bytes)};
+}
+step expect_upstream_data_prefix(std::string bytes) {
+    return {.what = step::kind::expect_upstream_data, .bytes = std::move(bytes), .prefix_only = true};
 }
 step expect_upstream_abort() {
     return {.what = step::kind::expect_upstream_abort};

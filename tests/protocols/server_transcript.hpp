@@ -50,15 +50,6 @@ template <class F> struct login_outcome_of;
 template <class C, class O, class... Rest> struct login_outcome_of<void (C::*)(O, Rest...)> {
     using type = O;
 };
-// The SMTP codec's account_outcome type, or int for codecs without account_result.
-template <class Codec> struct account_outcome_of {
-    using type = int;
-};
-template <class Codec>
-    requires requires { &Codec::account_result; }
-struct account_outcome_of<Codec> {
-    using type = typename login_outcome_of<decltype(&Codec::account_result)>::type;
-};
 } // namespace detail
 
 template <class Codec> class server_codec_adapter final : public server_codec {
@@ -78,7 +69,8 @@ public:
         if constexpr (requires { codec_.login_result(outcome_type{}, capabilities); })
             codec_.login_result(static_cast<outcome_type>(outcome), capabilities);
         else if constexpr (requires { codec_.login_result(outcome_type{}, std::set<std::string>{}); })
-            codec_.login_result(static_cast<outcome_type>(outcome), {capabilities.begin(), capabilities.end()});
+            codec_.login_result(static_cast<outcome_type>(outcome),
+                                {capabilities.begin(), capabilities.end()});
         else
             codec_.login_result(static_cast<outcome_type>(outcome));
     }
@@ -97,9 +89,12 @@ public:
             return none;
     }
     void account_result(int outcome, const std::vector<std::string>& extensions) override {
-        if constexpr (requires { &Codec::account_result; })
-            codec_.account_result(static_cast<typename detail::account_outcome_of<Codec>::type>(outcome),
+        if constexpr (requires { &Codec::account_result; }) {
+            // The account_outcome type: the first parameter, as for login_result.
+            using account_outcome = typename detail::login_outcome_of<decltype(&Codec::account_result)>::type;
+            codec_.account_result(static_cast<account_outcome>(outcome),
                                   {extensions.begin(), extensions.end()});
+        }
     }
     void upstream_reply(const protocols::smtp::reply& r) override {
         if constexpr (requires { codec_.upstream_reply(r); })
@@ -154,6 +149,7 @@ struct step {
     std::vector<std::string> capabilities{};       // expect_authenticate: the provider's, for login_result()
                                                    // expect_select_account: for account_result()
     std::optional<std::string> reply{};            // expect_upstream_command: wire text; none: it fails
+    bool prefix_only = false;                      // expect_upstream_data: `bytes` may be cut short
     protocols::session_errc error{};               // expect_close
     std::function<void(server_codec&)> check_fn{}; // check
 };
@@ -195,7 +191,8 @@ step expect_close(protocols::session_errc e);
 
 // next() must be `select_account` with sender() as given; the runner answers through account_result().
 template <class Outcome>
-step expect_select_account(std::string sender, Outcome outcome, std::vector<std::string> provider_extensions = {}) {
+step expect_select_account(std::string sender, Outcome outcome,
+                           std::vector<std::string> provider_extensions = {}) {
     return {.what = step::kind::expect_select_account,
             .user = std::move(sender),
             .outcome = static_cast<int>(outcome),
@@ -208,6 +205,9 @@ step expect_upstream_command(std::string line, std::string reply);
 step expect_upstream_command_fails(std::string line);
 // The upstream_data chunks collected since the last such step, concatenated, must be exactly `bytes`.
 step expect_upstream_data(std::string bytes);
+// Like expect_upstream_data, but the collected data may be any prefix of `bytes` (also none): for a message
+// refused midway, where how much went out first depends on the delivery.
+step expect_upstream_data_prefix(std::string bytes);
 // Exactly one upstream_abort must have come since the last such step.
 step expect_upstream_abort();
 // The next upstream_data chunk fails (upstream_failed()); what was collected so far is dropped unchecked,

@@ -361,5 +361,85 @@ TEST(smtp_client, an_echoed_secret_is_redacted_from_diagnostics) {
          expect_close(upstream_errc::auth_rejected, "535 5.7.8 bad password ***")}));
 }
 
+// ---- transact(): provider transactions after login ----
+
+// Logged in with AUTH PLAIN over implicit TLS.
+std::vector<step> logged_in() {
+    return after_ehlo("250-mx\r\n250-SIZE 1000\r\n250 AUTH PLAIN\r\n") +
+           std::vector<step>{expect_write(std::string("AUTH PLAIN ") + plain_alice + "\r\n"),
+                             feed("235 2.7.0 Authentication successful\r\n"), expect_done()};
+}
+
+step transact(std::string line) {
+    return check<client>([line](client& c) { c.transact(line); });
+}
+
+step last_reply_is(int code, std::vector<std::string> lines) {
+    return check<client>([code, lines](client& c) {
+        EXPECT_EQ(c.last_reply().code, code);
+        EXPECT_EQ(c.last_reply().lines, lines);
+    });
+}
+
+TEST(smtp_client, transact_sends_a_command_and_waits_for_its_reply) {
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit),
+                       logged_in() + std::vector<step>{
+                                         transact("MAIL FROM:<a@b> SIZE=10\r\n"),
+                                         expect_write("MAIL FROM:<a@b> SIZE=10\r\n"),
+                                         feed("250 2.1.0 Ok\r\n"),
+                                         expect_done(),
+                                         last_reply_is(250, {"2.1.0 Ok"}),
+                                         transact("RCPT TO:<c@d>\r\n"),
+                                         expect_write("RCPT TO:<c@d>\r\n"),
+                                         feed("550 5.1.1 <c@d>: Recipient address rejected\r\n"),
+                                         expect_done(),
+                                         last_reply_is(550, {"5.1.1 <c@d>: Recipient address rejected"}),
+                                     }));
+}
+
+TEST(smtp_client, transact_assembles_multi_line_replies) {
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit),
+                       logged_in() + std::vector<step>{
+                                         transact("DATA\r\n"),
+                                         expect_write("DATA\r\n"),
+                                         feed("354-Go ahead\r\n354-really\r\n354 End with <CRLF>.<CRLF>\r\n"),
+                                         expect_done(),
+                                         last_reply_is(354, {"Go ahead", "really", "End with <CRLF>.<CRLF>"}),
+                                     }));
+}
+
+TEST(smtp_client, transact_with_no_line_only_reads_the_reply) {
+    // The verdict after DATA: the message and its terminator went out directly; only the reply is read.
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit),
+                               logged_in() + std::vector<step>{
+                                                 transact(""),
+                                                 feed("250 2.0.0 Ok: queued as 4F2A1C\r\n"),
+                                                 expect_done(),
+                                                 last_reply_is(250, {"2.0.0 Ok: queued as 4F2A1C"}),
+                                                 logout(),
+                                                 expect_write("QUIT\r\n"),
+                                                 feed("221 2.0.0 Bye\r\n"),
+                                                 expect_done(),
+                                             }));
+}
+
+TEST(smtp_client, transact_failures) {
+    EXPECT_TRUE(run_transcript(
+        make(upstream_tls::implicit),
+        logged_in() + std::vector<step>{transact("NOOP\r\n"), expect_write("NOOP\r\n"), feed("25O ok\r\n"),
+                                        expect_close(upstream_errc::malformed_reply)}));
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit),
+                               logged_in() + std::vector<step>{transact("NOOP\r\n"), expect_write("NOOP\r\n"),
+                                                               feed("250-a\r\n"), feed_eof(),
+                                                               expect_close(upstream_errc::closed)}));
+    // A reply nobody asked for.
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit),
+                       logged_in() + std::vector<step>{feed("421 4.4.2 idle timeout\r\n"),
+                                                       expect_close(upstream_errc::malformed_reply)}));
+}
+
 } // namespace
 } // namespace mailgate::protocols::smtp

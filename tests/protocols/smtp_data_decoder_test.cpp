@@ -19,8 +19,8 @@ constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();
 struct outcome {
     data_decoder::status status = data_decoder::status::more;
     data_decoder::reason why = data_decoder::reason::none;
-    std::string out;           // everything emitted, concatenated
-    std::size_t consumed = 0;  // bytes of the input that belong to the data
+    std::string out;          // everything emitted, concatenated
+    std::size_t consumed = 0; // bytes of the input that belong to the data
     std::uint64_t size = 0;
 
     bool operator==(const outcome&) const = default;
@@ -29,8 +29,9 @@ struct outcome {
 std::string describe(const outcome& o) {
     static const char* statuses[] = {"more", "end", "rejected"};
     static const char* reasons[] = {"none", "bare_line_end", "too_big", "abandoned"};
-    return std::string(statuses[static_cast<int>(o.status)]) + "/" + reasons[static_cast<int>(o.why)] + " out \"" +
-           escape_bytes(o.out) + "\" consumed " + std::to_string(o.consumed) + " size " + std::to_string(o.size);
+    return std::string(statuses[static_cast<int>(o.status)]) + "/" + reasons[static_cast<int>(o.why)] +
+           " out \"" + escape_bytes(o.out) + "\" consumed " + std::to_string(o.consumed) + " size " +
+           std::to_string(o.size);
 }
 
 // Feeds `pieces` in turn, as a driver would: stops at the first status other than `more`.
@@ -41,7 +42,8 @@ outcome decode_pieces(const std::vector<std::string_view>& pieces, std::uint64_t
         std::size_t consumed = 0;
         o.status = d.decode(piece, o.out, consumed);
         o.consumed += consumed;
-        if (o.status != data_decoder::status::more) break;
+        if (o.status != data_decoder::status::more)
+            break;
         EXPECT_EQ(consumed, piece.size()) << "`more` must consume every byte";
     }
     o.why = d.why();
@@ -55,11 +57,12 @@ outcome decode_every_way(std::string_view in, std::uint64_t max_size = unlimited
     outcome whole = decode_pieces({in}, max_size);
     for (std::size_t cut = 1; cut < in.size(); ++cut) {
         outcome split = decode_pieces({in.substr(0, cut), in.substr(cut)}, max_size);
-        EXPECT_EQ(split, whole) << "split at " << cut << " of \"" << escape_bytes(in) << "\": " << describe(split)
-                                << " vs whole: " << describe(whole);
+        EXPECT_EQ(split, whole) << "split at " << cut << " of \"" << escape_bytes(in)
+                                << "\": " << describe(split) << " vs whole: " << describe(whole);
     }
     std::vector<std::string_view> bytes;
-    for (std::size_t i = 0; i < in.size(); ++i) bytes.push_back(in.substr(i, 1));
+    for (std::size_t i = 0; i < in.size(); ++i)
+        bytes.push_back(in.substr(i, 1));
     outcome bytewise = decode_pieces(bytes, max_size);
     EXPECT_EQ(bytewise, whole) << "byte by byte \"" << escape_bytes(in) << "\": " << describe(bytewise)
                                << " vs whole: " << describe(whole);
@@ -84,8 +87,10 @@ void expect_rejected(std::string_view in, data_decoder::reason why, std::size_t 
 // True when every CR in `s` is followed by LF and every LF preceded by CR.
 bool only_crlf(std::string_view s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\r' && (i + 1 == s.size() || s[i + 1] != '\n')) return false;
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return false;
+        if (s[i] == '\r' && (i + 1 == s.size() || s[i + 1] != '\n'))
+            return false;
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
+            return false;
     }
     return true;
 }
@@ -114,7 +119,7 @@ TEST(smtp_data_decoder, bytes_after_the_end_are_not_consumed) {
 TEST(smtp_data_decoder, lines_that_only_look_like_the_end_do_not_end_it) {
     auto o = decode_every_way("a\r\n. \r\n.a\r\n \r\n.\r\n");
     EXPECT_EQ(o.status, data_decoder::status::end);
-    EXPECT_EQ(o.consumed, 20u);
+    EXPECT_EQ(o.consumed, 17u);
     // Without the marker the data goes on.
     o = decode_every_way("a\r\n.. \r\n.");
     EXPECT_EQ(o.status, data_decoder::status::more);
@@ -140,12 +145,12 @@ TEST(smtp_data_decoder, nul_and_eight_bit_bytes_are_data) {
 
 TEST(smtp_data_decoder, bare_lf_and_bare_cr_are_rejected_up_to_the_strict_end_marker) {
     using r = data_decoder::reason;
-    expect_rejected("a\nb\r\n.\r\n", r::bare_line_end, 9);
-    expect_rejected("a\rb\r\n.\r\n", r::bare_line_end, 9);
+    expect_rejected("a\nb\r\n.\r\n", r::bare_line_end, 8);
+    expect_rejected("a\rb\r\n.\r\n", r::bare_line_end, 8);
     expect_rejected("\n\r\n.\r\nMAIL", r::bare_line_end, 6);
     expect_rejected("\r\r\n.\r\n", r::bare_line_end, 6);
-    expect_rejected("a\r\n.\r\r\n.\r\n", r::bare_line_end, 11);
-    expect_rejected("a\r\n.\nb\r\n.\r\n", r::bare_line_end, 12);
+    expect_rejected("a\r\n.\r\r\n.\r\n", r::bare_line_end, 10);
+    expect_rejected("a\r\n.\nb\r\n.\r\n", r::bare_line_end, 11);
 }
 
 TEST(smtp_data_decoder, smuggled_end_markers_end_nothing) {
@@ -171,7 +176,7 @@ TEST(smtp_data_decoder, marker_matching_resumes_correctly_after_a_rejection) {
     // A bare LF in the middle of a would-be marker breaks it.
     expect_rejected("x\r\n\n.\r\n\r\n.\r\n", r::bare_line_end, 12);
     // Partial markers while discarding.
-    expect_rejected("x\nA\r\n.X\r\n.\r.\r\n\r\n.\r\n", r::bare_line_end, 20);
+    expect_rejected("x\nA\r\n.X\r\n.\r.\r\n\r\n.\r\n", r::bare_line_end, 19);
 }
 
 TEST(smtp_data_decoder, rejected_data_stops_emitting) {
@@ -204,7 +209,8 @@ TEST(smtp_data_decoder, size_limit_counts_the_message_not_the_terminator_or_stuf
 
 TEST(smtp_data_decoder, line_ends_count_toward_the_size_limit) {
     std::string empty_lines;
-    for (int i = 0; i < 50; ++i) empty_lines += "\r\n";
+    for (int i = 0; i < 50; ++i)
+        empty_lines += "\r\n";
     auto o = decode_every_way(empty_lines + ".\r\n", 20);
     EXPECT_EQ(o.status, data_decoder::status::rejected);
     EXPECT_EQ(o.why, data_decoder::reason::too_big);
@@ -220,11 +226,10 @@ TEST(smtp_data_decoder, abandon_swallows_the_rest_through_the_end_marker) {
         ASSERT_EQ(d.decode(before, out, consumed), data_decoder::status::more);
         d.abandon();
         EXPECT_TRUE(d.discarding());
-        std::string rest = before.ends_with(".") ? "\r\n" : before.ends_with("\r\n") ? ".\r\n" : "\r\n.\r\n";
         out.clear();
-        EXPECT_EQ(d.decode("more\r\n" + rest + "x", out, consumed), data_decoder::status::rejected);
+        EXPECT_EQ(d.decode("more\r\n.\r\nx", out, consumed), data_decoder::status::rejected);
         EXPECT_EQ(d.why(), data_decoder::reason::abandoned);
-        EXPECT_EQ(consumed, 6 + rest.size());
+        EXPECT_EQ(consumed, 9u);
         EXPECT_EQ(out, "");
     }
     // Abandoned right where the marker is under way.

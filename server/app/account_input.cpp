@@ -1,0 +1,41 @@
+// Shared validation of account input.
+#include "server/app/account_input.hpp"
+
+#include "server/app/providers.hpp"
+
+namespace mailgate::app {
+
+user_result<std::vector<net::upstream_endpoint>> resolve_endpoints(const endpoint_input& input) {
+    std::map<std::string, std::string> urls;
+    if (input.provider != "custom") {
+        const auto* preset = find_provider(input.provider);
+        if (!preset) return user_error{"unknown provider '" + input.provider + "' (see mailgate providers)"};
+        if (!preset->imap.empty()) urls["imap"] = preset->imap;
+        if (!preset->pop3.empty()) urls["pop3"] = preset->pop3;
+        if (!preset->smtp.empty()) urls["smtp"] = preset->smtp;
+    }
+    for (const auto& [protocol, url] : input.urls) {
+        if (protocol != "imap" && protocol != "pop3" && protocol != "smtp")
+            return user_error{"unknown protocol '" + protocol + "'"};
+        if (!url.empty()) urls[protocol] = url; // explicit URLs override a preset's
+    }
+    if (urls.empty()) return user_error{"choose a provider or give at least one of the imap, pop3, smtp URLs"};
+    std::vector<net::upstream_endpoint> out;
+    for (const auto& [protocol, url] : urls) {
+        auto endpoint = net::parse_upstream_url(url);
+        if (!endpoint) return user_error{protocol + ": " + endpoint.error().message};
+        if (net::to_string(endpoint->protocol) != protocol)
+            return user_error{protocol + ": '" + url + "' is not a " + protocol + " URL"};
+        out.push_back(*endpoint);
+    }
+    return out;
+}
+
+user_result<void> validate_senders(const std::vector<std::string>& senders) {
+    for (const auto& s : senders)
+        if (s.find('@') == std::string::npos || s.find_first_of(" <>\r\n\t\"") != std::string::npos || s.size() > 254)
+            return user_error{"'" + s + "' is not a mail address"};
+    return {};
+}
+
+} // namespace mailgate::app
