@@ -104,6 +104,8 @@ po::options_description config_options(bool cli) {
         ("smtp.command_timeout", po::value<std::string>()->value_name("SECONDS"), "SMTP: time allowed for each client command (default 300, RFC 5321 4.5.3.2)")
         ("smtp.data_timeout", po::value<std::string>()->value_name("SECONDS"), "SMTP: time allowed between DATA blocks (default 180)")
         ("smtp.max_message_size", po::value<std::string>()->value_name("BYTES"), "SMTP: largest message accepted, advertised as SIZE (default 52428800)")
+        ("admin.tls", po::value<std::string>()->value_name("BOOL"), "serve the admin page over HTTPS with the local certificate (default false)")
+        ("admin.names", po::value<std::string>()->value_name("NAMES"), "host names the admin page answers to besides its address and localhost (DNS rebinding defence)")
         ("log.level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error")
         ("log.file", po::value<std::string>()->value_name("FILE"), "log file (default: standard error)");
     return desc;
@@ -161,6 +163,19 @@ config load_config(const po::variables_map& command_line) {
         if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || size < 1024)
             throw config_error("smtp.max_message_size: '" + text + "' is not a number of bytes of at least 1024");
         c.smtp_max_message_size = size;
+    }
+    auto admin_tls = value_or(vm, "admin.tls", "false");
+    if (admin_tls != "true" && admin_tls != "false") throw config_error("admin.tls: '" + admin_tls + "' is not true or false");
+    c.admin_tls = admin_tls == "true";
+    {
+        auto names = value_or(vm, "admin.names", "");
+        std::size_t pos = 0;
+        while (pos < names.size()) {
+            auto end = names.find_first_of(", ", pos);
+            if (end == std::string::npos) end = names.size();
+            if (end > pos) c.admin_names.push_back(names.substr(pos, end - pos));
+            pos = end + 1;
+        }
     }
     c.log_level = value_or(vm, "log.level", "info");
     static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};

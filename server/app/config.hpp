@@ -39,6 +39,8 @@ struct config {
     std::chrono::seconds smtp_command_timeout{300}; // RFC 5321 §4.5.3.2.7
     std::chrono::seconds smtp_data_timeout{180};    // §4.5.3.2.6 (data block)
     std::uint64_t smtp_max_message_size = 50ull * 1024 * 1024;
+    bool admin_tls = false;
+    std::vector<std::string> admin_names; // extra Host names for the admin page (besides its listen address)
     std::string log_level = "info";
     std::filesystem::path log_file;
 };

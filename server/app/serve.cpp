@@ -1,6 +1,7 @@
 // Gateway startup and shutdown.
 #include "server/app/serve.hpp"
 
+#include "server/admin/admin_server.hpp"
 #include "server/app/logging.hpp"
 #include "server/net/listener.hpp"
 #include "server/net/local_certificate.hpp"
@@ -8,8 +9,8 @@
 #include "server/proxy/imap_session.hpp"
 #include "server/proxy/pop3_session.hpp"
 #include "server/proxy/smtp_session.hpp"
-#include "server/proxy/unavailable_session.hpp"
 #include "server/store/account_repository.hpp"
+#include "server/store/crypto.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -37,10 +38,16 @@ net::min_tls to_min_tls(tls_version v) {
     return net::min_tls::v1_2;
 }
 
+std::string proxy_random_password() {
+    static constexpr char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    std::string out;
+    for (unsigned char c : store::random_bytes(20)) out += alphabet[c % (sizeof alphabet - 1)];
+    return out;
+}
+
 bool implicit_tls(const std::string& name) { return name == "pop3s" || name == "imaps" || name == "smtps"; }
 
 std::string describe(const std::string& name) {
-    if (name == "admin") return "web admin (HTTP)";
     if (implicit_tls(name)) return "implicit TLS";
     return name == "pop3" ? "plaintext, STLS offered" : "plaintext, STARTTLS offered";
 }
@@ -109,16 +116,37 @@ int serve(const config& c) {
         gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout, c.smtp_data_timeout,
                                       c.smtp_max_message_size});
 
+    // First start: a random admin password, shown once in the banner; only its hash is kept.
+    std::string new_admin_password;
+    if (!repository.admin_password_hash()) {
+        new_admin_password = proxy_random_password();
+        repository.set_admin_password(new_admin_password);
+    }
+    std::shared_ptr<admin::admin_server> admin_http;
+    if (auto it = c.listen.find("admin"); it != c.listen.end()) {
+        const auto& address = it->second;
+        std::vector<std::string> names{address.to_string(), "localhost:" + std::to_string(address.port)};
+        if (address.host == "127.0.0.1" || address.host == "::1")
+            names.push_back("127.0.0.1:" + std::to_string(address.port)), names.push_back("[::1]:" + std::to_string(address.port));
+        for (const auto& n : c.admin_names) {
+            names.push_back(n);
+            names.push_back(n + ":" + std::to_string(address.port));
+        }
+        admin_http = std::make_shared<admin::admin_server>(
+            io, address, c.access_allow, c.admin_tls ? server_tls.get() : nullptr,
+            admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, names, c.admin_tls});
+        admin_http->start();
+    }
+
     std::vector<std::shared_ptr<net::listener>> listeners;
     net::listener_settings settings{&c.access_allow, server_tls.get()};
     for (const auto& name : listener_names()) {
         auto it = c.listen.find(name);
-        if (it == c.listen.end()) continue;
+        if (it == c.listen.end() || name == "admin") continue;
         net::listener_spec spec{name, it->second, implicit_tls(name)};
-        std::shared_ptr<net::session_handler> handler = proxy::unavailable_session::for_listener(name);
+        std::shared_ptr<net::session_handler> handler = smtp;
         if (name == "pop3" || name == "pop3s") handler = pop3;
         if (name == "imap" || name == "imaps") handler = imap;
-        if (name == "smtp" || name == "smtps") handler = smtp;
         listeners.push_back(std::make_shared<net::listener>(io, spec, handler, settings));
     }
     for (auto& l : listeners) l->start();
@@ -132,8 +160,14 @@ int serve(const config& c) {
         std::cout << "  " << l->spec().name << std::string(13 - l->spec().name.size(), ' ')
                   << l->spec().address.to_string() << "  " << describe(l->spec().name) << "\n";
     }
-    if (auto admin = c.listen.find("admin"); admin != c.listen.end())
-        std::cout << "  admin URL    http://" << admin->second.to_string() << "/\n";
+    if (auto admin = c.listen.find("admin"); admin != c.listen.end()) {
+        std::cout << "  admin        " << admin->second.to_string() << "  web admin (" << (c.admin_tls ? "HTTPS" : "HTTP")
+                  << ")\n";
+        std::cout << "  admin URL    " << (c.admin_tls ? "https://" : "http://") << admin->second.to_string() << "/\n";
+        if (!new_admin_password.empty())
+            std::cout << "  admin password (shown once; change it with 'mailgate admin passwd'): " << new_admin_password
+                      << "\n";
+    }
     std::cout << "Stop with Ctrl-C." << std::endl;
     spdlog::info("started: {} listener(s), data dir {}", listeners.size(), data_dir.string());
 
@@ -143,6 +177,7 @@ int serve(const config& c) {
         spdlog::info("signal {}: no longer accepting; waiting up to 10 s for {} session(s)", signal,
                      net::listener::active_sessions());
         for (auto& l : listeners) l->stop();
+        if (admin_http) admin_http->stop();
         stop_after_grace(io, std::chrono::seconds(10));
     });
 

@@ -1,6 +1,6 @@
 // `mailgate account add|list|show|remove|enable|disable|passwd` (and dispatch to `test`).
 #include "server/app/account_input.hpp"
-#include "server/cli/account_format.hpp"
+#include "server/app/account_view.hpp"
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
 #include "server/store/account_repository.hpp"
@@ -75,7 +75,7 @@ int add(const std::vector<std::string>& args) {
     store::wipe(a.local_password);
     store::wipe(a.remote_secret);
     if (!created) return fail(created.error().message);
-    std::cout << "account '" << created->name << "' added\n" << format_account(*created);
+    std::cout << "account '" << created->name << "' added\n" << app::format_account(*created);
     return 0;
 }
 
@@ -88,7 +88,7 @@ int list(const std::vector<std::string>& args) {
     auto accounts = repo.list();
     if (parsed->values.count("json")) {
         boost::json::array out;
-        for (const auto& a : accounts) out.push_back(account_json(a));
+        for (const auto& a : accounts) out.push_back(app::account_json(a));
         std::cout << boost::json::serialize(out) << "\n";
         return 0;
     }
@@ -104,7 +104,7 @@ int list(const std::vector<std::string>& args) {
         }
         std::cout << a.name << "  local=" << a.local_user << "  remote=" << a.remote_user << "  provider=" << a.provider
                   << "  protocols=" << protocols << "  " << (a.enabled ? "enabled" : "disabled")
-                  << "  last-login=" << format_time(a.last_login_at) << "  upstream=" << status << "\n";
+                  << "  last-login=" << app::format_time(a.last_login_at) << "  upstream=" << status << "\n";
     }
     return 0;
 }
@@ -120,7 +120,7 @@ int single(const std::string& sub, const std::vector<std::string>& args) {
     if (sub == "show") {
         auto a = repo.find(name);
         if (!a) return fail(a.error().message);
-        std::cout << format_account(*a);
+        std::cout << app::format_account(*a);
         return 0;
     }
     auto result = sub == "remove" ? repo.remove(name) : repo.set_enabled(name, sub == "enable");

@@ -12,5 +12,6 @@ int serve_command(const std::vector<std::string>& args);
 int account_command(const std::vector<std::string>& args);
 int account_test_command(const std::vector<std::string>& args);
 int providers_command(const std::vector<std::string>& args);
+int admin_command(const std::vector<std::string>& args);
 
 } // namespace mailgate::cli

@@ -18,6 +18,7 @@ Commands:
   serve        run the gateway (the default when no command is given)
   account      manage accounts: add, list, show, remove, enable, disable, passwd, test
   providers    list the provider presets
+  admin        admin passwd: set the admin page password
 
 Every command takes --help, --data-dir DIR and --config FILE.
 Options:
@@ -44,6 +45,7 @@ int run(int argc, char** argv) {
         if (command == "serve") return serve_command(rest);
         if (command == "account") return account_command(rest);
         if (command == "providers") return providers_command(rest);
+        if (command == "admin") return admin_command(rest);
         std::cerr << "mailgate: unknown command '" << command << "' (see mailgate --help)\n";
         return 2;
     } catch (const boost::program_options::error& e) {

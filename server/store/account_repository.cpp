@@ -250,6 +250,67 @@ std::string account_repository::remote_secret(const account& a) {
     return std::move(*secret);
 }
 
+user_result<account> account_repository::update(std::string_view name, const changes& c) {
+    std::lock_guard lock(mutex_);
+    auto current = load("WHERE name = ?1", name);
+    if (!current) return not_found(name);
+    if (c.endpoints && c.endpoints->empty()) return user_error{"an account needs at least one upstream endpoint"};
+    if ((c.local_user && c.local_user->empty()) || (c.remote_user && c.remote_user->empty()))
+        return user_error{"local user and remote user must not be empty"};
+    transaction tx(db_);
+    auto id = current->id;
+    try {
+        if (c.local_user)
+            db_.prepare("UPDATE accounts SET local_user = ?1 WHERE id = ?2").bind(1, *c.local_user).bind(2, id).run();
+    } catch (const sqlite_error& e) {
+        if (!e.is_constraint()) throw;
+        return user_error{"local user '" + *c.local_user + "' already belongs to another account"};
+    }
+    if (c.remote_user)
+        db_.prepare("UPDATE accounts SET remote_user = ?1 WHERE id = ?2").bind(1, *c.remote_user).bind(2, id).run();
+    if (c.provider) db_.prepare("UPDATE accounts SET provider = ?1 WHERE id = ?2").bind(1, *c.provider).bind(2, id).run();
+    if (c.endpoints) {
+        db_.prepare("DELETE FROM endpoints WHERE account_id = ?1").bind(1, id).run();
+        for (const auto& e : *c.endpoints) {
+            try {
+                db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
+                    .bind(1, id).bind(2, net::to_string(e.protocol)).bind(3, e.url()).run();
+            } catch (const sqlite_error& err) {
+                if (!err.is_constraint()) throw;
+                return user_error{"more than one " + std::string(net::to_string(e.protocol)) + " endpoint given"};
+            }
+        }
+    }
+    if (c.senders) {
+        db_.prepare("DELETE FROM senders WHERE account_id = ?1").bind(1, id).run();
+        for (const auto& s : *c.senders)
+            db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)").bind(1, id).bind(2, s).run();
+    }
+    db_.prepare("UPDATE accounts SET updated_at = ?1 WHERE id = ?2").bind(1, now_seconds()).bind(2, id).run();
+    tx.commit();
+    return *load("WHERE id = ?1", std::to_string(id));
+}
+
+std::optional<std::string> account_repository::admin_password_hash() {
+    std::lock_guard lock(mutex_);
+    auto query = db_.prepare("SELECT value FROM meta WHERE key = 'admin_password_hash'");
+    if (!query.step()) return std::nullopt;
+    return query.column_blob(0);
+}
+
+void account_repository::set_admin_password(std::string_view password) {
+    auto hash = hasher_.hash(password);
+    std::lock_guard lock(mutex_);
+    db_.prepare("INSERT INTO meta(key, value) VALUES ('admin_password_hash', ?1) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind_blob(1, hash).run();
+}
+
+bool account_repository::verify_admin_password(std::string_view password) {
+    auto hash = admin_password_hash();
+    return hash && password_hasher::verify(password, *hash);
+}
+
 void account_repository::record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,
                                        std::string_view reason) {
     std::lock_guard lock(mutex_);

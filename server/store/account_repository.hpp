@@ -46,6 +46,21 @@ public:
     // Decrypts the provider secret. Throws secret_error naming the account, never the secret.
     std::string remote_secret(const account& a);
 
+    // Changes what is given (remote user, provider, endpoints, senders); the secret and passwords are separate.
+    struct changes {
+        std::optional<std::string> local_user;
+        std::optional<std::string> remote_user;
+        std::optional<std::string> provider;
+        std::optional<std::vector<net::upstream_endpoint>> endpoints;
+        std::optional<std::vector<std::string>> senders;
+    };
+    user_result<account> update(std::string_view name, const changes& c);
+
+    // The admin page's password hash (scrypt), kept in the same database.
+    std::optional<std::string> admin_password_hash();
+    void set_admin_password(std::string_view password);
+    bool verify_admin_password(std::string_view password);
+
     void record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,
                        std::string_view reason);
     void record_login(std::int64_t account_id);

@@ -1,12 +1,12 @@
 // Account rendering.
-#include "server/cli/account_format.hpp"
+#include "server/app/account_view.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <ctime>
 
-namespace mailgate::cli {
+namespace mailgate::app {
 
 std::string format_time(std::optional<std::int64_t> unix_seconds) {
     if (!unix_seconds) return "never";
@@ -67,4 +67,4 @@ boost::json::value account_json(const store::account& a) {
     return o;
 }
 
-} // namespace mailgate::cli
+} // namespace mailgate::app

@@ -1,4 +1,4 @@
-// Human and JSON renderings of accounts for the CLI (never a secret: accounts carry none).
+// Human and JSON renderings of accounts for the CLI and the admin API (never a secret: accounts carry none).
 #pragma once
 
 #include "server/store/account.hpp"
@@ -7,10 +7,10 @@
 
 #include <string>
 
-namespace mailgate::cli {
+namespace mailgate::app {
 
 std::string format_time(std::optional<std::int64_t> unix_seconds);
 std::string format_account(const store::account& a);
 boost::json::value account_json(const store::account& a);
 
-} // namespace mailgate::cli
+} // namespace mailgate::app

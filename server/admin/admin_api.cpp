@@ -1,0 +1,387 @@
+// Admin HTTP request handling.
+#include "server/admin/admin_api.hpp"
+
+#include "server/admin/static_assets.hpp"
+#include "server/app/account_input.hpp"
+#include "server/app/account_view.hpp"
+#include "server/app/providers.hpp"
+#include "server/store/crypto.hpp"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace mailgate::admin {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using status = http::status;
+
+namespace {
+
+std::string percent_decode(std::string_view s) {
+    auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2])) {
+            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> parts;
+    std::size_t pos = 0;
+    while (pos <= path.size()) {
+        auto slash = path.find('/', pos);
+        if (slash == std::string_view::npos) slash = path.size();
+        if (slash > pos) parts.push_back(percent_decode(path.substr(pos, slash - pos)));
+        pos = slash + 1;
+    }
+    return parts;
+}
+
+std::string time_text(std::chrono::system_clock::time_point t) {
+    return app::format_time(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+// Reads an optional string member; false (with `error`) when present but not a string.
+bool read_string(const json::object& o, const char* key, std::optional<std::string>& out, std::string& error) {
+    auto it = o.find(key);
+    if (it == o.end() || it->value().is_null()) return true;
+    if (!it->value().is_string()) {
+        error = std::string(key) + " must be a string";
+        return false;
+    }
+    out = std::string(it->value().as_string());
+    return true;
+}
+
+bool read_strings(const json::object& o, const char* key, std::optional<std::vector<std::string>>& out,
+                  std::string& error) {
+    auto it = o.find(key);
+    if (it == o.end() || it->value().is_null()) return true;
+    if (!it->value().is_array()) {
+        error = std::string(key) + " must be a list of strings";
+        return false;
+    }
+    out.emplace();
+    for (const auto& v : it->value().as_array()) {
+        if (!v.is_string()) {
+            error = std::string(key) + " must be a list of strings";
+            return false;
+        }
+        out->emplace_back(v.as_string());
+    }
+    return true;
+}
+
+} // namespace
+
+response admin_api::make(status s, unsigned version, std::string content_type, std::string body) {
+    response res{s, version};
+    res.set(http::field::server, "mailgate");
+    res.set(http::field::content_type, content_type);
+    res.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set(http::field::cache_control, "no-store");
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+response admin_api::json_error(status s, unsigned version, const std::string& message) {
+    return make(s, version, "application/json", json::serialize(json::object{{"error", message}}));
+}
+
+bool admin_api::host_allowed(const request& req) const {
+    auto host = std::string(req[http::field::host]);
+    for (const auto& name : settings_.host_names)
+        if (host == name) return true;
+    return false;
+}
+
+bool admin_api::origin_allowed(const request& req) const {
+    auto origin = std::string(req[http::field::origin]);
+    if (origin.empty()) return false;
+    std::string scheme = settings_.https ? "https://" : "http://";
+    for (const auto& name : settings_.host_names)
+        if (origin == scheme + name) return true;
+    return false;
+}
+
+std::optional<std::string> admin_api::session_token(const request& req) const {
+    std::string_view cookies = req[http::field::cookie];
+    while (!cookies.empty()) {
+        auto end = cookies.find(';');
+        auto item = cookies.substr(0, end);
+        while (item.starts_with(' ')) item.remove_prefix(1);
+        if (item.starts_with("mg_session=")) return std::string(item.substr(11));
+        if (end == std::string_view::npos) break;
+        cookies.remove_prefix(end + 1);
+    }
+    return std::nullopt;
+}
+
+boost::asio::awaitable<response> admin_api::handle(request req, std::string client) {
+    auto version = req.version();
+    if (!host_allowed(req)) co_return json_error(status::misdirected_request, version, "unknown Host");
+    std::string target(req.target());
+    auto path = target.substr(0, target.find('?'));
+    if (req.method() == http::verb::get) {
+        if (auto asset = find_asset(path)) co_return make(status::ok, version, std::string(asset->content_type), std::string(asset->body));
+        if (path == "/healthz") co_return make(status::ok, version, "text/plain", "ok\n");
+        if (path == "/metrics")
+            co_return make(status::ok, version, "text/plain; version=0.0.4", settings_.live.prometheus_metrics());
+    }
+    if (path.starts_with("/api/v1/")) co_return co_await api(req, client, path.substr(8));
+    co_return json_error(status::not_found, version, "not found");
+}
+
+boost::asio::awaitable<response> admin_api::login(request& req, const std::string& client) {
+    auto version = req.version();
+    if (req.method() != http::verb::post) co_return json_error(status::method_not_allowed, version, "use POST");
+    if (!origin_allowed(req)) co_return json_error(status::forbidden, version, "cross-origin request refused");
+    if (!sessions_.login_allowed(client))
+        co_return json_error(status::too_many_requests, version, "too many failed logins; wait a minute");
+    boost::system::error_code ec;
+    auto body = json::parse(req.body(), ec);
+    if (ec || !body.is_object()) co_return json_error(status::bad_request, version, "malformed JSON");
+    std::optional<std::string> password;
+    std::string error;
+    if (!read_string(body.as_object(), "password", password, error) || !password)
+        co_return json_error(status::bad_request, version, error.empty() ? "password is required" : error);
+    auto pw = std::move(*password);
+    bool ok = co_await settings_.store.run([&](store::account_repository& repo) { return repo.verify_admin_password(pw); });
+    store::wipe(pw);
+    if (!ok) {
+        sessions_.login_failed(client);
+        spdlog::info("admin: failed login from {}", client);
+        co_return json_error(status::unauthorized, version, "wrong password");
+    }
+    auto issued = sessions_.create();
+    auto res = make(status::ok, version, "application/json", json::serialize(json::object{{"csrf", issued.csrf}}));
+    res.set(http::field::set_cookie, "mg_session=" + issued.token + "; Path=/; HttpOnly; SameSite=Strict" +
+                                         (settings_.https ? "; Secure" : ""));
+    spdlog::info("admin: login from {}", client);
+    co_return res;
+}
+
+boost::asio::awaitable<response> admin_api::api(request& req, const std::string& client, const std::string& path) {
+    auto version = req.version();
+    auto parts = split_path(path);
+    if (parts.size() == 1 && parts[0] == "login") co_return co_await login(req, client);
+
+    auto token = session_token(req);
+    auto csrf = token ? sessions_.touch(*token) : std::nullopt;
+    if (!csrf) co_return json_error(status::unauthorized, version, "login required");
+    if (req.method() != http::verb::get) {
+        if (!store::constant_time_equal(req["X-CSRF-Token"], *csrf))
+            co_return json_error(status::forbidden, version, "missing or wrong CSRF token");
+        if (!origin_allowed(req)) co_return json_error(status::forbidden, version, "cross-origin request refused");
+    }
+    if (parts.empty()) co_return json_error(status::not_found, version, "not found");
+    const auto& what = parts[0];
+    if (what == "logout" && req.method() == http::verb::post) {
+        sessions_.end(*token);
+        auto res = make(status::ok, version, "application/json", "{}");
+        res.set(http::field::set_cookie, "mg_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        co_return res;
+    }
+    if (what == "me" && req.method() == http::verb::get)
+        co_return make(status::ok, version, "application/json", json::serialize(json::object{{"csrf", *csrf}}));
+    if (what == "providers" && req.method() == http::verb::get) {
+        json::array out;
+        for (const auto& p : app::provider_presets())
+            out.push_back(json::object{{"name", p.name}, {"title", p.title}, {"imap", p.imap}, {"pop3", p.pop3},
+                                       {"smtp", p.smtp}, {"login", p.login_advice}});
+        co_return make(status::ok, version, "application/json", json::serialize(out));
+    }
+    if (what == "accounts") co_return co_await accounts(req, parts);
+    if (what == "tests" && parts.size() == 2 && req.method() == http::verb::get) {
+        auto s = tests_.status(parts[1]);
+        if (!s) co_return json_error(status::not_found, version, "no such test");
+        co_return make(status::ok, version, "application/json", json::serialize(*s));
+    }
+    if (what == "sessions" && req.method() == http::verb::get) {
+        json::array out;
+        for (const auto& s : settings_.live.sessions())
+            out.push_back(json::object{{"id", s.id}, {"protocol", s.protocol}, {"client", s.peer},
+                                       {"account", s.account}, {"since", time_text(s.since)},
+                                       {"bytes_up", s.bytes_up}, {"bytes_down", s.bytes_down}});
+        co_return make(status::ok, version, "application/json", json::serialize(out));
+    }
+    if (what == "events" && req.method() == http::verb::get) {
+        json::array out;
+        for (const auto& e : settings_.live.recent_events())
+            out.push_back(json::object{{"at", time_text(e.at)}, {"kind", std::string(proxy::to_string(e.kind))},
+                                       {"protocol", e.protocol}, {"client", e.peer}, {"account", e.account},
+                                       {"detail", e.detail}});
+        co_return make(status::ok, version, "application/json", json::serialize(out));
+    }
+    co_return json_error(status::not_found, version, "not found");
+}
+
+boost::asio::awaitable<response> admin_api::accounts(request& req, const std::vector<std::string>& parts) {
+    auto version = req.version();
+    auto method = req.method();
+    auto ok_json = [&](const json::value& v) { return make(status::ok, version, "application/json", json::serialize(v)); };
+    auto parse_body = [&](json::object& out) -> std::optional<response> {
+        boost::system::error_code ec;
+        auto body = json::parse(req.body(), ec);
+        if (ec || !body.is_object()) return json_error(status::bad_request, version, "malformed JSON");
+        out = std::move(body.as_object());
+        return std::nullopt;
+    };
+
+    if (parts.size() == 1 && method == http::verb::get) {
+        auto list = co_await settings_.store.run([](store::account_repository& repo) { return repo.list(); });
+        json::array out;
+        for (const auto& a : list) out.push_back(app::account_json(a));
+        co_return ok_json(out);
+    }
+    if (parts.size() == 1 && method == http::verb::post) {
+        json::object body;
+        if (auto bad = parse_body(body)) co_return std::move(*bad);
+        std::optional<std::string> name, local_user, local_password, remote_user, remote_password, provider;
+        std::optional<std::string> urls[3];
+        std::optional<std::vector<std::string>> senders;
+        std::string error;
+        static const char* protocols[] = {"imap", "pop3", "smtp"};
+        bool valid = read_string(body, "name", name, error) && read_string(body, "local_user", local_user, error) &&
+                     read_string(body, "local_password", local_password, error) &&
+                     read_string(body, "remote_user", remote_user, error) &&
+                     read_string(body, "remote_password", remote_password, error) &&
+                     read_string(body, "provider", provider, error) && read_string(body, "imap", urls[0], error) &&
+                     read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
+                     read_strings(body, "senders", senders, error);
+        if (!valid) co_return json_error(status::bad_request, version, error);
+        for (auto [field, value] : {std::pair{"name", &name}, std::pair{"local_user", &local_user},
+                                    std::pair{"local_password", &local_password}, std::pair{"remote_user", &remote_user},
+                                    std::pair{"remote_password", &remote_password}})
+            if (!*value || (*value)->empty())
+                co_return json_error(status::bad_request, version, std::string(field) + " is required");
+        app::endpoint_input input;
+        if (provider) input.provider = *provider;
+        for (int i = 0; i < 3; ++i)
+            if (urls[i]) input.urls[protocols[i]] = *urls[i];
+        auto endpoints = app::resolve_endpoints(input);
+        if (!endpoints) co_return json_error(status::bad_request, version, endpoints.error().message);
+        if (senders)
+            if (auto ok = app::validate_senders(*senders); !ok)
+                co_return json_error(status::bad_request, version, ok.error().message);
+        store::new_account a{*name, *local_user, *local_password, *remote_user, *remote_password, input.provider,
+                             std::move(*endpoints), senders.value_or(std::vector<std::string>{})};
+        store::wipe(*local_password);
+        store::wipe(*remote_password);
+        auto created = co_await settings_.store.run([&](store::account_repository& repo) { return repo.create(a); });
+        store::wipe(a.local_password);
+        store::wipe(a.remote_secret);
+        if (!created) co_return json_error(status::conflict, version, created.error().message);
+        spdlog::info("admin: account '{}' added", created->name);
+        auto res = ok_json(app::account_json(*created));
+        res.result(status::created);
+        co_return res;
+    }
+    if (parts.size() < 2) co_return json_error(status::method_not_allowed, version, "method not allowed");
+    const std::string name = parts[1];
+    auto not_found_or = [&](const user_error& e) { return json_error(status::not_found, version, e.message); };
+
+    if (parts.size() == 2 && method == http::verb::get) {
+        auto a = co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
+        if (!a) co_return not_found_or(a.error());
+        co_return ok_json(app::account_json(*a));
+    }
+    if (parts.size() == 2 && method == http::verb::delete_) {
+        auto r = co_await settings_.store.run([&](store::account_repository& repo) { return repo.remove(name); });
+        if (!r) co_return not_found_or(r.error());
+        auto closed = settings_.live.close_account_sessions(name);
+        spdlog::info("admin: account '{}' removed ({} session(s) closed)", name, closed);
+        co_return ok_json(json::object{{"removed", name}, {"sessions_closed", closed}});
+    }
+    if (parts.size() == 2 && method == http::verb::put) {
+        json::object body;
+        if (auto bad = parse_body(body)) co_return std::move(*bad);
+        store::account_repository::changes c;
+        std::optional<std::string> provider, urls[3];
+        std::string error;
+        static const char* protocols[] = {"imap", "pop3", "smtp"};
+        bool valid = read_string(body, "local_user", c.local_user, error) &&
+                     read_string(body, "remote_user", c.remote_user, error) &&
+                     read_string(body, "provider", provider, error) && read_string(body, "imap", urls[0], error) &&
+                     read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
+                     read_strings(body, "senders", c.senders, error);
+        if (!valid) co_return json_error(status::bad_request, version, error);
+        if (provider || urls[0] || urls[1] || urls[2]) {
+            app::endpoint_input input;
+            if (provider) input.provider = *provider;
+            for (int i = 0; i < 3; ++i)
+                if (urls[i]) input.urls[protocols[i]] = *urls[i];
+            auto endpoints = app::resolve_endpoints(input);
+            if (!endpoints) co_return json_error(status::bad_request, version, endpoints.error().message);
+            c.endpoints = std::move(*endpoints);
+            c.provider = input.provider;
+        }
+        if (c.senders)
+            if (auto ok = app::validate_senders(*c.senders); !ok)
+                co_return json_error(status::bad_request, version, ok.error().message);
+        auto updated = co_await settings_.store.run([&](store::account_repository& repo) { return repo.update(name, c); });
+        if (!updated) co_return json_error(status::bad_request, version, updated.error().message);
+        co_return ok_json(app::account_json(*updated));
+    }
+    if (parts.size() == 3 && method == http::verb::post) {
+        const auto& action = parts[2];
+        if (action == "enable" || action == "disable") {
+            bool enable = action == "enable";
+            auto r = co_await settings_.store.run(
+                [&](store::account_repository& repo) { return repo.set_enabled(name, enable); });
+            if (!r) co_return not_found_or(r.error());
+            std::size_t closed = enable ? 0 : settings_.live.close_account_sessions(name);
+            spdlog::info("admin: account '{}' {}d ({} session(s) closed)", name, action, closed);
+            co_return ok_json(json::object{{"name", name}, {"enabled", enable}, {"sessions_closed", closed}});
+        }
+        if (action == "password") {
+            json::object body;
+            if (auto bad = parse_body(body)) co_return std::move(*bad);
+            std::optional<std::string> local, remote;
+            std::string error;
+            if (!read_string(body, "local", local, error) || !read_string(body, "remote", remote, error))
+                co_return json_error(status::bad_request, version, error);
+            if (!local == !remote || (local && local->empty()) || (remote && remote->empty()))
+                co_return json_error(status::bad_request, version, "give exactly one of local, remote (not empty)");
+            auto r = co_await settings_.store.run([&](store::account_repository& repo) {
+                return local ? repo.set_local_password(name, *local) : repo.set_remote_secret(name, *remote);
+            });
+            if (local) store::wipe(*local);
+            if (remote) store::wipe(*remote);
+            if (!r) co_return not_found_or(r.error());
+            co_return ok_json(json::object{{"name", name}, {"changed", local ? "local" : "remote"}});
+        }
+        if (action == "test") {
+            auto found = co_await settings_.store.run([&](store::account_repository& repo) {
+                std::pair<std::optional<store::account>, std::string> out;
+                auto a = repo.find(name);
+                if (!a) return out;
+                out.second = repo.remote_secret(*a);
+                out.first = std::move(*a);
+                return out;
+            });
+            if (!found.first) co_return json_error(status::not_found, version, "no account named '" + name + "'");
+            auto id = tests_.start(co_await boost::asio::this_coro::executor, settings_.store.repository(),
+                                   std::move(*found.first), std::move(found.second), settings_.upstream_tls,
+                                   settings_.upstream_timeout);
+            co_return ok_json(json::object{{"id", id}});
+        }
+    }
+    co_return json_error(status::method_not_allowed, version, "method not allowed");
+}
+
+} // namespace mailgate::admin

@@ -1,0 +1,54 @@
+// The admin page's HTTP surface: static page, /api/v1 JSON API, /healthz, /metrics. One request in, one response
+// out; login, CSRF, Origin and Host checks happen here before any handler runs.
+#pragma once
+
+#include "server/admin/admin_sessions.hpp"
+#include "server/admin/test_jobs.hpp"
+#include "server/proxy/activity.hpp"
+#include "server/store/store_service.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <string>
+#include <vector>
+
+namespace mailgate::admin {
+
+using request = boost::beast::http::request<boost::beast::http::string_body>;
+using response = boost::beast::http::response<boost::beast::http::string_body>;
+
+struct api_settings {
+    store::store_service& store;
+    proxy::activity& live;
+    boost::asio::ssl::context& upstream_tls;
+    std::chrono::seconds upstream_timeout;
+    std::vector<std::string> host_names; // accepted Host header values (DNS rebinding defence)
+    bool https = false;
+};
+
+class admin_api {
+public:
+    explicit admin_api(api_settings settings) : settings_(std::move(settings)) {}
+
+    boost::asio::awaitable<response> handle(request req, std::string client);
+
+    // A bare response with the security headers every answer carries.
+    static response make(boost::beast::http::status status, unsigned version, std::string content_type, std::string body);
+    static response json_error(boost::beast::http::status status, unsigned version, const std::string& message);
+
+private:
+    boost::asio::awaitable<response> api(request& req, const std::string& client, const std::string& path);
+    boost::asio::awaitable<response> login(request& req, const std::string& client);
+    boost::asio::awaitable<response> accounts(request& req, const std::vector<std::string>& parts);
+    bool host_allowed(const request& req) const;
+    bool origin_allowed(const request& req) const;
+    std::optional<std::string> session_token(const request& req) const;
+
+    api_settings settings_;
+    admin_sessions sessions_;
+    test_jobs tests_;
+};
+
+} // namespace mailgate::admin

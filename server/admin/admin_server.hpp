@@ -1,0 +1,38 @@
+// The admin page's HTTP(S) server (Boost.Beast): accepts on listen.admin, reads requests with size limits and
+// deadlines, and hands them to admin_api.
+#pragma once
+
+#include "server/admin/admin_api.hpp"
+#include "server/net/cidr.hpp"
+#include "server/net/host_port.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <memory>
+
+namespace mailgate::admin {
+
+class admin_server : public std::enable_shared_from_this<admin_server> {
+public:
+    // Binds now (errors name listen.admin). `tls` non-null: HTTPS with the local certificate.
+    admin_server(boost::asio::io_context& io, const net::host_port& address, const net::cidr_list& allow,
+                 boost::asio::ssl::context* tls, api_settings settings);
+
+    void start();
+    void stop();
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    template <class Stream> boost::asio::awaitable<void> serve(Stream& stream, std::string client);
+    boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& io_;
+    const net::cidr_list& allow_;
+    boost::asio::ssl::context* tls_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    admin_api api_;
+};
+
+} // namespace mailgate::admin

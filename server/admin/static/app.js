@@ -1,0 +1,290 @@
+// mailgate admin page: plain JavaScript talking to /api/v1. All data is inserted with textContent, never as HTML.
+"use strict";
+
+let csrf = null;
+let providers = [];
+let pollTimer = null;
+
+const $ = (id) => document.getElementById(id);
+
+async function api(method, path, body) {
+  const options = { method, headers: {}, credentials: "same-origin" };
+  if (method !== "GET") options.headers["X-CSRF-Token"] = csrf || "";
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch("/api/v1/" + path, options);
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && path !== "login") showLogin();
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text === undefined || text === null ? "" : String(text);
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function button(parent, label, handler) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.addEventListener("click", handler);
+  parent.appendChild(b);
+  return b;
+}
+
+function show(view) {
+  for (const name of ["login", "accounts", "sessions"]) $(name + "-view").hidden = name !== view;
+  $("nav").hidden = view === "login";
+  clearInterval(pollTimer);
+  pollTimer = null;
+  if (view === "accounts") loadAccounts();
+  if (view === "sessions") {
+    loadSessions();
+    pollTimer = setInterval(loadSessions, 2000);
+  }
+}
+
+function showLogin() {
+  csrf = null;
+  show("login");
+}
+
+function statusText(endpoints) {
+  return Object.entries(endpoints).map(([protocol, e]) => {
+    let text = protocol + ": " + e.status;
+    if (e.status_reason) text += " (" + e.status_reason + ")";
+    return text;
+  }).join("; ");
+}
+
+async function loadAccounts() {
+  $("accounts-error").textContent = "";
+  try {
+    const accounts = await api("GET", "accounts");
+    const tbody = $("accounts-table").tBodies[0];
+    tbody.replaceChildren();
+    for (const a of accounts) {
+      const row = document.createElement("tr");
+      row.dataset.account = a.name;
+      cell(row, a.name);
+      cell(row, a.local_user);
+      cell(row, a.provider);
+      cell(row, Object.keys(a.endpoints).join(", "));
+      cell(row, a.enabled ? "yes" : "no");
+      cell(row, a.last_login_at ? new Date(a.last_login_at * 1000).toISOString() : "never");
+      const bad = Object.values(a.endpoints).some((e) => e.status !== "ok" && e.status !== "unknown");
+      cell(row, statusText(a.endpoints), bad ? "status-bad" : "status-ok");
+      const actions = cell(row, "");
+      button(actions, "Test connection", () => runTest(a.name));
+      button(actions, "Edit", () => editAccount(a));
+      button(actions, a.enabled ? "Disable" : "Enable", () => act(a.name, a.enabled ? "disable" : "enable"));
+      button(actions, "Set local password", () => setPassword(a.name, "local"));
+      button(actions, "Set remote password", () => setPassword(a.name, "remote"));
+      button(actions, "Delete", () => removeAccount(a.name));
+      tbody.appendChild(row);
+    }
+  } catch (e) {
+    $("accounts-error").textContent = e.message;
+  }
+}
+
+async function act(name, action) {
+  try {
+    await api("POST", "accounts/" + encodeURIComponent(name) + "/" + action);
+  } catch (e) {
+    $("accounts-error").textContent = e.message;
+  }
+  loadAccounts();
+}
+
+async function setPassword(name, which) {
+  const value = prompt("New " + which + " password for " + name);
+  if (!value) return;
+  try {
+    await api("POST", "accounts/" + encodeURIComponent(name) + "/password", { [which]: value });
+  } catch (e) {
+    $("accounts-error").textContent = e.message;
+  }
+}
+
+async function removeAccount(name) {
+  if (!confirm("Delete account " + name + "? Its open sessions are closed.")) return;
+  try {
+    await api("DELETE", "accounts/" + encodeURIComponent(name));
+  } catch (e) {
+    $("accounts-error").textContent = e.message;
+  }
+  loadAccounts();
+}
+
+function fillProviders() {
+  const select = $("f-provider");
+  select.replaceChildren();
+  for (const p of [...providers, { name: "custom", title: "Custom (enter URLs)", login: "" }]) {
+    const option = document.createElement("option");
+    option.value = p.name;
+    option.textContent = p.title;
+    select.appendChild(option);
+  }
+  select.value = "custom";
+}
+
+function providerChanged() {
+  const p = providers.find((x) => x.name === $("f-provider").value);
+  $("f-provider-advice").textContent = p ? "Login: " + p.login : "";
+  for (const protocol of ["imap", "pop3", "smtp"]) $("f-" + protocol).value = p ? p[protocol] : $("f-" + protocol).value;
+}
+
+function resetForm() {
+  $("account-form").reset();
+  $("f-editing").value = "";
+  $("f-name").disabled = false;
+  $("f-local-password").required = true;
+  $("f-remote-password").required = true;
+  $("form-title").textContent = "Add an account";
+  $("f-submit").textContent = "Add account";
+  $("f-cancel").hidden = true;
+  $("form-error").textContent = "";
+  $("f-provider").value = "custom";
+  providerChanged();
+}
+
+function editAccount(a) {
+  resetForm();
+  $("f-editing").value = a.name;
+  $("f-name").value = a.name;
+  $("f-name").disabled = true;
+  $("f-local-user").value = a.local_user;
+  $("f-remote-user").value = a.remote_user;
+  $("f-local-password").required = false;
+  $("f-remote-password").required = false;
+  $("f-provider").value = "custom";
+  for (const protocol of ["imap", "pop3", "smtp"]) $("f-" + protocol).value = a.endpoints[protocol] ? a.endpoints[protocol].url : "";
+  $("f-senders").value = a.senders.join("\n");
+  $("form-title").textContent = "Edit " + a.name + " (passwords: use the Set password buttons)";
+  $("f-submit").textContent = "Save changes";
+  $("f-cancel").hidden = false;
+}
+
+async function submitAccount(event) {
+  event.preventDefault();
+  $("form-error").textContent = "";
+  const editing = $("f-editing").value;
+  const body = {
+    local_user: $("f-local-user").value,
+    remote_user: $("f-remote-user").value,
+    provider: $("f-provider").value,
+    imap: $("f-imap").value,
+    pop3: $("f-pop3").value,
+    smtp: $("f-smtp").value,
+    senders: $("f-senders").value.split("\n").map((s) => s.trim()).filter((s) => s),
+  };
+  try {
+    if (editing) {
+      await api("PUT", "accounts/" + encodeURIComponent(editing), body);
+    } else {
+      body.name = $("f-name").value;
+      body.local_password = $("f-local-password").value;
+      body.remote_password = $("f-remote-password").value;
+      await api("POST", "accounts", body);
+    }
+    resetForm();
+    loadAccounts();
+  } catch (e) {
+    $("form-error").textContent = e.message;
+  }
+}
+
+async function runTest(name) {
+  $("test-panel").hidden = false;
+  $("test-account").textContent = name;
+  $("test-steps").replaceChildren();
+  $("test-result").textContent = "running...";
+  try {
+    const { id } = await api("POST", "accounts/" + encodeURIComponent(name) + "/test");
+    for (let shown = 0; ;) {
+      const status = await api("GET", "tests/" + id);
+      for (; shown < status.steps.length; shown++) {
+        const s = status.steps[shown];
+        const li = document.createElement("li");
+        li.className = s.ok ? "ok" : "bad";
+        li.textContent = s.protocol + " " + s.step + (s.detail ? ": " + s.detail : "");
+        $("test-steps").appendChild(li);
+      }
+      if (status.done) {
+        $("test-result").textContent = status.ok ? "all checks passed" : "some checks failed";
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } catch (e) {
+    $("test-result").textContent = e.message;
+  }
+  loadAccounts();
+}
+
+async function loadSessions() {
+  try {
+    const [sessions, events] = await Promise.all([api("GET", "sessions"), api("GET", "events")]);
+    const tbody = $("sessions-table").tBodies[0];
+    tbody.replaceChildren();
+    for (const s of sessions) {
+      const row = document.createElement("tr");
+      for (const v of [s.protocol, s.client, s.account, s.since, s.bytes_up, s.bytes_down]) cell(row, v);
+      tbody.appendChild(row);
+    }
+    const ebody = $("events-table").tBodies[0];
+    ebody.replaceChildren();
+    for (const e of events) {
+      const row = document.createElement("tr");
+      for (const v of [e.at, e.kind, e.protocol, e.client, e.account, e.detail]) cell(row, v);
+      ebody.appendChild(row);
+    }
+  } catch (e) {
+    /* a 401 already switched to the login view */
+  }
+}
+
+async function start() {
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      const data = await api("POST", "login", { password: $("login-password").value });
+      csrf = data.csrf;
+      $("login-password").value = "";
+      await afterLogin();
+    } catch (e) {
+      $("login-error").textContent = e.message;
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    await api("POST", "logout").catch(() => {});
+    showLogin();
+  });
+  for (const b of document.querySelectorAll("nav button[data-view]")) b.addEventListener("click", () => show(b.dataset.view));
+  $("account-form").addEventListener("submit", submitAccount);
+  $("f-provider").addEventListener("change", providerChanged);
+  $("f-cancel").addEventListener("click", resetForm);
+  try {
+    csrf = (await api("GET", "me")).csrf;
+    await afterLogin();
+  } catch (e) {
+    showLogin();
+  }
+}
+
+async function afterLogin() {
+  providers = await api("GET", "providers");
+  fillProviders();
+  resetForm();
+  show("accounts");
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,55 @@
+// Admin test-connection jobs.
+#include "server/admin/test_jobs.hpp"
+
+#include "server/store/crypto.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json/object.hpp>
+
+namespace mailgate::admin {
+
+std::string test_jobs::start(boost::asio::any_io_executor executor, store::account_repository& repo,
+                             store::account account, std::string secret, boost::asio::ssl::context& tls,
+                             std::chrono::seconds timeout) {
+    auto j = std::make_shared<job>();
+    std::string id;
+    for (unsigned char c : store::random_bytes(12)) id += "0123456789abcdef"[c & 15];
+    {
+        std::lock_guard lock(mutex_);
+        if (jobs_.size() > 100) jobs_.erase(jobs_.begin()); // keep only recent jobs
+        jobs_[id] = j;
+    }
+    auto run = [j, &repo, account = std::move(account), secret = std::move(secret), &tls,
+                timeout]() mutable -> boost::asio::awaitable<void> {
+        for (const auto& [protocol, record] : account.endpoints) {
+            std::string name(net::to_string(protocol));
+            auto observer = [&j, name](net::upstream_step step, bool ok, const std::string& detail) {
+                std::lock_guard lock(j->mutex);
+                j->steps.push_back(boost::json::object{
+                    {"protocol", name}, {"step", std::string(net::to_string(step))}, {"ok", ok}, {"detail", detail}});
+                if (!ok) j->ok = false;
+            };
+            co_await proxy::probe_endpoint(repo, account, record.endpoint, secret, {tls, timeout}, observer);
+        }
+        store::wipe(secret);
+        std::lock_guard lock(j->mutex);
+        j->done = true;
+    };
+    boost::asio::co_spawn(executor, std::move(run), boost::asio::detached);
+    return id;
+}
+
+std::optional<boost::json::value> test_jobs::status(const std::string& id) {
+    std::shared_ptr<job> j;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = jobs_.find(id);
+        if (it == jobs_.end()) return std::nullopt;
+        j = it->second;
+    }
+    std::lock_guard lock(j->mutex);
+    return boost::json::object{{"steps", j->steps}, {"done", j->done}, {"ok", j->ok && j->done}};
+}
+
+} // namespace mailgate::admin
