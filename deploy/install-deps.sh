@@ -13,12 +13,17 @@ build_packages=(
 test_packages=(
     python3 curl fetchmail isync swaks msmtp
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix
+    chromium
 )
 
 packages=("${build_packages[@]}")
 [[ ${1:-} == --test ]] && packages+=("${test_packages[@]}")
 
 missing=()
+# Node.js and npm drive the browser test; a machine may already have them from elsewhere (e.g. NodeSource).
+if [[ ${1:-} == --test ]] && ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
 for p in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [[ $status == installed ]] || missing+=("$p")

@@ -1,0 +1,114 @@
+// Drives the admin page in real headless Chromium (playwright-core): log in, add an account for the rig, run
+// Test connection, watch a live IMAP session appear, disable the account, and see the next login fail.
+// Inputs come from the environment (set by test_admin_page.py); screenshots go to SCREENSHOT_DIR.
+import { chromium } from "playwright-core";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import assert from "node:assert/strict";
+
+const env = process.env;
+const url = env.ADMIN_URL;
+const shots = env.SCREENSHOT_DIR;
+mkdirSync(shots, { recursive: true });
+const helper = path.join(path.dirname(new URL(import.meta.url).pathname), "imap_session.py");
+
+const browser = await chromium.launch({
+  executablePath: env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("dialog", (d) => d.accept());
+
+  await page.goto(url);
+  await page.waitForSelector("#login-view:not([hidden])");
+  await page.screenshot({ path: path.join(shots, "login.png"), fullPage: true });
+  await page.fill("#login-password", "wrong");
+  await page.click("#login-form button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
+  await page.fill("#login-password", env.ADMIN_PASSWORD);
+  await page.click("#login-form button[type=submit]");
+  await page.waitForSelector("#accounts-view:not([hidden])");
+
+  // A hostile account name from the API test must render as text, not markup.
+  // Add the rig account with custom endpoints.
+  await page.fill("#f-name", "browser");
+  await page.fill("#f-local-user", "browser-local");
+  await page.fill("#f-local-password", "browser-pw");
+  await page.selectOption("#f-provider", "custom");
+  await page.fill("#f-remote-user", env.RIG_USER);
+  await page.fill("#f-remote-password", env.RIG_PASSWORD);
+  await page.fill("#f-imap", env.RIG_IMAP);
+  await page.fill("#f-pop3", "");
+  await page.fill("#f-smtp", env.RIG_SMTP);
+  await page.click("#f-submit");
+  const row = page.locator('#accounts-table tr[data-account="browser"]');
+  await row.waitFor();
+  await page.screenshot({ path: path.join(shots, "accounts.png"), fullPage: true });
+
+  // A plaintext endpoint is refused with the reason.
+  await page.fill("#f-name", "plain");
+  await page.fill("#f-local-user", "plain-local");
+  await page.fill("#f-local-password", "x");
+  await page.fill("#f-remote-user", "x@example.test");
+  await page.fill("#f-remote-password", "x");
+  await page.fill("#f-imap", "imap://mail.example.test");
+  await page.fill("#f-smtp", "");
+  await page.click("#f-submit");
+  await page.waitForFunction(() => document.getElementById("form-error").textContent.includes("no TLS"));
+  await page.click("#f-cancel").catch(() => {});
+
+  // Test connection: every step of both protocols passes.
+  await row.getByRole("button", { name: "Test connection" }).click();
+  await page.waitForFunction(() => document.getElementById("test-result").textContent === "all checks passed",
+                             null, { timeout: 30000 });
+  const steps = await page.locator("#test-steps li").allTextContents();
+  for (const protocol of ["imap", "smtp"])
+    for (const step of ["resolve", "connect", "tls", "login", "logout"])
+      assert.ok(steps.some((s) => s.startsWith(`${protocol} ${step}`)), `missing ${protocol} ${step} in ${steps}`);
+  assert.equal(await page.locator("#test-steps li.bad").count(), 0);
+  await page.screenshot({ path: path.join(shots, "test-connection.png"), fullPage: true });
+
+  // A real IMAP client logs in through the gateway and shows up in the live table.
+  const hold = spawn("python3", [helper, "hold", env.GATEWAY_IMAP_PORT, "browser-local", "browser-pw"]);
+  let holdOutput = "";
+  hold.stdout.on("data", (d) => (holdOutput += d));
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("imaplib login timed out: " + holdOutput)), 30000);
+    hold.stdout.on("data", () => holdOutput.includes("LOGGED_IN") && (clearTimeout(t), resolve()));
+    hold.on("exit", (code) => reject(new Error("imaplib exited " + code + ": " + holdOutput)));
+  });
+  await page.click('nav button[data-view="sessions"]');
+  await page.waitForFunction(() => [...document.querySelectorAll("#sessions-table tbody tr")]
+    .some((tr) => tr.cells[0].textContent === "imap" && tr.cells[2].textContent === "browser"), null, { timeout: 10000 });
+  await page.screenshot({ path: path.join(shots, "sessions.png"), fullPage: true });
+
+  // Disable it in the page: the open session is closed and the next login fails.
+  await page.click('nav button[data-view="accounts"]');
+  await row.getByRole("button", { name: "Disable" }).click();
+  await page.waitForFunction(() => {
+    const tr = document.querySelector('#accounts-table tr[data-account="browser"]');
+    return tr && tr.cells[4].textContent === "no";
+  });
+  hold.stdin.end();
+  await new Promise((resolve) => hold.on("exit", resolve));
+  assert.ok(holdOutput.includes("CLOSED_BY_GATEWAY"), "the open session was not closed: " + holdOutput);
+  const retry = spawnSync("python3", [helper, "try", env.GATEWAY_IMAP_PORT, "browser-local", "browser-pw"],
+                          { encoding: "utf8", timeout: 30000 });
+  assert.equal(retry.status, 3, "login after disabling should be refused: " + retry.stdout + retry.stderr);
+
+  // The hostile name added by the test runner is shown as text.
+  const inert = await page.evaluate(() => ({
+    scripts: document.querySelectorAll("#accounts-table script").length,
+    text: [...document.querySelectorAll("#accounts-table td")].some((td) => td.textContent.includes("<script>")),
+  }));
+  assert.deepEqual(inert, { scripts: 0, text: true });
+  assert.deepEqual(pageErrors, []);
+  console.log("admin page e2e: all steps passed; screenshots in " + shots);
+} finally {
+  await browser.close();
+}
