@@ -228,6 +228,27 @@ class AdminApi(unittest.TestCase):
             self.assertEqual(fresh.login("chosen-admin-pw")[0].status, 200)
 
 
+class AdminHttps(unittest.TestCase):
+    def test_https_with_the_local_certificate_and_secure_cookie(self):
+        import ssl
+        with Gateway(extra_args=["--admin.tls", "true"]) as gw:
+            self.assertIn(f"admin URL    https://127.0.0.1:{gw.ports['admin']}/", gw.banner)
+            context = ssl.create_default_context(cafile=gw.cert_file)
+            conn = http.client.HTTPSConnection("127.0.0.1", gw.ports["admin"], context=context, timeout=30)
+            origin = f"https://127.0.0.1:{gw.ports['admin']}"
+            conn.request("POST", "/api/v1/login", body=json.dumps({"password": admin_password(gw.banner)}),
+                         headers={"Host": f"127.0.0.1:{gw.ports['admin']}", "Origin": origin,
+                                  "Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            self.assertEqual(response.status, 200)
+            self.assertIn("; Secure", response.getheader("Set-Cookie"))
+            conn.close()
+            with socket.create_connection(("127.0.0.1", gw.ports["admin"]), timeout=10) as plain:
+                plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                self.assertNotIn(b"200 OK", plain.recv(200))  # no plaintext HTTP on an HTTPS port
+
+
 def urlquote(text):
     from urllib.parse import quote
     return quote(text, safe="")
