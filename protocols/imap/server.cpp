@@ -2,6 +2,7 @@
 #include "protocols/imap/server.hpp"
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/common/client_bytes.hpp"
 
 #include <algorithm>
 
@@ -17,17 +18,7 @@ bool valid_tag(std::string_view tag) {
     });
 }
 
-bool has_control_bytes(std::string_view text) {
-    return std::any_of(text.begin(), text.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return (u < 0x20 && u != '\t') || u == 0x7f;
-    });
-}
 
-void wipe(std::string& s) {
-    std::fill(s.begin(), s.end(), '\0');
-    s.clear();
-}
 
 // Capabilities only the gateway answers for before login; the provider's own would mislead the client.
 bool gateway_only(std::string_view atom) {
@@ -53,11 +44,10 @@ void server::received(std::string_view bytes) {
         eof_ = true;
         return;
     }
-    if (first_bytes_ && !options_.tls_active && static_cast<unsigned char>(bytes[0]) == 0x16) {
+    if (tls_handshake_on_plaintext(bytes, first_bytes_, options_.tls_active)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
-    first_bytes_ = false;
     if (state_ != state::closed) input_.append(bytes);
 }
 

@@ -2,24 +2,14 @@
 #include "protocols/pop3/server.hpp"
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/common/client_bytes.hpp"
 
 #include <algorithm>
 
 namespace mailgate::protocols::pop3 {
 namespace {
 
-// Control characters other than TAB never occur in POP3 commands: binary garbage, not a client.
-bool has_control_bytes(std::string_view line) {
-    return std::any_of(line.begin(), line.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return (u < 0x20 && u != '\t') || u == 0x7f;
-    });
-}
 
-void wipe(std::string& s) {
-    std::fill(s.begin(), s.end(), '\0');
-    s.clear();
-}
 
 } // namespace
 
@@ -30,12 +20,10 @@ void server::received(std::string_view bytes) {
         eof_ = true;
         return;
     }
-    // A TLS record (0x16 = handshake) as the very first byte: a client configured for POP3S on the plain port.
-    if (first_bytes_ && !options_.tls_active && static_cast<unsigned char>(bytes[0]) == 0x16) {
+    if (tls_handshake_on_plaintext(bytes, first_bytes_, options_.tls_active)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
-    first_bytes_ = false;
     if (state_ != state::closed) input_.append(bytes);
 }
 

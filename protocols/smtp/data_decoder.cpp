@@ -1,6 +1,9 @@
 // SMTP DATA stream checking.
 #include "protocols/smtp/data_decoder.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace mailgate::protocols::smtp {
 
 void data_decoder::reject(reason r) {
@@ -13,8 +16,22 @@ void data_decoder::reject(reason r) {
 
 data_decoder::status data_decoder::decode(std::string_view in, std::string& out, std::size_t& consumed) {
     static constexpr std::string_view terminator = "\r\n.\r\n";
+    out.reserve(out.size() + in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
         char c = in[i];
+        if (!discarding() && !after_cr_ && !line_start_ && c != '\r' && c != '\n') {
+            // The middle of a line holds nothing to check but line ends: copy it up to the next CR or LF at once.
+            auto end = std::min(in.find_first_of("\r\n", i), in.size());
+            // Emission stops with the byte that crosses the limit, exactly as byte-by-byte processing would.
+            std::uint64_t left = max_size_ - size_; // size_ <= max_size_ here: otherwise we would be discarding
+            auto n = static_cast<std::size_t>(std::min<std::uint64_t>(end - i, left == UINT64_MAX ? left : left + 1));
+            out.append(in.substr(i, n));
+            dot_line_ = false;
+            size_ += n;
+            if (size_ > max_size_) reject(reason::too_big);
+            i += n - 1;
+            continue;
+        }
         if (discarding()) {
             if (c == terminator[match_]) {
                 if (++match_ == terminator.size()) {

@@ -2,6 +2,7 @@
 #include "protocols/smtp/server.hpp"
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/common/client_bytes.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,21 +10,11 @@
 namespace mailgate::protocols::smtp {
 namespace {
 
-bool has_control_bytes(std::string_view line) {
-    return std::any_of(line.begin(), line.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return (u < 0x20 && u != '\t') || u == 0x7f;
-    });
-}
 
 bool non_ascii(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
-void wipe(std::string& s) {
-    std::fill(s.begin(), s.end(), '\0');
-    s.clear();
-}
 
 } // namespace
 
@@ -34,11 +25,10 @@ void server::received(std::string_view bytes) {
         eof_ = true;
         return;
     }
-    if (first_bytes_ && !options_.tls_active && static_cast<unsigned char>(bytes[0]) == 0x16) {
+    if (tls_handshake_on_plaintext(bytes, first_bytes_, options_.tls_active)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
-    first_bytes_ = false;
     if (state_ == state::closed) return;
     if (skipping_long_line_) {
         // The rest of an over-long command line: dropped up to its line end.

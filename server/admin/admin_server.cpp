@@ -28,9 +28,9 @@ constexpr std::size_t header_limit = 8 * 1024;
 constexpr std::size_t body_limit = 64 * 1024;
 } // namespace
 
-admin_server::admin_server(asio::io_context& io, const net::host_port& address, const net::cidr_list& allow,
+admin_server::admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
                            asio::ssl::context* tls, api_settings settings)
-    : io_(io), allow_(allow), tls_(tls), acceptor_(asio::make_strand(io)), api_(std::move(settings)) {
+    : pool_(pool), allow_(allow), tls_(tls), acceptor_(pool.main()), api_(std::move(settings)) {
     auto where = "listen.admin " + address.to_string();
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(address.host, ec);
@@ -56,7 +56,7 @@ void admin_server::stop() {
 asio::awaitable<void> admin_server::accept_loop() {
     while (acceptor_.is_open()) {
         boost::system::error_code ec;
-        auto socket = co_await acceptor_.async_accept(asio::make_strand(io_), asio::redirect_error(asio::use_awaitable, ec));
+        auto socket = co_await acceptor_.async_accept(pool_.next(), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (!acceptor_.is_open()) break;
             continue;

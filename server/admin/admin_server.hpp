@@ -5,6 +5,7 @@
 #include "server/admin/admin_api.hpp"
 #include "server/net/cidr.hpp"
 #include "server/net/host_port.hpp"
+#include "server/net/io_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,7 +18,7 @@ namespace mailgate::admin {
 class admin_server : public std::enable_shared_from_this<admin_server> {
 public:
     // Binds now (errors name listen.admin). `tls` non-null: HTTPS with the local certificate.
-    admin_server(boost::asio::io_context& io, const net::host_port& address, const net::cidr_list& allow,
+    admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
                  boost::asio::ssl::context* tls, api_settings settings);
 
     void start();
@@ -28,7 +29,7 @@ private:
     template <class Stream> boost::asio::awaitable<void> serve(Stream& stream, std::string client);
     boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
 
-    boost::asio::io_context& io_;
+    net::io_pool& pool_;
     const net::cidr_list& allow_;
     boost::asio::ssl::context* tls_;
     boost::asio::ip::tcp::acceptor acceptor_;

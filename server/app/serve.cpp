@@ -52,9 +52,9 @@ std::string describe(const std::string& name) {
     return name == "pop3" ? "plaintext, STLS offered" : "plaintext, STARTTLS offered";
 }
 
-// Drains the sessions for up to `grace`, then stops the loop.
-void stop_after_grace(boost::asio::io_context& io, std::chrono::seconds grace) {
-    auto timer = std::make_shared<boost::asio::steady_timer>(io);
+// Drains the sessions for up to `grace`, then stops the loops.
+void stop_after_grace(net::io_pool& io, std::chrono::seconds grace) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(io.main());
     auto deadline = std::chrono::steady_clock::now() + grace;
     auto poll = std::make_shared<std::function<void()>>();
     *poll = [&io, timer, deadline, poll] {
@@ -97,7 +97,8 @@ int serve(const config& c) {
     auto server_tls = net::make_server_context(cert, key, to_min_tls(c.tls_min_version));
     auto upstream_tls = net::make_upstream_context(c.upstream_ca_file);
 
-    boost::asio::io_context io;
+    unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
+    net::io_pool io(threads);
     boost::asio::thread_pool store_pool(2);
     store::store_service store(repository, store_pool);
 
@@ -171,7 +172,7 @@ int serve(const config& c) {
     std::cout << "Stop with Ctrl-C." << std::endl;
     spdlog::info("started: {} listener(s), data dir {}", listeners.size(), data_dir.string());
 
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    boost::asio::signal_set signals(io.main(), SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signal) {
         if (ec) return;
         spdlog::info("signal {}: no longer accepting; waiting up to 10 s for {} session(s)", signal,
@@ -181,11 +182,7 @@ int serve(const config& c) {
         stop_after_grace(io, std::chrono::seconds(10));
     });
 
-    unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> workers;
-    for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
     io.run();
-    for (auto& t : workers) t.join();
     store_pool.join();
     spdlog::info("stopped");
     return 0;

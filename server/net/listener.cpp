@@ -22,9 +22,9 @@ std::atomic<std::size_t> session_count{0};
 
 std::size_t listener::active_sessions() { return session_count.load(); }
 
-listener::listener(asio::io_context& io, listener_spec spec, std::shared_ptr<session_handler> handler,
+listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_handler> handler,
                    listener_settings settings)
-    : io_(io), spec_(std::move(spec)), handler_(std::move(handler)), settings_(settings), acceptor_(asio::make_strand(io)) {
+    : pool_(pool), spec_(std::move(spec)), handler_(std::move(handler)), settings_(settings), acceptor_(pool.main()) {
     auto where = "listen." + spec_.name + " " + spec_.address.to_string();
     boost::system::error_code ec;
     auto address = asio::ip::make_address(spec_.address.host, ec);
@@ -50,7 +50,7 @@ void listener::stop() {
 asio::awaitable<void> listener::accept_loop() {
     while (acceptor_.is_open()) {
         boost::system::error_code ec;
-        auto socket = co_await acceptor_.async_accept(asio::make_strand(io_), asio::redirect_error(asio::use_awaitable, ec));
+        auto socket = co_await acceptor_.async_accept(pool_.next(), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
             spdlog::warn("listen.{}: accept failed: {}", spec_.name, ec.message());

@@ -5,6 +5,7 @@
 #include "server/net/cidr.hpp"
 #include "server/net/mail_stream.hpp"
 #include "server/net/host_port.hpp"
+#include "server/net/io_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,7 +42,7 @@ struct listener_settings {
 class listener : public std::enable_shared_from_this<listener> {
 public:
     // Binds now, so a busy or bad address stops startup with a message naming the configuration key.
-    listener(boost::asio::io_context& io, listener_spec spec, std::shared_ptr<session_handler> handler,
+    listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_handler> handler,
              listener_settings settings);
 
     void start();
@@ -53,7 +54,7 @@ private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket);
 
-    boost::asio::io_context& io_;
+    io_pool& pool_;
     listener_spec spec_;
     std::shared_ptr<session_handler> handler_;
     listener_settings settings_;

@@ -82,6 +82,10 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
                 co_return;
             }
             case protocols::action_kind::done: co_return;
+            case protocols::action_kind::select_account: // SMTP-only actions: never produced by POP3/IMAP codecs
+            case protocols::action_kind::upstream_command:
+            case protocols::action_kind::upstream_data:
+            case protocols::action_kind::upstream_abort: co_return;
             }
         }
     } catch (const boost::system::system_error& e) {

@@ -23,7 +23,7 @@ class account_repository {
 public:
     // Opens data_dir/mailgate.db with data_dir/master.key (both created on first use). Throws on a missing or
     // loose key file, or a key that does not match the database.
-    account_repository(const std::filesystem::path& data_dir, password_hasher hasher = {});
+    account_repository(const std::filesystem::path& data_dir, password_hasher hasher = password_hasher());
 
     user_result<account> create(const new_account& a);
     std::vector<account> list();

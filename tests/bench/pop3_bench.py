@@ -10,89 +10,22 @@ import argparse
 import concurrent.futures
 import hashlib
 import os
-import platform
-import resource
-import shutil
 import socket
 import ssl
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-import gateway  # noqa: E402
-from gateway import Gateway, add_account  # noqa: E402
-from rig import ProviderRig  # noqa: E402
-
-ALICE, BOB = "alice@example.test", "bob@example.test"
-MB = 1_000_000  # throughput is reported in MB/s with 1 MB = 10^6 bytes
-IO_TIMEOUT = 60  # seconds, per socket operation
-
-
-# --------------------------------------------------------------------------- the provider, with room for load
-class BenchRig(ProviderRig):
-    """ProviderRig with Dovecot limits raised for `sessions` concurrent POP3 logins (all as the same user, from
-    127.0.0.1). The stock rig keeps Dovecot's defaults: 100 processes per service and 10 connections per user+IP.
-
-    Done by appending to the generated dovecot.conf (Dovecot merges a repeated `service x {}` block into the earlier
-    one), so rig.py itself stays untouched."""
-
-    def __init__(self, sessions, **kwargs):
-        super().__init__(**kwargs)
-        self.bench_sessions = sessions
-
-    def _write_dovecot_config(self):
-        super()._write_dovecot_config()
-        n = self.bench_sessions + 100  # headroom for the warm-up/verification logins and the rate tests
-        with open(self._p("dovecot.conf"), "a") as f:
-            f.write(f"""
-# ---- pop3_bench.py: limits for {self.bench_sessions} concurrent POP3 sessions
-mail_max_userip_connections = {n}
-# Covers anvil/log/stats/auth, which every pop3 process talks to.
-default_client_limit = {2 * n + 1000}
-service pop3 {{
-  # One pop3 process per logged-in session (client_limit stays 1).
-  process_limit = {n}
-}}
-service pop3-login {{
-  # "High-performance" login mode: a few long-lived login processes, each proxying many TLS sessions, instead of
-  # one login process per TLS session (which would need another {n} processes).
-  service_count = 0
-  process_min_avail = {os.cpu_count() or 1}
-  client_limit = {n}
-  vsz_limit = 1G
-}}
-""")
+from bench_common import (ALICE, BOB, IO_TIMEOUT, MB, BenchRig, BenchRun, Conn, big_body, dovecot_processes, fmt_mem,
+                          gateway, proc_cpu_seconds, proc_memory, report_dovecot_log, report_gateway,
+                          run_sessions, start_gateway)
+from gateway import add_account
 
 
 # --------------------------------------------------------------------------- small POP3 client on raw sockets
-class Conn:
-    """A socket plus a receive buffer, for line-at-a-time POP3 exchanges and fast large replies."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = bytearray()
-
-    def read_until(self, terminator, limit=256 * 1024 * 1024):
-        """Bytes up to and including `terminator`. bytearray += is amortised O(1), unlike the bytes concatenation
-        in test_pop3_gateway.read_until, which is quadratic and would dominate a 50 MB read."""
-        start = 0
-        while True:
-            i = self.buf.find(terminator, start)
-            if i >= 0:
-                out = bytes(self.buf[:i + len(terminator)])
-                del self.buf[:i + len(terminator)]
-                return out
-            start = max(0, len(self.buf) - len(terminator) + 1)
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise ConnectionError(f"connection closed; got {bytes(self.buf[:200])!r}")
-            self.buf += chunk
-            if len(self.buf) > limit:
-                raise ConnectionError("reply too large")
+class Pop3Conn(Conn):
+    """Line-at-a-time POP3 exchanges and fast large replies over the shared buffered socket."""
 
     def command(self, line):
         """Sends one command, returns its one-line reply; raises unless it is +OK."""
@@ -113,14 +46,11 @@ class Conn:
             raise ConnectionError(f"RETR failed: {reply[:200]!r}")
         return reply
 
-    def close(self):
-        self.sock.close()
-
 
 def connect_direct(rig):
     """Client -> Dovecot POP3S (the baseline)."""
     raw = socket.create_connection((rig.host, rig.ports["pop3s"]), timeout=IO_TIMEOUT)
-    return Conn(rig.client_context().wrap_socket(raw, server_hostname=rig.host))
+    return Pop3Conn(rig.client_context().wrap_socket(raw, server_hostname=rig.host))
 
 
 def connect_gateway(gw, mode, client_tls=None):
@@ -128,8 +58,8 @@ def connect_gateway(gw, mode, client_tls=None):
     raw = socket.create_connection(("127.0.0.1", gw.ports[mode]), timeout=IO_TIMEOUT)
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if mode == "pop3s":
-        return Conn(client_tls.wrap_socket(raw, server_hostname="localhost"))
-    return Conn(raw)
+        return Pop3Conn(client_tls.wrap_socket(raw, server_hostname="localhost"))
+    return Pop3Conn(raw)
 
 
 def login(conn, user, password):
@@ -151,74 +81,7 @@ def full_session(connect, user, password):
         conn.close()
 
 
-# --------------------------------------------------------------------------- process figures
-def proc_memory(pid):
-    """Resident memory of a process in KiB: VmRSS (status), and Pss / Private from smaps_rollup."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon", "Threads"):
-                out[key] = int(value.split()[0])
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            roll = {}
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                    roll[parts[0][:-1]] = int(parts[1])
-        out["Pss"] = roll.get("Pss")
-        out["Private"] = roll.get("Private_Clean", 0) + roll.get("Private_Dirty", 0)
-    except OSError:  # no smaps_rollup (old kernel / sandbox): VmRSS only
-        out["Pss"] = out["Private"] = None
-    out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    return out
-
-
-def proc_cpu_seconds(pid):
-    """utime + stime of a process (all threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def dovecot_pop3_processes(rig):
-    """Number of this rig's Dovecot pop3 (post-login) processes, by process title
-    ("dovecot-<instance_name>/pop3"; the rig sets instance_name from its directory)."""
-    title = f"dovecot-mailgate-rig-{os.path.basename(rig.dir)}/pop3".encode()
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f.read().replace(b"\0", b" ").split(b" ")[0] == title:
-                        count += 1
-            except OSError:
-                pass
-    return count
-
-
-def gateway_problems(gw):
-    """Warning/error/critical lines of the gateway log (spdlog level tags)."""
-    return [line for line in gw.log().splitlines()
-            if any(tag in line for tag in ("[warning]", "[error]", "[critical]"))]
-
-
-def start_gateway(data_dir, rig):
-    # Gateway() always asks for debug logging; benchmark at the default level (info) instead, as deployed.
-    gw = Gateway(data_dir=data_dir, extra_args=["--upstream.ca_file", rig.ca_file])
-    gw.args[gw.args.index("--log.level") + 1] = "info"
-    gw.start()
-    return gw
-
-
 # --------------------------------------------------------------------------- (a) RETR throughput
-def big_body(size):
-    """~size bytes of CRLF text; every 97th line starts with '.', so dot-stuffing is exercised."""
-    line = b"0123456789abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789\r\n"
-    return b"".join(b"." + line if i % 97 == 0 else line for i in range(size // len(line)))
-
-
 def bench_retr(rig, gw, client_tls, args):
     size = args.retr_mb * MB
     print(f"\n(a) RETR of one {args.retr_mb} MB message, {args.rounds} timed rounds per path "
@@ -300,37 +163,6 @@ def bench_retr(rig, gw, client_tls, args):
 
 
 # --------------------------------------------------------------------------- (b) sessions per second
-def run_sessions(session, threads, max_sessions, max_seconds):
-    """Runs `session` repeatedly from `threads` threads until max_sessions were started or max_seconds passed.
-    Returns (completed, errors, first_error, elapsed)."""
-    lock = threading.Lock()
-    state = {"started": 0, "done": 0, "errors": 0, "first_error": None}
-    deadline = time.monotonic() + max_seconds
-
-    def worker():
-        while True:
-            with lock:
-                if state["started"] >= max_sessions or time.monotonic() >= deadline:
-                    return
-                state["started"] += 1
-            try:
-                session()
-                with lock:
-                    state["done"] += 1
-            except Exception as exc:  # counted and reported, never fatal
-                with lock:
-                    state["errors"] += 1
-                    state["first_error"] = state["first_error"] or repr(exc)
-
-    t0 = time.perf_counter()
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return state["done"], state["errors"], state["first_error"], time.perf_counter() - t0
-
-
 def bench_sessions(rig, gw, args):
     print(f"\n(b) Sessions/s of connect + login + STAT + QUIT, at most {args.rate_sessions} sessions or "
           f"{args.rate_seconds:g} s per measurement (mailbox: {BOB}, 3 small messages)")
@@ -357,13 +189,6 @@ def bench_sessions(rig, gw, args):
 
 
 # --------------------------------------------------------------------------- (c) memory per idle session
-def fmt_mem(m):
-    pss = "n/a" if m["Pss"] is None else f"{m['Pss']} KiB"
-    private = "n/a" if m["Private"] is None else f"{m['Private']} KiB"
-    return (f"VmRSS {m['VmRSS']} KiB, Pss {pss}, Private {private}, RssAnon {m['RssAnon']} KiB, "
-            f"threads {m['Threads']}, fds {m['fds']}")
-
-
 def bench_memory(rig, data_dir, args):
     n = args.sessions
     print(f"\n(c) Gateway memory with {n} concurrent logged-in idle sessions "
@@ -410,7 +235,7 @@ def bench_memory(rig, data_dir, args):
         time.sleep(args.idle_seconds)
         after = proc_memory(pid)
         print(f"    after {args.idle_seconds:g} s idle: {fmt_mem(after)}")
-        print(f"    Dovecot pop3 processes alive: {dovecot_pop3_processes(rig)}")
+        print(f"    Dovecot pop3 processes alive: {dovecot_processes(rig, 'pop3')}")
         summary = []
         if sessions:
             k = len(sessions)
@@ -445,11 +270,7 @@ def bench_memory(rig, data_dir, args):
         sessions.clear()
         time.sleep(2)
         print(f"    2 s after all sessions quit: {fmt_mem(proc_memory(pid))}")
-        problems = gateway_problems(gw)
-        print(f"    gateway log: {len(problems)} warning/error lines, process "
-              f"{'running' if gw.proc.poll() is None else f'EXITED with {gw.proc.returncode}'}")
-        for line in problems[:10]:
-            print(f"      {line}")
+        problems = report_gateway(gw)
         if alive != n or errors or problems:
             summary.append(f"(c) WARNING: {n - alive} of {n} sessions failed or died, {len(problems)} gateway "
                            f"log warnings/errors (see above)")
@@ -478,29 +299,7 @@ def main():
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
-    # Every session costs the gateway two descriptors and this process one; Dovecot (a child) inherits the limit.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-    started = time.monotonic()
-    load_before = os.getloadavg()
-    # Others rebuild build/server/mailgate while this runs: benchmark a private copy, so every part measures the
-    # same binary (gateway.py looks MAILGATE_BIN up at call time).
-    snapshot_dir = tempfile.TemporaryDirectory(prefix="mailgate-bench-bin-")
-    source = os.path.realpath(args.binary)
-    gateway.MAILGATE_BIN = os.path.join(snapshot_dir.name, "mailgate")
-    shutil.copy2(source, gateway.MAILGATE_BIN)
-    with open(gateway.MAILGATE_BIN, "rb") as f:
-        binary_sha = hashlib.sha256(f.read()).hexdigest()
-    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(source)))
-    version = subprocess.run([gateway.MAILGATE_BIN, "--version"], capture_output=True, text=True).stdout.strip()
-    dovecot = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout.strip()
-    print("mailgate POP3 benchmark")
-    print(f"    {version}: copy of {source} (built {built}, sha256 {binary_sha[:16]}...)")
-    print(f"    Dovecot {dovecot}; Python {platform.python_version()}; OpenSSL {ssl.OPENSSL_VERSION}")
-    print(f"    nproc {os.cpu_count()}, usable CPUs {len(os.sched_getaffinity(0))}; kernel {platform.release()}; "
-          f"RLIMIT_NOFILE {hard} (was {soft})")
-
+    run = BenchRun("mailgate POP3 benchmark", args.binary)
     summary = []
     with BenchRig(sessions=args.sessions) as rig, tempfile.TemporaryDirectory(prefix="mailgate-bench-") as tmp:
         data_dir = os.path.join(tmp, "data")
@@ -521,32 +320,17 @@ def main():
                     summary += bench_retr(rig, gw, client_tls, args)
                 if "b" not in skip:
                     summary += bench_sessions(rig, gw, args)
-                problems = gateway_problems(gw)
-                print(f"\n    gateway log during (a)+(b): {len(problems)} warning/error lines, process "
-                      f"{'running' if gw.proc.poll() is None else f'EXITED with {gw.proc.returncode}'}")
-                for line in problems[:10]:
-                    print(f"      {line}")
-                if problems or gw.proc.poll() is not None:
+                print()
+                if report_gateway(gw, " during (a)+(b)") or gw.proc.poll() is not None:
                     summary.append("(a)/(b) WARNING: gateway log warnings/errors or exit (see above)")
             finally:
                 gw.stop()
         if "c" not in skip:
             summary += bench_memory(rig, data_dir, args)
 
-        with open(rig.dovecot_log, errors="replace") as f:
-            dovecot_problems = [line.rstrip() for line in f if ": Warning:" in line or ": Error:" in line
-                                or ": Fatal:" in line or ": Panic:" in line]
-        print(f"\nDovecot log: {len(dovecot_problems)} warning/error lines")
-        for line in dovecot_problems[:10]:
-            print(f"    {line}")
+        report_dovecot_log(rig)
 
-    snapshot_dir.cleanup()
-    print("\nSummary (figures only; nothing here passes or fails)")
-    for line in summary:
-        print(f"    {line}")
-    print(f"\nelapsed {time.monotonic() - started:.1f} s; load average (1 min) {load_before[0]:.2f} at start, "
-          f"{os.getloadavg()[0]:.2f} at end (other work on this machine skews the figures)")
-
+    run.finish(summary)
 
 if __name__ == "__main__":
     main()
