@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace mailgate::protocols::smtp {
 
@@ -21,7 +22,12 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
         char c = in[i];
         if (!discarding() && !after_cr_ && !line_start_ && c != '\r' && c != '\n') {
             // The middle of a line holds nothing to check but line ends: copy it up to the next CR or LF at once.
-            auto end = std::min(in.find_first_of("\r\n", i), in.size());
+            // Two memchr passes: string_view::find_first_of would call memchr once per byte of input.
+            const char* from = in.data() + i;
+            auto* cr = static_cast<const char*>(std::memchr(from, '\r', in.size() - i));
+            std::size_t span = cr ? static_cast<std::size_t>(cr - from) : in.size() - i;
+            if (auto* lf = static_cast<const char*>(std::memchr(from, '\n', span))) span = static_cast<std::size_t>(lf - from);
+            auto end = i + span;
             // Emission stops with the byte that crosses the limit, exactly as byte-by-byte processing would.
             std::uint64_t left = max_size_ - size_; // size_ <= max_size_ here: otherwise we would be discarding
             auto n = static_cast<std::size_t>(std::min<std::uint64_t>(end - i, left == UINT64_MAX ? left : left + 1));

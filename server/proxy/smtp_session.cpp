@@ -21,6 +21,7 @@ namespace {
 // RFC 5321 §4.5.3.2: how long to wait for the provider's replies.
 constexpr std::chrono::seconds command_reply_timeout{300};
 constexpr std::chrono::seconds data_end_reply_timeout{600};
+constexpr std::size_t read_size = 64 * 1024;
 
 // The provider session currently serving this client.
 struct provider {
@@ -77,7 +78,8 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                         .client_address = stream.peer_address(),
                         .max_message_size = smtp_.max_message_size});
     provider up;
-    std::array<char, 16 * 1024> buffer;
+    // Large reads during DATA: a 25 MB message costs a quarter of the loop turns it would with 16 KiB.
+    auto buffer = std::make_unique_for_overwrite<char[]>(read_size);
     std::uint64_t messages = 0;
     auto alive = std::make_shared<bool>(true);
     auto entry = settings_.live.open(label.id, "smtp", std::string(label.peer), stream.socket().get_executor(),
@@ -100,8 +102,8 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 break;
             case protocols::action_kind::read: {
                 auto limit = codec.in_data() ? smtp_.data_timeout : smtp_.command_timeout;
-                auto n = co_await net::timed(stream.read_some(asio::buffer(buffer)), limit);
-                codec.received(std::string_view(buffer.data(), n));
+                auto n = co_await net::timed(stream.read_some(asio::buffer(buffer.get(), read_size)), limit);
+                codec.received(std::string_view(buffer.get(), n));
                 break;
             }
             case protocols::action_kind::start_tls:
