@@ -375,7 +375,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                 return out;
             });
             if (!found.first) co_return json_error(status::not_found, version, "no account named '" + name + "'");
-            auto id = tests_.start(co_await boost::asio::this_coro::executor, settings_.store.repository(),
+            auto id = tests_.start(co_await boost::asio::this_coro::executor, settings_.store,
                                    std::move(*found.first), std::move(found.second), settings_.upstream_tls,
                                    settings_.upstream_timeout);
             co_return ok_json(json::object{{"id", id}});

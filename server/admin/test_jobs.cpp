@@ -9,7 +9,7 @@
 
 namespace mailgate::admin {
 
-std::string test_jobs::start(boost::asio::any_io_executor executor, store::account_repository& repo,
+std::string test_jobs::start(boost::asio::any_io_executor executor, store::store_service& store,
                              store::account account, std::string secret, boost::asio::ssl::context& tls,
                              std::chrono::seconds timeout) {
     auto j = std::make_shared<job>();
@@ -20,7 +20,7 @@ std::string test_jobs::start(boost::asio::any_io_executor executor, store::accou
         if (jobs_.size() > 100) jobs_.erase(jobs_.begin()); // keep only recent jobs
         jobs_[id] = j;
     }
-    auto run = [j, &repo, account = std::move(account), secret = std::move(secret), &tls,
+    auto run = [j, &store, account = std::move(account), secret = std::move(secret), &tls,
                 timeout]() mutable -> boost::asio::awaitable<void> {
         for (const auto& [protocol, record] : account.endpoints) {
             std::string name(net::to_string(protocol));
@@ -30,7 +30,13 @@ std::string test_jobs::start(boost::asio::any_io_executor executor, store::accou
                     {"protocol", name}, {"step", std::string(net::to_string(step))}, {"ok", ok}, {"detail", detail}});
                 if (!ok) j->ok = false;
             };
-            co_await proxy::probe_endpoint(repo, account, record.endpoint, secret, {tls, timeout}, observer);
+            auto result = co_await proxy::probe_endpoint(account, record.endpoint, secret, {tls, timeout}, observer);
+            auto id = account.id;
+            auto which = protocol;
+            co_await store.run([&](store::account_repository& repo) {
+                repo.record_status(id, which, result.status, result.reason);
+                return 0;
+            });
         }
         store::wipe(secret);
         std::lock_guard lock(j->mutex);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "server/proxy/upstream_probe.hpp"
+#include "server/store/store_service.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -16,7 +17,7 @@ namespace mailgate::admin {
 class test_jobs {
 public:
     // Starts the probes of every endpoint of `account` on `executor`; returns the job id.
-    std::string start(boost::asio::any_io_executor executor, store::account_repository& repo, store::account account,
+    std::string start(boost::asio::any_io_executor executor, store::store_service& store, store::account account,
                       std::string secret, boost::asio::ssl::context& tls, std::chrono::seconds timeout);
     // {"steps": [...], "done": bool, "ok": bool}; nullopt for an unknown id.
     std::optional<boost::json::value> status(const std::string& id);

@@ -39,9 +39,10 @@ int account_test_command(const std::vector<std::string>& args) {
         [&]() -> boost::asio::awaitable<void> {
             for (const auto& [protocol, record] : account->endpoints) {
                 std::cout << net::to_string(protocol) << " " << record.endpoint.url() << std::endl;
-                bool ok = co_await proxy::probe_endpoint(repo, *account, record.endpoint, secret,
-                                                         {*tls, config.upstream_timeout}, observer);
-                all_ok = all_ok && ok;
+                auto result = co_await proxy::probe_endpoint(*account, record.endpoint, secret,
+                                                             {*tls, config.upstream_timeout}, observer);
+                repo.record_status(account->id, protocol, result.status, result.reason); // the CLI has no I/O to stall
+                all_ok = all_ok && result.ok;
             }
         },
         [](std::exception_ptr e) {

@@ -1,5 +1,6 @@
 // "Test connection": resolve, connect, TLS, log in with the stored credential, log out; one report per step.
-// Used by `mailgate account test` and the admin page. Records the outcome as the endpoint's upstream status.
+// Used by `mailgate account test` and the admin page; the caller records the outcome as the endpoint's upstream
+// status (the probe itself never touches the database, so it can run on an I/O thread).
 #pragma once
 
 #include "server/net/upstream_connection.hpp"
@@ -14,9 +15,14 @@ struct probe_settings {
     std::chrono::steady_clock::duration timeout;
 };
 
-// True when every step succeeded.
-boost::asio::awaitable<bool> probe_endpoint(store::account_repository& repo, const store::account& account,
-                                            const net::upstream_endpoint& endpoint, std::string secret,
-                                            probe_settings settings, const net::step_observer& observer);
+struct probe_result {
+    bool ok = false;                   // every step succeeded
+    store::upstream_status status;     // what the login part says about the endpoint
+    std::string reason;
+};
+
+boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account, const net::upstream_endpoint& endpoint,
+                                                    std::string secret, probe_settings settings,
+                                                    const net::step_observer& observer);
 
 } // namespace mailgate::proxy
