@@ -32,6 +32,13 @@ void session_entry::set_account(const std::string& name) {
     account_ = name;
 }
 
+live_session::live_session(activity& owner, std::uint64_t id, std::string protocol, std::string peer,
+                           boost::asio::any_io_executor executor, std::function<void()> closer)
+    : entry_(owner.open(id, std::move(protocol), std::move(peer), std::move(executor),
+                        [alive = alive_, closer = std::move(closer)] {
+                            if (*alive) closer();
+                        })) {}
+
 std::unique_ptr<session_entry> activity::open(std::uint64_t id, std::string protocol, std::string peer,
                                               boost::asio::any_io_executor executor, std::function<void()> closer) {
     auto entry = std::make_unique<session_entry>(*this, id, protocol, std::move(peer), std::move(executor),

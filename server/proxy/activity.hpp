@@ -47,6 +47,22 @@ private:
     relay_counters counters_;
 };
 
+// A session's registration for its lifetime: the closer runs on the session's executor and only while the session
+// is still alive (a close requested just as the session ends is ignored).
+class live_session {
+public:
+    live_session(activity& owner, std::uint64_t id, std::string protocol, std::string peer,
+                 boost::asio::any_io_executor executor, std::function<void()> closer);
+    ~live_session() { *alive_ = false; }
+    live_session(const live_session&) = delete;
+
+    session_entry* operator->() { return entry_.get(); }
+
+private:
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::unique_ptr<session_entry> entry_;
+};
+
 struct session_view {
     std::uint64_t id;
     std::string protocol, peer, account;

@@ -23,18 +23,12 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
     std::unique_ptr<net::upstream_connection> upstream;
     std::string account;
     std::array<char, 1024> buffer; // pre-login commands are short; literals arrive over several reads
-    // The admin can close this session (account disabled or deleted); `alive` guards against a late close.
-    auto alive = std::make_shared<bool>(true);
-    auto entry = settings.live.open(label.id, std::string(label.protocol), std::string(label.peer),
-                                    stream.socket().get_executor(), [alive, &stream, &upstream] {
-                                        if (!*alive) return;
-                                        stream.close();
-                                        if (upstream) upstream->close();
-                                    });
-    struct mark_dead {
-        std::shared_ptr<bool> alive;
-        ~mark_dead() { *alive = false; }
-    } on_exit{alive};
+    // The admin can close this session (account disabled or deleted).
+    live_session entry(settings.live, label.id, std::string(label.protocol), std::string(label.peer),
+                       stream.socket().get_executor(), [&stream, &upstream] {
+                           stream.close();
+                           if (upstream) upstream->close();
+                       });
     try {
         for (;;) {
             auto next = codec.next();

@@ -81,17 +81,11 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
     // Large reads during DATA: a 25 MB message costs a quarter of the loop turns it would with 16 KiB.
     auto buffer = std::make_unique_for_overwrite<char[]>(read_size);
     std::uint64_t messages = 0;
-    auto alive = std::make_shared<bool>(true);
-    auto entry = settings_.live.open(label.id, "smtp", std::string(label.peer), stream.socket().get_executor(),
-                                     [alive, &stream, &up] {
-                                         if (!*alive) return;
-                                         stream.close();
-                                         up.drop();
-                                     });
-    struct mark_dead {
-        std::shared_ptr<bool> alive;
-        ~mark_dead() { *alive = false; }
-    } on_exit{alive};
+    live_session entry(settings_.live, label.id, "smtp", std::string(label.peer), stream.socket().get_executor(),
+                       [&stream, &up] {
+                           stream.close();
+                           up.drop();
+                       });
     try {
         for (;;) {
             auto next = codec.next();
