@@ -93,11 +93,8 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     if (!failure) failure = co_await upstream->drive(*codec, net::upstream_step::login, settings.upstream_timeout);
     auto id = account->id;
     if (failure) {
-        auto status = status_for(failure->kind);
-        co_await settings.store.run([&](store::account_repository& repo) {
-            repo.record_status(id, protocol, status, failure->reason);
-            return 0;
-        });
+        settings.store.record([id, protocol, status = status_for(failure->kind), reason = failure->reason](
+                                  store::account_repository& repo) { repo.record_status(id, protocol, status, reason); });
         spdlog::warn("{} #{} from {}: account '{}': provider {} failed ({}): {}", label.protocol, label.id, label.peer,
                      account->name, endpoint->second.endpoint.url(), net::to_string(failure->kind), failure->reason);
         settings.live.count_upstream_error(std::string(label.protocol), net::to_string(failure->kind));
@@ -109,10 +106,9 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
                                                                           : login_status::provider_temporary;
         co_return result;
     }
-    co_await settings.store.run([&](store::account_repository& repo) {
+    settings.store.record([id, protocol](store::account_repository& repo) {
         repo.record_status(id, protocol, store::upstream_status::ok, "");
         repo.record_login(id);
-        return 0;
     });
     spdlog::debug("{} #{}: account '{}' connected to {} ({})", label.protocol, label.id, account->name,
                   endpoint->second.endpoint.url(), upstream->tls().version);

@@ -9,6 +9,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <functional>
+
 namespace mailgate::store {
 
 class store_service {
@@ -23,6 +25,9 @@ public:
             pool_, [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(repo_); },
             boost::asio::use_awaitable);
     }
+
+    // Bookkeeping nobody waits for (last login, upstream status): queued on the pool, failures only logged.
+    void record(std::function<void(account_repository&)> write);
 
     // The local login (cached for a few minutes after a success). nullopt: wrong user or password.
     boost::asio::awaitable<std::optional<account>> authenticate(std::string user, std::string password);
