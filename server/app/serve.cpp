@@ -52,15 +52,22 @@ std::string describe(const std::string& name) {
     return name == "pop3" ? "plaintext, STLS offered" : "plaintext, STARTTLS offered";
 }
 
-// Drains the sessions for up to `grace`, then stops the loops.
-void stop_after_grace(net::io_pool& io, std::chrono::seconds grace) {
+// Lets sessions finish for up to `grace`, then closes the rest (with their protocol's goodbye where one can be
+// said) and stops the loops once they are gone or a second later.
+void stop_after_grace(net::io_pool& io, proxy::activity& live, std::chrono::seconds grace) {
     auto timer = std::make_shared<boost::asio::steady_timer>(io.main());
     auto deadline = std::chrono::steady_clock::now() + grace;
+    auto closed = std::make_shared<bool>(false);
     auto poll = std::make_shared<std::function<void()>>();
-    *poll = [&io, timer, deadline, poll] {
-        if (net::listener::active_sessions() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    *poll = [&io, &live, timer, deadline, closed, poll] {
+        auto now = std::chrono::steady_clock::now();
+        if (net::listener::active_sessions() == 0 || now >= deadline + std::chrono::seconds(1)) {
             io.stop();
             return;
+        }
+        if (now >= deadline && !*closed) {
+            *closed = true;
+            spdlog::info("closing {} remaining session(s)", live.close_all_sessions(proxy::close_reason::shutdown_all));
         }
         timer->expires_after(std::chrono::milliseconds(100));
         timer->async_wait([poll](boost::system::error_code) { (*poll)(); });
@@ -179,7 +186,8 @@ int serve(const config& c) {
                      net::listener::active_sessions());
         for (auto& l : listeners) l->stop();
         if (admin_http) admin_http->stop();
-        stop_after_grace(io, std::chrono::seconds(10));
+        live.close_all_sessions(proxy::close_reason::shutdown_idle); // idle dialogues need no grace
+        stop_after_grace(io, live, std::chrono::seconds(10));
     });
 
     io.run();

@@ -120,6 +120,19 @@ asio::awaitable<void> mail_stream::write(asio::const_buffer bytes) {
     }
 }
 
+void mail_stream::write_now(std::string_view bytes) {
+    if (!socket_.is_open()) return;
+    if (ssl_) {
+        ERR_clear_error();
+        SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+        ERR_clear_error();
+        return;
+    }
+    error_code ignored;
+    socket_.non_blocking(true, ignored);
+    socket_.write_some(asio::buffer(bytes), ignored);
+}
+
 asio::awaitable<void> mail_stream::wait_readable() {
     // With read-ahead, whole records may sit unprocessed inside OpenSSL while the socket has nothing more.
     if (ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_))) co_return;

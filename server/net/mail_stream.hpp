@@ -27,6 +27,8 @@ public:
     // Reads what is available; 0 means the peer closed (EOF, close_notify, or a truncated TLS stream).
     boost::asio::awaitable<std::size_t> read_some(boost::asio::mutable_buffer buffer);
     boost::asio::awaitable<void> write(boost::asio::const_buffer bytes);
+    // Best effort, never waits: for a last line (a shutdown goodbye) just before close().
+    void write_now(std::string_view bytes);
     // Completes when read_some would not block (decrypted bytes already buffered count as readable).
     boost::asio::awaitable<void> wait_readable();
 

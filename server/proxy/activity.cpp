@@ -18,7 +18,7 @@ std::string_view to_string(event_kind k) {
 }
 
 session_entry::session_entry(activity& owner, std::uint64_t id, std::string protocol, std::string peer,
-                             boost::asio::any_io_executor executor, std::function<void()> closer)
+                             boost::asio::any_io_executor executor, std::function<void(close_reason)> closer)
     : owner_(owner), id_(id), protocol_(std::move(protocol)), peer_(std::move(peer)),
       since_(std::chrono::system_clock::now()), executor_(std::move(executor)), closer_(std::move(closer)) {}
 
@@ -33,14 +33,14 @@ void session_entry::set_account(const std::string& name) {
 }
 
 live_session::live_session(activity& owner, std::uint64_t id, std::string protocol, std::string peer,
-                           boost::asio::any_io_executor executor, std::function<void()> closer)
+                           boost::asio::any_io_executor executor, std::function<void(close_reason)> closer)
     : entry_(owner.open(id, std::move(protocol), std::move(peer), std::move(executor),
-                        [alive = alive_, closer = std::move(closer)] {
-                            if (*alive) closer();
+                        [alive = alive_, closer = std::move(closer)](close_reason reason) {
+                            if (*alive) closer(reason);
                         })) {}
 
 std::unique_ptr<session_entry> activity::open(std::uint64_t id, std::string protocol, std::string peer,
-                                              boost::asio::any_io_executor executor, std::function<void()> closer) {
+                                              boost::asio::any_io_executor executor, std::function<void(close_reason)> closer) {
     auto entry = std::make_unique<session_entry>(*this, id, protocol, std::move(peer), std::move(executor),
                                                  std::move(closer));
     std::lock_guard lock(mutex_);
@@ -63,14 +63,24 @@ std::vector<session_view> activity::sessions() const {
 }
 
 std::size_t activity::close_account_sessions(const std::string& account) {
-    std::vector<std::pair<boost::asio::any_io_executor, std::function<void()>>> to_close;
+    std::vector<std::pair<boost::asio::any_io_executor, std::function<void(close_reason)>>> to_close;
     {
         std::lock_guard lock(mutex_);
         for (const auto& [id, e] : live_)
             if (e->account_ == account) to_close.emplace_back(e->executor_, e->closer_);
     }
-    // Each closer runs on its session's own strand; it only closes sockets, which ends the session's I/O.
-    for (auto& [executor, closer] : to_close) boost::asio::post(executor, closer);
+    // Each closer runs on its session's own executor; it only closes sockets, which ends the session's I/O.
+    for (auto& [executor, closer] : to_close) boost::asio::post(executor, [closer] { closer(close_reason::account_removed); });
+    return to_close.size();
+}
+
+std::size_t activity::close_all_sessions(close_reason reason) {
+    std::vector<std::pair<boost::asio::any_io_executor, std::function<void(close_reason)>>> to_close;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, e] : live_) to_close.emplace_back(e->executor_, e->closer_);
+    }
+    for (auto& [executor, closer] : to_close) boost::asio::post(executor, [closer, reason] { closer(reason); });
     return to_close.size();
 }
 

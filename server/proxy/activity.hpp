@@ -21,13 +21,17 @@ namespace mailgate::proxy {
 
 using net::relay_counters;
 
+// Why a session is asked to close: the admin disabled/deleted its account, or the gateway is shutting down —
+// first only sessions that are idle in the pre-login dialogue or between transactions, after the grace all.
+enum class close_reason { account_removed, shutdown_idle, shutdown_all };
+
 class activity;
 
 // One live session; unregisters itself when destroyed.
 class session_entry {
 public:
     session_entry(activity& owner, std::uint64_t id, std::string protocol, std::string peer,
-                  boost::asio::any_io_executor executor, std::function<void()> closer);
+                  boost::asio::any_io_executor executor, std::function<void(close_reason)> closer);
     ~session_entry();
     session_entry(const session_entry&) = delete;
 
@@ -43,7 +47,7 @@ private:
     std::string account_; // guarded by owner's mutex
     std::chrono::system_clock::time_point since_;
     boost::asio::any_io_executor executor_;
-    std::function<void()> closer_;
+    std::function<void(close_reason)> closer_;
     relay_counters counters_;
 };
 
@@ -52,7 +56,7 @@ private:
 class live_session {
 public:
     live_session(activity& owner, std::uint64_t id, std::string protocol, std::string peer,
-                 boost::asio::any_io_executor executor, std::function<void()> closer);
+                 boost::asio::any_io_executor executor, std::function<void(close_reason)> closer);
     ~live_session() { *alive_ = false; }
     live_session(const live_session&) = delete;
 
@@ -82,10 +86,13 @@ struct event {
 class activity {
 public:
     std::unique_ptr<session_entry> open(std::uint64_t id, std::string protocol, std::string peer,
-                                        boost::asio::any_io_executor executor, std::function<void()> closer);
+                                        boost::asio::any_io_executor executor, std::function<void(close_reason)> closer);
     std::vector<session_view> sessions() const;
     // Closes every live session of `account` (disabled or deleted); returns how many.
     std::size_t close_account_sessions(const std::string& account);
+    // Shutdown: asks every live session to close (each decides by `reason`), with the protocol's goodbye where one
+    // can be said; returns how many were asked.
+    std::size_t close_all_sessions(close_reason reason);
 
     void record(event e);
     std::vector<event> recent_events(std::size_t limit = 200) const;

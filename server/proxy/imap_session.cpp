@@ -23,6 +23,7 @@ asio::awaitable<void> imap_session::serve(net::mail_stream& stream, const net::l
                         .tls_active = stream.tls_active(),
                         .version = MAILGATE_VERSION});
     co_await drive_session(codec, stream, settings_, label, net::mail_protocol::imap,
+                           "* BYE [UNAVAILABLE] mailgate is shutting down\r\n",
                            [](imap::server& c, const login_result& r) {
                                switch (r.status) {
                                case login_status::ok:

@@ -21,6 +21,7 @@ asio::awaitable<void> pop3_session::serve(net::mail_stream& stream, const net::l
                         .plaintext_login_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
                         .tls_active = stream.tls_active()});
     co_await drive_session(codec, stream, settings_, label, net::mail_protocol::pop3,
+                           "-ERR [SYS/TEMP] mailgate is shutting down\r\n",
                            [](pop3::server& c, const login_result& r) {
                                switch (r.status) {
                                case login_status::ok: return c.login_result(pop3::login_outcome::ok);

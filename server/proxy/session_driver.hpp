@@ -15,17 +15,22 @@
 
 namespace mailgate::proxy {
 
-// `report(codec, login_result&)` hands the outcome to the codec.
+// `report(codec, login_result&)` hands the outcome to the codec. `goodbye` is the line a client still in the
+// pre-login dialogue gets when the gateway shuts down.
 template <class Codec, class Report>
 boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& stream, const gateway_settings& settings,
-                                           const session_label& label, net::mail_protocol protocol, Report report) {
+                                           const session_label& label, net::mail_protocol protocol,
+                                           std::string_view goodbye, Report report) {
     namespace asio = boost::asio;
     std::unique_ptr<net::upstream_connection> upstream;
     std::string account;
     std::array<char, 1024> buffer; // pre-login commands are short; literals arrive over several reads
     // The admin can close this session (account disabled or deleted).
     live_session entry(settings.live, label.id, std::string(label.protocol), std::string(label.peer),
-                       stream.socket().get_executor(), [&stream, &upstream] {
+                       stream.socket().get_executor(), [&stream, &upstream, goodbye](close_reason reason) {
+                           if (reason == close_reason::shutdown_idle && upstream) return; // relaying: gets the grace
+                           // Once relaying, a line of ours could land inside the provider's data: just close.
+                           if (reason != close_reason::account_removed && !upstream) stream.write_now(goodbye);
                            stream.close();
                            if (upstream) upstream->close();
                        });

@@ -82,7 +82,12 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
     auto buffer = std::make_unique_for_overwrite<char[]>(read_size);
     std::uint64_t messages = 0;
     live_session entry(settings_.live, label.id, "smtp", std::string(label.peer), stream.socket().get_executor(),
-                       [&stream, &up] {
+                       [&stream, &up, &codec](close_reason reason) {
+                           bool busy = codec.in_data() || codec.has_open_transaction();
+                           if (reason == close_reason::shutdown_idle && busy) return; // mid-transaction: the grace
+                           // Between transactions the client may hear why; inside DATA a reply would be misread.
+                           if (reason != close_reason::account_removed && !codec.in_data())
+                               stream.write_now("421 4.3.2 mailgate is shutting down\r\n");
                            stream.close();
                            up.drop();
                        });

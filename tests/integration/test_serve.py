@@ -6,6 +6,7 @@ import warnings
 import ssl
 import stat
 import subprocess
+import time
 import tempfile
 import unittest
 
@@ -124,6 +125,29 @@ class Serve(unittest.TestCase):
             gw.start(timeout=20)
         gw.stop()
         self.assertIn("tls.key", str(ctx.exception))
+
+    def test_shutdown_says_goodbye_to_clients_still_in_the_dialogue(self):
+        gw = Gateway().__enter__()
+        try:
+            conns = {}
+            for name in ("pop3", "imap", "smtp"):
+                s = socket.create_connection(("127.0.0.1", gw.ports[name]), timeout=10)
+                read_line(s)  # greeting
+                conns[name] = s
+            start = time.monotonic()
+            gw.proc.terminate()
+            expected = {"pop3": b"-ERR [SYS/TEMP] mailgate is shutting down\r\n",
+                        "imap": b"* BYE [UNAVAILABLE] mailgate is shutting down\r\n",
+                        "smtp": b"421 4.3.2 mailgate is shutting down\r\n"}
+            for name, s in conns.items():
+                self.assertEqual(read_line(s), expected[name], name)
+                self.assertEqual(s.recv(10), b"")
+                s.close()
+            gw.proc.wait(timeout=15)
+            self.assertLess(time.monotonic() - start, 5)  # idle dialogues do not wait for the grace period
+            self.assertEqual(gw.proc.returncode, 0)
+        finally:
+            gw.stop()
 
     def test_port_in_use_names_the_key(self):
         blocker = socket.socket()
