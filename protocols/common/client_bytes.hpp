@@ -15,14 +15,6 @@ inline bool has_control_bytes(std::string_view text) {
     });
 }
 
-// A TLS record (0x16 = handshake) as the very first byte of a plaintext connection: a client set up for implicit
-// TLS on the plain port. Clears `first` once any byte has been seen.
-inline bool tls_handshake_on_plaintext(std::string_view bytes, bool& first, bool tls_active) {
-    bool hit = first && !tls_active && !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x16;
-    if (!bytes.empty()) first = false;
-    return hit;
-}
-
 // Overwrites a credential held by a codec once it has been handed on.
 inline void wipe(std::string& s) {
     std::fill(s.begin(), s.end(), '\0');

@@ -29,7 +29,7 @@ bool gateway_only(std::string_view atom) {
 } // namespace
 
 server::server(server_options options)
-    : options_(std::move(options)), input_(options_.max_command + 2), reader_(options_.max_command) {}
+    : options_(std::move(options)), in_(options_.max_command + 2, options_.tls_active), reader_(options_.max_command) {}
 
 std::string server::capabilities() const {
     std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
@@ -40,15 +40,10 @@ std::string server::capabilities() const {
 }
 
 void server::received(std::string_view bytes) {
-    if (bytes.empty()) {
-        eof_ = true;
-        return;
-    }
-    if (tls_handshake_on_plaintext(bytes, first_bytes_, options_.tls_active)) {
+    if (!in_.receive(bytes)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
-    if (state_ != state::closed) input_.append(bytes);
 }
 
 action server::next() {
@@ -67,13 +62,13 @@ action server::next() {
         case state::sasl: break;
         }
         if (want_tls_) {
-            input_.clear(); // pipelined after STARTTLS: never executed (CVE-2011-0411)
+            in_.lines().clear(); // pipelined after STARTTLS: never executed (CVE-2011-0411)
             reader_.reset();
             return {action_kind::start_tls};
         }
         if (state_ == state::sasl) {
             std::string_view line;
-            switch (input_.next_line(line)) {
+            switch (in_.lines().next_line(line)) {
             case line_buffer::result::line: on_sasl_line(line); continue;
             case line_buffer::result::too_long:
                 untagged("BAD Line too long");
@@ -85,7 +80,7 @@ action server::next() {
             case line_buffer::result::need_more: break;
             }
         } else {
-            switch (reader_.next(input_)) {
+            switch (reader_.next(in_.lines())) {
             case command_reader::status::complete: {
                 command c = reader_.current();
                 reader_.reset();
@@ -118,7 +113,7 @@ action server::next() {
             case command_reader::status::need_more: break;
             }
         }
-        if (eof_) {
+        if (in_.client_closed()) {
             error_ = make_error_code(session_errc::client_closed);
             state_ = state::closed;
             continue;
@@ -130,6 +125,7 @@ action server::next() {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
+    in_.tls_started();
     options_.starttls_offered = false;
     sasl_.clear();
     state_ = state::command;
@@ -240,10 +236,6 @@ void server::shutting_down() {
     end(session_errc::client_quit);
 }
 
-std::string server::take_pipelined() {
-    std::string rest(input_.rest());
-    input_.clear();
-    return rest;
-}
+std::string server::take_pipelined() { return in_.take_pipelined(); }
 
 } // namespace mailgate::protocols::imap

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "protocols/common/action.hpp"
-#include "protocols/common/line_buffer.hpp"
+#include "protocols/common/client_input.hpp"
 #include "protocols/common/session_error.hpp"
 #include "protocols/imap/command_reader.hpp"
 #include "protocols/sasl/server_exchange.hpp"
@@ -57,7 +57,7 @@ private:
 
     server_options options_;
     state state_ = state::greeting;
-    line_buffer input_;
+    client_input in_;
     command_reader reader_;
     std::string out_;
     std::string tag_;
@@ -66,8 +66,6 @@ private:
     sasl::server_exchange sasl_;
     unsigned failures_ = 0;
     bool want_tls_ = false;
-    bool eof_ = false;
-    bool first_bytes_ = true;
     std::error_code error_;
 };
 

@@ -13,18 +13,13 @@ namespace {
 
 } // namespace
 
-server::server(server_options options) : options_(std::move(options)), input_(options_.max_line) {}
+server::server(server_options options) : options_(std::move(options)), in_(options_.max_line, options_.tls_active) {}
 
 void server::received(std::string_view bytes) {
-    if (bytes.empty()) {
-        eof_ = true;
-        return;
-    }
-    if (tls_handshake_on_plaintext(bytes, first_bytes_, options_.tls_active)) {
+    if (!in_.receive(bytes)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
-    if (state_ != state::closed) input_.append(bytes);
 }
 
 action server::next() {
@@ -44,11 +39,11 @@ action server::next() {
         }
         if (want_tls_) {
             // Whatever the client pipelined after STLS was sent in plaintext: drop it (CVE-2011-0411).
-            input_.clear();
+            in_.lines().clear();
             return {action_kind::start_tls};
         }
         std::string_view line;
-        switch (input_.next_line(line)) {
+        switch (in_.lines().next_line(line)) {
         case line_buffer::result::line: on_line(line); continue;
         case line_buffer::result::too_long:
             reply("-ERR Line too long");
@@ -60,7 +55,7 @@ action server::next() {
             continue;
         case line_buffer::result::need_more: break;
         }
-        if (eof_) {
+        if (in_.client_closed()) {
             error_ = make_error_code(session_errc::client_closed);
             state_ = state::closed;
             continue;
@@ -72,6 +67,7 @@ action server::next() {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
+    in_.tls_started();
     options_.stls_offered = false;
     pending_user_.clear(); // RFC 2595 §4: nothing said before TLS counts after it
     sasl_.clear();
@@ -181,10 +177,6 @@ void server::login_result(login_outcome outcome) {
     }
 }
 
-std::string server::take_pipelined() {
-    std::string rest(input_.rest());
-    input_.clear();
-    return rest;
-}
+std::string server::take_pipelined() { return in_.take_pipelined(); }
 
 } // namespace mailgate::protocols::pop3

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "protocols/common/action.hpp"
-#include "protocols/common/line_buffer.hpp"
+#include "protocols/common/client_input.hpp"
 #include "protocols/common/session_error.hpp"
 #include "protocols/sasl/server_exchange.hpp"
 
@@ -60,7 +60,7 @@ private:
 
     server_options options_;
     state state_ = state::greeting;
-    line_buffer input_;
+    client_input in_;
     std::string out_;
     std::string pending_user_; // from USER, waiting for PASS
     std::string user_;
@@ -68,8 +68,6 @@ private:
     sasl::server_exchange sasl_;
     unsigned failures_ = 0;
     bool want_tls_ = false;
-    bool eof_ = false;
-    bool first_bytes_ = true;
     std::error_code error_;
 };
 

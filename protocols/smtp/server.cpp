@@ -18,26 +18,13 @@ bool non_ascii(std::string_view s) {
 
 } // namespace
 
-server::server(server_options options) : options_(std::move(options)), input_(options_.max_line) {}
+server::server(server_options options) : options_(std::move(options)), in_(options_.max_line, options_.tls_active) {}
 
 void server::received(std::string_view bytes) {
-    if (bytes.empty()) {
-        eof_ = true;
-        return;
-    }
-    if (tls_handshake_on_plaintext(bytes, first_bytes_, options_.tls_active)) {
+    if (!in_.receive(bytes)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
-    if (state_ == state::closed) return;
-    if (skipping_long_line_) {
-        // The rest of an over-long command line: dropped up to its line end.
-        auto lf = bytes.find('\n');
-        if (lf == std::string_view::npos) return;
-        skipping_long_line_ = false;
-        bytes.remove_prefix(lf + 1);
-    }
-    input_.append(bytes);
 }
 
 action server::next() {
@@ -62,13 +49,13 @@ action server::next() {
             return {pending_ == pending::none ? action_kind::upstream_data : action_kind::upstream_command,
                     upstream_out_};
         case state::data: {
-            if (input_.buffered() > 0) {
+            if (in_.lines().buffered() > 0) {
                 std::string chunk;
                 std::size_t consumed = 0;
                 bool was_discarding = decoder_->discarding();
-                auto status = decoder_->decode(input_.rest(), chunk, consumed);
+                auto status = decoder_->decode(in_.lines().rest(), chunk, consumed);
                 std::string_view taken;
-                input_.take_bytes(consumed, taken);
+                in_.lines().take_bytes(consumed, taken);
                 if (!was_discarding && decoder_->discarding() && !data_rejected_ && !lost_in_data_) {
                     // Refused mid-stream: the provider must never complete this message, so its session is dropped.
                     data_rejected_ = true;
@@ -100,7 +87,7 @@ action server::next() {
                     continue;
                 }
             }
-            if (eof_) {
+            if (in_.client_closed()) {
                 error_ = make_error_code(session_errc::client_closed);
                 state_ = state::closed;
                 continue;
@@ -111,14 +98,14 @@ action server::next() {
         case state::sasl: break;
         }
         if (want_tls_) {
-            input_.clear(); // CVE-2011-0411 / CVE-2014-3556: nothing pipelined before TLS is executed
+            in_.lines().clear(); // CVE-2011-0411 / CVE-2014-3556: nothing pipelined before TLS is executed
             return {action_kind::start_tls};
         }
         std::string_view line;
-        switch (input_.next_line(line)) {
+        switch (in_.lines().next_line(line)) {
         case line_buffer::result::line: on_line(line); continue;
         case line_buffer::result::too_long:
-            skipping_long_line_ = !input_.discard_line();
+            in_.skip_line();
             error_reply("500 5.5.2 Line too long");
             continue;
         case line_buffer::result::bare_lf:
@@ -127,7 +114,7 @@ action server::next() {
             continue;
         case line_buffer::result::need_more: break;
         }
-        if (eof_) {
+        if (in_.client_closed()) {
             error_ = make_error_code(session_errc::client_closed);
             state_ = state::closed;
             continue;
@@ -147,6 +134,7 @@ void server::error_reply(std::string_view text) {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
+    in_.tls_started();
     options_.starttls_offered = false;
     // RFC 3207 §4.2: forget EHLO, AUTH and the envelope.
     helo_seen_ = esmtp_ = authenticated_ = false;

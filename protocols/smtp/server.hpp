@@ -5,7 +5,7 @@
 #pragma once
 
 #include "protocols/common/action.hpp"
-#include "protocols/common/line_buffer.hpp"
+#include "protocols/common/client_input.hpp"
 #include "protocols/common/session_error.hpp"
 #include "protocols/sasl/server_exchange.hpp"
 #include "protocols/smtp/command.hpp"
@@ -91,14 +91,11 @@ private:
 
     server_options options_;
     state state_ = state::greeting;
-    line_buffer input_;
+    client_input in_;
     std::string out_;
     std::string upstream_out_; // command line or DATA chunk for the provider
     pending pending_ = pending::none;
     bool want_tls_ = false;
-    bool eof_ = false;
-    bool first_bytes_ = true;
-    bool skipping_long_line_ = false;
     bool helo_seen_ = false;
     bool esmtp_ = false;
     bool authenticated_ = false;
