@@ -2,6 +2,7 @@
 room for load, a buffered socket, /proc figures, gateway start/log helpers, a bounded rate loop and the report frame."""
 
 import hashlib
+import concurrent.futures
 import os
 import platform
 import resource
@@ -230,6 +231,46 @@ def run_sessions(session, threads, max_sessions, max_seconds):
 
 
 # --------------------------------------------------------------------------- the report frame
+def open_sessions(open_one, n, concurrency, seconds, what="sessions"):
+    """Opens `n` sessions with `open_one()` (which returns one) from `concurrency` threads within `seconds`;
+    prints the storm's figures and returns (sessions, errors)."""
+    sessions, errors, lock = [], [], threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def one(_):
+        if time.monotonic() > deadline:
+            raise TimeoutError("open phase time budget exhausted")
+        session = open_one()
+        with lock:
+            sessions.append(session)
+
+    t0 = time.perf_counter()
+    # Bounded concurrency: each login is a full TLS login at Dovecot, so an unbounded storm would only queue.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for future in [pool.submit(one, i) for i in range(n)]:
+            exc = future.exception()
+            if exc is not None:
+                errors.append(repr(exc))
+    storm = time.perf_counter() - t0
+    print(f"    opened {len(sessions)}/{n} {what} in {storm:.1f} s ({len(sessions) / storm:.0f} logins/s "
+          f"with {concurrency} concurrent openers); failures: {len(errors)}")
+    for e in sorted(set(errors))[:5]:
+        print(f"      failure: {e} (x{errors.count(e)})")
+    return sessions, errors
+
+
+def memory_per_session(before, after, k, label):
+    """Prints (after - before) / k for each memory measure; returns summary lines, `label` formatted with key=."""
+    summary = []
+    for key in ("VmRSS", "Pss", "Private"):
+        if k and before[key] is not None:
+            per = (after[key] - before[key]) / k
+            print(f"    {key:<8} per session: ({after[key]} - {before[key]}) KiB / {k} = {per:.1f} KiB   "
+                  f"(target <= 64 KiB)")
+            summary.append(f"{label.format(key=key)} ({k} sessions): {per:.1f} KiB (target <= 64 KiB)")
+    return summary
+
+
 def copy_settled_binary(source, target, settle=2.0, max_wait=120.0):
     """Copies `source` once a concurrent relink has finished: the linker writes the file without execute permission
     and in steps, so wait (bounded) until it is executable and unchanged for `settle` seconds, and copy again if it

@@ -7,7 +7,6 @@ Prints figures and ratios only: no timed assertions, no pass/fail. All traffic s
 """
 
 import argparse
-import concurrent.futures
 import os
 import re
 import selectors
@@ -15,12 +14,11 @@ import socket
 import ssl
 import statistics
 import tempfile
-import threading
 import time
 
-from bench_common import (ALICE, BOB, IO_TIMEOUT, MB, BenchRig, BenchRun, Conn, big_body, dovecot_processes, fmt_mem,
-                          gateway, proc_cpu_seconds, proc_memory, report_dovecot_log, report_gateway,
-                          run_sessions, sha256, start_gateway)
+from bench_common import (ALICE, BOB, BenchRig, BenchRun, Conn, IO_TIMEOUT, MB, big_body, dovecot_processes,
+                          fmt_mem, gateway, memory_per_session, open_sessions, proc_cpu_seconds, proc_memory,
+                          report_dovecot_log, report_gateway, run_sessions, sha256, start_gateway)
 from gateway import add_account
 
 # Dovecot notices new mail in an IDLEing session through inotify, but the kernel allows only
@@ -275,43 +273,14 @@ def bench_idle_memory(rig, data_dir, args):
         before = proc_memory(pid)
         print(f"    before (fresh gateway, after 1 warm-up session): {fmt_mem(before)}")
 
-        lock = threading.Lock()
-        deadline = time.monotonic() + args.open_seconds
-
-        def open_one(_):
-            if time.monotonic() > deadline:
-                raise TimeoutError("open phase time budget exhausted")
-            session = open_idle(gw)
-            with lock:
-                sessions.append(session)
-
-        t0 = time.perf_counter()
-        # Bounded concurrency: each login is a full TLS login at Dovecot, so an unbounded storm would only queue.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.open_concurrency) as pool:
-            for future in [pool.submit(open_one, i) for i in range(n)]:
-                exc = future.exception()
-                if exc is not None:
-                    errors.append(repr(exc))
-        storm = time.perf_counter() - t0
-        print(f"    opened {len(sessions)}/{n} IDLE sessions in {storm:.1f} s ({len(sessions) / storm:.0f} "
-              f"sessions/s with {args.open_concurrency} concurrent openers); failures: {len(errors)}")
-        for e in sorted(set(errors))[:5]:
-            print(f"      failure: {e} (x{errors.count(e)})")
+        sessions, errors = open_sessions(lambda: open_idle(gw), n, args.open_concurrency, args.open_seconds,
+                                         "IDLE sessions")
 
         time.sleep(args.idle_seconds)
         after = proc_memory(pid)
         print(f"    after {args.idle_seconds:g} s idle: {fmt_mem(after)}")
         print(f"    Dovecot imap processes alive: {dovecot_processes(rig, 'imap')}")
-        summary = []
-        if sessions:
-            k = len(sessions)
-            for key in ("VmRSS", "Pss", "Private"):
-                if before[key] is not None:
-                    per = (after[key] - before[key]) / k
-                    print(f"    {key:<8} per session: ({after[key]} - {before[key]}) KiB / {k} = "
-                          f"{per:.1f} KiB   (target <= 64 KiB)")
-                    summary.append(f"(b) gateway {key} per IDLE session ({k} sessions): {per:.1f} KiB "
-                                   f"(target <= 64 KiB)")
+        summary = memory_per_session(before, after, len(sessions), "(b) gateway {key} per IDLE session")
 
         # Still alive after idling? New mail must reach every IDLEing client as "* N EXISTS".
         rig.deliver(BOB, message(b"wake up", b"new mail for the idlers\r\n"))
