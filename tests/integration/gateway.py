@@ -38,6 +38,15 @@ def add_account(data_dir, name, local_user, local_password, remote_user, remote_
                    check=True)
 
 
+def add_failure_accounts(data_dir, rig, protocol, scheme, port_name, user="alice@example.test"):
+    """Two accounts whose provider side fails: 'stale' (the provider rejects its stored password) and 'gone'
+    (nothing listens at its endpoint); local users stale-local/stale-pw and gone-local/gone-pw."""
+    add_account(data_dir, "stale", "stale-local", "stale-pw", user, "outdated-provider-password",
+                f"--{protocol}", f"{scheme}://{rig.host}:{rig.ports[port_name]}")
+    add_account(data_dir, "gone", "gone-local", "gone-pw", user, rig.users[user],
+                f"--{protocol}", f"{scheme}://{rig.host}:{free_port()}")
+
+
 class Gateway:
     """`mailgate serve` on free loopback ports; stopped (SIGTERM) on exit."""
 

@@ -821,6 +821,16 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             imap.logout()
         return count
 
+    def empty_mailbox(self, user, mailbox="INBOX"):
+        """Deletes every message in the user's mailbox (via IMAPS), so each test starts from nothing."""
+        with imaplib.IMAP4_SSL(self.host, self.ports["imaps"], ssl_context=self.client_context(),
+                               timeout=10) as imap:
+            imap.login(user, self.users[user])
+            if imap.select(mailbox)[1] != [b"0"]:
+                imap.store("1:*", "+FLAGS", "\\Deleted")
+                imap.expunge()
+            imap.logout()
+
     def wait_for_messages(self, user, n, timeout=20.0, mailbox="INBOX"):
         """Wait until user's mailbox holds at least n messages; returns the count."""
         deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from gateway import Gateway, add_account, free_port, run_cli
+from gateway import Gateway, add_account, add_failure_accounts, run_cli
 from rig import ProviderRig
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
@@ -54,10 +54,7 @@ class ImapGateway(unittest.TestCase):
                     "--imap", f"imaps://{host}:{p['imaps']}")
         add_account(cls.data, "bob", "bob-local", "bob-pw", BOB, cls.rig.users[BOB],
                     "--imap", f"imap+starttls://{host}:{p['imap']}")
-        add_account(cls.data, "stale", "stale-local", "stale-pw", ALICE, "outdated-provider-password",
-                    "--imap", f"imaps://{host}:{p['imaps']}")
-        add_account(cls.data, "gone", "gone-local", "gone-pw", ALICE, cls.rig.users[ALICE],
-                    "--imap", f"imaps://{host}:{free_port()}")
+        add_failure_accounts(cls.data, cls.rig, "imap", "imaps", "imaps")
         cls.gw = Gateway(data_dir=cls.data, extra_args=["--upstream.ca_file", cls.rig.ca_file,
                                                         "--access.failed_login_delay", "1"]).__enter__()
         cls.client_tls = ssl.create_default_context(cafile=cls.gw.cert_file)
@@ -70,12 +67,7 @@ class ImapGateway(unittest.TestCase):
 
     def setUp(self):
         for user in (ALICE, BOB):
-            box = imaplib.IMAP4_SSL(self.rig.host, self.rig.ports["imaps"], ssl_context=self.rig.client_context())
-            box.login(user, self.rig.users[user])
-            if box.select("INBOX")[1] != [b"0"]:
-                box.store("1:*", "+FLAGS", "\\Deleted")
-                box.expunge()
-            box.logout()
+            self.rig.empty_mailbox(user)
 
     def connect(self, mode="plain", gw=None):
         gw = gw or self.gw

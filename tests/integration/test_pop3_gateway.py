@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from gateway import Gateway, add_account, free_port, run_cli
+from gateway import Gateway, add_account, add_failure_accounts, run_cli
 from rig import ProviderRig
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
@@ -50,10 +50,7 @@ class Pop3Gateway(unittest.TestCase):
                     "--pop3", f"pop3s://{host}:{p['pop3s']}")
         add_account(cls.data, "bob", "bob-local", "bob-pw", BOB, cls.rig.users[BOB],
                     "--pop3", f"pop3+starttls://{host}:{p['pop3']}")
-        add_account(cls.data, "stale", "stale-local", "stale-pw", ALICE, "outdated-provider-password",
-                    "--pop3", f"pop3s://{host}:{p['pop3s']}")
-        add_account(cls.data, "gone", "gone-local", "gone-pw", ALICE, cls.rig.users[ALICE],
-                    "--pop3", f"pop3s://{host}:{free_port()}")
+        add_failure_accounts(cls.data, cls.rig, "pop3", "pop3s", "pop3s")
         add_account(cls.data, "off", "off-local", "off-pw", ALICE, cls.rig.users[ALICE],
                     "--pop3", f"pop3s://{host}:{p['pop3s']}")
         run_cli("account", "disable", "off", data_dir=cls.data, check=True)
@@ -68,14 +65,8 @@ class Pop3Gateway(unittest.TestCase):
         cls.tmp.cleanup()
 
     def setUp(self):
-        # Each test starts from an empty provider mailbox for alice and bob.
         for user in (ALICE, BOB):
-            box = poplib.POP3_SSL(self.rig.host, self.rig.ports["pop3s"], context=self.rig.client_context())
-            box.user(user)
-            box.pass_(self.rig.users[user])
-            for i in range(1, box.stat()[0] + 1):
-                box.dele(i)
-            box.quit()
+            self.rig.empty_mailbox(user)
 
     def pop3(self, mode="plain"):
         port = self.gw.ports["pop3s" if mode == "pop3s" else "pop3"]

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from gateway import Gateway, add_account, free_port, run_cli
+from gateway import Gateway, add_account, add_failure_accounts, run_cli
 from misbehaving_provider import MisbehavingProvider
 from rig import DEFAULT_USERS, ProviderRig
 
@@ -27,17 +27,27 @@ def body_lines(tag, n=20):
     return b"\r\n".join(lines) + b"\r\n"
 
 
+def read_replies(sock, n):
+    """The next `n` complete SMTP replies, however the server's writes were split or merged by TCP."""
+    data, replies, current = b"", [], b""
+    while len(replies) < n:
+        while b"\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return replies
+            data += chunk
+        line, data = data.split(b"\r\n", 1)
+        current += line + b"\r\n"
+        if line[3:4] != b"-":  # "NNN text" or "NNN" ends a reply; "NNN-text" continues it
+            replies.append(current)
+            current = b""
+    return replies
+
+
 def read_reply(sock):
-    """One complete SMTP reply (all its lines)."""
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-        lines = data.split(b"\r\n")
-        if data.endswith(b"\r\n") and len(lines[-2]) >= 4 and lines[-2][3:4] == b" ":
-            return data
+    """One complete SMTP reply (for strictly one-command-one-reply exchanges); b"" when the server closed."""
+    replies = read_replies(sock, 1)
+    return replies[0] if replies else b""
 
 
 class SmtpGateway(unittest.TestCase):
@@ -53,10 +63,7 @@ class SmtpGateway(unittest.TestCase):
                     "--smtp", f"smtp+starttls://{host}:{p['submission']}")
         add_account(cls.data, "printer", "printer-local", "printer-pw", ALICE, cls.rig.users[ALICE],
                     "--smtp", f"smtps://{host}:{p['smtps']}", "--sender", "scanner@office.test")
-        add_account(cls.data, "stale", "stale-local", "stale-pw", ALICE, "outdated-provider-password",
-                    "--smtp", f"smtps://{host}:{p['smtps']}")
-        add_account(cls.data, "gone", "gone-local", "gone-pw", ALICE, cls.rig.users[ALICE],
-                    "--smtp", f"smtps://{host}:{free_port()}")
+        add_failure_accounts(cls.data, cls.rig, "smtp", "smtps", "smtps")
         cls.gw = Gateway(data_dir=cls.data, extra_args=["--upstream.ca_file", cls.rig.ca_file,
                                                         "--access.failed_login_delay", "1"]).__enter__()
         cls.client_tls = ssl.create_default_context(cafile=cls.gw.cert_file)
@@ -69,15 +76,7 @@ class SmtpGateway(unittest.TestCase):
 
     def setUp(self):
         for user in (ALICE, BOB):
-            self.empty(user)
-
-    def empty(self, user):
-        box = imaplib.IMAP4_SSL(self.rig.host, self.rig.ports["imaps"], ssl_context=self.rig.client_context())
-        box.login(user, self.rig.users[user])
-        if box.select("INBOX")[1] != [b"0"]:
-            box.store("1:*", "+FLAGS", "\\Deleted")
-            box.expunge()
-        box.logout()
+            self.rig.empty_mailbox(user)
 
     def bodies(self, user, expect, timeout=20):
         """Waits for `expect` messages in the user's INBOX and returns their bodies (BODY[TEXT])."""
@@ -259,7 +258,7 @@ class SmtpGateway(unittest.TestCase):
         sequences = [b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r.\r\n", b"\r\n.\r", b"\r\n\x00.\r\n"]
         for seq in sequences:
             with self.subTest(sequence=seq):
-                self.empty(BOB)
+                self.rig.empty_mailbox(BOB)
                 with socket.create_connection(("127.0.0.1", self.gw.ports["smtp"]), timeout=30) as s:
                     read_reply(s)
                     s.sendall(b"EHLO smuggler\r\n")
@@ -295,8 +294,9 @@ class SmtpGateway(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", self.gw.ports["smtp"]), timeout=30) as s:
             read_reply(s)
             s.sendall(b"EHLO " + b"x" * 600 + b"\r\nNOOP\r\n")
-            self.assertTrue(read_reply(s).startswith(b"500 5.5.2"))
-            self.assertTrue(read_reply(s).startswith(b"250"))  # the session goes on
+            long_line, noop = read_replies(s, 2)
+            self.assertTrue(long_line.startswith(b"500 5.5.2"))
+            self.assertTrue(noop.startswith(b"250"))  # the session goes on
             s.sendall(b"BDAT 10 LAST\r\n")
             self.assertTrue(read_reply(s).startswith(b"502"))
             s.sendall(b"\x00\x01garbage\r\n")
