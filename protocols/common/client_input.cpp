@@ -3,13 +3,13 @@
 
 namespace mailgate::protocols {
 
-bool client_input::receive(std::string_view bytes) {
+bool client_input::receive(std::string_view bytes, bool tls_active) {
     if (bytes.empty()) {
         eof_ = true;
         return true;
     }
     // A TLS record (0x16 = handshake) as the very first byte of a plaintext connection.
-    bool handshake = first_ && !tls_active_ && static_cast<unsigned char>(bytes[0]) == 0x16;
+    bool handshake = first_ && !tls_active && static_cast<unsigned char>(bytes[0]) == 0x16;
     first_ = false;
     if (handshake) return false;
     if (skipping_) {

@@ -12,13 +12,12 @@ namespace mailgate::protocols {
 
 class client_input {
 public:
-    client_input(std::size_t max_line, bool tls_active) : lines_(max_line), tls_active_(tls_active) {}
+    explicit client_input(std::size_t max_line) : lines_(max_line) {}
 
-    // Empty `bytes`: the client closed. False: these are the first bytes of a plaintext connection and they start a
-    // TLS handshake (a client set up for implicit TLS on the plain port); nothing is buffered then.
-    bool receive(std::string_view bytes);
+    // Empty `bytes`: the client closed. False: these are the first bytes of a connection without TLS and they start
+    // a TLS handshake (a client set up for implicit TLS on the plain port); nothing is buffered then.
+    bool receive(std::string_view bytes, bool tls_active);
     bool client_closed() const { return eof_; }
-    void tls_started() { tls_active_ = true; }
 
     // Drops the current over-long line through its LF, also when that LF has not arrived yet.
     void skip_line() { skipping_ = !lines_.discard_line(); }
@@ -29,7 +28,6 @@ public:
 
 private:
     line_buffer lines_;
-    bool tls_active_;
     bool eof_ = false;
     bool first_ = true;
     bool skipping_ = false;

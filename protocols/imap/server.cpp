@@ -29,7 +29,7 @@ bool gateway_only(std::string_view atom) {
 } // namespace
 
 server::server(server_options options)
-    : options_(std::move(options)), in_(options_.max_command + 2, options_.tls_active), reader_(options_.max_command) {}
+    : options_(std::move(options)), in_(options_.max_command + 2), reader_(options_.max_command) {}
 
 std::string server::capabilities() const {
     std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
@@ -40,7 +40,7 @@ std::string server::capabilities() const {
 }
 
 void server::received(std::string_view bytes) {
-    if (!in_.receive(bytes)) {
+    if (!in_.receive(bytes, options_.tls_active)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
@@ -125,7 +125,6 @@ action server::next() {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
-    in_.tls_started();
     options_.starttls_offered = false;
     sasl_.clear();
     state_ = state::command;

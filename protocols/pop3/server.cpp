@@ -7,16 +7,10 @@
 #include <algorithm>
 
 namespace mailgate::protocols::pop3 {
-namespace {
-
-
-
-} // namespace
-
-server::server(server_options options) : options_(std::move(options)), in_(options_.max_line, options_.tls_active) {}
+server::server(server_options options) : options_(std::move(options)), in_(options_.max_line) {}
 
 void server::received(std::string_view bytes) {
-    if (!in_.receive(bytes)) {
+    if (!in_.receive(bytes, options_.tls_active)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
@@ -67,7 +61,6 @@ action server::next() {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
-    in_.tls_started();
     options_.stls_offered = false;
     pending_user_.clear(); // RFC 2595 §4: nothing said before TLS counts after it
     sasl_.clear();

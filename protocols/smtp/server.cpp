@@ -18,10 +18,10 @@ bool non_ascii(std::string_view s) {
 
 } // namespace
 
-server::server(server_options options) : options_(std::move(options)), in_(options_.max_line, options_.tls_active) {}
+server::server(server_options options) : options_(std::move(options)), in_(options_.max_line) {}
 
 void server::received(std::string_view bytes) {
-    if (!in_.receive(bytes)) {
+    if (!in_.receive(bytes, options_.tls_active)) {
         error_ = make_error_code(session_errc::tls_on_plaintext);
         state_ = state::closed;
     }
@@ -134,7 +134,6 @@ void server::error_reply(std::string_view text) {
 void server::tls_started() {
     want_tls_ = false;
     options_.tls_active = true;
-    in_.tls_started();
     options_.starttls_offered = false;
     // RFC 3207 §4.2: forget EHLO, AUTH and the envelope.
     helo_seen_ = esmtp_ = authenticated_ = false;
