@@ -8,6 +8,7 @@ import platform
 import resource
 import shutil
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -231,6 +232,50 @@ def run_sessions(session, threads, max_sessions, max_seconds):
 
 
 # --------------------------------------------------------------------------- the report frame
+def transfer_rounds(paths, measure, expected, size, rounds, seconds, verb, direct, gateways, label):
+    """Times `measure(path) -> (payload, seconds, (gateway CPU, client CPU))` for every path, interleaved over
+    `rounds` (bounded by `seconds`), checks each payload's sha256 against `expected`, prints the table and returns
+    the summary lines comparing each of `gateways` with `direct` by median MB/s (target >= 0.9)."""
+    times = {name: [] for name in paths}
+    cpus = {name: [] for name in paths}
+    mismatches = {name: 0 for name in paths}
+    deadline = time.monotonic() + seconds
+    for _ in range(rounds):
+        if time.monotonic() > deadline:
+            print("    (time budget reached, fewer rounds)")
+            break
+        for name in paths:
+            payload, elapsed, cpu = measure(name)
+            if sha256(payload) != expected:
+                mismatches[name] += 1
+            times[name].append(elapsed)
+            cpus[name].append(cpu)
+
+    # CPU seconds (medians) show where the work goes on a small machine: the client decrypts on the direct and
+    # implicit-TLS paths, the gateway decrypts (and re-encrypts for implicit TLS) on its paths.
+    print(f"    {'path':<26} {'median MB/s':>11} {'best MB/s':>10} {'bytes ok':>9} {'gateway CPU':>11} "
+          f"{'client CPU':>10}  all runs MB/s")
+    median_rate = {}
+    for name in paths:
+        runs = times[name]
+        median_rate[name] = size / statistics.median(runs) / MB
+        best = size / min(runs) / MB
+        ok = f"{len(runs) - mismatches[name]}/{len(runs)}"
+        each = " ".join(f"{size / t / MB:.0f}" for t in runs)
+        gw_cpu = statistics.median(c[0] for c in cpus[name])
+        own_cpu = statistics.median(c[1] for c in cpus[name])
+        print(f"    {name:<26} {median_rate[name]:>11.1f} {best:>10.1f} {ok:>9} {gw_cpu:>10.2f}s {own_cpu:>9.2f}s  "
+              f"{each}")
+    summary = []
+    for name in gateways:
+        ratio = median_rate[name] / median_rate[direct]
+        print(f"    ratio {name} / direct (medians): {ratio:.2f}   (target >= 0.9)")
+        summary.append(f"{label}, {name} / {direct}: {ratio:.2f} (target >= 0.9)")
+    if any(mismatches.values()):
+        summary.append(f"{label}: WARNING: some {verb} payloads were not byte-identical (see above)")
+    return summary
+
+
 def open_sessions(open_one, n, concurrency, seconds, what="sessions"):
     """Opens `n` sessions with `open_one()` (which returns one) from `concurrency` threads within `seconds`;
     prints the storm's figures and returns (sessions, errors)."""

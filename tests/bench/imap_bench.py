@@ -18,7 +18,8 @@ import time
 
 from bench_common import (ALICE, BOB, BenchRig, BenchRun, Conn, IO_TIMEOUT, MB, big_body, dovecot_processes,
                           fmt_mem, gateway, memory_per_session, open_sessions, proc_cpu_seconds, proc_memory,
-                          report_dovecot_log, report_gateway, run_sessions, sha256, start_gateway)
+                          report_dovecot_log, report_gateway, run_sessions, sha256, start_gateway,
+                          transfer_rounds)
 from gateway import add_account
 
 # Dovecot notices new mail in an IDLEing session through inotify, but the kernel allows only
@@ -145,44 +146,12 @@ def bench_fetch(rig, gw, client_tls, args):
     print(f"    reference literal {len(reference)} bytes, sha256 {expected[:16]}..., "
           f"ends with the delivered body: {'yes' if body_ok else 'NO'}")
 
-    times = {name: [] for name in paths}
-    cpus = {name: [] for name in paths}
-    mismatches = {name: 0 for name in paths}
-    deadline = time.monotonic() + args.fetch_seconds
-    for _ in range(args.rounds):
-        if time.monotonic() > deadline:
-            print("    (time budget reached, fewer rounds)")
-            break
-        for name in paths:
-            literal, elapsed, cpu = one_fetch(name)
-            if sha256(literal) != expected:
-                mismatches[name] += 1
-            times[name].append(elapsed)
-            cpus[name].append(cpu)
-
-    # CPU seconds per FETCH (medians) show where the work goes on a small machine: the client decrypts on the
-    # direct and imaps paths, the gateway decrypts (and re-encrypts for imaps) on its paths.
-    print(f"    {'path':<26} {'median MB/s':>11} {'best MB/s':>10} {'bytes ok':>9} {'gateway CPU':>11} "
-          f"{'client CPU':>10}  all runs MB/s")
-    median_rate = {}
-    for name in paths:
-        runs = times[name]
-        median_rate[name] = len(reference) / statistics.median(runs) / MB
-        best = len(reference) / min(runs) / MB
-        ok = f"{len(runs) - mismatches[name]}/{len(runs)}"
-        each = " ".join(f"{len(reference) / t / MB:.0f}" for t in runs)
-        gw_cpu = statistics.median(c[0] for c in cpus[name])
-        own_cpu = statistics.median(c[1] for c in cpus[name])
-        print(f"    {name:<26} {median_rate[name]:>11.1f} {best:>10.1f} {ok:>9} {gw_cpu:>10.2f}s {own_cpu:>9.2f}s  "
-              f"{each}")
-    base = median_rate["direct IMAPS"]
-    summary = []
-    for name in ("gateway imap (plaintext)", "gateway imaps"):
-        ratio = median_rate[name] / base
-        print(f"    ratio {name} / direct (medians): {ratio:.2f}   (target >= 0.9)")
-        summary.append(f"(a) FETCH {args.fetch_mb} MB, {name} / direct IMAPS: {ratio:.2f} (target >= 0.9)")
-    if not body_ok or any(mismatches.values()):
-        summary.append("(a) WARNING: some FETCH literals were not byte-identical (see above)")
+    summary = transfer_rounds(paths, one_fetch, expected, len(reference), args.rounds, args.fetch_seconds,
+                              "FETCH",
+                              "direct IMAPS", ("gateway imap (plaintext)", "gateway imaps"),
+                              f"(a) FETCH {args.fetch_mb} MB")
+    if not body_ok:
+        summary.append("(a) WARNING: the reference FETCH literal does not end with the delivered body")
     return summary
 
 

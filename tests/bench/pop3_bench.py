@@ -7,17 +7,16 @@ Prints figures and ratios only: no timed assertions, no pass/fail. All traffic s
 """
 
 import argparse
-import hashlib
 import os
 import socket
 import ssl
-import statistics
 import tempfile
 import time
 
 from bench_common import (ALICE, BOB, BenchRig, BenchRun, Conn, IO_TIMEOUT, MB, big_body, dovecot_processes,
                           fmt_mem, gateway, memory_per_session, open_sessions, proc_cpu_seconds, proc_memory,
-                          report_dovecot_log, report_gateway, run_sessions, start_gateway)
+                          report_dovecot_log, report_gateway, run_sessions, sha256, start_gateway,
+                          transfer_rounds)
 from gateway import add_account
 
 
@@ -115,48 +114,16 @@ def bench_retr(rig, gw, client_tls, args):
     reference, _, _ = one_retr("direct POP3S")
     content = reference[reference.index(b"\r\n") + 2:-3].replace(b"\r\n..", b"\r\n.")
     body_ok = content.endswith(body)
-    expected = hashlib.sha256(reference).hexdigest()
+    expected = sha256(reference)
     print(f"    reference reply {len(reference)} bytes, sha256 {expected[:16]}..., "
           f"contains the delivered body: {'yes' if body_ok else 'NO'}")
 
-    times = {name: [] for name in paths}
-    cpus = {name: [] for name in paths}
-    mismatches = {name: 0 for name in paths}
-    deadline = time.monotonic() + args.retr_seconds
-    for _ in range(args.rounds):
-        if time.monotonic() > deadline:
-            print("    (time budget reached, fewer rounds)")
-            break
-        for name in paths:
-            reply, elapsed, cpu = one_retr(name)
-            if hashlib.sha256(reply).hexdigest() != expected:
-                mismatches[name] += 1
-            times[name].append(elapsed)
-            cpus[name].append(cpu)
-
-    # CPU seconds per RETR (medians) show where the work goes on a small machine: the client decrypts on the
-    # direct and pop3s paths, the gateway decrypts (and re-encrypts for pop3s) on its paths.
-    print(f"    {'path':<26} {'median MB/s':>11} {'best MB/s':>10} {'bytes ok':>9} {'gateway CPU':>11} "
-          f"{'client CPU':>10}  all runs MB/s")
-    median_rate = {}
-    for name in paths:
-        runs = times[name]
-        median_rate[name] = len(reference) / statistics.median(runs) / MB
-        best = len(reference) / min(runs) / MB
-        ok = f"{len(runs) - mismatches[name]}/{len(runs)}"
-        each = " ".join(f"{len(reference) / t / MB:.0f}" for t in runs)
-        gw_cpu = statistics.median(c[0] for c in cpus[name])
-        own_cpu = statistics.median(c[1] for c in cpus[name])
-        print(f"    {name:<26} {median_rate[name]:>11.1f} {best:>10.1f} {ok:>9} {gw_cpu:>10.2f}s {own_cpu:>9.2f}s  "
-              f"{each}")
-    base = median_rate["direct POP3S"]
-    summary = []
-    for name in ("gateway pop3 (plaintext)", "gateway pop3s"):
-        ratio = median_rate[name] / base
-        print(f"    ratio {name} / direct (medians): {ratio:.2f}   (target >= 0.9)")
-        summary.append(f"(a) RETR {args.retr_mb} MB, {name} / direct POP3S: {ratio:.2f} (target >= 0.9)")
-    if not body_ok or any(mismatches.values()):
-        summary.append("(a) WARNING: some RETR replies were not byte-identical (see above)")
+    summary = transfer_rounds(paths, one_retr, expected, len(reference), args.rounds, args.retr_seconds,
+                              "RETR",
+                              "direct POP3S", ("gateway pop3 (plaintext)", "gateway pop3s"),
+                              f"(a) RETR {args.retr_mb} MB")
+    if not body_ok:
+        summary.append("(a) WARNING: the reference RETR reply does not contain the delivered body")
     return summary
 
 
