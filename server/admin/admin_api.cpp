@@ -150,8 +150,6 @@ boost::asio::awaitable<response> admin_api::login(request& req, const std::strin
     auto version = req.version();
     if (req.method() != http::verb::post) co_return json_error(status::method_not_allowed, version, "use POST");
     if (!origin_allowed(req)) co_return json_error(status::forbidden, version, "cross-origin request refused");
-    if (!sessions_.login_allowed(client))
-        co_return json_error(status::too_many_requests, version, "too many failed logins; wait a minute");
     boost::system::error_code ec;
     auto body = json::parse(req.body(), ec);
     if (ec || !body.is_object()) co_return json_error(status::bad_request, version, "malformed JSON");
@@ -160,10 +158,18 @@ boost::asio::awaitable<response> admin_api::login(request& req, const std::strin
     if (!read_string(body.as_object(), "password", password, error) || !password)
         co_return json_error(status::bad_request, version, error.empty() ? "password is required" : error);
     auto pw = std::move(*password);
-    bool ok = co_await settings_.store.run([&](store::account_repository& repo) { return repo.verify_admin_password(pw); });
+    auto attempt = login_throttle_.begin(client, "admin");
+    if (attempt.refused()) {
+        store::wipe(pw);
+        if (attempt.first_refusal()) spdlog::warn("admin: too many failed logins from {}: refusing for a while", client);
+        co_return json_error(status::too_many_requests, version, "too many failed logins; wait a minute");
+    }
+    auto hash = co_await settings_.store.run([](store::account_repository& repo) { return repo.admin_password_hash(); });
+    bool ok = false;
+    if (hash) ok = co_await settings_.store.verify_password(std::move(pw), *hash, client);
     store::wipe(pw);
+    attempt.finish(ok ? proxy::login_throttle::result::success : proxy::login_throttle::result::failure);
     if (!ok) {
-        sessions_.login_failed(client);
         spdlog::info("admin: failed login from {}", client);
         co_return json_error(status::unauthorized, version, "wrong password");
     }

@@ -5,6 +5,7 @@
 #include "server/admin/admin_sessions.hpp"
 #include "server/admin/test_jobs.hpp"
 #include "server/proxy/activity.hpp"
+#include "server/proxy/login_throttle.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -48,6 +49,8 @@ private:
 
     api_settings settings_;
     admin_sessions sessions_;
+    // 5 failed logins per client address a minute, then 429 until they age out; attempts being checked count.
+    proxy::login_throttle login_throttle_{{.free_failures = 5, .max_failures = 5, .window = std::chrono::seconds(60)}};
     test_jobs tests_;
 };
 

@@ -18,8 +18,6 @@ std::string hex_token() {
     return out;
 }
 
-constexpr std::size_t max_failures_per_minute = 5;
-
 } // namespace
 
 admin_sessions::issued admin_sessions::create() {
@@ -47,20 +45,6 @@ std::optional<std::string> admin_sessions::touch(const std::string& token) {
 void admin_sessions::end(const std::string& token) {
     std::lock_guard lock(mutex_);
     sessions_.erase(token);
-}
-
-bool admin_sessions::login_allowed(const std::string& client) {
-    std::lock_guard lock(mutex_);
-    auto& times = failures_[client];
-    auto now = clock::now();
-    std::erase_if(times, [&](auto t) { return now - t > std::chrono::minutes(1); });
-    return times.size() < max_failures_per_minute;
-}
-
-void admin_sessions::login_failed(const std::string& client) {
-    std::lock_guard lock(mutex_);
-    failures_[client].push_back(clock::now());
-    if (failures_.size() > 10000) failures_.clear(); // bounded: a flood of addresses only resets the counts
 }
 
 } // namespace mailgate::admin

@@ -1,5 +1,4 @@
-// Admin page logins: random session tokens (cookie) with a CSRF token each and idle expiry, and the failed-login
-// limit per client address (5 a minute, then 429).
+// Admin page logins: random session tokens (cookie) with a CSRF token each and idle expiry.
 #pragma once
 
 #include <chrono>
@@ -26,10 +25,6 @@ public:
     std::optional<std::string> touch(const std::string& token);
     void end(const std::string& token);
 
-    // Login throttling: true when `client` may try again now.
-    bool login_allowed(const std::string& client);
-    void login_failed(const std::string& client);
-
 private:
     struct entry {
         std::string csrf;
@@ -38,7 +33,6 @@ private:
     std::chrono::seconds idle_;
     std::mutex mutex_;
     std::map<std::string, entry> sessions_;
-    std::map<std::string, std::vector<clock::time_point>> failures_;
 };
 
 } // namespace mailgate::admin

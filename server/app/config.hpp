@@ -32,6 +32,18 @@ struct config {
     net::cidr_list access_plaintext_auth;
     net::cidr_list access_relay_without_auth;
     std::chrono::seconds failed_login_delay{2};
+    // Connection caps and the pre-login deadline (net::connection_caps).
+    std::size_t max_sessions = 10000;
+    std::size_t max_sessions_per_address = 100;
+    std::size_t max_prelogin_sessions = 1000;
+    std::chrono::seconds login_deadline{60};
+    // Failed-login throttling (proxy::throttle_policy) and the KDF queue (store::kdf_limits).
+    unsigned auth_free_failures = 3;
+    unsigned auth_max_failures = 10;
+    std::chrono::seconds auth_failure_window{900};
+    std::chrono::seconds auth_max_delay{15};
+    unsigned auth_kdf_threads = 2;
+    std::size_t auth_kdf_queue = 64;
     std::chrono::seconds pop3_login_timeout{60};
     std::chrono::seconds pop3_idle_timeout{600};
     std::chrono::seconds imap_login_timeout{60};

@@ -4,6 +4,7 @@
 #include "server/admin/admin_server.hpp"
 #include "server/app/logging.hpp"
 #include "server/net/listener.hpp"
+#include "server/net/connection_limits.hpp"
 #include "server/net/local_certificate.hpp"
 #include "server/net/tls_contexts.hpp"
 #include "server/proxy/imap_session.hpp"
@@ -20,7 +21,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <iostream>
 #include <thread>
@@ -54,14 +60,15 @@ std::string describe(const std::string& name) {
 
 // Lets sessions finish for up to `grace`, then closes the rest (with their protocol's goodbye where one can be
 // said) and stops the loops once they are gone or a second later.
-void stop_after_grace(net::io_pool& io, proxy::activity& live, std::chrono::seconds grace) {
+void stop_after_grace(net::io_pool& io, proxy::activity& live, const net::connection_limits& limits,
+                      std::chrono::seconds grace) {
     auto timer = std::make_shared<boost::asio::steady_timer>(io.main());
     auto deadline = std::chrono::steady_clock::now() + grace;
     auto closed = std::make_shared<bool>(false);
     auto poll = std::make_shared<std::function<void()>>();
-    *poll = [&io, &live, timer, deadline, closed, poll] {
+    *poll = [&io, &live, &limits, timer, deadline, closed, poll] {
         auto now = std::chrono::steady_clock::now();
-        if (net::listener::active_sessions() == 0 || now >= deadline + std::chrono::seconds(1)) {
+        if (limits.active() == 0 || now >= deadline + std::chrono::seconds(1)) {
             io.stop();
             return;
         }
@@ -76,19 +83,51 @@ void stop_after_grace(net::io_pool& io, proxy::activity& live, std::chrono::seco
 }
 
 // Each relayed session holds two sockets; the usual soft limit of 1024 would cap the gateway near 500 sessions.
-void raise_file_limit() {
+// Returns the limit in force.
+std::uint64_t raise_file_limit() {
     rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+    if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
     }
+    return limit.rlim_cur;
+}
+
+// The session cap that the descriptors allow: two per relayed session, and some for the database, the admin page
+// and the listeners. Past it accept() would fail instead of the client hearing "too many connections".
+net::connection_caps connection_caps_for(const config& c, std::uint64_t open_files) {
+    net::connection_caps caps{c.max_sessions, c.max_sessions_per_address, c.max_prelogin_sessions, c.login_deadline};
+    std::uint64_t reserve = 128;
+    std::uint64_t fit = open_files > 2 * reserve ? (open_files - reserve) / 2 : 16;
+    if (caps.sessions > fit) {
+        spdlog::warn("limits.max_sessions {} lowered to {}: the open-file limit is {}", caps.sessions, fit, open_files);
+        caps.sessions = fit;
+    }
+    return caps;
+}
+
+// The first start's admin password goes to a file only root (or the service user) can read, not to standard output:
+// under systemd that is the journal. A person at a terminal also sees it there.
+std::filesystem::path write_admin_password(const std::filesystem::path& data_dir, const std::string& password) {
+    auto path = data_dir / "admin-password";
+    std::filesystem::remove(path);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+    std::string line = password + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    store::wipe(line);
+    ::close(fd);
+    if (!ok) throw std::runtime_error("cannot write " + path.string());
+    return path;
 }
 
 } // namespace
 
 int serve(const config& c) {
     setup_logging(c);
-    raise_file_limit();
+    auto open_files = raise_file_limit();
     bool data_dir_created = !std::filesystem::exists(c.data_dir);
     store::account_repository repository(c.data_dir);
     auto data_dir = std::filesystem::canonical(c.data_dir);
@@ -107,10 +146,16 @@ int serve(const config& c) {
     unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
     net::io_pool io(threads);
     boost::asio::thread_pool store_pool(2);
-    store::store_service store(repository, store_pool);
+    store::store_service store(repository, store_pool, {c.auth_kdf_threads, c.auth_kdf_queue, 4});
 
     proxy::activity live;
-    proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth, live, c.upstream_timeout};
+    proxy::login_throttle throttle({.free_failures = c.auth_free_failures,
+                                    .max_failures = c.auth_max_failures,
+                                    .window = c.auth_failure_window,
+                                    .max_delay = c.auth_max_delay});
+    net::connection_limits limits(connection_caps_for(c, open_files));
+    proxy::gateway_settings gateway{store,   *server_tls, *upstream_tls,     c.access_plaintext_auth,
+                                    live,    throttle,    c.upstream_timeout};
     gateway.failed_login_delay = c.failed_login_delay;
     auto pop3_settings = gateway;
     pop3_settings.login_timeout = c.pop3_login_timeout;
@@ -126,8 +171,10 @@ int serve(const config& c) {
 
     // First start: a random admin password, shown once in the banner; only its hash is kept.
     std::string new_admin_password;
+    std::filesystem::path admin_password_file;
     if (!repository.admin_password_hash()) {
         new_admin_password = proxy_random_password();
+        admin_password_file = write_admin_password(data_dir, new_admin_password);
         repository.set_admin_password(new_admin_password);
     }
     std::shared_ptr<admin::admin_server> admin_http;
@@ -147,7 +194,7 @@ int serve(const config& c) {
     }
 
     std::vector<std::shared_ptr<net::listener>> listeners;
-    net::listener_settings settings{&c.access_allow, server_tls.get()};
+    net::listener_settings settings{&c.access_allow, server_tls.get(), &limits};
     for (const auto& name : listener_names()) {
         auto it = c.listen.find(name);
         if (it == c.listen.end() || name == "admin") continue;
@@ -172,9 +219,12 @@ int serve(const config& c) {
         std::cout << "  admin        " << admin->second.to_string() << "  web admin (" << (c.admin_tls ? "HTTPS" : "HTTP")
                   << ")\n";
         std::cout << "  admin URL    " << (c.admin_tls ? "https://" : "http://") << admin->second.to_string() << "/\n";
-        if (!new_admin_password.empty())
-            std::cout << "  admin password (shown once; change it with 'mailgate admin passwd'): " << new_admin_password
-                      << "\n";
+        if (!admin_password_file.empty()) {
+            std::cout << "  admin password  in " << admin_password_file.string()
+                      << " (mode 0600; delete it once read, change it with 'mailgate admin passwd')\n";
+            if (::isatty(STDOUT_FILENO)) std::cout << "  admin password  " << new_admin_password << "\n";
+        }
+        store::wipe(new_admin_password);
     }
     std::cout << "Stop with Ctrl-C." << std::endl;
     spdlog::info("started: {} listener(s), data dir {}", listeners.size(), data_dir.string());
@@ -183,14 +233,15 @@ int serve(const config& c) {
     signals.async_wait([&](boost::system::error_code ec, int signal) {
         if (ec) return;
         spdlog::info("signal {}: no longer accepting; waiting up to 10 s for {} session(s)", signal,
-                     net::listener::active_sessions());
+                     limits.active());
         for (auto& l : listeners) l->stop();
         if (admin_http) admin_http->stop();
         live.close_all_sessions(proxy::close_reason::shutdown_idle); // idle dialogues need no grace
-        stop_after_grace(io, live, std::chrono::seconds(10));
+        stop_after_grace(io, live, limits, std::chrono::seconds(10));
     });
 
     io.run();
+    store.stop();
     store_pool.join();
     spdlog::info("stopped");
     return 0;

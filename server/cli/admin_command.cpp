@@ -21,6 +21,9 @@ int admin_command(const std::vector<std::string>& args) {
     store::account_repository repo(parsed->config.data_dir);
     repo.set_admin_password(password);
     store::wipe(password);
+    // The first start's password file now names a password that no longer works.
+    std::error_code ignored;
+    std::filesystem::remove(std::filesystem::path(parsed->config.data_dir) / "admin-password", ignored);
     std::cout << "admin password changed\n";
     return 0;
 }

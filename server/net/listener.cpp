@@ -1,26 +1,40 @@
-// Listener accept loop and per-connection session start.
+// Listener accept loop, admission (access.allow, caps) and per-connection session start.
 #include "server/net/listener.hpp"
 
+#include "server/common/log_rate_limit.hpp"
 #include "server/net/timed.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
 
 namespace mailgate::net {
 
 namespace asio = boost::asio;
 namespace {
-std::atomic<std::size_t> session_count{0};
+
+// Out of descriptors or kernel memory: accepting again at once would fail the same way and spin a core.
+bool resource_exhausted(const boost::system::error_code& ec) {
+    int v = ec.value();
+    return ec.category() == boost::system::system_category() &&
+           (v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM);
 }
 
-std::size_t listener::active_sessions() { return session_count.load(); }
+constexpr auto min_backoff = std::chrono::milliseconds(50);
+constexpr auto max_backoff = std::chrono::milliseconds(1000);
+
+// A connection that fails the handshake is a scanner or a client that dislikes the certificate: worth a line now
+// and then, not one per attempt.
+log_rate_limit handshake_failures;
+
+} // namespace
 
 listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_handler> handler,
                    listener_settings settings)
@@ -39,7 +53,15 @@ listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_ha
 }
 
 void listener::start() {
-    asio::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); }, asio::detached);
+    asio::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
+                   [name = spec_.name](std::exception_ptr e) {
+                       if (!e) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           spdlog::error("listen.{}: no longer accepting: {}", name, ex.what());
+                       }
+                   });
 }
 
 void listener::stop() {
@@ -47,54 +69,80 @@ void listener::stop() {
     acceptor_.close(ignored);
 }
 
+void listener::turn_away(mail_stream& stream, refusal why, std::string_view detail) {
+    static log_rate_limit not_allowed_log, busy_log;
+    auto& limiter = why == refusal::not_allowed ? not_allowed_log : busy_log;
+    if (auto n = limiter.occurred())
+        spdlog::warn("listen.{}: refused {} ({}){}", spec_.name, stream.peer_address(), detail,
+                     n > 1 ? " and " + std::to_string(n - 1) + " more such refusal(s) since the last report" : "");
+    // No TLS work for a client we will not serve: on an implicit-TLS port it just sees the connection close.
+    if (!spec_.implicit_tls) stream.write_now(handler_->refusal_line(why));
+    stream.close();
+}
+
 asio::awaitable<void> listener::accept_loop() {
+    auto backoff = min_backoff;
+    log_rate_limit accept_errors;
+    asio::steady_timer pause(acceptor_.get_executor());
     while (acceptor_.is_open()) {
         boost::system::error_code ec;
         auto socket = co_await acceptor_.async_accept(pool_.next(), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
-            spdlog::warn("listen.{}: accept failed: {}", spec_.name, ec.message());
-            continue; // e.g. EMFILE: keep serving the sessions we have
+            if (auto n = accept_errors.occurred())
+                spdlog::warn("listen.{}: accept failed {} time(s) since the last report: {}", spec_.name, n,
+                             ec.message());
+            if (resource_exhausted(ec)) {
+                // Keep serving the sessions we have; the pending connections wait in the backlog meanwhile.
+                pause.expires_after(backoff);
+                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                backoff = std::min(backoff * 2, max_backoff);
+            }
+            continue;
         }
+        backoff = min_backoff;
         // Replies go out as the protocol produces them; Nagle + delayed ACK would add ~40 ms to multi-segment ones.
         socket.set_option(asio::ip::tcp::no_delay(true), ec);
-        auto executor = socket.get_executor();
-        asio::co_spawn(executor, run_session(std::move(socket)), [name = spec_.name](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::warn("{}: session ended with an internal error: {}", name, ex.what());
-            }
-        });
+        mail_stream stream(std::move(socket));
+        if (!settings_.allow->contains(stream.peer_address())) {
+            turn_away(stream, refusal::not_allowed, "not in access.allow");
+            continue;
+        }
+        cap_reached why{};
+        auto slot = settings_.limits->admit(stream.peer_address(), why);
+        if (!slot) {
+            turn_away(stream, refusal::busy, std::string(to_string(why)) + " reached");
+            continue;
+        }
+        auto executor = stream.socket().get_executor();
+        asio::co_spawn(executor, run_session(std::move(stream), std::move(*slot)),
+                       [name = spec_.name](std::exception_ptr e) {
+                           if (!e) return;
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& ex) {
+                               spdlog::warn("{}: session ended with an internal error: {}", name, ex.what());
+                           }
+                       });
     }
 }
 
-asio::awaitable<void> listener::run_session(asio::ip::tcp::socket socket) {
-    ++session_count;
-    struct counter_guard {
-        ~counter_guard() { --session_count; }
-    } guard;
+asio::awaitable<void> listener::run_session(mail_stream stream, connection_slot slot) {
     auto self = shared_from_this();
-    mail_stream stream(std::move(socket));
-    bool allowed = settings_.allow->contains(stream.peer_address());
     try {
         if (spec_.implicit_tls) {
             stream.begin_tls(*settings_.tls, tls_role::server);
-            co_await timed(stream.handshake(), settings_.handshake_timeout);
+            // The handshake is part of the pre-login phase and its deadline.
+            co_await timed(stream.handshake(), slot.step_limit(std::chrono::seconds(30)));
         }
     } catch (const boost::system::system_error& e) {
-        // Scanners and clients that dislike the certificate end here; one debug line is enough.
-        spdlog::debug("{}: TLS handshake with {} failed: {}", spec_.name, stream.peer_address(), e.code().message());
+        if (auto n = handshake_failures.occurred())
+            spdlog::debug("{}: TLS handshake with {} failed: {} ({} such failure(s) since the last report)",
+                          spec_.name, stream.peer_address(), e.code().message(), n);
         stream.close();
         co_return;
     }
-    if (!allowed) {
-        spdlog::info("{}: refused {} (not in access.allow)", spec_.name, stream.peer_address());
-        co_await handler_->refuse(stream);
-    } else {
-        co_await handler_->serve(stream, spec_);
-    }
+    co_await handler_->serve(stream, spec_, slot);
     stream.close();
 }
 

@@ -1,8 +1,9 @@
-// Accepts connections on one configured address, applies access.allow, does implicit TLS when asked, and hands
-// each connection to a protocol session handler on its own strand.
+// Accepts connections on one configured address, applies access.allow and the connection caps before any TLS work,
+// does implicit TLS when asked, and hands each connection to a protocol session handler on its own strand.
 #pragma once
 
 #include "server/net/cidr.hpp"
+#include "server/net/connection_limits.hpp"
 #include "server/net/mail_stream.hpp"
 #include "server/net/host_port.hpp"
 #include "server/net/io_pool.hpp"
@@ -24,19 +25,23 @@ struct listener_spec {
     bool implicit_tls = false;
 };
 
+enum class refusal { not_allowed, busy };
+
 class session_handler {
 public:
     virtual ~session_handler() = default;
-    // A client from an allowed network; implicit TLS (if any) is already up.
-    virtual boost::asio::awaitable<void> serve(mail_stream& stream, const listener_spec& spec) = 0;
-    // A client outside access.allow: the protocol's refusal, then the connection is closed.
-    virtual boost::asio::awaitable<void> refuse(mail_stream& stream) = 0;
+    // A client from an allowed network within the caps; implicit TLS (if any) is already up. The session reports
+    // its login to `slot` and keeps to its deadline.
+    virtual boost::asio::awaitable<void> serve(mail_stream& stream, const listener_spec& spec,
+                                               connection_slot& slot) = 0;
+    // The protocol's greeting that refuses a client (outside access.allow, or over a cap) on a plaintext port.
+    virtual std::string_view refusal_line(refusal why) const = 0;
 };
 
 struct listener_settings {
     const cidr_list* allow;
     boost::asio::ssl::context* tls; // needed for implicit TLS
-    std::chrono::seconds handshake_timeout{30};
+    connection_limits* limits;
 };
 
 class listener : public std::enable_shared_from_this<listener> {
@@ -48,11 +53,12 @@ public:
     void start();
     void stop();
     const listener_spec& spec() const { return spec_; }
-    static std::size_t active_sessions();
 
 private:
     boost::asio::awaitable<void> accept_loop();
-    boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket);
+    boost::asio::awaitable<void> run_session(mail_stream stream, connection_slot slot);
+    // Closes a client that is not served, with the protocol's refusal where it can be said without TLS work.
+    void turn_away(mail_stream& stream, refusal why, std::string_view detail);
 
     io_pool& pool_;
     listener_spec spec_;

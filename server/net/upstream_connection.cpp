@@ -121,13 +121,17 @@ asio::awaitable<void> upstream_connection::handshake() {
     SSL* ssl = stream_.begin_tls(context_, tls_role::client);
     boost::system::error_code ec;
     asio::ip::make_address(host_, ec);
+    // These calls turn on the host check: if one fails, the handshake would verify the chain but not the name.
+    bool checking = false;
     if (!ec) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host_.c_str());
+        checking = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host_.c_str()) == 1;
     } else {
-        SSL_set_tlsext_host_name(ssl, host_.c_str()); // SNI only for names (RFC 6066 §3)
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        SSL_set1_host(ssl, host_.c_str());
+        // SNI only for names (RFC 6066 §3)
+        checking = SSL_set_tlsext_host_name(ssl, host_.c_str()) == 1 && SSL_set1_host(ssl, host_.c_str()) == 1;
     }
+    if (!checking)
+        throw system_error(asio::error::invalid_argument, "cannot set up the host name check for '" + host_ + "'");
     co_await stream_.handshake();
     tls_.version = SSL_get_version(ssl);
     tls_.cipher = SSL_get_cipher_name(ssl);
@@ -143,6 +147,7 @@ upstream_failure upstream_connection::tls_failure(const system_error& e) const {
     if (verify != X509_V_OK)
         return {failure_kind::tls, std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify)};
     if (e.code() == asio::error::timed_out) return {failure_kind::tls, "TLS handshake timed out"};
+    if (e.code() == asio::error::invalid_argument) return {failure_kind::tls, e.what()};
     return {failure_kind::tls, "TLS handshake failed: " + e.code().message()};
 }
 

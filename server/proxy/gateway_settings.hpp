@@ -3,6 +3,7 @@
 
 #include "server/net/cidr.hpp"
 #include "server/proxy/activity.hpp"
+#include "server/proxy/login_throttle.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -17,6 +18,7 @@ struct gateway_settings {
     boost::asio::ssl::context& upstream_tls; // provider verification
     const net::cidr_list& plaintext_auth;
     activity& live;
+    login_throttle& throttle;
     std::chrono::seconds upstream_timeout{30};
     std::chrono::seconds login_timeout{60};     // per read before login
     std::chrono::seconds idle_timeout{600};     // relay without traffic either way

@@ -10,8 +10,9 @@ class imap_session final : public net::session_handler {
 public:
     explicit imap_session(gateway_settings settings) : settings_(std::move(settings)) {}
 
-    boost::asio::awaitable<void> serve(net::mail_stream& stream, const net::listener_spec& spec) override;
-    boost::asio::awaitable<void> refuse(net::mail_stream& stream) override;
+    boost::asio::awaitable<void> serve(net::mail_stream& stream, const net::listener_spec& spec,
+                                       net::connection_slot& slot) override;
+    std::string_view refusal_line(net::refusal why) const override;
 
 private:
     gateway_settings settings_;

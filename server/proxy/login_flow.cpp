@@ -30,6 +30,20 @@ std::string loggable(std::string_view text) {
     return out;
 }
 
+// A name that matches no account may be a password typed into the user field: never shown as typed. A keyed hash
+// (per process) still lets an admin see that the same unknown name keeps coming back.
+std::string unknown_user_label(std::string_view user) {
+    static const std::string key = store::random_bytes(32);
+    static constexpr char digits[] = "0123456789abcdef";
+    auto digest = store::hmac_sha256(key, user);
+    std::string out = "unknown user #";
+    for (unsigned char c : digest.substr(0, 4)) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
 asio::awaitable<void> pause(std::chrono::milliseconds delay) {
     if (delay.count() <= 0) co_return;
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
@@ -42,18 +56,47 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
                                             net::mail_protocol protocol, const std::string& user,
                                             std::string& password) {
     login_result result;
-    auto account = co_await settings.store.authenticate(user, password);
+    auto attempt = settings.throttle.begin(label.peer, user);
+    if (attempt.refused()) {
+        // Unchecked: from here a right password is answered like a wrong one, so guessing gains nothing.
+        store::wipe(password);
+        if (attempt.first_refusal()) {
+            spdlog::warn("{} #{} from {}: {} failed logins from this address in {} s: further logins refused "
+                         "unchecked until they age out",
+                         label.protocol, label.id, label.peer, attempt.failures(),
+                         settings.throttle.policy().window.count());
+            settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed,
+                                  std::string(label.protocol), std::string(label.peer), "",
+                                  "too many failed logins from this address: refusing logins for a while"});
+        }
+        co_await pause(settings.failed_login_delay);
+        co_return result;
+    }
+    co_await pause(attempt.delay());
+    auto checked = co_await settings.store.authenticate(user, password, std::string(label.peer));
     store::wipe(password);
+    if (checked.verdict == store::local_check::busy) {
+        attempt.finish(login_throttle::result::not_checked);
+        spdlog::warn("{} #{} from {}: password checks are queued to their limit; asked the client to retry",
+                     label.protocol, label.id, label.peer);
+        result.status = login_status::provider_temporary;
+        co_return result;
+    }
+    auto& account = checked.record;
     if (!account || !account->enabled) {
-        spdlog::info("{} #{} from {}: local login failed for user '{}'{}", label.protocol, label.id, label.peer,
-                     loggable(user), account ? " (account disabled)" : "");
+        attempt.finish(checked.verdict == store::local_check::repeated_wrong ? login_throttle::result::repeated_failure
+                       : account ? login_throttle::result::success // right password, account disabled
+                                 : login_throttle::result::failure);
+        auto who = checked.known_user ? "user '" + loggable(user) + "'" : unknown_user_label(user);
+        spdlog::info("{} #{} from {}: local login failed for {}{}", label.protocol, label.id, label.peer, who,
+                     account ? " (account disabled)" : "");
         settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed, std::string(label.protocol),
-                              std::string(label.peer), account ? account->name : "",
-                              "local login failed for user '" + loggable(user) + "'"});
+                              std::string(label.peer), account ? account->name : "", "local login failed for " + who});
         // The same delay for unknown users, wrong passwords and disabled accounts: no hint which it was.
         co_await pause(settings.failed_login_delay);
         co_return result;
     }
+    attempt.finish(login_throttle::result::success);
     auto provider = co_await open_provider_session(settings, label, protocol, *account);
     if (provider.status == login_status::ok) {
         spdlog::info("{} #{} from {}: user '{}' logged in as account '{}'", label.protocol, label.id, label.peer,

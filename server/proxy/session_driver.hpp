@@ -5,6 +5,7 @@
 
 #include "protocols/common/action.hpp"
 #include "protocols/common/session_error.hpp"
+#include "server/net/connection_limits.hpp"
 #include "server/net/relay.hpp"
 #include "server/net/timed.hpp"
 #include "server/proxy/login_flow.hpp"
@@ -18,7 +19,8 @@ namespace mailgate::proxy {
 // `report(codec, login_result&)` hands the outcome to the codec. `goodbye` is the line a client still in the
 // pre-login dialogue gets when the gateway shuts down.
 template <class Codec, class Report>
-boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& stream, const gateway_settings& settings,
+boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& stream, net::connection_slot& slot,
+                                           const gateway_settings& settings,
                                            const session_label& label, net::mail_protocol protocol,
                                            std::string_view goodbye, Report report) {
     namespace asio = boost::asio;
@@ -39,17 +41,19 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
             auto next = codec.next();
             switch (next.kind) {
             case protocols::action_kind::write:
-                co_await net::timed(stream.write(asio::buffer(next.bytes)), settings.login_timeout);
+                co_await net::timed(stream.write(asio::buffer(next.bytes)),
+                                    slot.step_limit(settings.login_timeout));
                 codec.wrote();
                 break;
             case protocols::action_kind::read: {
-                auto n = co_await net::timed(stream.read_some(asio::buffer(buffer)), settings.login_timeout);
+                auto n = co_await net::timed(stream.read_some(asio::buffer(buffer)),
+                                             slot.step_limit(settings.login_timeout));
                 codec.received(std::string_view(buffer.data(), n));
                 break;
             }
             case protocols::action_kind::start_tls:
                 stream.begin_tls(settings.client_tls, net::tls_role::server);
-                co_await net::timed(stream.handshake(), settings.login_timeout);
+                co_await net::timed(stream.handshake(), slot.step_limit(settings.login_timeout));
                 codec.tls_started();
                 break;
             case protocols::action_kind::authenticate: {
@@ -58,7 +62,10 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
                 report(codec, result);
                 upstream = std::move(result.upstream);
                 account = result.account;
-                if (upstream) entry->set_account(account);
+                if (upstream) {
+                    entry->set_account(account);
+                    slot.logged_in();
+                }
                 break;
             }
             case protocols::action_kind::relay: {

@@ -63,12 +63,14 @@ template <class Outcome> Outcome provider_outcome(login_status s, Outcome ok, Ou
 
 } // namespace
 
-asio::awaitable<void> smtp_session::refuse(net::mail_stream& stream) {
-    static const std::string line = "554 5.7.1 mailgate: your network is not allowed\r\n";
-    co_await net::timed(stream.write(asio::buffer(line)), std::chrono::seconds(10));
+std::string_view smtp_session::refusal_line(net::refusal why) const {
+    // RFC 5321 §3.1: a server that will not serve answers 554 (permanent) or 421 (try later) and closes.
+    if (why == net::refusal::not_allowed) return "554 5.7.1 mailgate: your network is not allowed\r\n";
+    return "421 4.7.0 mailgate: too many connections, try again later\r\n";
 }
 
-asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::listener_spec&) {
+asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::listener_spec&,
+                                          net::connection_slot& slot) {
     session_label label{"smtp", next_session_id(), stream.peer_address()};
     smtp::server codec({.starttls_offered = !stream.tls_active(),
                         .plaintext_auth_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
@@ -96,11 +98,13 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
             auto next = codec.next();
             switch (next.kind) {
             case protocols::action_kind::write:
-                co_await net::timed(stream.write(asio::buffer(next.bytes)), smtp_.command_timeout);
+                co_await net::timed(stream.write(asio::buffer(next.bytes)), slot.step_limit(smtp_.command_timeout));
                 codec.wrote();
                 break;
             case protocols::action_kind::read: {
-                auto limit = codec.in_data() ? smtp_.data_timeout : smtp_.command_timeout;
+                // Until the first AUTH or MAIL the pre-login deadline applies too (a stranger's time is bounded),
+                // after it only RFC 5321's per-command timeouts.
+                auto limit = slot.step_limit(codec.in_data() ? smtp_.data_timeout : smtp_.command_timeout);
                 auto n = co_await net::timed(stream.read_some(asio::buffer(buffer.get(), read_size)), limit);
                 codec.received(std::string_view(buffer.get(), n));
                 break;
@@ -108,7 +112,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
             case protocols::action_kind::start_tls:
                 co_await quit_politely(up); // the codec forgets AUTH: so does the provider side
                 stream.begin_tls(settings_.client_tls, net::tls_role::server);
-                co_await net::timed(stream.handshake(), smtp_.command_timeout);
+                co_await net::timed(stream.handshake(), slot.step_limit(smtp_.command_timeout));
                 codec.tls_started();
                 break;
             case protocols::action_kind::authenticate: {
@@ -117,6 +121,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 if (r.status == login_status::ok) {
                     up.adopt(r);
                     entry->set_account(up.account->name);
+                    slot.logged_in();
                     codec.login_result(smtp::login_outcome::ok, up.client().extensions());
                 } else {
                     codec.login_result(provider_outcome(r.status, smtp::login_outcome::ok, smtp::login_outcome::provider_temp,
@@ -135,6 +140,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     codec.account_result(smtp::account_outcome::no_account);
                     break;
                 }
+                slot.logged_in(); // a relay network's sender with a known account: past the stranger phase
                 if (up.connection && up.account && up.account->id == account->id) {
                     codec.account_result(smtp::account_outcome::ok, up.client().extensions());
                     break;

@@ -224,11 +224,15 @@ std::optional<std::string> account_repository::local_password_hash(std::string_v
     return query.column_text(0);
 }
 
+const std::string& account_repository::unknown_user_hash() {
+    std::call_once(unknown_user_hash_once_, [this] { unknown_user_hash_ = hasher_.hash(random_bytes(32)); });
+    return unknown_user_hash_;
+}
+
 std::optional<account> account_repository::verify_local(std::string_view local_user, std::string_view password) {
     auto hash = local_password_hash(local_user);
     // An unknown user still pays for one KDF run so timing does not reveal which users exist.
-    static const std::string dummy = password_hasher({.log2_n = 17}).hash("mailgate-dummy");
-    bool ok = password_hasher::verify(password, hash ? *hash : dummy);
+    bool ok = password_hasher::verify(password, hash ? *hash : unknown_user_hash());
     if (!ok || !hash) return std::nullopt;
     return find_by_local_user(local_user);
 }
@@ -304,11 +308,6 @@ void account_repository::set_admin_password(std::string_view password) {
     db_.prepare("INSERT INTO meta(key, value) VALUES ('admin_password_hash', ?1) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
         .bind_blob(1, hash).run();
-}
-
-bool account_repository::verify_admin_password(std::string_view password) {
-    auto hash = admin_password_hash();
-    return hash && password_hasher::verify(password, *hash);
 }
 
 void account_repository::record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,

@@ -38,6 +38,9 @@ public:
     std::optional<account> verify_local(std::string_view local_user, std::string_view password);
     // The local password hash, for callers that cache verifications (changes when the password changes).
     std::optional<std::string> local_password_hash(std::string_view local_user);
+    // A hash of this repository's KDF parameters that no password matches: unknown users are checked against it,
+    // so that they cost what a known user costs.
+    const std::string& unknown_user_hash();
     std::optional<account> find_by_local_user(std::string_view local_user);
     // The enabled account allowed to send as `address` (its senders, or its remote user when it lists none);
     // the first by name when several are.
@@ -59,7 +62,6 @@ public:
     // The admin page's password hash (scrypt), kept in the same database.
     std::optional<std::string> admin_password_hash();
     void set_admin_password(std::string_view password);
-    bool verify_admin_password(std::string_view password);
 
     void record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,
                        std::string_view reason);
@@ -75,6 +77,8 @@ private:
     master_key key_;
     database db_;
     password_hasher hasher_;
+    std::once_flag unknown_user_hash_once_;
+    std::string unknown_user_hash_;
 };
 
 } // namespace mailgate::store

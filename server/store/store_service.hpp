@@ -1,8 +1,10 @@
-// Runs the blocking store (SQLite, scrypt) on a small thread pool and hands results back to the I/O coroutines.
+// Runs the blocking store (SQLite) on a small thread pool and password checks on the KDF queue, and hands results
+// back to the I/O coroutines.
 #pragma once
 
 #include "server/store/account_repository.hpp"
 #include "server/store/credential_cache.hpp"
+#include "server/store/kdf_queue.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,9 +15,23 @@
 
 namespace mailgate::store {
 
+enum class local_check {
+    ok,
+    wrong,          // unknown user or wrong password
+    repeated_wrong, // the same wrong credential as a recent failure: known without a KDF run
+    busy,           // the KDF queue is full: try again later
+};
+
+struct local_login {
+    local_check verdict = local_check::wrong;
+    bool known_user = false;       // the user name belongs to an account (whatever the password)
+    std::optional<account> record; // when ok
+};
+
 class store_service {
 public:
-    store_service(account_repository& repository, boost::asio::thread_pool& pool) : repo_(repository), pool_(pool) {}
+    store_service(account_repository& repository, boost::asio::thread_pool& pool, kdf_limits kdf = {})
+        : repo_(repository), pool_(pool), kdf_(kdf) {}
 
     // Runs `f(repository)` on the pool; the awaiting coroutine resumes on its own executor.
     // Not a coroutine itself: GCC 12 destroys by-value coroutine parameters with captures twice.
@@ -29,17 +45,23 @@ public:
     // Bookkeeping nobody waits for (last login, upstream status): queued on the pool, failures only logged.
     void record(std::function<void(account_repository&)> write);
 
-    // The local login (cached for a few minutes after a success). nullopt: wrong user or password.
-    boost::asio::awaitable<std::optional<account>> authenticate(std::string user, std::string password);
+    // The local login from `client` (an address: the KDF queue's fairness bucket). A success is remembered for a
+    // few minutes and so is a failure, so neither a polling client nor a misconfigured one costs a KDF run each
+    // time. Wipes `password`.
+    boost::asio::awaitable<local_login> authenticate(std::string user, std::string password, std::string client);
+
+    // Checks a password against a stored hash on the KDF queue (the admin page's login).
+    boost::asio::awaitable<bool> verify_password(std::string password, std::string encoded_hash, std::string client);
 
     account_repository& repository() { return repo_; }
+    void stop() { kdf_.stop(); }
 
 private:
-    std::optional<account> authenticate_blocking(const std::string& user, const std::string& password);
-
     account_repository& repo_;
     boost::asio::thread_pool& pool_;
-    credential_cache cache_;
+    kdf_queue kdf_;
+    credential_cache good_;
+    credential_cache bad_{std::chrono::minutes(5)};
 };
 
 } // namespace mailgate::store

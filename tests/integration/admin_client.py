@@ -6,8 +6,12 @@ import re
 
 
 def admin_password(banner):
-    m = re.search(r"admin password \(shown once.*\): (\S+)", banner)
-    return m.group(1) if m else None
+    """The first start's admin password, from the 0600 file the banner names (None when it names none)."""
+    m = re.search(r"admin password +in (\S+) \(mode 0600", banner)
+    if not m:
+        return None
+    with open(m.group(1)) as f:
+        return f.read().strip()
 
 
 class AdminClient:

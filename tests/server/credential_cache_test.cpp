@@ -29,7 +29,21 @@ TEST(credential_cache, entries_expire) {
 }
 
 TEST(credential_cache, bounded_size) {
-    credential_cache cache(std::chrono::seconds(60), 4);
-    for (int i = 0; i < 10; ++i) cache.remember("user" + std::to_string(i), "pw", "$h");
-    EXPECT_TRUE(cache.contains("user9", "pw", "$h"));
+    constexpr int max_entries = 4;
+    credential_cache cache(std::chrono::seconds(60), max_entries);
+    auto user = [](int i) { return "user" + std::to_string(i); };
+    auto held = [&](int n) {
+        int count = 0;
+        for (int i = 0; i < n; ++i) count += cache.contains(user(i), "pw", "$h") ? 1 : 0;
+        return count;
+    };
+    // Up to the bound nothing is dropped.
+    for (int i = 0; i < max_entries; ++i) cache.remember(user(i), "pw", "$h");
+    EXPECT_EQ(held(max_entries), max_entries);
+    // Past it, unexpired entries make room: never more than max_entries at once, and the newest is kept.
+    for (int i = max_entries; i < 10 * max_entries; ++i) {
+        cache.remember(user(i), "pw", "$h");
+        EXPECT_LE(held(i + 1), max_entries) << "after remembering " << i + 1 << " users";
+        EXPECT_TRUE(cache.contains(user(i), "pw", "$h")) << "user " << i;
+    }
 }

@@ -22,21 +22,28 @@ TEST(store_service, authenticates_off_the_io_thread) {
     boost::asio::thread_pool pool(1);
     store_service service(repo, pool);
     boost::asio::io_context io;
-    std::vector<bool> results;
+    std::vector<local_check> results;
     std::thread::id io_thread = std::this_thread::get_id(), ran_on;
     boost::asio::co_spawn(
         io,
         [&]() -> boost::asio::awaitable<void> {
-            results.push_back((co_await service.authenticate("scanner", "local-pw")).has_value());
-            results.push_back((co_await service.authenticate("scanner", "local-pw")).has_value()); // cached
-            results.push_back((co_await service.authenticate("scanner", "wrong")).has_value());
-            results.push_back((co_await service.authenticate("ghost", "local-pw")).has_value());
+            auto first = co_await service.authenticate("scanner", "local-pw", "192.0.2.1");
+            EXPECT_TRUE(first.record && first.record->name == "office");
+            EXPECT_TRUE(first.known_user);
+            results.push_back(first.verdict);
+            results.push_back((co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).verdict); // cached
+            results.push_back((co_await service.authenticate("scanner", "wrong", "192.0.2.1")).verdict);
+            results.push_back((co_await service.authenticate("scanner", "wrong", "192.0.2.2")).verdict); // known bad
+            auto ghost = co_await service.authenticate("ghost", "local-pw", "192.0.2.1");
+            EXPECT_FALSE(ghost.known_user);
+            results.push_back(ghost.verdict);
             ran_on = co_await service.run([](account_repository&) { return std::this_thread::get_id(); });
             EXPECT_EQ(std::this_thread::get_id(), io_thread); // resumed on the I/O thread
         },
         boost::asio::detached);
     io.run();
     pool.join();
-    EXPECT_EQ(results, (std::vector<bool>{true, true, false, false}));
+    EXPECT_EQ(results, (std::vector<local_check>{local_check::ok, local_check::ok, local_check::wrong,
+                                                 local_check::repeated_wrong, local_check::wrong}));
     EXPECT_NE(ran_on, io_thread);
 }
