@@ -12,8 +12,11 @@ build_packages=(
 # The real provider rig (Dovecot, Postfix) and the real clients the integration tests drive.
 test_packages=(
     python3 curl fetchmail isync swaks msmtp
+    # swaks does TLS only with these (Recommends, which --no-install-recommends skips)
+    libnet-ssleay-perl libio-socket-ssl-perl
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix
     chromium
+    clang libclang-rt-14-dev  # the fuzzers (tests/fuzz/run.sh): clang with libFuzzer and its sanitizer runtimes
 )
 
 packages=("${build_packages[@]}")
