@@ -1,6 +1,8 @@
 // Base64 codec used by SASL in all three protocols.
 #include "protocols/common/base64.hpp"
 
+#include "protocols/common/secret.hpp"
+
 #include <array>
 #include <cstdint>
 
@@ -59,11 +61,17 @@ std::optional<std::string> base64_decode(std::string_view text) {
                 continue;
             }
             auto v = decode_table[static_cast<unsigned char>(c)];
-            if (v < 0 || pad > 0) return std::nullopt;
+            if (v < 0 || pad > 0) {
+                wipe(out); // SASL responses: what was decoded so far may be part of a password
+                return std::nullopt;
+            }
             n = (n << 6) | std::uint32_t(v);
         }
         // Canonical encodings only (RFC 4648 §3.5): the bits under the padding must be zero.
-        if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0)) return std::nullopt;
+        if ((pad == 1 && (n & 0xff) != 0) || (pad == 2 && (n & 0xffff) != 0)) {
+            wipe(out);
+            return std::nullopt;
+        }
         out += char((n >> 16) & 0xff);
         if (pad < 2) out += char((n >> 8) & 0xff);
         if (pad < 1) out += char(n & 0xff);

@@ -1,6 +1,8 @@
 // Checks every client-facing server codec applies to what a legacy client sends.
 #pragma once
 
+#include "protocols/common/secret.hpp" // wipe(), for the codecs' credentials
+
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -13,12 +15,6 @@ inline bool has_control_bytes(std::string_view text) {
         auto u = static_cast<unsigned char>(c);
         return (u < 0x20 && u != '\t') || u == 0x7f;
     });
-}
-
-// Overwrites a credential held by a codec once it has been handed on.
-inline void wipe(std::string& s) {
-    std::fill(s.begin(), s.end(), '\0');
-    s.clear();
 }
 
 } // namespace mailgate::protocols

@@ -1,6 +1,8 @@
 // Line splitting shared by every protocol codec.
 #include "protocols/common/line_buffer.hpp"
 
+#include "protocols/common/secret.hpp"
+
 namespace mailgate::protocols {
 
 void line_buffer::append(std::string_view bytes) {
@@ -29,9 +31,20 @@ bool line_buffer::take_bytes(std::size_t n, std::string_view& out) {
     return true;
 }
 
+line_buffer::~line_buffer() { wipe(data_); }
+
 void line_buffer::clear() {
-    data_.clear();
+    wipe(data_);
     pos_ = 0;
+}
+
+void line_buffer::wipe_spent() noexcept {
+    secure_wipe(data_.data(), pos_);
+    // Past the end: erase() in compact() moved bytes down without clearing where they came from.
+    std::size_t size = data_.size();
+    data_.resize(data_.capacity());
+    secure_wipe(data_.data() + size, data_.size() - size);
+    data_.resize(size);
 }
 
 bool line_buffer::discard_line() {

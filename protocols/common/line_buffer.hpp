@@ -12,6 +12,12 @@ public:
     enum class result { line, need_more, too_long, bare_lf };
 
     explicit line_buffer(std::size_t max_line) : max_line_(max_line) {}
+    line_buffer(const line_buffer&) = default;
+    line_buffer(line_buffer&&) = default;
+    line_buffer& operator=(const line_buffer&) = default;
+    line_buffer& operator=(line_buffer&&) = default;
+    // Pre-login lines carry passwords: nothing read is handed back to the heap unwiped.
+    ~line_buffer();
 
     void append(std::string_view bytes);
 
@@ -24,9 +30,14 @@ public:
 
     std::size_t buffered() const { return data_.size() - pos_; }
     std::string_view rest() const { return std::string_view(data_).substr(pos_); }
+    // Drops everything buffered, wiping it.
     void clear();
     // Drops the current (over-long) line through its LF; false when no LF has arrived yet (all is dropped).
     bool discard_line();
+    // Wipes the bytes already handed out and whatever earlier compactions left past the end of the buffer,
+    // keeping what is not consumed yet: for server codecs once a line that may hold a credential is parsed.
+    // Not done on every compaction, which would cost the SMTP DATA path a second pass over every byte.
+    void wipe_spent() noexcept;
 
 private:
     void compact();
