@@ -2,6 +2,7 @@
 #include "protocols/imap/command_reader.hpp"
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/common/secret.hpp"
 
 #include <charconv>
 
@@ -38,32 +39,41 @@ bool literal_suffix(std::string_view line, std::size_t& size, bool& synchronizin
 
 } // namespace
 
-bool tokenize(std::string_view text, std::vector<std::string>& out) {
+namespace {
+
+// Passwords arrive as quoted strings too: the value is sized before it is built (a growing string frees
+// copies of its first bytes) and the moved-from local is wiped (short strings keep their bytes when moved).
+template <class Strings> bool tokenize_into(std::string_view text, Strings& out) {
     std::size_t i = 0;
     while (i < text.size()) {
         char c = text[i];
         if (c == ' ') {
             ++i;
         } else if (c == '"') {
-            std::string value;
             ++i;
+            std::size_t length = 0;
+            for (std::size_t j = i; j < text.size() && text[j] != '"'; ++j, ++length)
+                if (text[j] == '\\' && j + 1 < text.size()) ++j;
+            std::string value;
+            value.reserve(length);
             bool closed = false;
             while (i < text.size()) {
                 char q = text[i++];
                 // QUOTED-CHAR is a TEXT-CHAR: NUL, CR and LF only travel in literals (RFC 9051 §9).
-                if (q == '\0' || q == '\r' || q == '\n') return false;
+                if (q == '\0' || q == '\r' || q == '\n') break;
                 if (q == '"') {
                     closed = true;
                     break;
                 }
                 if (q == '\\') {
-                    if (i >= text.size() || (text[i] != '"' && text[i] != '\\')) return false;
+                    if (i >= text.size() || (text[i] != '"' && text[i] != '\\')) break;
                     q = text[i++];
                 }
                 value += q;
             }
+            if (closed) out.push_back(std::move(value));
+            wipe(value);
             if (!closed) return false;
-            out.push_back(std::move(value));
         } else if (c == '(' || c == ')') {
             out.emplace_back(1, c); // lists (ID parameters) are only skipped, never interpreted
             ++i;
@@ -78,12 +88,17 @@ bool tokenize(std::string_view text, std::vector<std::string>& out) {
     return true;
 }
 
+} // namespace
+
+bool tokenize(std::string_view text, std::vector<std::string>& out) { return tokenize_into(text, out); }
+
 void command_reader::reset() {
     size_ = 0;
     literal_left_ = 0;
     in_literal_ = false;
-    segments_.clear();
-    literals_.clear();
+    wipe(segments_); // LOGIN's password is in a segment or a literal
+    wipe(literals_);
+    wipe(command_.args);
     command_ = {};
 }
 
@@ -142,31 +157,43 @@ std::pair<std::string, std::string> command_reader::head() const {
     return {std::string(first.substr(0, space)), ascii_upper(rest.substr(0, rest.find(' ')))};
 }
 
-command_reader::status command_reader::finish() {
-    std::vector<std::string> tokens;
+command command_reader::assemble(std::size_t literal_count) const {
+    secret_strings tokens;
     bool ok = true;
     // The tag and command name come from the first segment; arguments may mix text and literals.
     for (std::size_t i = 0; i < segments_.size(); ++i) {
-        ok = tokenize(segments_[i], tokens) && ok;
-        if (i < literals_.size()) tokens.push_back(std::move(literals_[i]));
+        ok = tokenize_into(segments_[i], tokens) && ok;
+        if (i < literal_count) tokens.push_back(literals_[i]);
     }
-    command_ = {};
-    auto& first = segments_.front();
+    command c;
+    const auto& first = segments_.front();
     auto space = first.find(' ');
-    command_.tag = first.substr(0, space);
+    c.tag = first.substr(0, space);
     if (space != std::string::npos) {
         auto rest = std::string_view(first).substr(space + 1);
-        command_.name = ascii_upper(rest.substr(0, rest.find(' ')));
+        c.name = ascii_upper(rest.substr(0, rest.find(' ')));
     }
     // tokens[0] is the tag and tokens[1] the name when both are plain atoms.
     std::size_t skip = 0;
-    if (!tokens.empty() && tokens[0] == command_.tag) ++skip;
-    if (tokens.size() > skip && ascii_upper(tokens[skip]) == command_.name && !command_.name.empty()) ++skip;
-    command_.args.assign(std::make_move_iterator(tokens.begin() + static_cast<std::ptrdiff_t>(std::min(skip, tokens.size()))),
-                         std::make_move_iterator(tokens.end()));
-    command_.args_valid = ok;
-    segments_.clear();
-    literals_.clear();
+    if (!tokens.empty() && tokens[0] == c.tag) ++skip;
+    if (tokens.size() > skip && ascii_upper(tokens[skip]) == c.name && !c.name.empty()) ++skip;
+    c.args.assign(tokens.begin() + static_cast<std::ptrdiff_t>(std::min(skip, tokens.size())), tokens.end());
+    c.args_valid = ok;
+    wipe(tokens);
+    return c;
+}
+
+command command_reader::partial() const {
+    if (segments_.empty()) return {};
+    // The last literal is the one being announced: not here yet.
+    return assemble(literals_.empty() ? 0 : literals_.size() - 1);
+}
+
+command_reader::status command_reader::finish() {
+    wipe(command_.args);
+    command_ = assemble(literals_.size());
+    wipe(segments_);
+    wipe(literals_);
     size_ = 0;
     return status::complete;
 }

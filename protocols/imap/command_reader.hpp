@@ -3,6 +3,7 @@
 #pragma once
 
 #include "protocols/common/line_buffer.hpp"
+#include "protocols/common/secret.hpp"
 
 #include <string>
 #include <vector>
@@ -33,17 +34,23 @@ public:
     const command& current() const { return command_; }
     // Tag and upper-cased command name of the command being assembled (before its literals have arrived).
     std::pair<std::string, std::string> head() const;
+    // After `send_continuation`: the command as far as it has arrived - the arguments before the literal being
+    // announced, which will be one more - so that a command bound to be refused is refused before the client
+    // sends its literal. May hold a password: the caller wipes the arguments.
+    command partial() const;
+    // Forgets the command being assembled and the last one, wiping both (they may hold a password).
     void reset();
 
 private:
     status finish();
+    command assemble(std::size_t literal_count) const;
 
     std::size_t max_command_;
     std::size_t size_ = 0;
     std::size_t literal_left_ = 0;
     bool in_literal_ = false;
-    std::vector<std::string> segments_; // text between literals
-    std::vector<std::string> literals_;
+    secret_strings segments_; // text between literals
+    secret_strings literals_;
     command command_;
 };
 

@@ -85,6 +85,8 @@ action server::next() {
                 command c = reader_.current();
                 reader_.reset();
                 on_command(c);
+                wipe(c.args);
+                in_.lines().wipe_spent(); // LOGIN and AUTHENTICATE lines and literals hold passwords
                 continue;
             }
             case command_reader::status::send_continuation: {
@@ -92,6 +94,7 @@ action server::next() {
                 auto [tag, name] = reader_.head();
                 if (!login_permitted() && (name == "LOGIN" || name == "AUTHENTICATE") && valid_tag(tag)) {
                     reader_.reset();
+                    in_.lines().wipe_spent();
                     tag_ = tag;
                     tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
                     continue;
@@ -127,6 +130,7 @@ void server::tls_started() {
     options_.tls_active = true;
     options_.starttls_offered = false;
     sasl_.clear();
+    password_.clear();
     state_ = state::command;
 }
 
@@ -161,7 +165,7 @@ void server::on_command(const command& c) {
             return tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
         if (c.args.size() != 2 || c.args[0].empty()) return tagged("BAD LOGIN needs a user name and a password");
         user_ = c.args[0];
-        password_ = c.args[1];
+        password_.assign(c.args[1]);
         state_ = state::authenticating;
     } else if (name == "AUTHENTICATE") {
         if (c.args.empty() || c.args.size() > 2) return tagged("BAD AUTHENTICATE needs a mechanism");
@@ -178,8 +182,11 @@ void server::on_command(const command& c) {
 }
 
 void server::on_sasl_line(std::string_view line) {
-    if (has_control_bytes(line)) return end(session_errc::garbage);
-    on_sasl_result(sasl_.step(line));
+    if (has_control_bytes(line))
+        end(session_errc::garbage);
+    else
+        on_sasl_result(sasl_.step(line));
+    in_.lines().wipe_spent(); // the response holds the password
 }
 
 void server::on_sasl_result(sasl::server_exchange::result r) {
@@ -191,7 +198,7 @@ void server::on_sasl_result(sasl::server_exchange::result r) {
         return;
     case result::done:
         user_ = sasl_.user();
-        password_ = sasl_.password();
+        password_.assign(sasl_.password());
         sasl_.clear();
         state_ = state::authenticating;
         return;
@@ -205,7 +212,7 @@ void server::on_sasl_result(sasl::server_exchange::result r) {
 }
 
 void server::login_result(login_outcome outcome, const std::vector<std::string>& provider_capabilities) {
-    wipe(password_);
+    password_.clear(); // handed out with `authenticate`: no longer ours to keep
     state_ = state::command;
     switch (outcome) {
     case login_outcome::ok: {

@@ -4,6 +4,7 @@
 
 #include "protocols/common/action.hpp"
 #include "protocols/common/client_input.hpp"
+#include "protocols/common/secret.hpp"
 #include "protocols/common/session_error.hpp"
 #include "protocols/imap/command_reader.hpp"
 #include "protocols/sasl/server_exchange.hpp"
@@ -34,7 +35,8 @@ public:
     void tls_started();
 
     const std::string& user() const { return user_; }
-    const std::string& password() const { return password_; }
+    // Valid after `authenticate`; login_result() wipes the password (the driver takes its own copy first).
+    const std::string& password() const { return password_.str(); }
     // For `ok`: the provider's post-login capability atoms, filtered before they reach the client.
     void login_result(login_outcome outcome, const std::vector<std::string>& provider_capabilities = {});
     // On shutdown before login: the untagged BYE.
@@ -62,7 +64,7 @@ private:
     std::string out_;
     std::string tag_;
     std::string user_;
-    std::string password_;
+    secret_string password_;
     sasl::server_exchange sasl_;
     unsigned failures_ = 0;
     bool want_tls_ = false;

@@ -64,19 +64,24 @@ void server::tls_started() {
     options_.stls_offered = false;
     pending_user_.clear(); // RFC 2595 §4: nothing said before TLS counts after it
     sasl_.clear();
+    password_.clear();
     state_ = state::command;
 }
 
 void server::on_line(std::string_view line) {
     if (has_control_bytes(line)) {
         reply("-ERR Invalid characters in command");
-        return end(session_errc::garbage);
+        end(session_errc::garbage);
+    } else if (state_ == state::sasl) {
+        on_sasl_result(sasl_.step(line));
+    } else {
+        auto space = line.find(' ');
+        auto keyword = ascii_upper(line.substr(0, space));
+        auto args = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+        on_command(keyword, args);
     }
-    if (state_ == state::sasl) return on_sasl_result(sasl_.step(line));
-    auto space = line.find(' ');
-    auto keyword = ascii_upper(line.substr(0, space));
-    auto args = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
-    on_command(keyword, args);
+    // PASS, AUTH and SASL lines hold passwords, refused ones too; the line has been parsed by now.
+    in_.lines().wipe_spent();
 }
 
 bool server::login_permitted() { return options_.tls_active || options_.plaintext_login_allowed; }
@@ -97,7 +102,7 @@ void server::on_command(std::string_view keyword, std::string_view args) {
     } else if (keyword == "PASS") {
         if (!login_permitted()) return reply(tls_required);
         if (pending_user_.empty()) return reply("-ERR USER first");
-        begin_login(std::move(pending_user_), std::string(args)); // the whole rest: passwords may hold spaces
+        begin_login(pending_user_, args); // the whole rest: passwords may hold spaces
     } else if (keyword == "AUTH") {
         if (args.empty()) {
             out_ += "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n"; // the mechanism list some clients ask for (RFC 5034 §4 note)
@@ -144,15 +149,15 @@ void server::on_sasl_result(sasl::server_exchange::result r) {
     }
 }
 
-void server::begin_login(std::string user, std::string password) {
-    user_ = std::move(user);
-    password_ = std::move(password);
+void server::begin_login(std::string_view user, std::string_view password) {
+    user_ = user;
+    password_.assign(password);
     pending_user_.clear();
     state_ = state::authenticating;
 }
 
 void server::login_result(login_outcome outcome) {
-    wipe(password_);
+    password_.clear(); // handed out with `authenticate`: no longer ours to keep
     state_ = state::command;
     switch (outcome) {
     case login_outcome::ok:

@@ -4,6 +4,7 @@
 
 #include "protocols/common/action.hpp"
 #include "protocols/common/client_input.hpp"
+#include "protocols/common/secret.hpp"
 #include "protocols/common/session_error.hpp"
 #include "protocols/sasl/server_exchange.hpp"
 
@@ -37,9 +38,9 @@ public:
     void received(std::string_view bytes); // empty: the client closed
     void tls_started();
 
-    // Valid after `authenticate`.
+    // Valid after `authenticate`; login_result() wipes the password (the driver takes its own copy first).
     const std::string& user() const { return user_; }
-    const std::string& password() const { return password_; }
+    const std::string& password() const { return password_.str(); }
     void login_result(login_outcome outcome);
 
     // After `relay`: client bytes already received after the login command (PIPELINING), to forward first.
@@ -52,7 +53,7 @@ private:
 
     void on_line(std::string_view line);
     void on_command(std::string_view keyword, std::string_view args);
-    void begin_login(std::string user, std::string password);
+    void begin_login(std::string_view user, std::string_view password);
     void on_sasl_result(sasl::server_exchange::result r);
     bool login_permitted();
     void reply(std::string_view text) { out_ += std::string(text) + "\r\n"; }
@@ -64,7 +65,7 @@ private:
     std::string out_;
     std::string pending_user_; // from USER, waiting for PASS
     std::string user_;
-    std::string password_;
+    secret_string password_;
     sasl::server_exchange sasl_;
     unsigned failures_ = 0;
     bool want_tls_ = false;

@@ -15,7 +15,7 @@ std::optional<mechanism> parse_mechanism(std::string_view name) {
 
 void server_exchange::clear() {
     challenge_.clear();
-    user_.clear();
+    wipe(user_); // the user name travels next to the password in PLAIN: treated alike
     password_.clear();
     login_stage_ = 0;
 }
@@ -43,34 +43,46 @@ server_exchange::result server_exchange::step(std::string_view line) {
 server_exchange::result server_exchange::plain_response(std::string_view b64) {
     auto decoded = base64_decode(b64);
     if (!decoded) return result::failed;
+    auto r = plain_message(*decoded);
+    wipe(*decoded); // "\0user\0password": the decoded message is a copy of the password
+    return r;
+}
+
+server_exchange::result server_exchange::plain_message(std::string_view message) {
     // authzid \0 authcid \0 passwd; an authzid naming someone else is a proxy login we do not offer.
-    auto first = decoded->find('\0');
-    auto second = first == std::string::npos ? std::string::npos : decoded->find('\0', first + 1);
-    if (second == std::string::npos || decoded->find('\0', second + 1) != std::string::npos) return result::failed;
-    std::string authzid = decoded->substr(0, first);
-    user_ = decoded->substr(first + 1, second - first - 1);
-    password_ = decoded->substr(second + 1);
-    if (user_.empty() || (!authzid.empty() && authzid != user_)) {
+    auto first = message.find('\0');
+    auto second = first == std::string_view::npos ? std::string_view::npos : message.find('\0', first + 1);
+    if (second == std::string_view::npos || message.find('\0', second + 1) != std::string_view::npos)
+        return result::failed;
+    auto authzid = message.substr(0, first);
+    auto authcid = message.substr(first + 1, second - first - 1);
+    if (authcid.empty() || (!authzid.empty() && authzid != authcid)) {
         clear();
         return result::failed;
     }
+    user_.assign(authcid);
+    password_.assign(message.substr(second + 1));
     return result::done;
 }
 
 server_exchange::result server_exchange::login_response(std::string_view b64) {
     auto decoded = base64_decode(b64);
-    if (!decoded || decoded->find('\0') != std::string::npos) {
-        clear();
-        return result::failed;
-    }
+    auto r = decoded ? login_text(*decoded) : result::failed;
+    if (decoded) wipe(*decoded);
+    if (r == result::failed) clear();
+    return r;
+}
+
+server_exchange::result server_exchange::login_text(std::string_view text) {
+    if (text.find('\0') != std::string_view::npos) return result::failed;
     if (login_stage_ == 0) {
-        if (decoded->empty()) return result::failed;
-        user_ = std::move(*decoded);
+        if (text.empty()) return result::failed;
+        user_.assign(text);
         login_stage_ = 1;
         challenge_ = base64_encode("Password:");
         return result::challenge;
     }
-    password_ = std::move(*decoded);
+    password_.assign(text);
     challenge_.clear();
     return result::done;
 }

@@ -2,6 +2,8 @@
 // frames challenges with its protocol's prefix ("+ " or "334 ") and feeds the client's response lines.
 #pragma once
 
+#include "protocols/common/secret.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,18 +29,21 @@ public:
     // Base64 challenge text without the protocol prefix (empty for PLAIN's "send your response").
     const std::string& challenge() const { return challenge_; }
     const std::string& user() const { return user_; }
-    const std::string& password() const { return password_; }
+    const std::string& password() const { return password_.str(); }
+    // Forgets the exchange; the password is overwritten, not just released (also on destruction).
     void clear();
 
 private:
     result plain_response(std::string_view b64);
     result login_response(std::string_view b64);
+    result plain_message(std::string_view message);
+    result login_text(std::string_view text);
 
     mechanism mechanism_ = mechanism::plain;
     int login_stage_ = 0; // 0: want user, 1: want password
     std::string challenge_;
     std::string user_;
-    std::string password_;
+    secret_string password_;
 };
 
 } // namespace mailgate::protocols::sasl

@@ -139,6 +139,7 @@ void server::tls_started() {
     helo_seen_ = esmtp_ = authenticated_ = false;
     reset_transaction();
     sasl_.clear();
+    password_.clear();
     state_ = state::command;
 }
 
@@ -155,10 +156,23 @@ void server::reset_transaction() {
 void server::on_line(std::string_view line) {
     if (has_control_bytes(line)) {
         say("500 5.5.2 Invalid characters in command");
-        return end(session_errc::garbage);
+        end(session_errc::garbage);
+        if (state_ == state::sasl) in_.lines().wipe_spent();
+        return;
     }
-    if (state_ == state::sasl) return on_sasl_result(sasl_.step(line));
-    on_command(parse_command(line));
+    if (state_ == state::sasl) {
+        on_sasl_result(sasl_.step(line));
+        in_.lines().wipe_spent(); // the response holds the password
+        return;
+    }
+    auto c = parse_command(line);
+    on_command(c);
+    // AUTH with an initial response holds the password. Only then: the buffer also carries DATA, where a
+    // second pass over every byte would cost.
+    if (c.verb == "AUTH") {
+        wipe(c.argument);
+        in_.lines().wipe_spent();
+    }
 }
 
 void server::ehlo_reply() {
@@ -243,7 +257,7 @@ void server::on_sasl_result(sasl::server_exchange::result r) {
         return;
     case result::done:
         user_ = sasl_.user();
-        password_ = sasl_.password();
+        password_.assign(sasl_.password());
         sasl_.clear();
         state_ = state::authenticating;
         return;
@@ -257,7 +271,7 @@ void server::on_sasl_result(sasl::server_exchange::result r) {
 }
 
 void server::login_result(login_outcome outcome, const std::set<std::string>& extensions) {
-    wipe(password_);
+    password_.clear(); // handed out with `authenticate`: no longer ours to keep
     state_ = state::command;
     switch (outcome) {
     case login_outcome::ok:

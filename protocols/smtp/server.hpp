@@ -6,6 +6,7 @@
 
 #include "protocols/common/action.hpp"
 #include "protocols/common/client_input.hpp"
+#include "protocols/common/secret.hpp"
 #include "protocols/common/session_error.hpp"
 #include "protocols/sasl/server_exchange.hpp"
 #include "protocols/smtp/command.hpp"
@@ -47,7 +48,8 @@ public:
 
     // `authenticate`: the local credential.
     const std::string& user() const { return user_; }
-    const std::string& password() const { return password_; }
+    // Valid after `authenticate`; login_result() wipes the password (the driver takes its own copy first).
+    const std::string& password() const { return password_.str(); }
     // `extensions` are the provider's EHLO keywords (upper-cased, with arguments), valid when ok.
     void login_result(login_outcome outcome, const std::set<std::string>& extensions = {});
 
@@ -108,7 +110,7 @@ private:
     unsigned auth_failures_ = 0;
     unsigned errors_ = 0;
     std::string user_;
-    std::string password_;
+    secret_string password_;
     std::string sender_;
     std::optional<mail_path> mail_;
     std::set<std::string> upstream_extensions_;
