@@ -18,7 +18,8 @@ bool valid_tag(std::string_view tag) {
     });
 }
 
-
+constexpr std::string_view privacy_required =
+    "NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS";
 
 // Capabilities only the gateway answers for before login; the provider's own would mislead the client.
 bool gateway_only(std::string_view atom) {
@@ -90,13 +91,15 @@ action server::next() {
                 continue;
             }
             case command_reader::status::send_continuation: {
-                // Never invite a password over a connection that may not carry one: refuse before the literal.
-                auto [tag, name] = reader_.head();
-                if (!login_permitted() && (name == "LOGIN" || name == "AUTHENTICATE") && valid_tag(tag)) {
+                // RFC 9051 §7.5: a command the gateway will refuse whatever the literal holds is refused now, in
+                // place of the "+": the client never sends the literal (a password over a connection that may
+                // not carry one, or to a command that cannot succeed).
+                command c = reader_.partial();
+                bool refused_now = refuse(c, true);
+                wipe(c.args);
+                if (refused_now) {
                     reader_.reset();
                     in_.lines().wipe_spent();
-                    tag_ = tag;
-                    tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
                     continue;
                 }
                 out_ += "+ Ready for literal data\r\n";
@@ -134,14 +137,61 @@ void server::tls_started() {
     state_ = state::command;
 }
 
-void server::on_command(const command& c) {
+bool server::refuse(const command& c, bool partial) {
+    // `partial`: c holds the arguments before a synchronizing literal; the literal is one more argument, and
+    // others may follow it. Every check here refuses such a command whatever the rest of it will be.
+    std::size_t least = c.args.size() + (partial ? 1 : 0);
+    bool more = partial; // more arguments than `least` may come
     tag_ = c.tag;
-    if (has_control_bytes(c.tag) || has_control_bytes(c.name)) return end(session_errc::garbage);
+    if (has_control_bytes(c.tag) || has_control_bytes(c.name)) {
+        end(session_errc::garbage);
+        return true;
+    }
     if (!valid_tag(c.tag)) {
         tag_ = "*";
-        return untagged("BAD Invalid tag");
+        untagged("BAD Invalid tag");
+        return true;
     }
-    if (!c.args_valid) return tagged("BAD Invalid arguments");
+    if (!c.args_valid) {
+        tagged("BAD Invalid arguments");
+        return true;
+    }
+    const auto& name = c.name;
+    if (name == "CAPABILITY" || name == "NOOP" || name == "LOGOUT" || name == "ID") return false;
+    if (name == "STARTTLS") {
+        if (options_.tls_active) tagged("BAD TLS is already active");
+        else if (!options_.starttls_offered) tagged("BAD STARTTLS not available");
+        else return false;
+        return true;
+    }
+    if (name == "LOGIN") {
+        if (!login_permitted()) {
+            tagged(privacy_required);
+        } else if (least > 2 || (!more && least != 2) || (!c.args.empty() && c.args[0].empty())) {
+            tagged("BAD LOGIN needs a user name and a password");
+        } else {
+            return false;
+        }
+        return true;
+    }
+    if (name == "AUTHENTICATE") {
+        if (least > 2 || (!more && least == 0)) {
+            tagged("BAD AUTHENTICATE needs a mechanism");
+        } else if (!c.args.empty() && !sasl::parse_mechanism(c.args[0])) {
+            tagged("NO [CANNOT] Unsupported authentication mechanism");
+        } else if (!login_permitted()) {
+            tagged(privacy_required);
+        } else {
+            return false;
+        }
+        return true;
+    }
+    tagged("BAD Command unknown or not valid before login");
+    return true;
+}
+
+void server::on_command(const command& c) {
+    if (refuse(c, false)) return;
     const auto& name = c.name;
     if (name == "CAPABILITY") {
         untagged("CAPABILITY " + capabilities());
@@ -156,28 +206,16 @@ void server::on_command(const command& c) {
         untagged("ID (\"name\" \"mailgate\" \"version\" \"" + options_.version + "\")");
         tagged("OK ID completed");
     } else if (name == "STARTTLS") {
-        if (options_.tls_active) return tagged("BAD TLS is already active");
-        if (!options_.starttls_offered) return tagged("BAD STARTTLS not available");
         tagged("OK Begin TLS negotiation now");
         want_tls_ = true;
     } else if (name == "LOGIN") {
-        if (!login_permitted())
-            return tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
-        if (c.args.size() != 2 || c.args[0].empty()) return tagged("BAD LOGIN needs a user name and a password");
         user_ = c.args[0];
         password_.assign(c.args[1]);
         state_ = state::authenticating;
     } else if (name == "AUTHENTICATE") {
-        if (c.args.empty() || c.args.size() > 2) return tagged("BAD AUTHENTICATE needs a mechanism");
-        auto mechanism = sasl::parse_mechanism(c.args[0]);
-        if (!mechanism) return tagged("NO [CANNOT] Unsupported authentication mechanism");
-        if (!login_permitted())
-            return tagged("NO [PRIVACYREQUIRED] Plaintext login is not allowed from your network: use STARTTLS or IMAPS");
         std::optional<std::string_view> initial;
         if (c.args.size() == 2) initial = c.args[1];
-        on_sasl_result(sasl_.start(*mechanism, initial));
-    } else {
-        tagged("BAD Command unknown or not valid before login");
+        on_sasl_result(sasl_.start(*sasl::parse_mechanism(c.args[0]), initial));
     }
 }
 

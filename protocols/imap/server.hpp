@@ -51,6 +51,8 @@ private:
     std::string capabilities() const;
     bool login_permitted() const { return options_.tls_active || options_.plaintext_login_allowed; }
     void on_command(const command& c);
+    // Queues the refusal the gateway gives `c` and returns true, or returns false when `c` may go ahead.
+    bool refuse(const command& c, bool partial);
     void on_sasl_line(std::string_view line);
     void on_sasl_result(sasl::server_exchange::result r);
     void tagged(std::string_view status_and_text) { out_ += tag_ + " " + std::string(status_and_text) + "\r\n"; }

@@ -90,8 +90,14 @@ void server::on_command(std::string_view keyword, std::string_view args) {
     constexpr std::string_view tls_required =
         "-ERR [AUTH] Plaintext login is not allowed from your network: use STLS or the POP3S port";
     if (keyword == "CAPA") {
-        out_ += "+OK Capability list follows\r\nUSER\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
-                "SASL PLAIN LOGIN\r\n";
+        // Only what works on this connection: where plaintext login is refused, USER and SASL appear once TLS
+        // is up (RFC 2449 §6.2, §6.3; RFC 2595 §4; Dovecot does the same). A client that sees them before
+        // STLS would send its password in the clear only to be refused.
+        bool login = login_permitted();
+        out_ += "+OK Capability list follows\r\n";
+        if (login) out_ += "USER\r\n";
+        out_ += "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n";
+        if (login) out_ += "SASL PLAIN LOGIN\r\n";
         if (options_.stls_offered && !options_.tls_active) out_ += "STLS\r\n";
         out_ += "IMPLEMENTATION mailgate\r\n.\r\n";
     } else if (keyword == "USER") {
@@ -105,7 +111,8 @@ void server::on_command(std::string_view keyword, std::string_view args) {
         begin_login(pending_user_, args); // the whole rest: passwords may hold spaces
     } else if (keyword == "AUTH") {
         if (args.empty()) {
-            out_ += "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n"; // the mechanism list some clients ask for (RFC 5034 §4 note)
+            // The mechanism list some clients ask for (RFC 5034 §4 note): empty where CAPA has no SASL line.
+            out_ += login_permitted() ? "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n" : "+OK\r\n.\r\n";
             return;
         }
         auto space = args.find(' ');

@@ -23,12 +23,15 @@ const std::string invalid_sasl = "-ERR [AUTH] Invalid SASL response\r\n";
 const std::string logged_in = "+OK Logged in\r\n";
 const std::string goodbye = "+OK mailgate POP3 signing off\r\n";
 
-std::string capa(bool with_stls) {
-    return std::string(
-               "+OK Capability list follows\r\nUSER\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-               "PIPELINING\r\nSASL PLAIN LOGIN\r\n") +
-           (with_stls ? "STLS\r\n" : "") + "IMPLEMENTATION mailgate\r\n.\r\n";
+// USER and SASL only where login is possible on the connection as it is (RFC 2595 §4).
+std::string capa(bool with_stls, bool with_login = true) {
+    return std::string("+OK Capability list follows\r\n") + (with_login ? "USER\r\n" : "") +
+           "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n" +
+           (with_login ? "SASL PLAIN LOGIN\r\n" : "") + (with_stls ? "STLS\r\n" : "") +
+           "IMPLEMENTATION mailgate\r\n.\r\n";
 }
+// CAPA on the STLS port before TLS, where plaintext login is refused.
+const std::string capa_before_stls = capa(true, false);
 
 server_codec_factory make(server_options options) {
     return make_server_codec<server>(std::move(options));
@@ -70,9 +73,25 @@ std::vector<step> quit() {
 // ---- Greeting and CAPA ----
 
 TEST(pop3_server, greets_and_lists_capabilities_with_stls_when_offered) {
-    EXPECT_TRUE(
-        run_transcript(stls_port(), {expect_write(greeting), feed("CAPA\r\n"), expect_write(capa(true)),
-                                     feed("capa\r\n"), expect_write(capa(true))}));
+    EXPECT_TRUE(run_transcript(stls_port(), {expect_write(greeting), feed("CAPA\r\n"),
+                                             expect_write(capa_before_stls), feed("capa\r\n"),
+                                             expect_write(capa_before_stls)}));
+}
+
+TEST(pop3_server, capa_lists_user_and_sasl_only_where_login_works) {
+    // Refused before TLS: no USER, no SASL, but STLS; after STLS both appear and STLS goes.
+    EXPECT_TRUE(run_transcript(stls_port(), std::vector<step>{expect_write(greeting), feed("CAPA\r\n"),
+                                                              expect_write(capa(true, false))} +
+                                                upgrade() +
+                                                std::vector<step>{feed("CAPA\r\n"), expect_write(capa(false))}));
+    // A plaintext port without STLS where plaintext login is refused: nothing to log in with at all.
+    EXPECT_TRUE(run_transcript(make({}), {expect_write(greeting), feed("CAPA\r\n"),
+                                          expect_write(capa(false, false))}));
+    // Plaintext login allowed from this network: USER and SASL before TLS, next to STLS.
+    EXPECT_TRUE(run_transcript(make({.stls_offered = true, .plaintext_login_allowed = true}),
+                               {expect_write(greeting), feed("CAPA\r\n"), expect_write(capa(true))}));
+    // Implicit TLS: everything, no STLS.
+    EXPECT_TRUE(run_transcript(implicit_tls(), {expect_write(greeting), feed("CAPA\r\n"), expect_write(capa(false))}));
 }
 
 TEST(pop3_server, greeting_text_is_an_option) {
@@ -217,8 +236,15 @@ TEST(pop3_server, auth_login_with_initial_response) {
 }
 
 TEST(pop3_server, auth_without_argument_lists_the_mechanisms) {
-    EXPECT_TRUE(run_transcript(stls_port(), {expect_write(greeting), feed("AUTH\r\n"),
-                                             expect_write("+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n")}));
+    const std::string mechanisms = "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n";
+    EXPECT_TRUE(run_transcript(implicit_tls(), {expect_write(greeting), feed("AUTH\r\n"), expect_write(mechanisms)}));
+    EXPECT_TRUE(
+        run_transcript(plaintext_allowed(), {expect_write(greeting), feed("AUTH\r\n"), expect_write(mechanisms)}));
+    // Like CAPA: none before TLS where plaintext login is refused, both once TLS is up.
+    EXPECT_TRUE(run_transcript(stls_port(), std::vector<step>{expect_write(greeting), feed("AUTH\r\n"),
+                                                              expect_write("+OK\r\n.\r\n")} +
+                                                upgrade() +
+                                                std::vector<step>{feed("AUTH\r\n"), expect_write(mechanisms)}));
 }
 
 TEST(pop3_server, star_cancels_an_exchange_and_the_session_goes_on) {
@@ -422,7 +448,7 @@ TEST(pop3_server, client_closing_ends_the_session) {
         stls_port(), {expect_write(greeting), feed_eof(), expect_close(session_errc::client_closed)}));
     // Mid-line and mid-exchange alike.
     EXPECT_TRUE(
-        run_transcript(stls_port(), {expect_write(greeting), feed("CAPA\r\n"), expect_write(capa(true)),
+        run_transcript(stls_port(), {expect_write(greeting), feed("CAPA\r\n"), expect_write(capa_before_stls),
                                      feed("US"), feed_eof(), expect_close(session_errc::client_closed)}));
     EXPECT_TRUE(run_transcript(implicit_tls(), {expect_write(greeting), feed("AUTH LOGIN\r\n"),
                                                 expect_write("+ VXNlcm5hbWU6\r\n"), feed_eof(),
