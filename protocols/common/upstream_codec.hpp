@@ -1,8 +1,10 @@
-// Base of the provider-facing client codecs: line I/O, the STARTTLS rule, and error state.
+// Base of the provider-facing client codecs: line I/O, the STARTTLS rule, error state, and the one
+// path every credential-bearing byte takes to the provider (remembered for redaction, wiped once written).
 #pragma once
 
 #include "protocols/common/action.hpp"
 #include "protocols/common/line_buffer.hpp"
+#include "protocols/common/secret.hpp"
 #include "protocols/common/upstream_error.hpp"
 
 #include <string>
@@ -25,21 +27,26 @@ struct upstream_limits {
 // done -> logged in (or, after logout(), logged out); close -> error()/diagnostics() say why.
 class upstream_codec {
 public:
-    virtual ~upstream_codec() = default;
+    virtual ~upstream_codec(); // wipes the credential and everything derived from it
+    upstream_codec(const upstream_codec&) = delete;
+    upstream_codec& operator=(const upstream_codec&) = delete;
 
     action next();
-    void wrote() { out_.clear(); }
+    // The bytes of the last `write` went out; they are wiped (they may have been a credential line).
+    void wrote();
     void received(std::string_view bytes);
     void tls_started();
     // After `done` (logged in): say goodbye; next() then leads to `done` again once the provider confirms.
     void logout();
 
     std::error_code error() const { return error_; }
-    // The provider's own words for the failure, sanitized and length-capped (never a credential).
+    // The provider's own words for the failure, sanitized and length-capped. Never a credential: every form of
+    // it this codec sent, and any run of 8 or more bytes of one, is replaced by "***" first.
     const std::string& diagnostics() const { return diagnostics_; }
 
 protected:
-    upstream_codec(upstream_tls tls, upstream_credentials credentials, upstream_limits limits);
+    // `credentials` is moved from and the source wiped (a moved short string keeps its bytes).
+    upstream_codec(upstream_tls tls, upstream_credentials&& credentials, upstream_limits limits);
 
     // One complete line from the provider (CRLF removed).
     virtual void on_line(std::string_view line) = 0;
@@ -47,12 +54,23 @@ protected:
     virtual void on_tls_started() = 0;
     virtual void on_logout() = 0;
 
-    void send(std::string bytes) { out_ += std::move(bytes); }
+    // Protocol text that carries no credential.
+    void send(std::string_view bytes);
+    // Everything a codec derives from the credential goes out through these two, never through send():
+    // `head` + `secret_part` + `tail`, where `secret_part` is the credential as encoded for the wire (a SASL
+    // payload in base64, a quoted string, literal bytes, the bare password). Each secret part is remembered
+    // for diagnostics() - with its base64 decoding when it is base64 - and wiped out of the caller's string.
+    void send_credential(std::string_view head, std::string&& secret_part, std::string_view tail = "\r\n");
+    // The same, held back until the provider's next continuation (send_held()); held pieces go out in order.
+    void hold_credential(std::string_view head, std::string&& secret_part, std::string_view tail = "\r\n");
+    // On a continuation: sends the next held piece; false when none is held.
+    bool send_held();
+    // The provider answered without asking for the rest: the held pieces are wiped.
+    void drop_held() noexcept;
     // Sends `command` with the SASL initial response inline, unless the line would exceed `max_line` octets
-    // (RFC 5034 §4, RFC 4954 §4): then the command alone, and the response after the server's continuation.
-    void send_with_initial_response(std::string_view command, std::string response, std::size_t max_line);
-    // On a continuation: sends the held-back response; false when none was held back.
-    bool send_held_response();
+    // (RFC 5034 §4, RFC 4954 §4): then the command alone, and the response held for the server's continuation.
+    void send_with_initial_response(std::string_view command, std::string&& response, std::size_t max_line);
+
     void request_tls() { want_tls_ = true; }
     void finish() { done_ = true; }
     void fail(upstream_errc e, std::string_view provider_text = {});
@@ -62,15 +80,24 @@ protected:
     upstream_credentials credentials_;
 
 private:
+    void remember(std::string_view secret_part);
+
     line_buffer input_;
     std::string out_;
-    std::string held_response_;
+    secret_strings held_;          // credential pieces waiting for continuations, from held_next_ on
+    std::size_t held_next_ = 0;
+    secret_strings sent_forms_;    // every encoded form of the credential this codec sent, for redaction
     bool want_tls_ = false;
     bool done_ = false;
     bool eof_ = false;
     std::error_code error_;
     std::string diagnostics_;
 };
+
+// `text` with every occurrence of a form replaced by "***", and every run of at least 8 bytes that occurs
+// inside a form too (a provider echoing part of what it was sent, cut short or split over lines). Adjacent
+// and overlapping runs become one "***".
+std::string redact_secrets(std::string_view text, const secret_strings& forms);
 
 // Peer text made safe for logs: printable ASCII only, at most `cap` characters.
 std::string sanitize_peer_text(std::string_view text, std::size_t cap = 200);

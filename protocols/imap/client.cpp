@@ -21,8 +21,12 @@ std::pair<std::string_view, std::string_view> split_word(std::string_view s) {
 client::client(upstream_tls tls, upstream_credentials credentials, upstream_limits limits)
     : upstream_codec(tls, std::move(credentials), limits), tls_done_(tls == upstream_tls::implicit) {}
 
-void client::command(std::string_view text) {
+void client::new_tag() {
     tag_ = "a" + std::to_string(next_tag_++);
+}
+
+void client::command(std::string_view text) {
+    new_tag();
     send(tag_ + " " + std::string(text) + "\r\n");
 }
 
@@ -72,16 +76,8 @@ void client::on_line(std::string_view line) {
         return; // other untagged data before login is not passed on
     }
     if (line.starts_with("+")) {
-        if (state_ == state::login && !pending_segments_.empty()) {
-            send(std::move(pending_segments_.front()));
-            pending_segments_.erase(pending_segments_.begin());
-            return;
-        }
-        if (state_ == state::authenticate && !sasl_response_.empty()) {
-            send(std::move(sasl_response_) + "\r\n");
-            sasl_response_.clear();
-            return;
-        }
+        // The rest of LOGIN after a synchronizing literal, or AUTHENTICATE's response without SASL-IR.
+        if ((state_ == state::login || state_ == state::authenticate) && send_held()) return;
         return fail(upstream_errc::malformed_reply, line);
     }
     auto [tag, rest] = split_word(line);
@@ -124,27 +120,58 @@ void client::start_login() {
         auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
         if (!response) return fail(upstream_errc::credential_unencodable);
         if (capabilities_.contains("SASL-IR")) {
-            command("AUTHENTICATE PLAIN " + *response);
+            new_tag();
+            send_credential(tag_ + " AUTHENTICATE PLAIN ", std::move(*response));
         } else {
             command("AUTHENTICATE PLAIN");
-            sasl_response_ = std::move(*response);
+            hold_credential({}, std::move(*response));
         }
         state_ = state::authenticate;
         return;
     }
     if (capabilities_.contains("LOGINDISABLED")) return fail(upstream_errc::no_usable_mechanism);
-    tag_ = "a" + std::to_string(next_tag_++);
+    send_login();
+}
+
+void client::send_login() {
+    const auto& user = credentials_.user;
+    const auto& secret = credentials_.secret;
+    // NUL travels in neither a quoted string nor a literal (RFC 9051 §4.3; literal8 needs BINARY).
+    if (user.find('\0') != std::string::npos || secret.find('\0') != std::string::npos)
+        return fail(upstream_errc::credential_unencodable);
+    new_tag();
     bool literal_plus = capabilities_.contains("LITERAL+");
-    auto pieces = encode_command(tag_ + " LOGIN", {credentials_.user, credentials_.secret}, literal_plus);
-    if (!pieces) return fail(upstream_errc::credential_unencodable);
-    send(std::move(pieces->front()));
-    pending_segments_.assign(std::make_move_iterator(pieces->begin() + 1), std::make_move_iterator(pieces->end()));
+    // "tag LOGIN user secret", each a quoted string where it can be one, else a literal. After a synchronizing
+    // literal's "{n}" the command goes on only at the provider's "+": the pieces before it are held. The
+    // secret is always in the last piece.
+    std::vector<std::string> pieces{tag_ + " LOGIN "};
+    auto literal = [&](std::size_t size) {
+        pieces.back() += literal_marker(size, literal_plus);
+        if (!literal_plus) pieces.emplace_back();
+    };
+    if (auto quoted = quote(user)) {
+        pieces.back() += *quoted;
+    } else {
+        literal(user.size());
+        pieces.back() += user;
+    }
+    pieces.back() += ' ';
+    auto quoted_secret = quote(secret);
+    if (!quoted_secret) literal(secret.size());
+    std::string secret_part = quoted_secret ? std::move(*quoted_secret) : std::string(secret);
+    if (quoted_secret) wipe(*quoted_secret);
+    if (pieces.size() == 1) {
+        send_credential(pieces.back(), std::move(secret_part));
+    } else {
+        send(pieces.front());
+        for (std::size_t i = 1; i + 1 < pieces.size(); ++i) hold_credential(pieces[i], {}, {});
+        hold_credential(pieces.back(), std::move(secret_part));
+    }
     state_ = state::login;
 }
 
 void client::on_login_done(std::string_view status, std::string_view line) {
-    pending_segments_.clear();
-    sasl_response_.clear();
+    drop_held(); // the provider may refuse a literal instead of inviting it
     if (status == "OK") {
         auto [tag, rest] = split_word(line);
         auto [word, text] = split_word(rest);

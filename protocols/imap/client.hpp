@@ -25,9 +25,11 @@ private:
     void on_tls_started() override;
     void on_logout() override;
 
+    void new_tag();
     void command(std::string_view text);
     void after_capabilities();
     void start_login();
+    void send_login();
     void on_login_done(std::string_view status, std::string_view line);
     bool take_capability_code(std::string_view text);
     void read_capabilities(std::string_view atoms);
@@ -38,8 +40,6 @@ private:
     std::string tag_;
     std::set<std::string> capabilities_;
     std::vector<std::string> capability_atoms_;
-    std::vector<std::string> pending_segments_; // LOGIN parts waiting for a "+" (synchronizing literals)
-    std::string sasl_response_;                 // AUTHENTICATE PLAIN without SASL-IR
 };
 
 } // namespace mailgate::protocols::imap

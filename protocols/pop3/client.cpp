@@ -10,7 +10,7 @@ client::client(upstream_tls tls, upstream_credentials credentials, upstream_limi
     : upstream_codec(tls, std::move(credentials), limits), tls_done_(tls == upstream_tls::implicit) {}
 
 void client::on_line(std::string_view line) {
-    if (state_ == state::auth_plain && line.starts_with("+ ") && send_held_response()) return;
+    if (state_ == state::auth_plain && line.starts_with("+ ") && send_held()) return;
     if (state_ == state::capa_lines) {
         if (line == ".") {
             after_capabilities();
@@ -46,7 +46,7 @@ void client::on_line(std::string_view line) {
     case state::pass: return on_login_reply(line);
     case state::user:
         if (st != status::ok) return fail(upstream_errc::auth_rejected, line);
-        send("PASS " + credentials_.secret + "\r\n");
+        send_credential("PASS ", std::string(credentials_.secret));
         state_ = state::pass;
         return;
     case state::quit:
@@ -82,6 +82,7 @@ void client::after_capabilities() {
 }
 
 void client::on_login_reply(std::string_view line) {
+    drop_held(); // the provider answered without asking for a held-back response
     if (reply_status(line) == status::ok) {
         state_ = state::logged_in;
         finish();

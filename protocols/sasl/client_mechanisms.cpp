@@ -2,6 +2,7 @@
 #include "protocols/sasl/client_mechanisms.hpp"
 
 #include "protocols/common/base64.hpp"
+#include "protocols/common/secret.hpp"
 
 namespace mailgate::protocols::sasl {
 
@@ -13,7 +14,9 @@ std::optional<std::string> plain_initial_response(std::string_view user, std::st
     message += user;
     message += '\0';
     message += secret;
-    return base64_encode(message);
+    auto response = base64_encode(message);
+    wipe(message);
+    return response;
 }
 
 } // namespace mailgate::protocols::sasl

@@ -7,7 +7,8 @@
 
 namespace mailgate::protocols::sasl {
 
-// Base64 of "\0user\0secret"; nullopt when a field holds NUL, which PLAIN cannot carry.
+// Base64 of "\0user\0secret"; nullopt when a field holds NUL, which PLAIN cannot carry. The result is a
+// credential: it goes out through upstream_codec::send_credential(), which wipes it.
 std::optional<std::string> plain_initial_response(std::string_view user, std::string_view secret);
 
 } // namespace mailgate::protocols::sasl

@@ -5,11 +5,7 @@
 #include "protocols/common/base64.hpp"
 #include "protocols/sasl/client_mechanisms.hpp"
 
-
 namespace mailgate::protocols::smtp {
-namespace {
-
-} // namespace
 
 client::client(upstream_tls tls, upstream_credentials credentials, std::string helo_name, upstream_limits limits)
     : upstream_codec(tls, std::move(credentials), limits), helo_name_(std::move(helo_name)),
@@ -56,18 +52,24 @@ void client::on_reply(const reply& r, std::string_view last_line) {
     case state::auth_login_user:
     case state::auth_login_pass:
         if (r.code == 334) {
-            send(base64_encode(state_ == state::auth_login_user ? credentials_.user : credentials_.secret) + "\r\n");
-            state_ = state_ == state::auth_login_user ? state::auth_login_pass : state::auth_result;
+            if (state_ == state::auth_login_user) {
+                send(base64_encode(credentials_.user) + "\r\n");
+                state_ = state::auth_login_pass;
+            } else {
+                send_credential({}, base64_encode(credentials_.secret));
+                state_ = state::auth_result;
+            }
             return;
         }
         [[fallthrough]];
     case state::auth_plain:
-        if (r.code == 334 && send_held_response()) {
+        if (r.code == 334 && send_held()) {
             state_ = state::auth_result;
             return;
         }
         [[fallthrough]];
     case state::auth_result:
+        drop_held(); // answered without asking for a held-back response
         if (r.code == 235) {
             state_ = state::logged_in;
             return finish();
