@@ -11,7 +11,7 @@
 namespace mailgate::protocols {
 
 upstream_codec::upstream_codec(upstream_tls tls, upstream_credentials&& credentials, upstream_limits limits)
-    : tls_mode_(tls), credentials_(std::move(credentials)), input_(limits.max_line) {
+    : tls_mode_(tls), credentials_(std::move(credentials)), limits_(limits), input_(limits.max_line) {
     wipe(credentials.secret);
     // The stored secret itself, whatever the codec does with it.
     remember(credentials_.secret);
@@ -129,6 +129,14 @@ void upstream_codec::send_with_initial_response(std::string_view command, std::s
         return;
     }
     send_credential(std::string(command) + " ", std::move(response));
+}
+
+bool upstream_codec::count_reply_line(std::string_view line) {
+    ++reply_lines_;
+    reply_bytes_ += line.size() + 2;
+    if (reply_lines_ <= limits_.max_reply_lines && reply_bytes_ <= limits_.max_reply_bytes) return true;
+    fail(upstream_errc::reply_too_large, line);
+    return false;
 }
 
 void upstream_codec::fail(upstream_errc e, std::string_view provider_text) {

@@ -1,4 +1,4 @@
-// Base of the provider-facing client codecs: line I/O, the STARTTLS rule, error state, and the one
+// Base of the provider-facing client codecs: line I/O, the STARTTLS rule, reply limits, error state, and the one
 // path every credential-bearing byte takes to the provider (remembered for redaction, wiped once written).
 #pragma once
 
@@ -21,6 +21,10 @@ struct upstream_credentials {
 
 struct upstream_limits {
     std::size_t max_line = 64 * 1024; // providers send long CAPABILITY lines
+    // One multi-line reply: every SMTP reply (EHLO's above all), POP3's CAPA list, IMAP's untagged lines before
+    // the tagged completion. Past either limit the provider is streaming without end: reply_too_large.
+    std::size_t max_reply_lines = 100;
+    std::size_t max_reply_bytes = 64 * 1024;
 };
 
 // Driver loop: a = next(); write -> wrote(); read -> received(bytes); start_tls -> tls_started();
@@ -71,6 +75,11 @@ protected:
     // (RFC 5034 §4, RFC 4954 §4): then the command alone, and the response held for the server's continuation.
     void send_with_initial_response(std::string_view command, std::string&& response, std::size_t max_line);
 
+    // Counts one line of the multi-line reply being read; false once it breaks the limits (the codec has failed
+    // with reply_too_large). reply_complete() starts the count again for the next reply.
+    bool count_reply_line(std::string_view line);
+    void reply_complete() { reply_lines_ = reply_bytes_ = 0; }
+
     void request_tls() { want_tls_ = true; }
     void finish() { done_ = true; }
     void fail(upstream_errc e, std::string_view provider_text = {});
@@ -82,11 +91,14 @@ protected:
 private:
     void remember(std::string_view secret_part);
 
+    upstream_limits limits_;
     line_buffer input_;
     std::string out_;
     secret_strings held_;          // credential pieces waiting for continuations, from held_next_ on
     std::size_t held_next_ = 0;
     secret_strings sent_forms_;    // every encoded form of the credential this codec sent, for redaction
+    std::size_t reply_lines_ = 0;
+    std::size_t reply_bytes_ = 0;
     bool want_tls_ = false;
     bool done_ = false;
     bool eof_ = false;

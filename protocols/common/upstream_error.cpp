@@ -22,6 +22,7 @@ public:
         case upstream_errc::auth_rejected: return "provider rejected the stored credential";
         case upstream_errc::temporarily_unavailable: return "provider temporarily unavailable";
         case upstream_errc::closed: return "provider closed the connection";
+        case upstream_errc::reply_too_large: return "provider sent a reply with too many lines or bytes";
         }
         return "unknown upstream error";
     }

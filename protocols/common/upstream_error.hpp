@@ -19,6 +19,7 @@ enum class upstream_errc {
     auth_rejected,          // the provider rejected the stored credential
     temporarily_unavailable,// the provider said "try later" to the login
     closed,                 // the provider closed the connection
+    reply_too_large,        // a multi-line reply exceeded the codec's line or byte limit
 };
 
 const std::error_category& upstream_category() noexcept;

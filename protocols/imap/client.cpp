@@ -23,6 +23,7 @@ client::client(upstream_tls tls, upstream_credentials credentials, upstream_limi
 
 void client::new_tag() {
     tag_ = "a" + std::to_string(next_tag_++);
+    reply_complete(); // the untagged lines before this command's completion are counted afresh
 }
 
 void client::command(std::string_view text) {
@@ -55,6 +56,7 @@ bool client::take_capability_code(std::string_view text) {
 
 void client::on_line(std::string_view line) {
     if (line.starts_with("* ")) {
+        if (!count_reply_line(line)) return;
         auto [kind, rest] = split_word(line.substr(2));
         auto k = ascii_upper(kind);
         if (state_ == state::greeting) {
@@ -82,6 +84,7 @@ void client::on_line(std::string_view line) {
     }
     auto [tag, rest] = split_word(line);
     if (state_ == state::greeting || tag != tag_) return fail(upstream_errc::malformed_reply, line);
+    reply_complete();
     auto [status_word, text] = split_word(rest);
     auto status = ascii_upper(status_word);
     if (status != "OK" && status != "NO" && status != "BAD") return fail(upstream_errc::malformed_reply, line);

@@ -13,8 +13,10 @@ void client::on_line(std::string_view line) {
     if (state_ == state::auth_plain && line.starts_with("+ ") && send_held()) return;
     if (state_ == state::capa_lines) {
         if (line == ".") {
+            reply_complete();
             after_capabilities();
         } else {
+            if (!count_reply_line(line)) return;
             // Dot-stuffed lines (RFC 1939 §3) never occur in CAPA in practice, but unstuff anyway.
             if (line.starts_with("..")) line.remove_prefix(1);
             capabilities_.insert(upper_keyword_line(line));
@@ -33,6 +35,7 @@ void client::on_line(std::string_view line) {
     case state::capa:
         capabilities_.clear();
         if (st == status::ok) {
+            reply_complete();
             state_ = state::capa_lines;
         } else {
             after_capabilities(); // CAPA is optional (RFC 2449); fall back to USER/PASS

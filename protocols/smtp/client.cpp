@@ -27,10 +27,13 @@ bool client::auth_offers(std::string_view mechanism) const {
 }
 
 void client::on_line(std::string_view line) {
+    if (!count_reply_line(line)) return;
     switch (assembler_.feed(line)) {
     case reply_assembler::result::malformed: return fail(upstream_errc::malformed_reply, line);
     case reply_assembler::result::more: return;
-    case reply_assembler::result::complete: on_reply(assembler_.take(), line);
+    case reply_assembler::result::complete:
+        reply_complete();
+        on_reply(assembler_.take(), line);
     }
 }
 
