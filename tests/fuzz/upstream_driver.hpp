@@ -1,0 +1,121 @@
+// Drives a provider-facing client codec (POP3, IMAP, SMTP) the way server/net/upstream_connection.cpp does, with
+// the provider's bytes and the stored credential taken from the fuzz input, checking the promises all three
+// share: the STARTTLS rules (CVE-2011-0411, RFC 3207 §4.2), no credential before TLS, safe command lines,
+// a sticky close with sanitized diagnostics that never show the secret.
+#pragma once
+
+#include "protocols/common/upstream_codec.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace mailgate::fuzz {
+
+// Stored credentials as accounts hold them, and some a protocol cannot carry (CR/LF, NUL, spaces, 8-bit).
+inline const std::array<protocols::upstream_credentials, 8> stored_credentials = {{
+    {"alice@example.org", "s3cret"},
+    {"bob", "correct horse battery staple"},
+    {"user name", "pw"},
+    {"j\xc3\xbcrgen@example.org", "p\xc3\xa4ss"},
+    {"quote\"back\\slash", "sec\"ret\\"},
+    {"carol", "line\r\nbreak"},
+    {"dave", std::string("nul\0byte", 8)},
+    {"", "no-user"},
+}};
+
+struct upstream_state {
+    bool tls = false;
+    bool logged_in = false;
+};
+
+// Picks the credential: from the table, or (when the choice says so) arbitrary bytes from the input's front.
+inline protocols::upstream_credentials pick_credentials(live_source& src) {
+    auto choice = src.choose();
+    if (choice & 0x80) {
+        auto user = src.take_text(200);
+        return {std::move(user), src.take_text(200)};
+    }
+    return stored_credentials[choice % stored_credentials.size()];
+}
+
+// A diagnostics string is printable, capped, and (where it can be told apart from provider text) never holds
+// the secret: a provider may echo what it was sent (upstream_codec::fail()).
+inline void check_diagnostics(const std::string& d, const std::string& secret) {
+    FUZZ_CHECK(d.size() <= 203, "diagnostics not capped: " + d);
+    for (unsigned char c : d) FUZZ_CHECK(c >= 0x20 && c < 0x7f, "unsanitized diagnostics: " + d);
+    // Secrets with '*', '?' or '.' could be formed by the redaction, the sanitizing or the cap themselves.
+    bool distinct = secret.size() >= 4 && secret.find_first_of("*?.") == std::string::npos;
+    for (unsigned char c : secret) distinct = distinct && c >= 0x20 && c < 0x7f;
+    if (distinct) FUZZ_CHECK(d.find(secret) == std::string::npos, "the secret in diagnostics: " + d);
+}
+
+// `Hooks` supplies:
+//   void on_write(std::string_view bytes, const upstream_state&);  // framing; before TLS only the allowed
+//   bool is_login(std::string_view bytes, const upstream_state&); // the write carries the credential
+//   void after_tls(Client&);                                       // pre-TLS facts are gone
+//   bool after_done(Client&, live_source&, upstream_state&);        // next step after `done`; false: stop
+template <class Client, class Hooks>
+void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::upstream_tls mode,
+                    const protocols::upstream_credentials& credentials, std::size_t input_size) {
+    using protocols::action_kind;
+    step_budget budget(input_size);
+    upstream_state state{.tls = mode == protocols::upstream_tls::implicit};
+    bool eof = false, credential_sent = false;
+    std::size_t written = 0;
+    for (;;) {
+        budget.tick();
+        auto a = codec.next();
+        note(kind_name(a.kind), a.bytes);
+        switch (a.kind) {
+        case action_kind::write:
+            FUZZ_CHECK(!a.bytes.empty(), "an empty write");
+            hooks.on_write(a.bytes, state);
+            if (hooks.is_login(a.bytes, state)) {
+                FUZZ_CHECK(state.tls, "the credential sent without TLS: " + std::string(a.bytes));
+                credential_sent = true;
+            }
+            written += a.bytes.size();
+            FUZZ_CHECK(written <= 4096 + 16 * src.fed().size() + 8 * (credentials.user.size() + credentials.secret.size()),
+                       "output out of proportion to the input");
+            codec.wrote();
+            break;
+        case action_kind::read: {
+            FUZZ_CHECK(!eof, "asked to read after the provider closed the connection");
+            auto bytes = src.read();
+            note("  fed", bytes);
+            eof = bytes.empty();
+            codec.received(bytes);
+            break;
+        }
+        case action_kind::start_tls:
+            FUZZ_CHECK(mode == protocols::upstream_tls::starttls && !state.tls, "start_tls twice or on implicit TLS");
+            // CVE-2011-0411: nothing may be buffered when TLS starts, so everything fed ended in complete lines.
+            FUZZ_CHECK(src.fed().ends_with('\n'), "start_tls with bytes still buffered");
+            state.tls = true;
+            codec.tls_started();
+            hooks.after_tls(codec);
+            break;
+        case action_kind::done:
+            FUZZ_CHECK(state.tls, "logged in without TLS");
+            if (!state.logged_in) {
+                FUZZ_CHECK(credential_sent, "logged in without sending the credential");
+                FUZZ_CHECK(!codec.error());
+                state.logged_in = true;
+            }
+            if (!hooks.after_done(codec, src, state)) return;
+            break;
+        case action_kind::close: {
+            auto why = codec.error();
+            FUZZ_CHECK(why && why.category() == protocols::upstream_category(), "close without an upstream error");
+            check_diagnostics(codec.diagnostics(), credentials.secret);
+            FUZZ_CHECK(codec.next().kind == action_kind::close, "close is not sticky");
+            return;
+        }
+        default: violation(__FILE__, __LINE__, "an action a client codec never asks for", kind_name(a.kind));
+        }
+    }
+}
+
+} // namespace mailgate::fuzz
