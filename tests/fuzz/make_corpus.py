@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+# Writes the seed corpora tests/fuzz/corpus/<codec>/ from the transcripts below. Run it after changing them.
+#
+# The fuzzers read their input with FuzzedDataProvider: peer bytes from the front, everything else (setup bits,
+# the size of each read, answers such as login outcomes and provider replies) one byte at a time from the back.
+# A seed is therefore the transcript's bytes followed by a trailer holding those control bytes in reverse order
+# of use. Read sizes: 1..127 that many bytes, 0 everything left (see read_size() in fuzz_common.cpp).
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def seed(setup, steps):
+    """setup: control bytes used first; steps in order of use: ("r", bytes) a read, ("a", n) an answer,
+    ("t", bytes) text taken from the front with its length from the back (live_source::take_text)."""
+    front = b""
+    used = list(setup)
+    for kind, value in steps:
+        if kind == "t":
+            front += value.encode("latin-1")
+            used.append(len(value))
+        elif kind == "r":
+            data = value.encode("latin-1") if isinstance(value, str) else value
+            while data:  # reads over 127 bytes are split
+                piece, data = data[:127], data[127:]
+                front += piece
+                used.append(len(piece))
+        else:
+            used.append(value)
+    return front + bytes(reversed(used))
+
+
+def raw(text):
+    return text.encode("latin-1") if isinstance(text, str) else text
+
+
+def r(text):
+    return ("r", text)
+
+
+def a(n):
+    return ("a", n)
+
+
+def lines(*items):
+    return [r(x) for x in items]
+
+
+PLAIN_ALICE = "AGFsaWNlAHMzY3JldA=="  # base64("\0alice\0s3cret")
+
+corpora = {}
+
+# ---- POP3 server: setup bits 1 implicit TLS, 2 STLS offered, 4 plaintext login allowed, 8/16 max failures - 1,
+# 32 short line limit. Answer at authenticate: outcome % 4 (0 ok, 1 bad credentials, 2 temp, 3 perm).
+corpora["pop3_server"] = {
+    "user_pass": seed([4], lines("CAPA\r\n", "USER alice\r\n", "PASS s3cret\r\n") + [a(0), r("STAT\r\n")]),
+    "stls_then_sasl": seed([2 | 16], lines("CAPA\r\n", "STLS\r\n", "CAPA\r\n", "AUTH PLAIN " + PLAIN_ALICE + "\r\n")
+                           + [a(1)] + lines("AUTH LOGIN\r\n", "YWxpY2U=\r\n", "czNjcmV0\r\n") + [a(0)]),
+    "stls_pipelined": seed([2], lines("STLS\r\nUSER mallory\r\n", "PASS x\r\n", "QUIT\r\n")),
+    "implicit_pipelined": seed([1], [r("USER alice\r\nPASS s3cret\r\nSTAT\r\nLIST\r\n"), a(0)]),
+    "refusals": seed([0], lines("USER alice\r\n", "AUTH\r\n", "AUTH CRAM-MD5\r\n", "AUTH PLAIN\r\n", "NOOP\r\n",
+                                "STLS\r\n", "QUIT\r\n")),
+    "failures": seed([4 | 8], lines("USER a\r\n", "PASS b\r\n") + [a(1)] + lines("AUTH PLAIN\r\n", "*\r\n",
+                     "AUTH PLAIN =\r\n", "USER a\r\n", "PASS c\r\n") + [a(1)]),
+    "long_line": seed([4 | 32], lines("USER " + "x" * 40 + "\r\n", "QUIT\r\n")),
+    "tls_hello": seed([0], [r(b"\x16\x03\x01\x00\x05hello")]),
+}
+
+# ---- IMAP server: setup bits as POP3 (32: small max_command). Answer: outcome % 4, provider capability list
+# (answer >> 2) % 4.
+corpora["imap_server"] = {
+    "login": seed([4], lines("a1 CAPABILITY\r\n", 'a2 ID ("name" "Thunderbird" "version" "115")\r\n',
+                             "a3 LOGIN alice s3cret\r\n") + [a(4)]),
+    "literals": seed([4 | 16], lines("a1 LOGIN {5}\r\n", "alice {6}\r\n", "s3cret\r\n") + [a(1)]
+                     + [r('a2 LOGIN {5+}\r\nalice "s3cret"\r\n'), a(8)]),
+    "starttls_authenticate": seed([2 | 16], lines("a1 CAPABILITY\r\n", "a2 STARTTLS\r\n", "a3 CAPABILITY\r\n",
+                                             "a4 AUTHENTICATE PLAIN\r\n", PLAIN_ALICE + "\r\n") + [a(12)]),
+    "logindisabled": seed([0], lines("a1 LOGIN alice s3cret\r\n", "a2 LOGIN {5}\r\n",
+                                     "a3 AUTHENTICATE PLAIN " + PLAIN_ALICE + "\r\n", "a4 NOOP\r\n",
+                                     "a5 STARTTLS\r\n", "a6 LOGOUT\r\n")),
+    "implicit_sasl": seed([1 | 16], lines("a1 AUTHENTICATE LOGIN\r\n", "YWxpY2U=\r\n", "*\r\n",
+                                     "a2 AUTHENTICATE PLAIN " + PLAIN_ALICE + "\r\n") + [a(2)]
+                          + [r('a3 LOGIN "al\\"ice" s3cret\r\na4 SELECT INBOX\r\n'), a(0)]),
+    "bad_input": seed([4], lines("* LOGIN a b\r\n", "a1 LOGIN \"unterminated\r\n", "a2 FOO\r\n",
+                                 "a3 LOGIN {x}\r\n")),
+    "small_limit": seed([4 | 32], lines("a1 LOGIN {80}\r\n")),
+}
+
+# ---- IMAP command reader: setup bits 3 limit (64 KiB, 16, 100, 1000), 4 no round trip, 8 LITERAL+ encoding.
+corpora["imap_command_reader"] = {
+    "mixed": seed([0], [r('a1 LOGIN {5}\r\nalice {6}\r\ns3cret\r\na2 ID ("name" "x" "version" NIL)\r\n'
+                          "a3 AUTHENTICATE PLAIN {20+}\r\n" + PLAIN_ALICE + "\r\n")]),
+    "quoted_in_pieces": seed([8], lines('a1 LOG', 'IN "quo\\"t', 'ed" "back\\\\sl', 'ash"\r\n')),
+    "literal_too_long": seed([1], lines("a1 LOGIN {100}\r\n")),
+    "bad_literals": seed([0], lines("a1 LOGIN {99999999999999999999}\r\n")),
+    "bad_literal_digits": seed([0], lines("a1 LOGIN {12a}\r\n")),
+    "bare_lf": seed([0], lines("a1 NOOP\r\na2 NOOP\n")),
+    "8bit_and_lists": seed([3], lines("t1 LOGIN j\xfcrgen (a b) \"\"\r\n", "t2 X {0}\r\n\r\n")),
+}
+
+# ---- SMTP server: two setup bytes, the last one high: bits 1 STARTTLS offered, 2 plaintext AUTH allowed,
+# 4 relay without AUTH, 8 implicit TLS, 0x30 size limit, 0xc0 recipients, 0x300 AUTH failures, 0x400 few errors,
+# 0x800 short lines. Answers: authenticate/select outcome % 4 and EHLO set (>> 2) % 5; upstream commands first a
+# failure check (& 15 == 15 fails), then the reply (& 7 code, lines, 0x40 any code, 0x80 text from the front);
+# DATA chunks a failure check (& 31 == 31 fails).
+def smtp(bits, steps):
+    return seed([bits >> 8, bits & 0xFF], steps)
+
+
+def up(reply=0):
+    return [a(0), a(reply)]
+
+
+corpora["smtp_server"] = {
+    "auth_and_message": smtp(8, lines("EHLO pc.lan\r\n", "AUTH PLAIN " + PLAIN_ALICE + "\r\n") + [a(4)]
+                             + [r("MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME\r\n")] + up()
+                             + [r("RCPT TO:<c@example.net> NOTIFY=SUCCESS\r\n")] + up()
+                             + [r("DATA\r\n")] + up() + [r("Subject: hi\r\n\r\n..dot\r\nbody\r\n.\r\n"), a(0)]
+                             + up() + [r("QUIT\r\n")]),
+    "starttls_auth_login": smtp(1, lines("EHLO pc\r\n", "STARTTLS\r\n", "EHLO pc\r\n", "AUTH LOGIN\r\n",
+                                         "YWxpY2U=\r\n", "czNjcmV0\r\n") + [a(0)]
+                                + lines("MAIL FROM:<a@b> BODY=8BITMIME\r\n", "QUIT\r\n")),
+    "relay_smuggling": smtp(4, lines("HELO printer\r\n", "MAIL FROM:<scanner@example.org>\r\n") + [a(4)] + up()
+                            + [r("RCPT TO:<x@example.net>\r\n")] + up() + [r("DATA\r\n")] + up()
+                            + lines("line one\nbare lf\r\n.\r\n", "RSET\r\n", "QUIT\r\n")),
+    "pipelined": smtp(8, [r("EHLO x\r\nAUTH PLAIN " + PLAIN_ALICE + "\r\n"), a(4),
+                          r("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n")] + up() + up() + up()
+                      + [r("hello\r\n.\r\nQUIT\r\n"), a(0)] + up()),
+    "errors": smtp(0x400, lines("MAIL FROM:<a@b>\r\n", "EHLO\r\n", "EHLO pc\r\n", "AUTH PLAIN\r\n", "BDAT 10\r\n",
+                                "VRFY x\r\n", "XYZZY\r\n", "DATA\r\n")),
+    "too_big": smtp(8 | (2 << 4), lines("EHLO x\r\n", "AUTH PLAIN " + PLAIN_ALICE + "\r\n") + [a(0)]
+                    + [r("MAIL FROM:<a@b> SIZE=5\r\n"), r("MAIL FROM:<a@b>\r\n")] + up() + [r("RCPT TO:<c@d>\r\n")]
+                    + up() + [r("DATA\r\n")] + up() + lines("0123456789abcdef\r\n.\r\n", "QUIT\r\n")),
+    "provider_fails_in_data": smtp(8, lines("EHLO x\r\n", "AUTH PLAIN " + PLAIN_ALICE + "\r\n") + [a(4)]
+                                   + [r("MAIL FROM:<a@b>\r\n")] + up() + [r("RCPT TO:<c@d>\r\n")] + up()
+                                   + [r("DATA\r\n")] + up() + [r("first part\r\n"), a(31)]
+                                   + lines("second part\r\n.\r\n", "QUIT\r\n")),
+    "refused_replies": smtp(8, lines("EHLO x\r\n", "AUTH PLAIN " + PLAIN_ALICE + "\r\n") + [a(0)]
+                            + [r("MAIL FROM:<a@b>\r\n")] + up(2) + [r("MAIL FROM:<a@b>\r\n"), a(15)]
+                            + [r("MAIL FROM:<a@b>\r\n")] + up() + [r("RCPT TO:<c@d>\r\n")] + up(3)
+                            + [r("EHLO again\r\n")] + up() + [r("QUIT\r\n")]),
+}
+
+# ---- SMTP DATA decoder: setup bytes: bits (7 size limit index, 8 abandon), then the piece to abandon before.
+corpora["smtp_data_decoder"] = {
+    "message": seed([0, 0], lines("From: a@example.org\r\nSubject: hi\r\n\r\n..stuffed\r\nbody\r\n.\r\nQUIT\r\n")),
+    "bare_lf": seed([0, 0], lines("a\nb\r\n.\r\n")),
+    "bare_cr": seed([0, 0], lines("a\rb\r\n.\r\nafter")),
+    "lf_terminators": seed([0, 0], lines("data\r\n\n.\r\nMAIL FROM:<x@y>\r\n\r\n.\r\n")),
+    "bytewise_small_limit": seed([4, 0], [r(c) for c in "1234\r\n..\r\n56\r\n.\r\n"]),
+    "abandoned": seed([8, 2], lines("line 1\r\n", "line 2\r", "\n.\r\n")),
+    "empty": seed([2, 0], lines(".\r\n")),
+}
+
+# ---- SMTP command: a client line as is.
+corpora["smtp_command"] = {
+    "mail_params": raw("MAIL FROM:<a@example.org> SIZE=100 BODY=8BITMIME SMTPUTF8"),
+    "mail_space": raw("MAIL FROM: <a@example.org> RET=HDRS ENVID=QQ314159"),
+    "null_path": raw("MAIL FROM:<>"),
+    "rcpt_dsn": raw("RCPT TO:<c@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c@example.net"),
+    "source_route": raw("RCPT TO:<@relay.example,@b.example:user@c.example>"),
+    "utf8": raw("MAIL FROM:<j\xc3\xbcrgen@example.org> SMTPUTF8"),
+    "bad": raw("MAIL FROM:<a b@c> X=\x01"),
+}
+
+# ---- SASL: mode byte (% 3): 0 server side (per exchange: bits 1 LOGIN, 2 initial response; strings from the
+# front, each ended by a backslash and one more byte), 1 client encoding read back, 2 base64.
+corpora["sasl"] = {
+    "plain_initial": raw(PLAIN_ALICE + "\\ ") + bytes([2, 0]),
+    "plain_challenge": raw("\\ " + PLAIN_ALICE + "\\ ") + bytes([0, 0]),
+    "login_steps": raw("YWxpY2U=\\ czNjcmV0\\ ") + bytes([1, 0]),
+    "login_cancel": raw("YWxpY2U=\\ *\\ ") + bytes([3, 0]),
+    "authzid": raw("Ym9iAGFsaWNlAHMzY3JldA==\\ ") + bytes([2, 0]),
+    "client": raw("alice@example.org\\ s3cret with spaces") + bytes([1]),
+    "base64": raw("AGFsaWNlAHMzY3JldA==") + bytes([2]),
+    "base64_noncanonical": raw("QR==") + bytes([2]),
+}
+
+# ---- Client codecs: setup answers: TLS mode (& 1: STARTTLS), credential (index % 8 into stored_credentials,
+# 0x80: arbitrary bytes from the front), short line limit (& 1). After `done`: POP3/IMAP & 1 logs out; SMTP & 3:
+# 0 stop, 1 logout, 2-3 transact(line (>> 2) % 6: MAIL, RCPT, DATA, message, "", RSET).
+def client(mode, cred, steps):
+    return seed([mode, cred, 0], steps)
+
+
+corpora["pop3_client"] = {
+    "implicit_sasl": client(0, 0, lines("+OK POP3 ready\r\n", "+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n",
+                                        "+OK Logged in.\r\n") + [a(1), r("+OK bye\r\n")]),
+    "starttls_user_pass": client(1, 1, lines("+OK ready\r\n", "+OK\r\nSTLS\r\nUSER\r\n.\r\n", "+OK Begin TLS\r\n",
+                                             "+OK\r\nUSER\r\n.\r\n", "+OK\r\n", "+OK maildrop locked\r\n")),
+    "starttls_injection": client(1, 0, lines("+OK ready\r\n", "+OK\r\nSTLS\r\n.\r\n", "+OK go\r\n+OK injected\r\n")),
+    "no_capa_rejected": client(0, 0, lines("+OK\r\n", "-ERR no CAPA\r\n", "+OK\r\n",
+                                           "-ERR [AUTH] invalid password s3cret\r\n")),
+    "temp_failure": client(0, 1, lines("+OK\r\n", "+OK\r\nSASL PLAIN\r\n.\r\n",
+                                       "-ERR [SYS/TEMP] try later\r\n")),
+    "unencodable": client(0, 5, lines("+OK\r\n", "+OK\r\nUSER\r\n.\r\n")),
+    # A long credential from the input: AUTH PLAIN without its initial response, which follows the "+ ".
+    "held_response": seed([0, 0x80], [("t", "u" * 100), ("t", "s" * 100), a(0)]
+                          + lines("+OK\r\n", "+OK\r\nSASL PLAIN\r\n.\r\n", "+ \r\n", "+OK\r\n")),
+}
+
+corpora["imap_client"] = {
+    "implicit_sasl_ir": client(0, 0, lines("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n",
+                                           "a1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n")
+                               + [a(1), r("* BYE\r\na2 OK LOGOUT\r\n")]),
+    "starttls_authenticate": client(1, 0, lines("* OK ready\r\n",
+                                                "* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na1 OK\r\n",
+                                                "a2 OK begin\r\n", "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na3 OK\r\n",
+                                                "+ \r\n", "a4 OK done\r\n", "* CAPABILITY IMAP4rev1 IDLE\r\na5 OK\r\n")),
+    "login_literal": client(0, 5, lines("* OK [CAPABILITY IMAP4rev1] hi\r\n", "+ go\r\n",
+                                        "a1 NO [AUTHENTICATIONFAILED] bad\r\n")),
+    "login_literal_plus": client(0, 3, lines("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n",
+                                             "a1 OK [CAPABILITY IMAP4rev1 MOVE] hi\r\n")),
+    "preauth": client(0, 0, lines("* PREAUTH welcome\r\n")),
+    "bye": client(1, 0, lines("* OK hi\r\n", "* BYE going away\r\n")),
+    "unavailable": client(0, 1, lines("* OK [CAPABILITY IMAP4rev1] hi\r\n",
+                                      "a1 NO [UNAVAILABLE] later correct horse battery staple\r\n")),
+}
+
+corpora["smtp_client"] = {
+    "implicit_transactions": client(0, 0, lines("220 mx ESMTP\r\n",
+                                                "250-mx\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250 SIZE 1000\r\n",
+                                                "235 2.7.0 ok\r\n") + [a(2), r("250 ok\r\n"), a(6), r("250 ok\r\n"),
+                                                                      a(10), r("354 go\r\n"), a(14),
+                                                                      r("250 queued\r\n"), a(1), r("221 bye\r\n")]),
+    "starttls_auth_login": client(1, 0, lines("220 mx\r\n", "250-mx\r\n250 STARTTLS\r\n", "220 go\r\n",
+                                              "250-mx\r\n250 AUTH LOGIN\r\n", "334 VXNlcm5hbWU6\r\n",
+                                              "334 UGFzc3dvcmQ6\r\n", "235 ok\r\n")),
+    "starttls_injection": client(1, 0, lines("220 mx\r\n", "250-mx\r\n250 STARTTLS\r\n", "220 go\r\n250 injected\r\n")),
+    "rejected_echo": client(0, 0, lines("220 mx\r\n", "250-mx\r\n250 AUTH PLAIN\r\n",
+                                        "535 5.7.8 password s3cret rejected\r\n")),
+    "app_password": client(0, 1, lines("220 mx\r\n", "250-mx\r\n250 AUTH=PLAIN LOGIN\r\n",
+                                       "534-5.7.9 Application-specific password required\r\n534 5.7.9 see help\r\n")),
+    "no_auth": client(0, 0, lines("220 mx\r\n", "250-mx\r\n250 8BITMIME\r\n")),
+    "greeting_refused": client(0, 0, lines("554 no service\r\n")),
+}
+
+
+def main():
+    root = os.path.join(HERE, "corpus")
+    for codec, seeds in corpora.items():
+        target = os.path.join(root, codec)
+        shutil.rmtree(target, ignore_errors=True)
+        os.makedirs(target)
+        for name, data in seeds.items():
+            with open(os.path.join(target, name), "wb") as f:
+                f.write(data)
+    print(f"wrote {sum(len(s) for s in corpora.values())} seeds for {len(corpora)} fuzzers", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
