@@ -60,7 +60,7 @@ account_repository::account_repository(const std::filesystem::path& data_dir, pa
 }
 
 void account_repository::check_master_key() {
-    std::string key_view(reinterpret_cast<const char*>(key_.data()), key_.size());
+    std::string key_view(reinterpret_cast<const char*>(key_.get().data()), key_.get().size());
     auto check = hmac_sha256(key_view, key_check_label);
     wipe(key_view);
     auto query = db_.prepare("SELECT value FROM meta WHERE key = 'key_check'");
@@ -99,7 +99,7 @@ user_result<account> account_repository::create(const new_account& a) {
     auto id = db_.last_insert_id();
     // The id is in the AAD, so the secret is sealed after the row exists.
     db_.prepare("UPDATE accounts SET remote_secret = ?1 WHERE id = ?2")
-        .bind_blob(1, seal(key_, a.remote_secret, secret_aad(id))).bind(2, id).run();
+        .bind_blob(1, seal(key_.get(), a.remote_secret, secret_aad(id))).bind(2, id).run();
     for (const auto& e : a.endpoints) {
         try {
             db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
@@ -212,7 +212,7 @@ user_result<void> account_repository::set_remote_secret(std::string_view name, s
     auto a = load("WHERE name = ?1", name);
     if (!a) return not_found(name);
     db_.prepare("UPDATE accounts SET remote_secret = ?1, updated_at = ?2 WHERE id = ?3")
-        .bind_blob(1, seal(key_, secret, secret_aad(a->id))).bind(2, now_seconds()).bind(3, a->id).run();
+        .bind_blob(1, seal(key_.get(), secret, secret_aad(a->id))).bind(2, now_seconds()).bind(3, a->id).run();
     return {};
 }
 
@@ -246,7 +246,7 @@ std::string account_repository::remote_secret(const account& a) {
         if (!query.step()) throw secret_error("account '" + a.name + "' no longer exists");
         sealed = query.column_blob(0);
     }
-    auto secret = open(key_, sealed, secret_aad(a.id));
+    auto secret = open(key_.get(), sealed, secret_aad(a.id));
     if (!secret)
         throw secret_error("the stored provider password of account '" + a.name +
                            "' failed authentication (tampered, or moved from another account); set it again with "

@@ -5,6 +5,7 @@
 #include "server/common/user_error.hpp"
 #include "server/store/account.hpp"
 #include "server/store/crypto.hpp"
+#include "server/store/guarded_key.hpp"
 #include "server/store/password_hasher.hpp"
 #include "server/store/sqlite.hpp"
 
@@ -74,7 +75,7 @@ private:
     void check_master_key();
 
     std::mutex mutex_;
-    master_key key_;
+    guarded_key key_;
     database db_;
     password_hasher hasher_;
     std::once_flag unknown_user_hash_once_;

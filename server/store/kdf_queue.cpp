@@ -6,6 +6,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 namespace mailgate::store {
 
 kdf_queue::kdf_queue(kdf_limits limits) : limits_(limits) {
@@ -44,6 +47,8 @@ void kdf_queue::submit(std::string share_key, std::string client, std::string pa
 }
 
 void kdf_queue::work() {
+    // Below the I/O threads: on a small box a burst of KDF runs must not delay relays and cached logins.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     for (;;) {
         job next;
         {
