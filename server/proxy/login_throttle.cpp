@@ -71,7 +71,8 @@ login_throttle::attempt login_throttle::begin(std::string_view address, std::str
         from.refusing = true;
         return a;
     }
-    from.refusing = false;
+    // Admitted again because parallel attempts ended unchecked is not "recovered": the refusal was logged already.
+    if (from.failures.size() < policy_.free_failures) from.refusing = false;
     a.delay_ = delay_for(counted);
     if (!from.failures.empty()) {
         auto& of = slot(users_, a.user_, now);

@@ -112,3 +112,21 @@ TEST(login_throttle, memory_is_bounded_under_a_flood_of_addresses) {
     EXPECT_LE(t.tracked_addresses(), 100u);
     EXPECT_GT(t.tracked_addresses(), 0u);
 }
+
+TEST(login_throttle, refusal_is_reported_once_even_when_parallel_attempts_end_unchecked) {
+    login_throttle t(policy());
+    for (int i = 0; i < 3; ++i) fail(t, "192.0.2.9", "u");
+    std::vector<login_throttle::attempt> running;
+    for (int i = 0; i < 3; ++i) running.push_back(t.begin("192.0.2.9", "u"));
+    auto first = t.begin("192.0.2.9", "u");
+    EXPECT_TRUE(first.refused());
+    EXPECT_TRUE(first.first_refusal());
+    for (auto& a : running) a.finish(result::not_checked); // e.g. the KDF queue was full
+    auto admitted = t.begin("192.0.2.9", "u");
+    EXPECT_FALSE(admitted.refused());
+    admitted.finish(result::failure);
+    for (int i = 0; i < 2; ++i) fail(t, "192.0.2.9", "u");
+    auto again = t.begin("192.0.2.9", "u");
+    EXPECT_TRUE(again.refused());
+    EXPECT_FALSE(again.first_refusal());
+}
