@@ -1,5 +1,5 @@
 // Wiping credentials out of memory once a codec is done with them: one helper for every protocol, and a
-// string type for credentials a codec keeps, which wipes itself when replaced, cleared, moved from or destroyed.
+// string type for the credentials a codec keeps, wiped when replaced, cleared, moved from or destroyed.
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 namespace mailgate::protocols {
 
 // Overwrites `size` bytes at `data` with zeros through a volatile pointer, so the compiler cannot drop the
-// stores as dead (the reason OPENSSL_cleanse and explicit_bzero exist; protocols/ must not depend on OpenSSL).
+// stores as dead (why OPENSSL_cleanse and explicit_bzero exist; protocols/ must not depend on OpenSSL).
 void secure_wipe(void* data, std::size_t size) noexcept;
 
 // Overwrites the whole buffer of `s` - its capacity, not just its size: a moved-from or shrunk string keeps
@@ -36,12 +36,13 @@ using secret_strings = std::vector<std::string, wiping_allocator<std::string>>;
 
 // Wipes every element (see above), then empties the vector.
 template <class Allocator> void wipe(std::vector<std::string, Allocator>& v) noexcept {
-    for (auto& s : v) wipe(s);
+    for (auto& s : v)
+        wipe(s);
     v.clear();
 }
 
-// Appends `bytes` to `out` without leaving a copy behind: when `out` must grow, the old buffer is wiped before
-// it is freed (a plain append would hand it back to the heap with its contents).
+// Appends `bytes` to `out` without leaving a copy behind: when `out` must grow, the old buffer is wiped
+// before it is freed (a plain append would hand it back to the heap with its contents).
 void append_wiping(std::string& out, std::string_view bytes);
 
 // A credential held by a codec. Never copied implicitly; every buffer it gives up is wiped first.

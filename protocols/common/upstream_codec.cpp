@@ -76,21 +76,23 @@ void upstream_codec::send(std::string_view bytes) { append_wiping(out_, bytes); 
 
 void upstream_codec::remember(std::string_view secret_part) {
     auto add = [this](std::string_view form) {
-        if (form.empty() || std::find(sent_forms_.begin(), sent_forms_.end(), form) != sent_forms_.end()) return;
+        if (form.empty() || std::find(sent_forms_.begin(), sent_forms_.end(), form) != sent_forms_.end())
+            return;
         sent_forms_.emplace_back(form);
     };
     add(secret_part);
-    // A SASL payload: a provider may echo what it decoded (PLAIN's "\0user\0secret", a token) rather than the
-    // base64 it received. Decoding is strict, so a bare password is rarely mistaken for base64; when it is, the
-    // extra form only redacts more. Short decodings are left out: those of the payloads the codecs send are the
-    // raw secret, remembered anyway, and a few bytes of accidental decoding would hide ordinary words.
+    // A SASL payload: a provider may echo what it decoded (PLAIN's "\0user\0secret", a token) rather than
+    // the base64 it received. Decoding is strict, so a bare password is rarely mistaken for base64; when it
+    // is, the extra form only redacts more. Short decodings are left out: those of the payloads the codecs
+    // send are the raw secret, remembered anyway, and a few accidentally decoded bytes would hide words.
     if (auto decoded = base64_decode(secret_part)) {
         if (decoded->size() >= 8) add(*decoded);
         wipe(*decoded);
     }
 }
 
-void upstream_codec::send_credential(std::string_view head, std::string&& secret_part, std::string_view tail) {
+void upstream_codec::send_credential(std::string_view head, std::string&& secret_part,
+                                     std::string_view tail) {
     remember(secret_part);
     append_wiping(out_, head);
     append_wiping(out_, secret_part);
@@ -98,7 +100,8 @@ void upstream_codec::send_credential(std::string_view head, std::string&& secret
     wipe(secret_part);
 }
 
-void upstream_codec::hold_credential(std::string_view head, std::string&& secret_part, std::string_view tail) {
+void upstream_codec::hold_credential(std::string_view head, std::string&& secret_part,
+                                     std::string_view tail) {
     remember(secret_part);
     std::string piece;
     piece.reserve(head.size() + secret_part.size() + tail.size());
@@ -164,26 +167,31 @@ static_assert(sizeof(std::uint64_t) == redact_window);
 
 std::string redact_secrets(std::string_view text, const secret_strings& forms) {
     std::vector<char> hidden(text.size(), 0);
-    auto hide = [&](std::size_t at, std::size_t n) { std::fill_n(hidden.begin() + static_cast<std::ptrdiff_t>(at), n, 1); };
+    auto hide = [&](std::size_t at, std::size_t n) {
+        std::fill_n(hidden.begin() + static_cast<std::ptrdiff_t>(at), n, 1);
+    };
     // Forms shorter than a window: whole occurrences (a short password sent as is).
     for (const auto& form : forms) {
         if (form.empty() || form.size() >= redact_window) continue;
-        for (auto at = text.find(form); at != std::string_view::npos; at = text.find(form, at + 1)) hide(at, form.size());
+        for (auto at = text.find(form); at != std::string_view::npos; at = text.find(form, at + 1))
+            hide(at, form.size());
     }
-    // Every 8-byte window of the text that occurs somewhere in a form. A run of 8 or more bytes that occurs in a
-    // form is covered by such windows, and each window is such a run itself: hiding them all hides exactly those
-    // runs, in O(n log m) with no quadratic matching on a provider's text.
+    // Every 8-byte window of the text that occurs somewhere in a form. A run of 8 or more bytes that occurs
+    // in a form is covered by such windows, and each window is such a run itself: hiding them all hides
+    // exactly those runs, in O(n log m) with no quadratic matching on a provider's text.
     std::vector<std::uint64_t, wiping_allocator<std::uint64_t>> windows;
     std::size_t count = 0;
     for (const auto& form : forms)
         if (form.size() >= redact_window) count += form.size() - redact_window + 1;
     windows.reserve(count);
     for (const auto& form : forms)
-        for (std::size_t i = 0; i + redact_window <= form.size(); ++i) windows.push_back(window_at(form.data() + i));
+        for (std::size_t i = 0; i + redact_window <= form.size(); ++i)
+            windows.push_back(window_at(form.data() + i));
     std::sort(windows.begin(), windows.end());
     if (!windows.empty()) {
         for (std::size_t i = 0; i + redact_window <= text.size(); ++i)
-            if (std::binary_search(windows.begin(), windows.end(), window_at(text.data() + i))) hide(i, redact_window);
+            if (std::binary_search(windows.begin(), windows.end(), window_at(text.data() + i)))
+                hide(i, redact_window);
     }
     secure_wipe(windows.data(), windows.size() * sizeof(std::uint64_t));
     std::string out;

@@ -1,5 +1,5 @@
-// Base of the provider-facing client codecs: line I/O, the STARTTLS rule, reply limits, error state, and the one
-// path every credential-bearing byte takes to the provider (remembered for redaction, wiped once written).
+// Base of the provider-facing client codecs: line I/O, the STARTTLS rule, reply limits, error state, and the
+// one path every credential-bearing byte takes to the provider (remembered for redaction, wiped when sent).
 #pragma once
 
 #include "protocols/common/action.hpp"
@@ -21,8 +21,8 @@ struct upstream_credentials {
 
 struct upstream_limits {
     std::size_t max_line = 64 * 1024; // providers send long CAPABILITY lines
-    // One multi-line reply: every SMTP reply (EHLO's above all), POP3's CAPA list, IMAP's untagged lines before
-    // the tagged completion. Past either limit the provider is streaming without end: reply_too_large.
+    // One multi-line reply: every SMTP reply (EHLO's above all), POP3's CAPA list, IMAP's untagged lines
+    // before the tagged completion. Past either limit the provider is streaming without end: reply_too_large.
     std::size_t max_reply_lines = 100;
     std::size_t max_reply_bytes = 64 * 1024;
 };
@@ -44,8 +44,8 @@ public:
     void logout();
 
     std::error_code error() const { return error_; }
-    // The provider's own words for the failure, sanitized and length-capped. Never a credential: every form of
-    // it this codec sent, and any run of 8 or more bytes of one, is replaced by "***" first.
+    // The provider's own words for the failure, sanitized and length-capped. Never a credential: every form
+    // of it this codec sent, and any run of 8 or more bytes of one, is replaced by "***" first.
     const std::string& diagnostics() const { return diagnostics_; }
 
 protected:
@@ -72,11 +72,11 @@ protected:
     // The provider answered without asking for the rest: the held pieces are wiped.
     void drop_held() noexcept;
     // Sends `command` with the SASL initial response inline, unless the line would exceed `max_line` octets
-    // (RFC 5034 §4, RFC 4954 §4): then the command alone, and the response held for the server's continuation.
+    // (RFC 5034 §4, RFC 4954 §4): then the command alone, and the response held for the continuation.
     void send_with_initial_response(std::string_view command, std::string&& response, std::size_t max_line);
 
-    // Counts one line of the multi-line reply being read; false once it breaks the limits (the codec has failed
-    // with reply_too_large). reply_complete() starts the count again for the next reply.
+    // Counts one line of the multi-line reply being read; false once it breaks the limits (the codec has
+    // failed with reply_too_large). reply_complete() starts the count again for the next reply.
     bool count_reply_line(std::string_view line);
     void reply_complete() { reply_lines_ = reply_bytes_ = 0; }
 

@@ -144,9 +144,9 @@ void client::send_login() {
         return fail(upstream_errc::credential_unencodable);
     new_tag();
     bool literal_plus = capabilities_.contains("LITERAL+");
-    // "tag LOGIN user secret", each a quoted string where it can be one, else a literal. After a synchronizing
-    // literal's "{n}" the command goes on only at the provider's "+": the pieces before it are held. The
-    // secret is always in the last piece.
+    // "tag LOGIN user secret", each a quoted string where it can be one, else a literal. After a
+    // synchronizing literal's "{n}" the command goes on only at the provider's "+": the pieces after it are
+    // held. The secret is always in the last piece.
     std::vector<std::string> pieces{tag_ + " LOGIN "};
     auto literal = [&](std::size_t size) {
         pieces.back() += literal_marker(size, literal_plus);

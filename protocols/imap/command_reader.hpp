@@ -34,9 +34,9 @@ public:
     const command& current() const { return command_; }
     // Tag and upper-cased command name of the command being assembled (before its literals have arrived).
     std::pair<std::string, std::string> head() const;
-    // After `send_continuation`: the command as far as it has arrived - the arguments before the literal being
-    // announced, which will be one more - so that a command bound to be refused is refused before the client
-    // sends its literal. May hold a password: the caller wipes the arguments.
+    // After `send_continuation`: the command as far as it has arrived - the arguments before the literal
+    // being announced, which will be one more - so that a command bound to be refused is refused before the
+    // client sends its literal. May hold a password: the caller wipes the arguments.
     command partial() const;
     // Forgets the command being assembled and the last one, wiping both (they may hold a password).
     void reset();

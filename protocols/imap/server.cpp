@@ -91,9 +91,9 @@ action server::next() {
                 continue;
             }
             case command_reader::status::send_continuation: {
-                // RFC 9051 §7.5: a command the gateway will refuse whatever the literal holds is refused now, in
-                // place of the "+": the client never sends the literal (a password over a connection that may
-                // not carry one, or to a command that cannot succeed).
+                // RFC 9051 §7.5: a command the gateway will refuse whatever the literal holds is refused
+                // now, in place of the "+": the client never sends the literal (a password over a
+                // connection that may not carry one, or to a command that cannot succeed).
                 command c = reader_.partial();
                 bool refused_now = refuse(c, true);
                 wipe(c.args);

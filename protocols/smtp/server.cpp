@@ -491,7 +491,15 @@ void server::upstream_failed() {
             say("250 " + options_.host_name);
         return;
     }
-    say("451 4.4.1 Connection to the mail provider failed; nothing was sent, try again later");
+    if (data_in_flight) {
+        // The end of data went (or may have gone) out and its reply is lost: the provider may have taken the
+        // message. Asking for a retry risks a duplicate, which is better than a loss; claiming nothing was sent
+        // would be a lie.
+        say("451 4.4.1 Connection to the mail provider lost after the end of the message; it may have been "
+            "delivered: try again (a duplicate is possible)");
+    } else {
+        say("451 4.4.1 Connection to the mail provider failed; nothing was sent, try again later");
+    }
     reset_transaction();
     state_ = state::command;
 }

@@ -209,7 +209,7 @@ TEST(smtp_server_data, provider_lost_just_before_the_end_marker) {
 TEST(smtp_server_data, provider_lost_with_the_last_chunk) {
     EXPECT_TRUE(run_transcript(
         implicit_tls(), in_data() +
-                            script{fail_upstream_data(), feed_whole(message), expect_write(provider_lost)} +
+                            script{fail_upstream_data(), feed_whole(message), expect_write(provider_lost_after_end)} +
                             mail_from()));
 }
 
@@ -217,7 +217,8 @@ TEST(smtp_server_data, provider_lost_before_the_verdict) {
     EXPECT_TRUE(run_transcript(implicit_tls(),
                                in_data() +
                                    script{feed(message), expect_upstream_data(message),
-                                          expect_upstream_command_fails(""), expect_write(provider_lost)} +
+                                          expect_upstream_command_fails(""),
+                                          expect_write(provider_lost_after_end)} +
                                    mail_from()));
 }
 

@@ -29,6 +29,9 @@ inline const std::string provider_lost =
     "451 4.4.1 Connection to the mail provider failed; nothing was sent, try again later\r\n";
 inline const std::string provider_lost_in_data =
     "451 4.4.1 Connection to the mail provider failed during DATA; message not sent, try again\r\n";
+inline const std::string provider_lost_after_end =
+    "451 4.4.1 Connection to the mail provider lost after the end of the message; it may have been delivered: try "
+    "again (a duplicate is possible)\r\n";
 inline const std::string smuggling_refused =
     "554 5.6.0 Message refused: bare CR or LF in the data (SMTP smuggling protection)\r\n";
 inline const std::string too_big = "552 5.3.4 Message size exceeds the fixed maximum message size\r\n";

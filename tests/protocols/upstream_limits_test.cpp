@@ -1,6 +1,7 @@
-// Bounds on what a provider may send the client codecs in one multi-line reply: SMTP replies (EHLO above all),
-// POP3's CAPA list, IMAP's untagged lines before a tagged completion. Past the line or byte limit the codec
-// fails with reply_too_large and a sanitized diagnostic; each transcript runs whole, split and byte by byte.
+// Bounds on what a provider may send the client codecs in one multi-line reply: SMTP replies (EHLO above
+// all), POP3's CAPA list, IMAP's untagged lines before a tagged completion. Past the line or byte limit the
+// codec fails with reply_too_large and a sanitized diagnostic; each transcript runs whole, split and byte by
+// byte.
 #include "protocols/imap/client.hpp"
 #include "protocols/pop3/client.hpp"
 #include "protocols/smtp/client.hpp"
@@ -25,7 +26,8 @@ template <class Codec, class... Extra> codec_factory make(upstream_limits limits
 
 std::string repeat_lines(const std::string& prefix, int n) {
     std::string out;
-    for (int i = 0; i < n; ++i) out += prefix + std::to_string(i) + "\r\n";
+    for (int i = 0; i < n; ++i)
+        out += prefix + std::to_string(i) + "\r\n";
     return out;
 }
 
@@ -70,13 +72,13 @@ TEST(upstream_limits, smtp_reply_with_too_many_bytes_is_reply_too_large) {
 }
 
 TEST(upstream_limits, smtp_transaction_replies_are_bounded_too) {
-    EXPECT_TRUE(run_transcript(make<smtp::client>(small, std::string("gw")),
-                               {feed("220 mx\r\n"), expect_write("EHLO gw\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
-                                expect_write("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"), feed("235 ok\r\n"),
-                                expect_done(),
-                                check<smtp::client>([](smtp::client& c) { c.transact("NOOP\r\n"); }),
-                                expect_write("NOOP\r\n"), feed("250-1\r\n250-2\r\n250-3\r\n250 4\r\n"),
-                                expect_close(upstream_errc::reply_too_large, "250 4")}));
+    EXPECT_TRUE(
+        run_transcript(make<smtp::client>(small, std::string("gw")),
+                       {feed("220 mx\r\n"), expect_write("EHLO gw\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
+                        expect_write("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"), feed("235 ok\r\n"),
+                        expect_done(), check<smtp::client>([](smtp::client& c) { c.transact("NOOP\r\n"); }),
+                        expect_write("NOOP\r\n"), feed("250-1\r\n250-2\r\n250-3\r\n250 4\r\n"),
+                        expect_close(upstream_errc::reply_too_large, "250 4")}));
 }
 
 TEST(upstream_limits, smtp_default_limits) {
@@ -91,19 +93,20 @@ TEST(upstream_limits, smtp_default_limits) {
                                 expect_close(upstream_errc::reply_too_large, "250 AUTH PLAIN")}));
     // Two lines under the line limit that together pass 64 KiB.
     std::string half(40000, 'x');
-    EXPECT_TRUE(run_transcript(make<smtp::client>(upstream_limits{}, std::string("gw")),
-                               {feed("220 mx\r\n"), expect_write("EHLO gw\r\n"),
-                                feed_whole("250-" + half + "\r\n250 " + half + "\r\n"),
-                                expect_close(upstream_errc::reply_too_large, "250 " + half.substr(0, 196) + "...")}));
+    EXPECT_TRUE(
+        run_transcript(make<smtp::client>(upstream_limits{}, std::string("gw")),
+                       {feed("220 mx\r\n"), expect_write("EHLO gw\r\n"),
+                        feed_whole("250-" + half + "\r\n250 " + half + "\r\n"),
+                        expect_close(upstream_errc::reply_too_large, "250 " + half.substr(0, 196) + "...")}));
 }
 
 // ---- POP3 ----
 
 TEST(upstream_limits, pop3_capa_list_is_bounded) {
     // Three capability lines pass (the "." terminator is not one of them) ...
-    EXPECT_TRUE(run_transcript(make<pop3::client>(small),
-                               {feed("+OK ready\r\n"), expect_write("CAPA\r\n"),
-                                feed("+OK\r\nTOP\r\nUSER\r\nUIDL\r\n.\r\n"), expect_write("USER alice\r\n")}));
+    EXPECT_TRUE(run_transcript(make<pop3::client>(small), {feed("+OK ready\r\n"), expect_write("CAPA\r\n"),
+                                                           feed("+OK\r\nTOP\r\nUSER\r\nUIDL\r\n.\r\n"),
+                                                           expect_write("USER alice\r\n")}));
     // ... a fourth does not ...
     EXPECT_TRUE(run_transcript(make<pop3::client>(small),
                                {feed("+OK ready\r\n"), expect_write("CAPA\r\n"),
@@ -169,9 +172,9 @@ TEST(upstream_limits, imap_default_limits) {
 
 TEST(upstream_limits, a_single_line_keeps_its_own_limit) {
     // max_line (64 here) still ends a line that is too long, before any reply limit is reached.
-    EXPECT_TRUE(run_transcript(make<smtp::client>(small, std::string("gw")),
-                               {feed("220 " + std::string(60, 'x')),
-                                expect_close(upstream_errc::line_too_long, "")}));
+    EXPECT_TRUE(run_transcript(
+        make<smtp::client>(small, std::string("gw")),
+        {feed("220 " + std::string(60, 'x')), expect_close(upstream_errc::line_too_long, "")}));
 }
 
 } // namespace

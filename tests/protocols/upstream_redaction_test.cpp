@@ -1,7 +1,8 @@
 // No form of the stored credential reaches diagnostics(): for each way the POP3, IMAP and SMTP client codecs
 // send it (bare password, base64 SASL payloads inline or after a continuation, IMAP quoted strings and
 // literals), a provider echoing that form whole, cut short, in part, or twice over is redacted. Each
-// transcript runs whole, split at every offset and byte by byte (so the echo also arrives split across reads).
+// transcript runs whole, split at every offset and byte by byte (so the echo also arrives split across
+// reads).
 #include "protocols/common/base64.hpp"
 #include "protocols/imap/client.hpp"
 #include "protocols/pop3/client.hpp"
@@ -49,8 +50,8 @@ void expect_no_leak(const std::string& diagnostics, const std::vector<std::strin
         std::size_t n = std::min<std::size_t>(8, form.size());
         for (std::size_t i = 0; i + n <= form.size(); ++i) {
             EXPECT_EQ(diagnostics.find(form.substr(i, n)), std::string::npos)
-                << "diagnostics \"" << escape_bytes(diagnostics) << "\" leak \"" << escape_bytes(form.substr(i, n))
-                << "\" of \"" << escape_bytes(raw) << "\"";
+                << "diagnostics \"" << escape_bytes(diagnostics) << "\" leak \""
+                << escape_bytes(form.substr(i, n)) << "\" of \"" << escape_bytes(raw) << "\"";
         }
     }
 }
@@ -70,11 +71,11 @@ void expect_redacted(const codec_factory& make, const steps& login, const std::s
     for (const auto& form : echoed) {
         for (const auto& echo : echoes_of(form)) {
             SCOPED_TRACE("echo \"" + escape_bytes(echo) + "\"");
-            EXPECT_TRUE(run_transcript(make, login + steps{feed(prefix + echo + " end\r\n"), expect_close(error),
-                                                           no_leak(forms), check<upstream_codec>([](upstream_codec& c) {
-                                                               EXPECT_EQ(c.diagnostics().find("end"),
-                                                                         c.diagnostics().size() - 3);
-                                                           })}));
+            EXPECT_TRUE(run_transcript(
+                make, login + steps{feed(prefix + echo + " end\r\n"), expect_close(error), no_leak(forms),
+                                    check<upstream_codec>([](upstream_codec& c) {
+                                        EXPECT_EQ(c.diagnostics().find("end"), c.diagnostics().size() - 3);
+                                    })}));
         }
     }
 }
@@ -82,13 +83,16 @@ void expect_redacted(const codec_factory& make, const steps& login, const std::s
 // ---- POP3 ----
 
 codec_factory pop3_client(std::string pw) {
-    return [pw] { return std::make_unique<pop3::client>(upstream_tls::implicit, upstream_credentials{"alice", pw}); };
+    return [pw] {
+        return std::make_unique<pop3::client>(upstream_tls::implicit, upstream_credentials{"alice", pw});
+    };
 }
 
 TEST(upstream_redaction, pop3_pass) {
     expect_redacted(pop3_client(secret),
                     {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\nUSER\r\n.\r\n"),
-                     expect_write("USER alice\r\n"), feed("+OK\r\n"), expect_write("PASS " + secret + "\r\n")},
+                     expect_write("USER alice\r\n"), feed("+OK\r\n"),
+                     expect_write("PASS " + secret + "\r\n")},
                     "-ERR [AUTH] ", {secret}, {secret}, upstream_errc::auth_rejected);
 }
 
@@ -109,26 +113,29 @@ TEST(upstream_redaction, pop3_auth_plain_inline_and_after_the_continuation) {
 
 TEST(upstream_redaction, pop3_secret_echoed_before_it_was_sent) {
     // The stored secret is known from the start: a greeting that happens to hold it is redacted too.
-    EXPECT_TRUE(run_transcript(pop3_client(secret), {feed("-ERR no " + secret + " here\r\n"),
-                                                     expect_close(upstream_errc::greeting_rejected, "-ERR no *** here")}));
+    EXPECT_TRUE(run_transcript(pop3_client(secret),
+                               {feed("-ERR no " + secret + " here\r\n"),
+                                expect_close(upstream_errc::greeting_rejected, "-ERR no *** here")}));
 }
 
 TEST(upstream_redaction, pop3_exact_diagnostics_keep_the_providers_words) {
     const std::string b64 = plain_b64("alice", secret);
-    EXPECT_TRUE(run_transcript(
-        pop3_client(secret),
-        {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\nSASL PLAIN\r\n.\r\n"),
-         expect_write("AUTH PLAIN " + b64 + "\r\n"),
-         feed("-ERR [AUTH] bad " + b64.substr(0, 20) + " and " + b64.substr(30) + " and " + secret.substr(3, 7) +
-              "\r\n"),
-         // 7 bytes of the secret alone are below the threshold of 8 and stay.
-         expect_close(upstream_errc::auth_rejected, "-ERR [AUTH] bad *** and *** and " + secret.substr(3, 7))}));
+    EXPECT_TRUE(run_transcript(pop3_client(secret),
+                               {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\nSASL PLAIN\r\n.\r\n"),
+                                expect_write("AUTH PLAIN " + b64 + "\r\n"),
+                                feed("-ERR [AUTH] bad " + b64.substr(0, 20) + " and " + b64.substr(30) +
+                                     " and " + secret.substr(3, 7) + "\r\n"),
+                                // 7 bytes of the secret alone are below the threshold of 8 and stay.
+                                expect_close(upstream_errc::auth_rejected,
+                                             "-ERR [AUTH] bad *** and *** and " + secret.substr(3, 7))}));
 }
 
 // ---- IMAP ----
 
 codec_factory imap_client(std::string pw) {
-    return [pw] { return std::make_unique<imap::client>(upstream_tls::implicit, upstream_credentials{"alice", pw}); };
+    return [pw] {
+        return std::make_unique<imap::client>(upstream_tls::implicit, upstream_credentials{"alice", pw});
+    };
 }
 
 TEST(upstream_redaction, imap_authenticate_plain_with_and_without_sasl_ir) {
@@ -138,25 +145,27 @@ TEST(upstream_redaction, imap_authenticate_plain_with_and_without_sasl_ir) {
                      expect_write("a1 AUTHENTICATE PLAIN " + b64 + "\r\n")},
                     "a1 NO [AUTHENTICATIONFAILED] ", {b64}, {b64, secret}, upstream_errc::auth_rejected);
     expect_redacted(imap_client(secret),
-                    {feed("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"), expect_write("a1 AUTHENTICATE PLAIN\r\n"),
-                     feed("+\r\n"), expect_write(b64 + "\r\n")},
+                    {feed("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"),
+                     expect_write("a1 AUTHENTICATE PLAIN\r\n"), feed("+\r\n"), expect_write(b64 + "\r\n")},
                     "a1 NO [AUTHENTICATIONFAILED] ", {b64}, {b64, secret}, upstream_errc::auth_rejected);
 }
 
 TEST(upstream_redaction, imap_login_quoted_string) {
     const std::string pw = "pa\"ss\\word 1234";
     const std::string quoted = "\"pa\\\"ss\\\\word 1234\"";
-    expect_redacted(imap_client(pw),
-                    {feed("* OK [CAPABILITY IMAP4rev1] hi\r\n"), expect_write("a1 LOGIN \"alice\" " + quoted + "\r\n")},
-                    "a1 NO [AUTHENTICATIONFAILED] ", {quoted, pw}, {quoted, pw}, upstream_errc::auth_rejected);
+    expect_redacted(
+        imap_client(pw),
+        {feed("* OK [CAPABILITY IMAP4rev1] hi\r\n"), expect_write("a1 LOGIN \"alice\" " + quoted + "\r\n")},
+        "a1 NO [AUTHENTICATIONFAILED] ", {quoted, pw}, {quoted, pw}, upstream_errc::auth_rejected);
 }
 
 TEST(upstream_redaction, imap_login_literals) {
     const std::string pw = "p\xc3\xa4ssw\xc3\xb6rd-1234"; // 8-bit: never quoted
     const std::string n = std::to_string(pw.size());
     expect_redacted(imap_client(pw),
-                    {feed("* OK [CAPABILITY IMAP4rev1] hi\r\n"), expect_write("a1 LOGIN \"alice\" {" + n + "}\r\n"),
-                     feed("+ go\r\n"), expect_write(pw + "\r\n")},
+                    {feed("* OK [CAPABILITY IMAP4rev1] hi\r\n"),
+                     expect_write("a1 LOGIN \"alice\" {" + n + "}\r\n"), feed("+ go\r\n"),
+                     expect_write(pw + "\r\n")},
                     "a1 NO [AUTHENTICATIONFAILED] ", {pw}, {pw}, upstream_errc::auth_rejected);
     expect_redacted(imap_client(pw),
                     {feed("* OK [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n"),
@@ -168,7 +177,8 @@ TEST(upstream_redaction, imap_login_literals) {
 
 codec_factory smtp_client(std::string pw) {
     return [pw] {
-        return std::make_unique<smtp::client>(upstream_tls::implicit, upstream_credentials{"alice", pw}, "gw");
+        return std::make_unique<smtp::client>(upstream_tls::implicit, upstream_credentials{"alice", pw},
+                                              "gw");
     };
 }
 
@@ -198,12 +208,12 @@ TEST(upstream_redaction, smtp_auth_login_password) {
 
 TEST(upstream_redaction, short_secrets_are_redacted_whole) {
     // A 6-byte password: no 8-byte window, but every whole occurrence of it and of its forms.
-    EXPECT_TRUE(run_transcript(smtp_client("s3cret"),
-                               {feed("220 mx\r\n"), expect_write("EHLO gw\r\n"), feed("250-mx\r\n250 AUTH LOGIN\r\n"),
-                                expect_write("AUTH LOGIN\r\n"), feed("334 VXNlcm5hbWU6\r\n"),
-                                expect_write("YWxpY2U=\r\n"), feed("334 UGFzc3dvcmQ6\r\n"),
-                                expect_write("czNjcmV0\r\n"), feed("535 czNjcmV0 s3cretive s3cre\r\n"),
-                                expect_close(upstream_errc::auth_rejected, "535 *** ***ive s3cre")}));
+    EXPECT_TRUE(run_transcript(
+        smtp_client("s3cret"),
+        {feed("220 mx\r\n"), expect_write("EHLO gw\r\n"), feed("250-mx\r\n250 AUTH LOGIN\r\n"),
+         expect_write("AUTH LOGIN\r\n"), feed("334 VXNlcm5hbWU6\r\n"), expect_write("YWxpY2U=\r\n"),
+         feed("334 UGFzc3dvcmQ6\r\n"), expect_write("czNjcmV0\r\n"), feed("535 czNjcmV0 s3cretive s3cre\r\n"),
+         expect_close(upstream_errc::auth_rejected, "535 *** ***ive s3cre")}));
 }
 
 // ---- The redaction itself ----
@@ -211,11 +221,11 @@ TEST(upstream_redaction, short_secrets_are_redacted_whole) {
 TEST(redact_secrets, whole_forms_and_runs_of_eight_or_more) {
     secret_strings forms{"0123456789abcdef", "xyz"};
     EXPECT_EQ(redact_secrets("a 0123456789abcdef b", forms), "a *** b");
-    EXPECT_EQ(redact_secrets("a 23456789 b", forms), "a *** b");       // 8 bytes from the middle
-    EXPECT_EQ(redact_secrets("a 2345678 b", forms), "a 2345678 b");    // 7 are not enough
-    EXPECT_EQ(redact_secrets("01234567abcdef", forms), "***abcdef");  // two runs, the second too short
-    EXPECT_EQ(redact_secrets("0123456789ab89abcdef", forms), "***");   // overlapping runs merge
-    EXPECT_EQ(redact_secrets("xyz xyzxyz xy", forms), "*** *** xy");   // short forms only whole
+    EXPECT_EQ(redact_secrets("a 23456789 b", forms), "a *** b");     // 8 bytes from the middle
+    EXPECT_EQ(redact_secrets("a 2345678 b", forms), "a 2345678 b");  // 7 are not enough
+    EXPECT_EQ(redact_secrets("01234567abcdef", forms), "***abcdef"); // two runs, the second too short
+    EXPECT_EQ(redact_secrets("0123456789ab89abcdef", forms), "***"); // overlapping runs merge
+    EXPECT_EQ(redact_secrets("xyz xyzxyz xy", forms), "*** *** xy"); // short forms only whole
     EXPECT_EQ(redact_secrets("", forms), "");
     EXPECT_EQ(redact_secrets("nothing here", {}), "nothing here");
 }
@@ -224,7 +234,8 @@ TEST(redact_secrets, is_linear_enough_for_a_full_line_of_echo) {
     // 64 KiB of the form repeated: one run, one "***".
     std::string form(300, 'q');
     std::string text;
-    while (text.size() < 64 * 1024) text += form;
+    while (text.size() < 64 * 1024)
+        text += form;
     EXPECT_EQ(redact_secrets("<" + text + ">", secret_strings{form}), "<***>");
 }
 
