@@ -142,7 +142,11 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
         if (path == "/metrics")
             co_return make(status::ok, version, "text/plain; version=0.0.4", settings_.live.prometheus_metrics());
     }
-    if (path.starts_with("/api/v1/")) co_return co_await api(req, client, path.substr(8));
+    if (path.starts_with("/api/v1/")) {
+        auto res = co_await api(req, client, path.substr(8));
+        store::wipe(req.body()); // may have carried a password (login, account passwords)
+        co_return res;
+    }
     co_return json_error(status::not_found, version, "not found");
 }
 
