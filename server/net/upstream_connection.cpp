@@ -186,6 +186,14 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
                        reason);
                 co_return upstream_failure{kind, reason};
             }
+            case protocols::action_kind::authenticate: // server-codec actions: a client codec never asks for them
+            case protocols::action_kind::relay:
+            case protocols::action_kind::select_account:
+            case protocols::action_kind::upstream_command:
+            case protocols::action_kind::upstream_data:
+            case protocols::action_kind::upstream_abort:
+                report(observer, step, false, "internal error: unexpected codec action");
+                co_return upstream_failure{failure_kind::internal, "internal error: unexpected codec action"};
             }
         }
     } catch (const system_error& e) {
