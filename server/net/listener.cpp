@@ -30,6 +30,18 @@ bool resource_exhausted(const boost::system::error_code& ec) {
 constexpr auto min_backoff = std::chrono::milliseconds(50);
 constexpr auto max_backoff = std::chrono::milliseconds(1000);
 
+// A co_spawn completion handler that logs what ended a coroutine with an exception, once.
+auto log_failure(std::string what) {
+    return [what = std::move(what)](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            spdlog::warn("{}: {}", what, ex.what());
+        }
+    };
+}
+
 // A connection that fails the handshake is a scanner or a client that dislikes the certificate: worth a line now
 // and then, not one per attempt.
 log_rate_limit handshake_failures;
@@ -54,14 +66,7 @@ listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_ha
 
 void listener::start() {
     asio::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
-                   [name = spec_.name](std::exception_ptr e) {
-                       if (!e) return;
-                       try {
-                           std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                           spdlog::error("listen.{}: no longer accepting: {}", name, ex.what());
-                       }
-                   });
+                   log_failure("listen." + spec_.name + ": no longer accepting"));
 }
 
 void listener::stop() {
@@ -116,14 +121,7 @@ asio::awaitable<void> listener::accept_loop() {
         }
         auto executor = stream.socket().get_executor();
         asio::co_spawn(executor, run_session(std::move(stream), std::move(*slot)),
-                       [name = spec_.name](std::exception_ptr e) {
-                           if (!e) return;
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (const std::exception& ex) {
-                               spdlog::warn("{}: session ended with an internal error: {}", name, ex.what());
-                           }
-                       });
+                       log_failure(spec_.name + ": session ended with an internal error"));
     }
 }
 

@@ -19,6 +19,7 @@ import unittest
 from admin_client import admin_password
 from gateway import Gateway, add_account
 from rig import ProviderRig
+from test_serve import read_line
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 HOST = "127.0.0.1"
@@ -26,16 +27,6 @@ HOST = "127.0.0.1"
 
 def connect(port, source="127.0.0.1", timeout=20):
     return socket.create_connection((HOST, port), timeout=timeout, source_address=(source, 0))
-
-
-def read_line(sock):
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def pop3_login(port, user, password, source="127.0.0.1"):
