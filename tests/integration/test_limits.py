@@ -149,6 +149,22 @@ class Limits(unittest.TestCase):
             self.assertTrue(pop3_login(gw.ports["pop3"], "alice-local", "alice-pw", "127.0.0.4").startswith("+OK"))
             self.assertIn("limits.max_sessions_per_address reached", gw.log())
 
+    def test_total_cap_covers_every_listener_and_address(self):
+        with self.gateway("--limits.max_sessions", "3") as gw:
+            held = [connect(gw.ports[name], f"127.0.0.{40 + i}") for i, name in enumerate(("pop3", "imap", "smtp"))]
+            for s in held:
+                self.assertNotEqual(read_line(s), b"")
+            with connect(gw.ports["pop3"], "127.0.0.50") as s:
+                self.assertTrue(read_line(s).startswith(b"-ERR [SYS/TEMP] mailgate: too many connections"))
+            with connect(gw.ports["smtps"], "127.0.0.50") as s:
+                self.assertIsNotNone(closed_within(s, 5))
+            held.pop().close()
+            time.sleep(0.3)
+            self.assertTrue(pop3_login(gw.ports["pop3"], "alice-local", "alice-pw", "127.0.0.50").startswith("+OK"))
+            for s in held:
+                s.close()
+            self.assertIn("limits.max_sessions reached", gw.log())
+
     def test_prelogin_cap_counts_only_sessions_that_have_not_logged_in(self):
         with self.gateway("--limits.max_prelogin_sessions", "3") as gw:
             port = gw.ports["pop3"]
