@@ -2,20 +2,19 @@
 
 import os
 import re
-import socket
 import subprocess
 import tempfile
 import time
+
+from rig import reserve_port
 
 MAILGATE_BIN = os.environ.get("MAILGATE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "server", "mailgate")
 
 
 def free_port(host="127.0.0.1"):
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port only this test process uses (rig.reserve_port: race-free under ctest -j); nothing listens on it yet."""
+    return reserve_port(host)
 
 
 def run_cli(*args, data_dir, env=None, check=False, timeout=120):

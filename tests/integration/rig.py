@@ -14,6 +14,7 @@ Stdlib only.
 """
 
 import atexit
+import fcntl
 import grp
 import imaplib
 import json
@@ -106,19 +107,79 @@ if not keep:
 """
 
 
-def _free_ports(n):
-    """Reserve n distinct free TCP ports on 127.0.0.1 (bind to 0, then release).
-    All sockets are held open together so the kernel cannot hand out a port twice."""
-    socks = []
+# ------------------------------------------------------------------ ports
+# ctest -j runs test modules as parallel processes, each starting Dovecot, Postfix and gateways on ports it picked
+# beforehand. Picking with bind(port 0) and releasing the socket is a race: until the daemon binds, the kernel may
+# hand the same port to another process's bind(0) or to any outgoing connect() as its source port. So ports come
+# from outside the kernel's ephemeral range (the kernel never assigns those on its own, neither for bind(0) nor for
+# connect()), split into blocks, and each test process owns its blocks through an exclusive flock(2) on one lock
+# file per block. The kernel drops a flock when its process dies, even by SIGKILL, so a crashed run never leaks a
+# block. Within a process a counter never hands out a port twice. A port some unrelated program holds for good is
+# skipped by a bind probe (that is an occupant, not a race).
+PORT_BLOCK_SIZE = 200
+_PORT_LOCK_DIR = os.environ.get("MAILGATE_TEST_PORT_LOCK_DIR", "/tmp/mailgate-test-ports")
+_PORT_FLOOR = 15000
+_ports_lock = threading.Lock()
+_port_blocks = []  # [(lock file object, first port, end)] owned by this process, in claim order
+_next_port = None
+
+
+def _port_range():
+    """[first, end) of the largest span of ports in _PORT_FLOOR..65535 outside the ephemeral range."""
     try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((LOOPBACK, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux default
+    spans = [(_PORT_FLOOR, low), (high + 1, 65536)]
+    return max(spans, key=lambda span: span[1] - span[0])
+
+
+def _claim_port_block():
+    os.makedirs(_PORT_LOCK_DIR, mode=0o1777, exist_ok=True)
+    first, end = _port_range()
+    owned = {block_start for _, block_start, _ in _port_blocks}
+    for start in range(first, end - PORT_BLOCK_SIZE + 1, PORT_BLOCK_SIZE):
+        if start in owned:
+            continue
+        f = open(os.path.join(_PORT_LOCK_DIR, f"block-{start}.lock"), "a")  # not inherited by children (PEP 446)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            continue
+        _port_blocks.append((f, start, start + PORT_BLOCK_SIZE))
+        return start
+    raise RigError(f"no free block of {PORT_BLOCK_SIZE} test ports in {first}-{end - 1} ({_PORT_LOCK_DIR})")
+
+
+def _bindable(port, host):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def reserve_port(host=LOOPBACK):
+    """A TCP port no other test process gets and the kernel never assigns on its own (see above); it stays this
+    process's until it exits. Nothing listens on it until the caller starts a server there."""
+    global _next_port
+    with _ports_lock:
+        while True:
+            if _next_port is None or _next_port >= _port_blocks[-1][2]:
+                _next_port = _claim_port_block()
+            port = _next_port
+            _next_port += 1
+            if _bindable(port, host):
+                return port
+
+
+def reserve_ports(n, host=LOOPBACK):
+    """n distinct ports from reserve_port()."""
+    return [reserve_port(host) for _ in range(n)]
 
 
 def _live_pids_in_group(pgid):
@@ -312,7 +373,7 @@ class ProviderRig:
                 [sys.executable, "-c", _WATCHDOG_SRC, self.dir, "1" if self.keep else "0"],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 text=True, start_new_session=True)
-            ports = _free_ports(len(self.PORT_NAMES) + 3)
+            ports = reserve_ports(len(self.PORT_NAMES) + 3)
             self.ports = dict(zip(self.PORT_NAMES, ports))
             self.auth_port = ports[-3]
             self.backend_ports = {"imap": ports[-2], "pop3": ports[-1]}
