@@ -17,6 +17,20 @@ def free_port(host="127.0.0.1"):
     return reserve_port(host)
 
 
+# A report from ASan, LSan or UBSan (the MAILGATE_SANITIZE build) in a process's output. Reports at exit (leaks,
+# errors in destructors) do not break any client exchange, so the output itself is checked.
+_SANITIZER_REPORT = re.compile(r"^(==\d+==\s*ERROR: \w*Sanitizer|SUMMARY: \w*Sanitizer|\S+:\d+:\d+: runtime error: )",
+                               re.MULTILINE)
+
+
+def check_no_sanitizer_report(what, output):
+    """Raises AssertionError with the output when it holds a sanitizer report."""
+    found = _SANITIZER_REPORT.search(output or "")
+    if found:
+        start = output.rfind("\n", 0, max(0, found.start() - 2000)) + 1  # some context before the report
+        raise AssertionError(f"{what}: sanitizer report:\n{output[start:start + 30000]}")
+
+
 def run_cli(*args, data_dir, env=None, check=False, timeout=120):
     """Runs `mailgate ARGS --data-dir D`; returns CompletedProcess with text stdout/stderr."""
     full_env = dict(os.environ)
@@ -25,6 +39,7 @@ def run_cli(*args, data_dir, env=None, check=False, timeout=120):
     full_env.update(env or {})
     result = subprocess.run([MAILGATE_BIN, *args, "--data-dir", data_dir], env=full_env, capture_output=True,
                             text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    check_no_sanitizer_report(f"mailgate {' '.join(args)}", result.stderr)
     if check and result.returncode != 0:
         raise AssertionError(f"mailgate {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -111,6 +126,7 @@ class Gateway:
         if self._tmp:
             self._tmp.cleanup()
             self._tmp = None
+        check_no_sanitizer_report("mailgate serve", self.rest_of_output)
 
     @property
     def cert_file(self):
