@@ -4,6 +4,7 @@ messages, loss-free DELE semantics, STLS injection, and every failure reply."""
 import hashlib
 import os
 import poplib
+import re
 import socket
 import ssl
 import subprocess
@@ -171,11 +172,33 @@ class Pop3Gateway(unittest.TestCase):
 
     def test_dele_then_disconnect_keeps_the_message(self):
         self.rig.deliver(ALICE, message("keep me"))
+        with open(self.rig.dovecot_log, "rb") as f:
+            log_start = f.seek(0, os.SEEK_END)
         client = self.login()
+        # The provider session the gateway opened for this login (Dovecot logs it with its session id).
+        session = self.wait_for_dovecot_log(
+            log_start, rb"pop3-login: Info: Login: user=<" + ALICE.encode() + rb">.*session=<([^>]+)>").group(1)
         client.dele(1)
-        client.sock.close()  # vanish without QUIT
-        time.sleep(1)
+        # Vanish without QUIT. close() shuts the socket down; sock.close() alone would leave it open (poplib's
+        # makefile() still holds the descriptor), so the gateway would never see the client go.
+        client.close()
+        # Wait for the provider to end that session (nothing can commit the DELE after that), then check how.
+        ended = self.wait_for_dovecot_log(log_start, rb"<" + re.escape(session) + rb">: Info: Disconnected: (.*)")
+        self.assertNotIn(b"Logged out", ended.group(1))  # Dovecot's reason after a QUIT
         self.assertEqual(self.rig.mailbox_count(ALICE), 1)
+
+    def wait_for_dovecot_log(self, start, pattern, timeout=30):
+        """The first match of regex `pattern` in the rig's Dovecot log after offset `start`, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(self.rig.dovecot_log, "rb") as f:
+                f.seek(start)
+                found = re.search(pattern, f.read())
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                self.fail(f"no {pattern!r} in the Dovecot log after {timeout}s:\n{self.rig.log_tail()}")
+            time.sleep(0.05)
 
     def test_fetchmail_over_plaintext(self):
         self.rig.deliver(ALICE, message("for fetchmail", b"fetched body\r\n"))
