@@ -1,18 +1,32 @@
 """A deliberately broken "provider" for STARTTLS downgrade tests (the one place a fake is right: real servers
 do not misbehave on purpose). It speaks just enough POP3, IMAP or SMTP to offer, strip, refuse or abuse STARTTLS,
-and records every line it receives so tests can prove no credential was ever sent in plaintext."""
+and records every line it receives so tests can prove no credential was ever sent in plaintext.
+
+The DROP_MODES are an SMTP provider over implicit TLS (the rig's certificate) that accepts the login and the
+envelope, answers DATA with 354, then vanishes after `drop_after` bytes of the message: "drop_mid_data" closes the
+socket (no close_notify), "reset_mid_data" resets it (SO_LINGER 0). `drops` counts the sessions it dropped."""
 
 import socket
+import ssl
+import struct
 import threading
 
-MODES = ("strip", "refuse", "inject")
+MODES = ("strip", "refuse", "inject")  # STARTTLS misbehaviours; test_starttls_fail_closed runs every one
+DROP_MODES = ("drop_mid_data", "reset_mid_data")
 
 
 class MisbehavingProvider:
-    def __init__(self, protocol, mode):
-        assert mode in MODES
+    def __init__(self, protocol, mode, tls_cert=None, tls_key=None, drop_after=256 * 1024):
+        assert mode in MODES or (mode in DROP_MODES and protocol == "smtp" and tls_cert and tls_key)
         self.protocol, self.mode = protocol, mode
         self.received = []
+        self.drop_after = drop_after
+        self.data_bytes = 0  # message bytes received before the drop
+        self.drops = 0
+        self.tls = None
+        if mode in DROP_MODES:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(tls_cert, tls_key)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -40,12 +54,17 @@ class MisbehavingProvider:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
+            try:
                 conn.settimeout(10)
-                try:
+                if self.tls:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    self._drop_session(conn)
+                else:
                     self._session(conn)
-                except OSError:
-                    pass
+            except OSError:  # includes ssl.SSLError
+                pass
+            finally:
+                conn.close()
 
     def _lines(self, conn):
         buf = b""
@@ -100,3 +119,45 @@ class MisbehavingProvider:
                     return
                 else:
                     send(b"502 what\r\n")
+
+    def _drop_session(self, conn):
+        buf = b""
+
+        def line():
+            nonlocal buf
+            while b"\r\n" not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+            text, buf = buf.split(b"\r\n", 1)
+            self.received.append(text.decode("latin-1"))
+            return text.decode("latin-1")
+
+        conn.sendall(b"220 fake ESMTP ready\r\n")
+        while (text := line()) is not None:
+            verb = text.split(" ")[0].upper()
+            if verb in ("EHLO", "HELO"):
+                conn.sendall(b"250-fake\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif verb == "AUTH":
+                conn.sendall(b"235 2.7.0 ok\r\n")
+            elif verb in ("MAIL", "RCPT"):
+                conn.sendall(b"250 2.1.0 ok\r\n")
+            elif verb == "DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                self.data_bytes = len(buf)
+                while self.data_bytes < self.drop_after:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    self.data_bytes += len(chunk)
+                if self.mode == "reset_mid_data":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+                self.drops += 1
+                return
+            elif verb == "QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"502 what\r\n")
