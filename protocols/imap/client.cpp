@@ -31,9 +31,15 @@ void client::command(std::string_view text) {
     send(tag_ + " " + std::string(text) + "\r\n");
 }
 
-void client::read_capabilities(std::string_view atoms) {
+// Both views of the capabilities go together: a stale atom list would show pre-TLS (attacker-controlled) facts to
+// the legacy client after login (RFC 2595 §3.1).
+void client::forget_capabilities() {
     capabilities_.clear();
     capability_atoms_.clear();
+}
+
+void client::read_capabilities(std::string_view atoms) {
+    forget_capabilities();
     while (!atoms.empty()) {
         auto [word, rest] = split_word(atoms);
         if (!word.empty()) {
@@ -62,7 +68,7 @@ void client::on_line(std::string_view line) {
         if (state_ == state::greeting) {
             if (k == "OK") {
                 if (!take_capability_code(rest)) {
-                    capabilities_.clear();
+                    forget_capabilities();
                     command("CAPABILITY");
                     state_ = state::capability;
                     return;
@@ -182,7 +188,7 @@ void client::on_login_done(std::string_view status, std::string_view line) {
             state_ = state::logged_in;
             return finish();
         }
-        capabilities_.clear();
+        forget_capabilities();
         command("CAPABILITY");
         state_ = state::post_login_capability;
         return;
@@ -194,7 +200,7 @@ void client::on_login_done(std::string_view status, std::string_view line) {
 
 void client::on_tls_started() {
     tls_done_ = true;
-    capabilities_.clear();
+    forget_capabilities();
     command("CAPABILITY");
     state_ = state::capability;
 }

@@ -32,6 +32,7 @@ private:
     void send_login();
     void on_login_done(std::string_view status, std::string_view line);
     bool take_capability_code(std::string_view text);
+    void forget_capabilities();
     void read_capabilities(std::string_view atoms);
 
     state state_ = state::greeting;

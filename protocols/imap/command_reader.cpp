@@ -96,6 +96,7 @@ void command_reader::reset() {
     size_ = 0;
     literal_left_ = 0;
     in_literal_ = false;
+    nul_in_literal_ = false;
     wipe(segments_); // LOGIN's password is in a segment or a literal
     wipe(literals_);
     wipe(command_.args);
@@ -111,10 +112,12 @@ command_reader::status command_reader::next(line_buffer& input) {
                 if (input.buffered() == 0) return status::need_more;
                 std::size_t n = input.buffered();
                 input.take_bytes(n, bytes);
+                nul_in_literal_ |= bytes.find('\0') != std::string_view::npos;
                 literals_.back().append(bytes);
                 literal_left_ -= n;
                 return status::need_more;
             }
+            nul_in_literal_ |= bytes.find('\0') != std::string_view::npos;
             literals_.back().append(bytes);
             literal_left_ = 0;
             in_literal_ = false;
@@ -190,6 +193,8 @@ command command_reader::partial() const {
 }
 
 command_reader::status command_reader::finish() {
+    // Reported with the whole command, so the answer does not depend on how the bytes were split.
+    if (nul_in_literal_) return status::nul_in_literal;
     wipe(command_.args);
     command_ = assemble(literals_.size());
     wipe(segments_);

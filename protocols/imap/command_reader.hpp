@@ -25,6 +25,7 @@ public:
         send_continuation, // a synchronizing literal {n}: the codec sends "+ ..." and calls next() again
         too_long,       // over the limit (line or literal); the client must be cut off
         bad_literal,    // literal length that is not a number or overflows
+        nul_in_literal, // a literal is CHAR8 (RFC 9051 §9): NUL travels only in literal8, which we do not take
         bare_lf,
     };
 
@@ -49,6 +50,7 @@ private:
     std::size_t size_ = 0;
     std::size_t literal_left_ = 0;
     bool in_literal_ = false;
+    bool nul_in_literal_ = false;
     secret_strings segments_; // text between literals
     secret_strings literals_;
     command command_;

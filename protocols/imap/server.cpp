@@ -113,6 +113,10 @@ action server::next() {
                 untagged("BAD Invalid literal length");
                 end(session_errc::garbage);
                 continue;
+            case command_reader::status::nul_in_literal:
+                untagged("BAD NUL in a literal");
+                end(session_errc::garbage);
+                continue;
             case command_reader::status::bare_lf:
                 end(session_errc::garbage);
                 continue;

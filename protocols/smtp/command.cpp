@@ -55,6 +55,8 @@ std::optional<mail_path> parse_path(std::string_view argument, std::string_view 
         auto colon = address.find(':');
         if (colon == std::string_view::npos) return std::nullopt;
         address.remove_prefix(colon + 1);
+        // What the route leads to must be a mailbox: "<@a:>" is not the null path, "<@a:@b>" not an address.
+        if (address.empty() || address.starts_with('@')) return std::nullopt;
     }
     if (!plausible_address(address)) return std::nullopt;
     path.address = std::string(address);

@@ -388,5 +388,44 @@ TEST(imap_client, logout_sends_logout_and_is_done_on_tagged_ok) {
                            }));
 }
 
+step atoms_are(std::vector<std::string> expected) {
+    return check<client>([expected](client& c) { EXPECT_EQ(c.capability_atoms(), expected); });
+}
+
+TEST(imap_client, pre_tls_capability_atoms_never_survive_starttls) {
+    // Found by the fuzzer: only the set was cleared, so the atoms the legacy client is shown after login kept
+    // what a man in the middle wrote before TLS.
+    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls),
+                               {
+                                   feed("* OK [CAPABILITY IMAP4rev1 STARTTLS COMPRESS=DEFLATE X-INJECTED] hi\r\n"),
+                                   expect_write("a1 STARTTLS\r\n"),
+                                   feed("a1 OK go\r\n"),
+                                   expect_start_tls(),
+                                   atoms_are({}),
+                                   expect_write("a2 CAPABILITY\r\n"),
+                                   feed("a2 OK\r\n"),
+                                   expect_write("a3 LOGIN \"alice\" \"s3cret\"\r\n"),
+                                   feed("a3 OK\r\n"),
+                                   expect_write("a4 CAPABILITY\r\n"),
+                                   feed("a4 OK\r\n"),
+                                   expect_done(),
+                                   atoms_are({}),
+                                   capabilities_are({}),
+                               }));
+}
+
+TEST(imap_client, pre_login_atoms_are_not_shown_as_the_post_login_set) {
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit),
+                               greeting_with("IMAP4rev1 X-PRELOGIN") +
+                                   std::vector<step>{
+                                       expect_write("a1 LOGIN \"alice\" \"s3cret\"\r\n"),
+                                       feed("a1 OK hi\r\n"),
+                                       expect_write("a2 CAPABILITY\r\n"),
+                                       feed("a2 OK\r\n"),
+                                       expect_done(),
+                                       atoms_are({}),
+                                   }));
+}
+
 } // namespace
 } // namespace mailgate::protocols::imap

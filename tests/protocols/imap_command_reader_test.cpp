@@ -47,9 +47,10 @@ std::vector<std::string> read_events(const std::vector<std::string_view>& pieces
                 events.emplace_back("+");
                 continue;
             }
-            events.emplace_back(s == status::too_long      ? "too_long"
-                                : s == status::bad_literal ? "bad_literal"
-                                                           : "bare_lf");
+            events.emplace_back(s == status::too_long         ? "too_long"
+                                : s == status::bad_literal    ? "bad_literal"
+                                : s == status::nul_in_literal ? "nul_in_literal"
+                                                              : "bare_lf");
             return events;
         }
     }
@@ -192,11 +193,13 @@ TEST(imap_command_reader, empty_literal) {
 }
 
 TEST(imap_command_reader, literal_bytes_are_opaque) {
-    // CRLF, "}", a literal marker, quotes, NUL and bare LF inside a literal are data, not syntax.
+    // CRLF, "}", a literal marker, quotes, 8-bit bytes and bare LF inside a literal are data, not syntax.
     const std::string first = "x\r\n} {3}\n"; // 9 octets
-    const std::string second("\"\\\0\xc3\xa9", 5);
+    const std::string second("\"\\\x01\xc3\xa9", 5);
     expect_events("a LOGIN {9+}\r\n" + first + " {5+}\r\n" + second + "\r\n",
                   {"a LOGIN [" + escape_bytes(first) + "] [" + escape_bytes(second) + "]"});
+    // NUL is not CHAR8 (RFC 9051 §9): only literal8 may carry it, and we take none.
+    expect_events(std::string("a LOGIN {3+}\r\na\0b p\r\n", 21), {"nul_in_literal"});
     // A literal whose content ends in something that looks like a literal marker.
     expect_events("a LOGIN {3+}\r\n{1} p\r\n", {"a LOGIN [{1}] [p]"});
 }

@@ -141,4 +141,15 @@ TEST(imap_server_literal, refused_literals_leave_no_password_behind) {
 }
 
 } // namespace
+TEST(imap_server_literal, nul_in_a_literal_closes_the_session) {
+    // Found by the fuzzer: a literal is CHAR8 (RFC 9051 §9), so NUL must not reach the credential.
+    for (std::string line : {std::string("a1 LOGIN {5+}\r\nal\0ce s3cret\r\n", 29),
+                             std::string("a1 LOGIN alice {6+}\r\ns3\0ret\r\n", 29)}) {
+        SCOPED_TRACE(line);
+        EXPECT_TRUE(run_transcript(implicit_tls(), steps{expect_write(greeting_tls), feed(line),
+                                                         expect_write("* BAD NUL in a literal\r\n"),
+                                                         expect_close(session_errc::garbage)}));
+    }
+}
+
 } // namespace mailgate::protocols::imap

@@ -73,6 +73,9 @@ TEST(smtp_command, source_routes_are_dropped_to_the_mailbox) {
     EXPECT_EQ(p->address, "user@c.example");
     EXPECT_FALSE(parse_path("TO:<@relay1.example>", "TO:"));
     EXPECT_FALSE(parse_path("TO:<@relay1.example:a b@c>", "TO:"));
+    // Found by the fuzzer: a route must lead to a mailbox (these used to become "<@b>" and the null path "<>").
+    EXPECT_FALSE(parse_path("TO:<@a:@b>", "TO:"));
+    EXPECT_FALSE(parse_path("FROM:<@a:>", "FROM:"));
 }
 
 TEST(smtp_command, malformed_paths_are_refused) {
