@@ -28,7 +28,7 @@ def check_no_sanitizer_report(what, output):
     found = _SANITIZER_REPORT.search(output or "")
     if found:
         start = output.rfind("\n", 0, max(0, found.start() - 2000)) + 1  # some context before the report
-        raise AssertionError(f"{what}: sanitizer report:\n{output[start:start + 30000]}")
+        raise AssertionError(f"{what}: sanitizer report:\n{output[start:start + 300000]}")
 
 
 def run_cli(*args, data_dir, env=None, check=False, timeout=120):
