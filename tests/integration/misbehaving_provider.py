@@ -15,16 +15,14 @@ MODES = ("strip", "refuse", "inject")  # STARTTLS misbehaviours; test_starttls_f
 DROP_MODES = ("drop_mid_data", "reset_mid_data")
 
 
-class MisbehavingProvider:
-    def __init__(self, protocol, mode, tls_cert=None, tls_key=None, drop_after=256 * 1024):
-        assert mode in MODES or (mode in DROP_MODES and protocol == "smtp" and tls_cert and tls_key)
-        self.protocol, self.mode = protocol, mode
+class FakeProvider:
+    """The frame of a fake provider: a loopback listener on its own thread serving one connection at a time
+    (over implicit TLS when given a certificate), recording every line received. Subclasses speak in _session()."""
+
+    def __init__(self, tls_cert=None, tls_key=None):
         self.received = []
-        self.drop_after = drop_after
-        self.data_bytes = 0  # message bytes received before the drop
-        self.drops = 0
         self.tls = None
-        if mode in DROP_MODES:
+        if tls_cert:
             self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.tls.load_cert_chain(tls_cert, tls_key)
         self.sock = socket.socket()
@@ -58,9 +56,7 @@ class MisbehavingProvider:
                 conn.settimeout(10)
                 if self.tls:
                     conn = self.tls.wrap_socket(conn, server_side=True)
-                    self._drop_session(conn)
-                else:
-                    self._session(conn)
+                self._session(conn)
             except OSError:  # includes ssl.SSLError
                 pass
             finally:
@@ -79,6 +75,26 @@ class MisbehavingProvider:
             yield line.decode("latin-1")
 
     def _session(self, conn):
+        raise NotImplementedError
+
+
+class MisbehavingProvider(FakeProvider):
+    def __init__(self, protocol, mode, tls_cert=None, tls_key=None, drop_after=256 * 1024):
+        assert mode in MODES or (mode in DROP_MODES and protocol == "smtp" and tls_cert and tls_key)
+        self.protocol, self.mode = protocol, mode
+        self.drop_after = drop_after
+        self.data_bytes = 0  # message bytes received before the drop
+        self.drops = 0
+        dropping = mode in DROP_MODES
+        super().__init__(tls_cert if dropping else None, tls_key if dropping else None)
+
+    def _session(self, conn):
+        if self.mode in DROP_MODES:
+            self._drop_session(conn)
+        else:
+            self._starttls_session(conn)
+
+    def _starttls_session(self, conn):
         offer = self.mode != "strip"
         send = conn.sendall
         if self.protocol == "pop3":

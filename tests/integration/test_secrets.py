@@ -7,15 +7,14 @@ import os
 import resource
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 from admin_client import AdminClient, admin_password
 from gateway import MAILGATE_BIN, Gateway, add_account, run_cli
+from misbehaving_provider import FakeProvider
 from rig import ProviderRig
 
 SECRET = "Provider-Secret-42xyz"
@@ -28,55 +27,21 @@ def forms_of_the_secret():
     return [SECRET, plain, base64.b64encode(SECRET.encode()).decode(), plain[8:30]]
 
 
-class EchoingProvider:
+class EchoingProvider(FakeProvider):
     """Implicit-TLS provider that accepts everything up to the credential and then refuses it, quoting back the
     command line it received (as some servers do in their error text)."""
 
     def __init__(self, protocol, mechanisms, cert, key):
         self.protocol, self.mechanisms = protocol, mechanisms
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.sessions = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(cert, key)
 
-    def close(self):
+    def _session(self, conn):
+        self.sessions += 1
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
+            getattr(self, "_" + self.protocol)(conn, self._lines(conn))
+        except StopIteration:  # the gateway hung up
             pass
-        self.sock.close()
-        self.thread.join(timeout=5)
-
-    def _serve(self):
-        while True:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                with self.context.wrap_socket(raw, server_side=True) as conn:
-                    conn.settimeout(10)
-                    self.sessions += 1
-                    getattr(self, "_" + self.protocol)(conn, self._lines(conn))
-            except (OSError, StopIteration):
-                pass
-
-    @staticmethod
-    def _lines(conn):
-        buf = b""
-        while True:
-            while b"\r\n" not in buf:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                buf += chunk
-            line, buf = buf.split(b"\r\n", 1)
-            yield line.decode("latin-1")
 
     def _smtp(self, conn, lines):
         conn.sendall(b"220 echo ESMTP\r\n")
