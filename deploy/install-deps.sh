@@ -31,15 +31,27 @@ for p in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [[ $status == installed ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# playwright-core (tests/e2e/package-lock.json) needs Node.js >= 20 and Debian 12's nodejs is 18: then the official
+# Node.js 20 binary from the npm registry (package node@20), installed into /usr/local/bin, ahead of /usr/bin on PATH.
+node_too_old=false
+if [[ ${1:-} == --test ]] && (( $(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) < 20 )); then
+    node_too_old=true
+fi
+[[ ${#missing[@]} -eq 0 ]] && ! $node_too_old && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then
-    echo "install-deps: missing packages: ${missing[*]}; run as root (or install them) first" >&2
+    echo "install-deps: missing packages: ${missing[*]}$($node_too_old && echo ' node@20 (npm)'); run as root (or install them) first" >&2
     exit 1
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# Postfix is only a test peer here: keep its package from configuring a system mail service.
-echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [[ ${#missing[@]} -gt 0 ]]; then
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Postfix is only a test peer here: keep its package from configuring a system mail service.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if $node_too_old; then
+    echo "install-deps: installing Node.js 20 (npm package node@20) into /usr/local"
+    npm install -g --no-audit --no-fund --loglevel=error node@20
+fi
