@@ -235,6 +235,9 @@ corpora["smtp_client"] = {
                                        "534-5.7.9 Application-specific password required\r\n534 5.7.9 see help\r\n")),
     "no_auth": client(0, 0, lines("220 mx\r\n", "250-mx\r\n250 8BITMIME\r\n")),
     "greeting_refused": client(0, 0, lines("554 no service\r\n")),
+    # A long credential: AUTH PLAIN over 512 octets goes without its initial response, sent after the 334.
+    "held_response": seed([0, 0x80], [("t", "u" * 200), ("t", "s" * 200), a(0)]
+                          + lines("220 mx\r\n", "250-mx\r\n250 AUTH PLAIN\r\n", "334 \r\n", "235 ok\r\n")),
 }
 
 

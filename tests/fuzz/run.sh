@@ -36,6 +36,14 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
         echo "run.sh: configuring $build failed" >&2
         exit 2
     }
+else
+    # An existing build directory gets the fuzz options again (cheap; its compiler stays what it was).
+    cmake -S "$root" -B "$build" -DMAILGATE_BUILD_FUZZERS=ON -DMAILGATE_BUILD_TESTS=OFF -DMAILGATE_SANITIZE=ON \
+        >"$build/configure.log" 2>&1 || {
+        cat "$build/configure.log" >&2
+        echo "run.sh: configuring $build failed" >&2
+        exit 2
+    }
 fi
 if ! cmake --build "$build" --target mailgate_fuzzers -j "$jobs"; then
     echo "run.sh: building the fuzzers failed" >&2
