@@ -241,6 +241,16 @@ corpora["smtp_client"] = {
 }
 
 
+# Regression seeds: the inputs of crashes-found/ (fixed in 5cf8f3b), run on every fuzzing run.
+corpora["imap_server"]["regression-nul-in-literal"] = seed([4 | 16], lines("a1 LOGIN {5+}\r\nal\x00ce s3cret\r\n"))
+corpora["imap_client"]["regression-pre-tls-capabilities"] = client(1, 0, lines(
+    "* OK [CAPABILITY IMAP4rev1 STARTTLS COMPRESS=DEFLATE X-INJECTED] hi\r\n", "a1 OK begin TLS\r\n",
+    "a2 OK\r\n", "a3 OK logged in\r\n", "a4 OK\r\n"))
+corpora["imap_client"]["regression-stale-capability-atoms"] = client(0, 0, lines(
+    "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n", "a1 OK done\r\n", "a2 OK\r\n"))
+corpora["smtp_command"]["regression-route-to-at-domain"] = raw("MAIL FROM:<@a:@b>")
+
+
 def main():
     root = os.path.join(HERE, "corpus")
     for codec, seeds in corpora.items():
