@@ -8,6 +8,11 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/deploy/install-deps.sh" --test
 "$here/deploy/build.sh" -DMAILGATE_BUILD_TESTS=ON
 # playwright-core for the admin page's browser test (it drives the system's Chromium; no browser download).
+# Debian's own nodejs trusts the system certificate store; the Node.js 20 binary that install-deps may add carries
+# its own list, so point it at the system store too (local or intercepting CAs installed there keep working).
+if [[ -z ${NODE_EXTRA_CA_CERTS:-} && -f /etc/ssl/certs/ca-certificates.crt ]]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 npm ci --prefix "$here/tests/e2e" --no-audit --no-fund --loglevel=error
 
 failed=()
