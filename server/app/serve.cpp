@@ -66,7 +66,8 @@ void stop_after_grace(net::io_pool& io, proxy::activity& live, const net::connec
     auto deadline = std::chrono::steady_clock::now() + grace;
     auto closed = std::make_shared<bool>(false);
     auto poll = std::make_shared<std::function<void()>>();
-    *poll = [&io, &live, &limits, timer, deadline, closed, poll] {
+    // The closure holds itself only weakly; the pending wait keeps it alive, so it is freed once polling ends.
+    *poll = [&io, &live, &limits, timer, deadline, closed, self = std::weak_ptr(poll)] {
         auto now = std::chrono::steady_clock::now();
         if (limits.active() == 0 || now >= deadline + std::chrono::seconds(1)) {
             io.stop();
@@ -77,7 +78,7 @@ void stop_after_grace(net::io_pool& io, proxy::activity& live, const net::connec
             spdlog::info("closing {} remaining session(s)", live.close_all_sessions(proxy::close_reason::shutdown_all));
         }
         timer->expires_after(std::chrono::milliseconds(100));
-        timer->async_wait([poll](boost::system::error_code) { (*poll)(); });
+        timer->async_wait([poll = self.lock()](boost::system::error_code) { (*poll)(); });
     };
     (*poll)();
 }

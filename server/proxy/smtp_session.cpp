@@ -91,7 +91,9 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                            if (reason != close_reason::account_removed && !codec.in_data())
                                stream.write_now("421 4.3.2 mailgate is shutting down\r\n");
                            stream.close();
-                           up.drop();
+                           // Only close: the session coroutine may be inside a provider exchange using the codec
+                           // and connection right now; it fails out of it and destroys them itself.
+                           if (up.connection) up.connection->close();
                        });
     try {
         for (;;) {
