@@ -36,15 +36,6 @@ struct pop3_client_hooks {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    FuzzedDataProvider fdp(data, size);
-    live_source src(fdp);
-    auto mode = (src.choose() & 1) ? mailgate::protocols::upstream_tls::starttls
-                                   : mailgate::protocols::upstream_tls::implicit;
-    auto credentials = pick_credentials(src);
-    mailgate::protocols::upstream_limits limits;
-    if (src.choose() & 1) limits.max_line = 64; // short limit: over-long replies with little input
-    pop3::client codec(mode, credentials, limits);
-    pop3_client_hooks hooks;
-    drive_upstream(codec, src, hooks, mode, credentials, size);
-    return 0;
+    return fuzz_upstream_client<pop3_client_hooks>(
+        data, size, [](auto m, const auto& c, auto l) { return pop3::client(m, c, l); });
 }

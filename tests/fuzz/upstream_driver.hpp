@@ -118,4 +118,19 @@ void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::up
     }
 }
 
+// One fuzz input against a provider-side client codec: the TLS mode, credential and line limit chosen from the
+// input, then driven to its end. `make(mode, credentials, limits)` builds the codec.
+template <class Hooks, class Make> int fuzz_upstream_client(const std::uint8_t* data, std::size_t size, Make make) {
+    FuzzedDataProvider fdp(data, size);
+    live_source src(fdp);
+    auto mode = (src.choose() & 1) ? protocols::upstream_tls::starttls : protocols::upstream_tls::implicit;
+    auto credentials = pick_credentials(src);
+    protocols::upstream_limits limits;
+    if (src.choose() & 1) limits.max_line = 64; // short limit: over-long replies with little input
+    auto codec = make(mode, credentials, limits);
+    Hooks hooks;
+    drive_upstream(codec, src, hooks, mode, credentials, size);
+    return 0;
+}
+
 } // namespace mailgate::fuzz
