@@ -21,41 +21,35 @@ void store_service::record(std::function<void(account_repository&)> write) {
 boost::asio::awaitable<local_login> store_service::authenticate(std::string user, std::string password,
                                                                  std::string client) {
     struct lookup {
-        std::optional<std::string> hash;
-        std::string share_key;
+        std::optional<account> record; // the user's account, whatever the password
+        std::string against;           // its password hash, or for an unknown user a dummy one (same KDF cost)
         std::optional<local_check> known;
     };
-    // SQLite and the keyed hashes on the store pool; only a check the caches cannot answer goes to the KDF.
+    // SQLite and the keyed caches in one trip to the store pool; only what the caches cannot answer goes to the KDF.
     auto found = co_await run([this, &user, &password](account_repository& repo) {
         lookup out;
-        out.hash = repo.local_password_hash(user);
-        // An unknown user still costs one KDF run (against a dummy hash), so timing does not reveal which exist.
-        const auto& against = out.hash ? *out.hash : repo.unknown_user_hash();
-        if (out.hash && good_.contains(user, password, against)) out.known = local_check::ok;
-        else if (bad_.contains(user, password, against)) out.known = local_check::repeated_wrong;
-        else out.share_key = good_.key_for(user, password, against);
+        auto hash = repo.local_password_hash(user);
+        if (hash) out.record = repo.find_by_local_user(user);
+        out.against = out.record ? *hash : repo.unknown_user_hash();
+        if (out.record && good_.contains(user, password, out.against)) out.known = local_check::ok;
+        else if (bad_.contains(user, password, out.against)) out.known = local_check::repeated_wrong;
         return out;
     });
     local_login result;
-    result.known_user = found.hash.has_value();
+    result.known_user = found.record.has_value();
     if (found.known) {
         result.verdict = *found.known;
     } else {
-        auto against = found.hash ? *found.hash : repo_.unknown_user_hash();
-        auto verdict = co_await kdf_.async_verify(found.share_key, std::move(client), password, std::move(against),
-                                                  boost::asio::use_awaitable);
+        auto verdict = co_await kdf_.async_verify(good_.key_for(user, password, found.against), std::move(client),
+                                                  password, found.against, boost::asio::use_awaitable);
         if (verdict == kdf_verdict::busy) result.verdict = local_check::busy;
-        else if (verdict == kdf_verdict::match && found.hash) result.verdict = local_check::ok;
+        else if (verdict == kdf_verdict::match && found.record) result.verdict = local_check::ok;
         else result.verdict = local_check::wrong;
-        auto remembered = found.hash ? *found.hash : repo_.unknown_user_hash();
-        if (result.verdict == local_check::ok) good_.remember(user, password, remembered);
-        if (result.verdict == local_check::wrong) bad_.remember(user, password, remembered);
+        if (result.verdict == local_check::ok) good_.remember(user, password, found.against);
+        if (result.verdict == local_check::wrong) bad_.remember(user, password, found.against);
     }
     wipe(password);
-    if (result.verdict == local_check::ok) {
-        result.record = co_await run([&user](account_repository& repo) { return repo.find_by_local_user(user); });
-        if (!result.record) result.verdict = local_check::wrong; // removed meanwhile
-    }
+    if (result.verdict == local_check::ok) result.record = std::move(found.record);
     co_return result;
 }
 
