@@ -894,6 +894,20 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 imap.expunge()
             imap.logout()
 
+    def wait_for_postfix_queue_empty(self, timeout=20.0):
+        """Wait until Postfix holds no message in any queue: everything it accepted has been delivered (or
+        bounced), so a mailbox count afterwards is final rather than "nothing yet"."""
+        queue = self._p("postfix", "queue")
+        deadline = time.monotonic() + timeout
+        while True:
+            queued = [os.path.join(d, f) for sub in ("maildrop", "incoming", "active", "deferred", "hold")
+                      for d, _, files in os.walk(os.path.join(queue, sub)) for f in files]
+            if not queued:
+                return
+            if time.monotonic() > deadline:
+                raise RigError(f"Postfix still holds {len(queued)} message(s) after {timeout}s\n" + self.log_tail())
+            time.sleep(0.1)
+
     def wait_for_messages(self, user, n, timeout=20.0, mailbox="INBOX"):
         """Wait until user's mailbox holds at least n messages; returns the count."""
         deadline = time.monotonic() + timeout

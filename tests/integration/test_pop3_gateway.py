@@ -233,6 +233,10 @@ class Pop3Gateway(unittest.TestCase):
             with self.assertRaises(socket.timeout):
                 tls.recv(4096)
             tls.settimeout(30)
+            # The first reply after TLS must answer this NOOP: an executed CAPA would have answered first.
+            tls.sendall(b"NOOP\r\n")
+            first = read_until(tls, b"\r\n")
+            self.assertNotEqual(first, b"+OK Capability list follows\r\n")
             tls.sendall(b"CAPA\r\n")
             capa = read_until(tls, b"\r\n.\r\n")
             self.assertNotIn(b"STLS", capa)  # no STLS once TLS is up

@@ -282,7 +282,7 @@ class SmtpGateway(unittest.TestCase):
                         if not chunk:
                             break
                         rest += chunk
-                time.sleep(1.5)  # give the provider time to deliver anything it accepted
+                self.rig.wait_for_postfix_queue_empty()  # whatever the provider accepted is delivered now
                 count = self.rig.mailbox_count(BOB)
                 self.assertIn(count, (0, 1), (seq, verdicts, rest))
                 if b"\x00" not in seq:
