@@ -37,7 +37,16 @@ node_too_old=false
 if [[ ${1:-} == --test ]] && (( $(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) < 20 )); then
     node_too_old=true
 fi
-[[ ${#missing[@]} -eq 0 ]] && ! $node_too_old && exit 0
+# The OAuth2 authorization server of the integration tests (tests/oauth: oidc-provider, pinned by its
+# package-lock.json), after Node.js is there; --prefer-offline takes what the npm cache already holds.
+oauth_server_deps() {
+    [[ $1 == --test ]] || return 0
+    if [[ -z ${NODE_EXTRA_CA_CERTS:-} && -f /etc/ssl/certs/ca-certificates.crt ]]; then
+        export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+    fi
+    npm ci --prefix "$(cd "$(dirname "$0")/.." && pwd)/tests/oauth" --prefer-offline --no-audit --no-fund --loglevel=error
+}
+[[ ${#missing[@]} -eq 0 ]] && ! $node_too_old && { oauth_server_deps "${1:-}"; exit 0; }
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "install-deps: missing packages: ${missing[*]}$($node_too_old && echo ' node@20 (npm)'); run as root (or install them) first" >&2
@@ -55,3 +64,4 @@ if $node_too_old; then
     echo "install-deps: installing Node.js 20 (npm package node@20) into /usr/local"
     npm install -g --no-audit --no-fund --loglevel=error node@20
 fi
+oauth_server_deps "${1:-}"

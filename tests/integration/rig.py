@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 DOVECOT_BIN = "/usr/sbin/dovecot"
 POSTFIX_MASTER = "/usr/lib/postfix/sbin/master"
@@ -327,18 +328,26 @@ class ProviderRig:
       ports          {"imaps","imap","pop3s","pop3","smtps","submission","lmtp"} -> int
                      (imap/pop3 offer STARTTLS/STLS; submission requires STARTTLS)
       users          {address: password}
+      oauth          the OAuth2 authorization server given as oauth= (oauth_rig.OAuthServer), or None
+
+    With oauth=OAuthServer(...), start() also starts that server (with a certificate from the rig CA) before
+    Dovecot, stop() stops it after, and the provider accepts its access tokens: Dovecot gets an oauth2 passdb
+    (XOAUTH2 and OAUTHBEARER on IMAP, POP3 and, through Dovecot SASL, Postfix's smtps and submission) that
+    introspects each token at that server. Without it nothing changes.
     """
 
     PORT_NAMES = ("imaps", "imap", "pop3s", "pop3", "smtps", "submission", "lmtp")
 
-    def __init__(self, users=None, start_timeout=20.0, keep=None):
+    def __init__(self, users=None, start_timeout=20.0, keep=None, oauth=None):
         self.users = dict(users or DEFAULT_USERS)
+        self.oauth = oauth
         self.start_timeout = start_timeout
         self.keep = os.environ.get("MAILGATE_RIG_KEEP") == "1" if keep is None else keep
         self.host = "localhost"
         self.dir = None
         self.ca_file = None
         self.other_ca_file = None
+        self._ca_key = None
         self.ports = {}
         self.auth_port = None  # Dovecot auth inet listener used by Postfix SASL
         self.backend_ports = {}  # Dovecot's own plain imap/pop3 ports (behind the relays)
@@ -380,6 +389,8 @@ class ProviderRig:
             self.auth_port = ports[-3]
             self.backend_ports = {"imap": ports[-2], "pop3": ports[-1]}
             self._make_certs()
+            if self.oauth is not None:
+                self.oauth.start(rig=self)
             self._write_dovecot_config()
             self._write_postfix_config()
             self.start_dovecot()
@@ -395,7 +406,10 @@ class ProviderRig:
             return
         self._stopped = True
         errors = []
-        for fn in (self.stop_postfix, self.stop_dovecot):
+        stops = [self.stop_postfix, self.stop_dovecot]
+        if self.oauth is not None:
+            stops.append(self.oauth.stop)
+        for fn in stops:
             try:
                 fn()
             except Exception as exc:
@@ -473,7 +487,9 @@ subjectAltName = DNS:localhost
             return key, crt
 
         ca_key, self.ca_file = make_ca("ca", "mailgate rig CA")
-        _, self.other_ca_file = make_ca("other-ca", "mailgate rig unrelated CA")
+        self._other_ca_key, self.other_ca_file = make_ca("other-ca", "mailgate rig unrelated CA")
+        self._ca_key = ca_key
+        self._openssl_cnf = cnf
         self.server_key = os.path.join(d, "server.key")
         self.server_cert = os.path.join(d, "server.crt")
         csr = os.path.join(d, "server.csr")
@@ -494,6 +510,39 @@ subjectAltName = DNS:localhost
         for path in (self.ca_file, self.other_ca_file, self.server_cert):
             os.chmod(path, 0o644)
 
+    def issue_server_cert(self, name, dns_names=("localhost",), ip_addresses=(), ca="rig"):
+        """A new P-256 server key and certificate for another test server (e.g. the OAuth2 authorization server),
+        signed by the rig CA (ca="rig", what rig.ca_file trusts) or by the unrelated one (ca="other"), with exactly
+        the given DNS and IP subject alternative names. Returns (cert_path, key_path); the key is 0600."""
+        if self.dir is None or self._ca_key is None:
+            raise RigError("issue_server_cert needs a started rig")
+        ca_cert, ca_key = {"rig": (self.ca_file, self._ca_key),
+                           "other": (self.other_ca_file, self._other_ca_key)}[ca]
+        d = self._p("tls")
+        sans = [f"DNS:{n}" for n in dns_names] + [f"IP:{a}" for a in ip_addresses]
+        if not sans:
+            raise RigError("issue_server_cert needs at least one DNS name or IP address")
+        ext = os.path.join(d, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("""\
+[v3_server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = """ + ", ".join(sans) + "\n")
+        key, crt, csr = (os.path.join(d, name + x) for x in (".key", ".crt", ".csr"))
+        _run(["openssl", "req", "-config", self._openssl_cnf, "-new", "-newkey", "ec", "-pkeyopt",
+              "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+              "-subj", "/CN=" + [*dns_names, *ip_addresses][0]])
+        _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key,
+              "-set_serial", str(time.time_ns() // 1000), "-days", "30",
+              "-extfile", ext, "-extensions", "v3_server", "-out", crt])
+        os.chmod(key, 0o600)
+        os.chmod(crt, 0o644)
+        return crt, key
+
     # ------------------------------------------------------------------ Dovecot
     def _write_dovecot_config(self):
         mail = pwd.getpwnam(MAIL_USER)
@@ -513,6 +562,17 @@ subjectAltName = DNS:localhost
         os.chmod(passwd, 0o640)
 
         p = self.ports
+        mechanisms, oauth_passdb = "plain login", ""
+        if self.oauth is not None:
+            mechanisms += " xoauth2 oauthbearer"
+            oauth_passdb = f"""
+# OAuth2 access tokens (oauth= given): only for these mechanisms, after the password passdb (a token is never a
+# user's password, so that one fails and this one decides).
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {self._write_dovecot_oauth2_config(dovecot_gid)}
+}}"""
         conf = f"""\
 # Generated by tests/integration/rig.py - throwaway provider instance.
 instance_name = mailgate-rig-{os.path.basename(self.dir)}
@@ -532,7 +592,7 @@ ssl_min_protocol = TLSv1.2
 # Login only after TLS, like real providers. Dovecot treats rip == lip as
 # secure, hence the 127.0.0.2 relay in front of the plain ports.
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_verbose = yes
 # Fail fast: no 2 s failure delay, and no per-IP auth penalty (anvil adds up
 # to 15 s to *every* later login from 127.0.0.1 after a failed one, which
@@ -543,7 +603,7 @@ auth_failure_delay = 0
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {passwd}
-}}
+}}{oauth_passdb}
 # static userdb without allow_all_users: existence is checked via the passdb,
 # so LMTP rejects unknown recipients.
 userdb {{
@@ -593,6 +653,37 @@ service auth {{
 """
         with open(self._p("dovecot.conf"), "w") as f:
             f.write(conf)
+
+    def _write_dovecot_oauth2_config(self, dovecot_gid):
+        """Dovecot 2.3's oauth2 passdb settings: RFC 7662 introspection (POST, the resource-server client's
+        credentials in the URL = HTTP Basic) at self.oauth, trusting the rig CA. Returns the file's path."""
+        oauth = self.oauth
+        rs = oauth.clients["resource_server"]
+        url = urllib.parse.urlsplit(oauth.provider_introspection_url)
+        creds = f"{urllib.parse.quote(rs['client_id'], safe='')}:{urllib.parse.quote(rs['client_secret'], safe='')}"
+        introspection_url = urllib.parse.urlunsplit((url.scheme, f"{creds}@{url.netloc}", url.path, url.query, ""))
+        path = self._p("dovecot-oauth2.conf.ext")
+        with open(path, "w") as f:
+            f.write(f"""\
+# Generated by tests/integration/rig.py: access tokens are checked by introspection at the test AS.
+introspection_mode = post
+introspection_url = {introspection_url}
+force_introspection = yes
+# The AS answers every unknown, expired or revoked token with 200 {{"active":false}}: 2.3.19 takes an
+# introspection 4xx for a temporary failure, not for a bad token.
+active_attribute = active
+active_value = true
+username_attribute = {oauth.username_claim}
+scope = {oauth.mail_scope}
+openid_configuration_url = {oauth.discovery_url}
+tls_ca_cert_file = {self.ca_file}
+timeout_msecs = 10000
+max_parallel_connections = 4
+""")
+        # Holds the resource-server client's secret; read by the auth process (user dovecot).
+        os.chown(path, 0, dovecot_gid)
+        os.chmod(path, 0o640)
+        return path
 
     def start_dovecot(self):
         """(Re)start Dovecot on the rig's ports. Returns when its ports accept."""
@@ -922,8 +1013,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
     def info(self):
         """JSON-able description (what `rig.py serve` prints)."""
-        return {"ca_file": self.ca_file, "other_ca_file": self.other_ca_file, "host": self.host,
+        info = {"ca_file": self.ca_file, "other_ca_file": self.other_ca_file, "host": self.host,
                 "ports": dict(self.ports), "users": dict(self.users), "dir": self.dir}
+        if self.oauth is not None:
+            info["oauth"] = self.oauth.info()
+        return info
 
 
 def _serve():
