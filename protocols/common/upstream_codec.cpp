@@ -2,6 +2,7 @@
 #include "protocols/common/upstream_codec.hpp"
 
 #include "protocols/common/base64.hpp"
+#include "protocols/sasl/client_mechanisms.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -22,6 +23,7 @@ upstream_codec::~upstream_codec() {
     wipe(out_);
     wipe(held_);
     wipe(sent_forms_);
+    wipe(error_report_);
 }
 
 action upstream_codec::next() {
@@ -132,6 +134,53 @@ void upstream_codec::send_with_initial_response(std::string_view command, std::s
         return;
     }
     send_credential(std::string(command) + " ", std::move(response));
+}
+
+std::string_view upstream_codec::bearer_mechanism_name() const noexcept {
+    return credentials_.mechanism == bearer_mechanism::oauthbearer ? "OAUTHBEARER" : "XOAUTH2";
+}
+
+std::optional<std::string> upstream_codec::bearer_initial_response(bool offered) {
+    if (!offered) {
+        fail(upstream_errc::no_usable_mechanism);
+        return std::nullopt;
+    }
+    const auto& c = credentials_;
+    auto response = c.mechanism == bearer_mechanism::oauthbearer
+                        ? sasl::oauthbearer_initial_response(c.user, c.secret, c.host, c.port)
+                        : sasl::xoauth2_initial_response(c.user, c.secret);
+    if (!response) fail(upstream_errc::credential_unencodable);
+    return response;
+}
+
+bool upstream_codec::continue_login(std::string_view challenge) {
+    if (send_held()) return true;
+    if (!bearer() || error_report_answered_) return false;
+    error_report_answered_ = true;
+    if (auto decoded = base64_decode(challenge)) {
+        error_report_.swap(*decoded);
+        wipe(*decoded);
+    } else {
+        error_report_.assign(challenge);
+    }
+    auto answer = credentials_.mechanism == bearer_mechanism::oauthbearer ? sasl::oauthbearer_error_answer
+                                                                           : sasl::xoauth2_error_answer;
+    send(std::string(answer) + "\r\n");
+    return true;
+}
+
+void upstream_codec::reject_login(std::string_view final_line) {
+    fail_login(bearer() ? upstream_errc::token_rejected : upstream_errc::auth_rejected, final_line);
+}
+
+void upstream_codec::fail_login(upstream_errc e, std::string_view final_line) {
+    if (error_report_.empty()) return fail(e, final_line);
+    constexpr std::string_view between = "; error report: ";
+    std::string text;
+    text.reserve(final_line.size() + between.size() + error_report_.size());
+    text.append(final_line).append(between).append(error_report_);
+    fail(e, text);
+    wipe(text);
 }
 
 bool upstream_codec::count_reply_line(std::string_view line) {

@@ -7,6 +7,8 @@
 #include "protocols/common/secret.hpp"
 #include "protocols/common/upstream_error.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,9 +16,16 @@ namespace mailgate::protocols {
 
 enum class upstream_tls { implicit, starttls };
 
+enum class credential_kind { password, bearer };
+enum class bearer_mechanism { xoauth2, oauthbearer };
+
 struct upstream_credentials {
     std::string user;
-    std::string secret;
+    std::string secret;                 // the password, or the OAuth2 access token when kind == bearer
+    credential_kind kind = credential_kind::password;
+    bearer_mechanism mechanism = bearer_mechanism::xoauth2; // only for bearer
+    std::string host{};                 // provider host name and port, sent in OAUTHBEARER's kvpairs
+    std::uint16_t port = 0;
 };
 
 struct upstream_limits {
@@ -75,6 +84,24 @@ protected:
     // (RFC 5034 §4, RFC 4954 §4): then the command alone, and the response held for the continuation.
     void send_with_initial_response(std::string_view command, std::string&& response, std::size_t max_line);
 
+    // ---- The SASL steps of the login, shared by the codecs. A bearer credential logs in only with its own
+    // mechanism: never PLAIN, LOGIN or IMAP LOGIN.
+    bool bearer() const noexcept { return credentials_.kind == credential_kind::bearer; }
+    // "XOAUTH2" or "OAUTHBEARER".
+    std::string_view bearer_mechanism_name() const noexcept;
+    // The bearer credential's initial response, for send_credential() and its kin. nullopt once the codec has
+    // failed: with no_usable_mechanism when the provider does not offer the mechanism (`offered`), with
+    // credential_unencodable when the user, token or host holds a byte it cannot carry.
+    std::optional<std::string> bearer_initial_response(bool offered);
+    // A continuation during the login: sends the next held piece. Failing that, with a bearer credential, it
+    // is the provider's error report on the token (RFC 7628 §3.2.2, XOAUTH2 alike): kept for diagnostics and
+    // answered, once, so that the provider sends its final reply (§3.2.3). False: nothing to answer it with.
+    bool continue_login(std::string_view challenge);
+    // The final reply refused the login: auth_rejected, or token_rejected for a bearer credential.
+    void reject_login(std::string_view final_line);
+    // fail() on the login's final reply: diagnostics show the provider's error report, if any, after it.
+    void fail_login(upstream_errc e, std::string_view final_line);
+
     // Counts one line of the multi-line reply being read; false once it breaks the limits (the codec has
     // failed with reply_too_large). reply_complete() starts the count again for the next reply.
     bool count_reply_line(std::string_view line);
@@ -97,6 +124,8 @@ private:
     secret_strings held_;          // credential pieces waiting for continuations, from held_next_ on
     std::size_t held_next_ = 0;
     secret_strings sent_forms_;    // every encoded form of the credential this codec sent, for redaction
+    std::string error_report_;     // a bearer login's error report, decoded (it may echo the token: wiped)
+    bool error_report_answered_ = false;
     std::size_t reply_lines_ = 0;
     std::size_t reply_bytes_ = 0;
     bool want_tls_ = false;

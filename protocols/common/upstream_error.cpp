@@ -23,6 +23,7 @@ public:
         case upstream_errc::temporarily_unavailable: return "provider temporarily unavailable";
         case upstream_errc::closed: return "provider closed the connection";
         case upstream_errc::reply_too_large: return "provider sent a reply with too many lines or bytes";
+        case upstream_errc::token_rejected: return "the provider refused the OAuth2 access token";
         }
         return "unknown upstream error";
     }
@@ -41,6 +42,7 @@ upstream_failure_class classify(upstream_errc e) noexcept {
     case upstream_errc::starttls_refused:
     case upstream_errc::data_after_starttls: return upstream_failure_class::tls;
     case upstream_errc::auth_rejected:
+    case upstream_errc::token_rejected:
     case upstream_errc::credential_unencodable: return upstream_failure_class::auth;
     default: return upstream_failure_class::protocol;
     }

@@ -20,6 +20,7 @@ enum class upstream_errc {
     temporarily_unavailable,// the provider said "try later" to the login
     closed,                 // the provider closed the connection
     reply_too_large,        // a multi-line reply exceeded the codec's line or byte limit
+    token_rejected,         // the provider refused the OAuth2 access token (expired, revoked, wrong scope)
 };
 
 const std::error_category& upstream_category() noexcept;

@@ -1,4 +1,5 @@
-// IMAP upstream login (RFC 9051 / RFC 3501, RFC 2595 STARTTLS, RFC 4959 SASL-IR, RFC 7888 LITERAL+).
+// IMAP upstream login (RFC 9051 / RFC 3501, RFC 2595 STARTTLS, RFC 4959 SASL-IR, RFC 7888 LITERAL+, RFC 7628
+// OAUTHBEARER and XOAUTH2).
 #include "protocols/imap/client.hpp"
 
 #include "protocols/common/ascii.hpp"
@@ -14,6 +15,13 @@ std::pair<std::string_view, std::string_view> split_word(std::string_view s) {
     auto space = s.find(' ');
     if (space == std::string_view::npos) return {s, {}};
     return {s.substr(0, space), s.substr(space + 1)};
+}
+
+// The base64 text of a continuation ("+ text", or a bare "+").
+std::string_view continuation_text(std::string_view line) {
+    line.remove_prefix(1);
+    if (line.starts_with(' ')) line.remove_prefix(1);
+    return line;
 }
 
 } // namespace
@@ -84,8 +92,10 @@ void client::on_line(std::string_view line) {
         return; // other untagged data before login is not passed on
     }
     if (line.starts_with("+")) {
-        // The rest of LOGIN after a synchronizing literal, or AUTHENTICATE's response without SASL-IR.
-        if ((state_ == state::login || state_ == state::authenticate) && send_held()) return;
+        // The rest of LOGIN after a synchronizing literal, AUTHENTICATE's response without SASL-IR, or a bearer
+        // login's error report.
+        bool logging_in = state_ == state::login || state_ == state::authenticate;
+        if (logging_in && continue_login(continuation_text(line))) return;
         return fail(upstream_errc::malformed_reply, line);
     }
     auto [tag, rest] = split_word(line);
@@ -125,21 +135,32 @@ void client::after_capabilities() {
 }
 
 void client::start_login() {
+    if (bearer()) {
+        auto mechanism = bearer_mechanism_name();
+        if (auto response = bearer_initial_response(capabilities_.contains("AUTH=" + std::string(mechanism))))
+            authenticate(mechanism, std::move(*response));
+        return;
+    }
     if (capabilities_.contains("AUTH=PLAIN")) {
         auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
         if (!response) return fail(upstream_errc::credential_unencodable);
-        if (capabilities_.contains("SASL-IR")) {
-            new_tag();
-            send_credential(tag_ + " AUTHENTICATE PLAIN ", std::move(*response));
-        } else {
-            command("AUTHENTICATE PLAIN");
-            hold_credential({}, std::move(*response));
-        }
-        state_ = state::authenticate;
-        return;
+        return authenticate("PLAIN", std::move(*response));
     }
     if (capabilities_.contains("LOGINDISABLED")) return fail(upstream_errc::no_usable_mechanism);
     send_login();
+}
+
+// The initial response inline where the provider takes one (RFC 4959), else after its "+".
+void client::authenticate(std::string_view mechanism, std::string&& response) {
+    std::string verb = "AUTHENTICATE " + std::string(mechanism);
+    if (capabilities_.contains("SASL-IR")) {
+        new_tag();
+        send_credential(tag_ + " " + verb + " ", std::move(response));
+    } else {
+        command(verb);
+        hold_credential({}, std::move(response));
+    }
+    state_ = state::authenticate;
 }
 
 void client::send_login() {
@@ -194,8 +215,10 @@ void client::on_login_done(std::string_view status, std::string_view line) {
         return;
     }
     // RFC 5530 codes: UNAVAILABLE means "not now"; AUTHENTICATIONFAILED and the rest are rejections.
-    if (ascii_upper(line).find("[UNAVAILABLE]") != std::string::npos) return fail(upstream_errc::temporarily_unavailable, line);
-    fail(status == "BAD" ? upstream_errc::malformed_reply : upstream_errc::auth_rejected, line);
+    if (ascii_upper(line).find("[UNAVAILABLE]") != std::string::npos)
+        return fail_login(upstream_errc::temporarily_unavailable, line);
+    if (status == "BAD") return fail_login(upstream_errc::malformed_reply, line);
+    reject_login(line);
 }
 
 void client::on_tls_started() {

@@ -1,4 +1,5 @@
-// IMAP client codec toward the provider: greeting, CAPABILITY, STARTTLS, login, post-login capabilities, LOGOUT.
+// IMAP client codec toward the provider: greeting, CAPABILITY, STARTTLS, login (AUTHENTICATE PLAIN or LOGIN for a
+// password, AUTHENTICATE XOAUTH2 or OAUTHBEARER for an OAuth2 token), post-login capabilities, LOGOUT.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
@@ -29,6 +30,7 @@ private:
     void command(std::string_view text);
     void after_capabilities();
     void start_login();
+    void authenticate(std::string_view mechanism, std::string&& response);
     void send_login();
     void on_login_done(std::string_view status, std::string_view line);
     bool take_capability_code(std::string_view text);

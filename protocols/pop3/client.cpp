@@ -1,4 +1,5 @@
-// POP3 upstream login (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH).
+// POP3 upstream login (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 7628 OAUTHBEARER and
+// XOAUTH2).
 #include "protocols/pop3/client.hpp"
 
 #include "protocols/sasl/client_mechanisms.hpp"
@@ -10,7 +11,7 @@ client::client(upstream_tls tls, upstream_credentials credentials, upstream_limi
     : upstream_codec(tls, std::move(credentials), limits), tls_done_(tls == upstream_tls::implicit) {}
 
 void client::on_line(std::string_view line) {
-    if (state_ == state::auth_plain && line.starts_with("+ ") && send_held()) return;
+    if (state_ == state::auth_sasl && line.starts_with("+ ") && continue_login(line.substr(2))) return;
     if (state_ == state::capa_lines) {
         if (line == ".") {
             reply_complete();
@@ -45,7 +46,7 @@ void client::on_line(std::string_view line) {
         if (st != status::ok) return fail(upstream_errc::starttls_refused, line);
         request_tls();
         return;
-    case state::auth_plain:
+    case state::auth_sasl:
     case state::pass: return on_login_reply(line);
     case state::user:
         if (st != status::ok) return fail(upstream_errc::auth_rejected, line);
@@ -67,21 +68,34 @@ void client::after_capabilities() {
         state_ = state::stls;
         return;
     }
-    bool plain = false;
-    for (const auto& cap : capabilities_) {
-        if (cap.starts_with("SASL ") && (" " + cap + " ").find(" PLAIN ") != std::string::npos) plain = true;
+    if (bearer()) {
+        auto mechanism = bearer_mechanism_name();
+        if (auto response = bearer_initial_response(sasl_offers(mechanism)))
+            authenticate(mechanism, std::move(*response));
+        return;
     }
-    if (plain) {
+    if (sasl_offers("PLAIN")) {
         auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
         if (!response) return fail(upstream_errc::credential_unencodable);
-        send_with_initial_response("AUTH PLAIN", std::move(*response), 255); // RFC 5034 §4
-        state_ = state::auth_plain;
-        return;
+        return authenticate("PLAIN", std::move(*response));
     }
     if (!line_safe(credentials_.user) || !line_safe(credentials_.secret) || credentials_.user.find(' ') != std::string::npos)
         return fail(upstream_errc::credential_unencodable);
     send("USER " + credentials_.user + "\r\n");
     state_ = state::user;
+}
+
+bool client::sasl_offers(std::string_view mechanism) const {
+    auto word = " " + std::string(mechanism) + " ";
+    for (const auto& cap : capabilities_) {
+        if (cap.starts_with("SASL ") && (" " + cap + " ").find(word) != std::string::npos) return true;
+    }
+    return false;
+}
+
+void client::authenticate(std::string_view mechanism, std::string&& response) {
+    send_with_initial_response("AUTH " + std::string(mechanism), std::move(response), 255); // RFC 5034 §4
+    state_ = state::auth_sasl;
 }
 
 void client::on_login_reply(std::string_view line) {
@@ -93,8 +107,9 @@ void client::on_login_reply(std::string_view line) {
     }
     // RFC 3206 response codes: SYS/TEMP and IN-USE mean "not now", anything else is a rejection.
     auto code = response_code(line);
-    if (code == "SYS/TEMP" || code == "IN-USE") return fail(upstream_errc::temporarily_unavailable, line);
-    fail(upstream_errc::auth_rejected, line);
+    if (code == "SYS/TEMP" || code == "IN-USE")
+        return fail_login(upstream_errc::temporarily_unavailable, line);
+    reject_login(line);
 }
 
 void client::on_tls_started() {

@@ -1,4 +1,5 @@
-// POP3 client codec toward the provider: greeting, CAPA, STLS, login (AUTH PLAIN or USER/PASS), QUIT.
+// POP3 client codec toward the provider: greeting, CAPA, STLS, login (AUTH PLAIN or USER/PASS for a password,
+// AUTH XOAUTH2 or OAUTHBEARER for an OAuth2 token), QUIT.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
@@ -16,13 +17,15 @@ public:
     const std::set<std::string>& capabilities() const { return capabilities_; }
 
 private:
-    enum class state { greeting, capa, capa_lines, stls, auth_plain, user, pass, logged_in, quit };
+    enum class state { greeting, capa, capa_lines, stls, auth_sasl, user, pass, logged_in, quit };
 
     void on_line(std::string_view line) override;
     void on_tls_started() override;
     void on_logout() override;
 
     void after_capabilities();
+    bool sasl_offers(std::string_view mechanism) const; // listed in CAPA's SASL line
+    void authenticate(std::string_view mechanism, std::string&& response);
     void on_login_reply(std::string_view line);
 
     state state_ = state::greeting;

@@ -1,4 +1,4 @@
-// SMTP upstream login (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH).
+// SMTP upstream login (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH, RFC 7628 OAUTHBEARER and XOAUTH2).
 #include "protocols/smtp/client.hpp"
 
 #include "protocols/common/ascii.hpp"
@@ -65,13 +65,12 @@ void client::on_reply(const reply& r, std::string_view last_line) {
             return;
         }
         [[fallthrough]];
-    case state::auth_plain:
-        if (r.code == 334 && send_held()) {
+    case state::auth_sasl:
+    case state::auth_result:
+        if (r.code == 334 && continue_login(r.lines.empty() ? std::string_view() : r.lines.front())) {
             state_ = state::auth_result;
             return;
         }
-        [[fallthrough]];
-    case state::auth_result:
         drop_held(); // answered without asking for a held-back response
         if (r.code == 235) {
             state_ = state::logged_in;
@@ -79,10 +78,10 @@ void client::on_reply(const reply& r, std::string_view last_line) {
         }
         // RFC 4954 §6: 4xx is temporary; 530 (needs TLS/auth), 534 (mechanism too weak, e.g. "app password
         // required"), 535 (bad credentials) and 538 reject the credential; other codes are protocol errors.
-        if (r.code >= 400 && r.code < 500) return fail(upstream_errc::temporarily_unavailable, last_line);
-        if (r.code == 530 || r.code == 534 || r.code == 535 || r.code == 538)
-            return fail(upstream_errc::auth_rejected, last_line);
-        return fail(upstream_errc::malformed_reply, last_line);
+        if (r.code >= 400 && r.code < 500)
+            return fail_login(upstream_errc::temporarily_unavailable, last_line);
+        if (r.code == 530 || r.code == 534 || r.code == 535 || r.code == 538) return reject_login(last_line);
+        return fail_login(upstream_errc::malformed_reply, last_line);
     case state::quit: return finish();
     case state::transaction:
         last_reply_ = r;
@@ -99,12 +98,16 @@ void client::after_ehlo() {
         state_ = state::starttls;
         return;
     }
+    if (bearer()) {
+        auto mechanism = bearer_mechanism_name();
+        if (auto response = bearer_initial_response(auth_offers(mechanism)))
+            authenticate(mechanism, std::move(*response));
+        return;
+    }
     if (auth_offers("PLAIN")) {
         auto response = sasl::plain_initial_response(credentials_.user, credentials_.secret);
         if (!response) return fail(upstream_errc::credential_unencodable);
-        send_with_initial_response("AUTH PLAIN", std::move(*response), 512); // RFC 4954 §4
-        state_ = state::auth_plain;
-        return;
+        return authenticate("PLAIN", std::move(*response));
     }
     if (auth_offers("LOGIN")) {
         send("AUTH LOGIN\r\n");
@@ -112,6 +115,11 @@ void client::after_ehlo() {
         return;
     }
     fail(upstream_errc::no_usable_mechanism);
+}
+
+void client::authenticate(std::string_view mechanism, std::string&& response) {
+    send_with_initial_response("AUTH " + std::string(mechanism), std::move(response), 512); // RFC 4954 §4
+    state_ = state::auth_sasl;
 }
 
 void client::on_tls_started() {

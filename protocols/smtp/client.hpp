@@ -1,4 +1,5 @@
-// SMTP client codec toward the provider: greeting, EHLO, STARTTLS, AUTH (PLAIN or LOGIN), QUIT.
+// SMTP client codec toward the provider: greeting, EHLO, STARTTLS, AUTH (PLAIN or LOGIN for a password, XOAUTH2
+// or OAUTHBEARER for an OAuth2 token), QUIT.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
@@ -23,7 +24,7 @@ public:
     const reply& last_reply() const { return last_reply_; }
 
 private:
-    enum class state { greeting, ehlo, starttls, auth_plain, auth_login_user, auth_login_pass, auth_result, logged_in, transaction, quit };
+    enum class state { greeting, ehlo, starttls, auth_sasl, auth_login_user, auth_login_pass, auth_result, logged_in, transaction, quit };
 
     void on_line(std::string_view line) override;
     void on_tls_started() override;
@@ -31,6 +32,7 @@ private:
 
     void on_reply(const reply& r, std::string_view last_line);
     void after_ehlo();
+    void authenticate(std::string_view mechanism, std::string&& response);
     bool auth_offers(std::string_view mechanism) const;
 
     std::string helo_name_;

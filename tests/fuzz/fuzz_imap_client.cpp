@@ -1,6 +1,7 @@
 // Fuzzes the IMAP client codec (imap::client) toward a hostile provider: greeting, CAPABILITY, STARTTLS,
-// AUTHENTICATE PLAIN (with or without SASL-IR) or LOGIN with quoted strings and literals, post-login
-// capabilities and LOGOUT, with the provider's bytes in fuzz-sized reads and fuzz-chosen stored credentials.
+// AUTHENTICATE PLAIN, XOAUTH2 or OAUTHBEARER (with or without SASL-IR, with the provider's error report) or
+// LOGIN with quoted strings and literals, post-login capabilities and LOGOUT, with the provider's bytes in
+// fuzz-sized reads and fuzz-chosen stored credentials (passwords or OAuth2 tokens).
 #include "protocols/common/ascii.hpp"
 #include "protocols/imap/client.hpp"
 #include "tests/fuzz/upstream_driver.hpp"

@@ -1,5 +1,6 @@
-// Fuzzes the POP3 client codec (pop3::client) toward a hostile provider: greeting, CAPA, STLS, AUTH PLAIN or
-// USER/PASS and QUIT, with the provider's bytes in fuzz-sized reads and fuzz-chosen stored credentials.
+// Fuzzes the POP3 client codec (pop3::client) toward a hostile provider: greeting, CAPA, STLS, AUTH PLAIN,
+// XOAUTH2 or OAUTHBEARER (inline or after "+ ", with the provider's error report) or USER/PASS and QUIT, with
+// the provider's bytes in fuzz-sized reads and fuzz-chosen stored credentials (passwords or OAuth2 tokens).
 #include "protocols/pop3/client.hpp"
 #include "tests/fuzz/upstream_driver.hpp"
 

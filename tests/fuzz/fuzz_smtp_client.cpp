@@ -1,6 +1,7 @@
-// Fuzzes the SMTP client codec (smtp::client) toward a hostile provider: greeting, EHLO, STARTTLS, AUTH PLAIN
-// or LOGIN, then transactions (transact()) and QUIT, with the provider's bytes in fuzz-sized reads and
-// fuzz-chosen stored credentials.
+// Fuzzes the SMTP client codec (smtp::client) toward a hostile provider: greeting, EHLO, STARTTLS, AUTH PLAIN,
+// LOGIN, XOAUTH2 or OAUTHBEARER (inline or after the 334, with the provider's error report), then transactions
+// (transact()) and QUIT, with the provider's bytes in fuzz-sized reads and fuzz-chosen stored credentials
+// (passwords or OAuth2 tokens).
 #include "protocols/smtp/client.hpp"
 #include "tests/fuzz/upstream_driver.hpp"
 

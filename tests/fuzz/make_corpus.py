@@ -179,7 +179,8 @@ corpora["sasl"] = {
 }
 
 # ---- Client codecs: setup answers: TLS mode (& 1: STARTTLS), credential (index % 8 into stored_credentials,
-# 0x80: arbitrary bytes from the front), short line limit (& 1). After `done`: POP3/IMAP & 1 logs out; SMTP & 3:
+# 0x80: arbitrary bytes from the front; 0x40 an OAuth2 token, 0x20 OAUTHBEARER, 0x10 with host and port, 0x48 a
+# 2 KB token), short line limit (& 1). After `done`: POP3/IMAP & 1 logs out; SMTP & 3:
 # 0 stop, 1 logout, 2-3 transact(line (>> 2) % 6: MAIL, RCPT, DATA, message, "", RSET).
 def client(mode, cred, steps):
     return seed([mode, cred, 0], steps)
@@ -240,6 +241,42 @@ corpora["smtp_client"] = {
                           + lines("220 mx\r\n", "250-mx\r\n250 AUTH PLAIN\r\n", "334 \r\n", "235 ok\r\n")),
 }
 
+
+# ---- OAuth2 bearer logins (XOAUTH2, OAUTHBEARER): credential bits 0x40 and up, see above.
+XOAUTH2, OAUTHBEARER, WITH_HOST, LONG_TOKEN = 0x40, 0x60, 0x10, 0x08
+ERROR_REPORT = "eyJzdGF0dXMiOiI0MDEifQ=="  # base64('{"status":"401"}')
+corpora["pop3_client"].update({
+    "bearer_inline": client(0, OAUTHBEARER | WITH_HOST, lines("+OK\r\n", "+OK\r\nSASL PLAIN OAUTHBEARER\r\n.\r\n",
+                                                              "+OK\r\n") + [a(1), r("+OK bye\r\n")]),
+    "bearer_error_report": client(0, XOAUTH2 | LONG_TOKEN, lines("+OK\r\n", "+OK\r\nSASL XOAUTH2\r\n.\r\n", "+ \r\n",
+                                                                 "+ " + ERROR_REPORT + "\r\n", "-ERR [AUTH] no\r\n")),
+    "bearer_no_mechanism": client(1, XOAUTH2, lines("+OK\r\n", "+OK\r\nSTLS\r\nSASL XOAUTH2\r\n.\r\n", "+OK go\r\n",
+                                                    "+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n")),
+})
+corpora["imap_client"].update({
+    "bearer_sasl_ir": client(0, XOAUTH2, lines("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] hi\r\n",
+                                               "a1 OK [CAPABILITY IMAP4rev1 IDLE] ok\r\n")
+                             + [a(1), r("* BYE\r\na2 OK\r\n")]),
+    "bearer_error_report": client(0, OAUTHBEARER | WITH_HOST, lines(
+        "* OK [CAPABILITY IMAP4rev1 AUTH=OAUTHBEARER AUTH=XOAUTH2] hi\r\n", "+ \r\n", "+ " + ERROR_REPORT + "\r\n",
+        "a1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n")),
+    "bearer_starttls_bare_no": client(1, XOAUTH2 | LONG_TOKEN, lines(
+        "* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n", "a1 OK go\r\n",
+        "* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\na2 OK\r\n", "a3 NO AUTHENTICATE failed.\r\n")),
+    "bearer_unencodable": client(0, XOAUTH2 | 5, lines("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] hi\r\n")),
+})
+corpora["smtp_client"].update({
+    "bearer_error_report": client(0, XOAUTH2 | LONG_TOKEN, lines(
+        "220 mx\r\n", "250-mx\r\n250 AUTH PLAIN LOGIN XOAUTH2\r\n", "334 \r\n", "334 " + ERROR_REPORT + "\r\n",
+        "535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 see help\r\n")),
+    "bearer_starttls": client(1, OAUTHBEARER, lines("220 mx\r\n", "250-mx\r\n250 STARTTLS\r\n", "220 go\r\n",
+                                                    "250-mx\r\n250 AUTH OAUTHBEARER\r\n", "235 ok\r\n")
+                              + [a(1), r("221 bye\r\n")]),
+    # Arbitrary user and token from the input: ',' and '=' to escape in the saslname.
+    "bearer_arbitrary": seed([0, 0x80 | OAUTHBEARER | WITH_HOST], [("t", "a,b=c"), ("t", "tok=en"), a(0)]
+                             + lines("220 mx\r\n", "250-mx\r\n250 AUTH OAUTHBEARER\r\n",
+                                     "535 5.7.3 Authentication unsuccessful\r\n")),
+})
 
 # Regression seeds: the inputs of crashes-found/ (fixed in 5cf8f3b), run on every fuzzing run.
 corpora["imap_server"]["regression-nul-in-literal"] = seed([4 | 16], lines("a1 LOGIN {5+}\r\nal\x00ce s3cret\r\n"))

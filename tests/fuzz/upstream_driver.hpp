@@ -1,7 +1,8 @@
 // Drives a provider-facing client codec (POP3, IMAP, SMTP) the way server/net/upstream_connection.cpp does, with
-// the provider's bytes and the stored credential taken from the fuzz input, checking the promises all three
-// share: the STARTTLS rules (CVE-2011-0411, RFC 3207 §4.2), no credential before TLS, safe command lines,
-// a sticky close with sanitized diagnostics that never show the secret.
+// the provider's bytes and the stored credential (password or OAuth2 token) taken from the fuzz input, checking
+// the promises all three share: the STARTTLS rules (CVE-2011-0411, RFC 3207 §4.2), no credential before TLS, safe
+// command lines, no password login with a token, a sticky close with sanitized diagnostics that never show the
+// secret.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
@@ -13,7 +14,8 @@
 
 namespace mailgate::fuzz {
 
-// Stored credentials as accounts hold them, and some a protocol cannot carry (CR/LF, NUL, spaces, 8-bit).
+// Stored credentials as accounts hold them, and some a protocol cannot carry (CR/LF, NUL, spaces, 8-bit); the
+// same users and secrets serve as OAuth2 users and tokens (pick_credentials).
 inline const std::array<protocols::upstream_credentials, 8> stored_credentials = {{
     {"alice@example.org", "s3cret"},
     {"bob", "correct horse battery staple"},
@@ -30,14 +32,58 @@ struct upstream_state {
     bool logged_in = false;
 };
 
-// Picks the credential: from the table, or (when the choice says so) arbitrary bytes from the input's front.
+// An OAuth2 access token of real size: its payload never fits a POP3 or SMTP AUTH line, so it waits for the
+// continuation.
+inline const std::string long_token = [] {
+    constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~";
+    std::string token;
+    for (std::size_t i = 0; token.size() < 2048; ++i) token += alphabet[(i * 7 + i / alphabet.size()) % alphabet.size()];
+    return token;
+}();
+
+// Picks the credential from one choice byte: 0x80 arbitrary bytes from the input's front, else entry (& 7) of
+// the table. 0x40 makes it an OAuth2 token (the entry's secret, or with 0x08 a 2 KB one) instead of a password,
+// 0x20 selects OAUTHBEARER over XOAUTH2, 0x10 adds the provider's host and port (OAUTHBEARER's kvpairs).
 inline protocols::upstream_credentials pick_credentials(live_source& src) {
     auto choice = src.choose();
+    protocols::upstream_credentials c;
     if (choice & 0x80) {
-        auto user = src.take_text(200);
-        return {std::move(user), src.take_text(200)};
+        c.user = src.take_text(200);
+        c.secret = src.take_text(200);
+    } else {
+        const auto& stored = stored_credentials[choice % stored_credentials.size()];
+        c.user = stored.user;
+        c.secret = (choice & 0x48) == 0x48 ? long_token : stored.secret;
     }
-    return stored_credentials[choice % stored_credentials.size()];
+    if (choice & 0x40) {
+        c.kind = protocols::credential_kind::bearer;
+        c.mechanism = (choice & 0x20) ? protocols::bearer_mechanism::oauthbearer : protocols::bearer_mechanism::xoauth2;
+        if (choice & 0x10) {
+            c.host = "mail.example.org";
+            c.port = 993;
+        }
+    }
+    return c;
+}
+
+// A bearer credential logs in with its own mechanism only: no fallback to PLAIN, LOGIN, IMAP LOGIN or
+// USER/PASS, and not the other bearer mechanism. `bytes`: a write before login (IMAP's tag is skipped).
+inline void check_bearer_login(std::string_view bytes, const protocols::upstream_credentials& c) {
+    if (c.kind != protocols::credential_kind::bearer) return;
+    auto line = bytes.substr(0, bytes.find("\r\n"));
+    auto space = line.find(' ');
+    if (line.starts_with('a') && space != std::string_view::npos && space > 1 &&
+        line.substr(1, space - 1).find_first_not_of("0123456789") == std::string_view::npos)
+        line.remove_prefix(space + 1);
+    std::string_view want = c.mechanism == protocols::bearer_mechanism::oauthbearer ? "OAUTHBEARER" : "XOAUTH2";
+    for (std::string_view verb : {"AUTH ", "AUTHENTICATE "}) {
+        if (!line.starts_with(verb)) continue;
+        auto mechanism = line.substr(verb.size());
+        mechanism = mechanism.substr(0, mechanism.find(' '));
+        FUZZ_CHECK(mechanism == want, "a bearer credential sent with " + std::string(mechanism));
+    }
+    for (std::string_view verb : {"USER ", "PASS ", "LOGIN "})
+        FUZZ_CHECK(!line.starts_with(verb), "a password login with a bearer credential: " + std::string(line));
 }
 
 // A diagnostics string is printable, capped, and (where it can be told apart from provider text) never holds
@@ -48,7 +94,12 @@ inline void check_diagnostics(const std::string& d, const std::string& secret) {
     // Secrets with '*', '?' or '.' could be formed by the redaction, the sanitizing or the cap themselves.
     bool distinct = secret.size() >= 4 && secret.find_first_of("*?.") == std::string::npos;
     for (unsigned char c : secret) distinct = distinct && c >= 0x20 && c < 0x7f;
-    if (distinct) FUZZ_CHECK(d.find(secret) == std::string::npos, "the secret in diagnostics: " + d);
+    if (!distinct) return;
+    FUZZ_CHECK(d.find(secret) == std::string::npos, "the secret in diagnostics: " + d);
+    // Nor any 8-byte run of it: redaction hides those in the whole text before it is sanitized (and before a
+    // codec's own words, such as a bearer login's "; error report: ", are joined to it: they are redacted too).
+    for (std::size_t i = 0; i + 8 <= secret.size(); ++i)
+        FUZZ_CHECK(d.find(secret.substr(i, 8)) == std::string::npos, "8 bytes of the secret in diagnostics: " + d);
 }
 
 // `Hooks` supplies:
@@ -72,6 +123,7 @@ void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::up
         case action_kind::write:
             FUZZ_CHECK(!a.bytes.empty(), "an empty write");
             hooks.on_write(a.bytes, state);
+            if (!state.logged_in) check_bearer_login(a.bytes, credentials);
             if (hooks.is_login(a.bytes, state)) {
                 FUZZ_CHECK(state.tls, "the credential sent without TLS: " + std::string(a.bytes));
                 credential_sent = true;

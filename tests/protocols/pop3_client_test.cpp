@@ -1,8 +1,10 @@
 // POP3 upstream login codec transcripts (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 3206
-// codes), each run whole, split at every offset and byte by byte; plus the POP3 status-line helpers.
+// codes, RFC 7628 and XOAUTH2 bearer logins), each run whole, split at every offset and byte by byte; plus the
+// POP3 status-line helpers.
 #include "protocols/pop3/client.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/pop3/reply.hpp"
+#include "tests/protocols/bearer.hpp"
 #include "tests/protocols/transcript.hpp"
 
 #include <gtest/gtest-spi.h>
@@ -490,6 +492,133 @@ TEST(pop3_client, an_echoed_secret_is_redacted_from_diagnostics) {
         {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("-ERR\r\n"), expect_write("USER alice\r\n"), feed("+OK\r\n"),
          expect_write("PASS s3cret\r\n"), feed("-ERR [AUTH] bad password s3cret\r\n"),
          expect_close(upstream_errc::auth_rejected, "-ERR [AUTH] bad password ***")}));
+}
+
+// ---- OAuth2 bearer logins (XOAUTH2, OAUTHBEARER)
+
+const std::string user = "alice@example.org";
+const std::string token = "ya29.a0AfB_byC-token";
+
+// Greeting and a CAPA reply (its lines and the final "."), up to the codec's next action.
+std::vector<step> capa(const std::string& lines) {
+    return {feed("+OK POP3 ready\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\n" + lines + ".\r\n")};
+}
+const std::string all_bearer = "USER\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n";
+
+TEST(pop3_client, bearer_short_payload_goes_inline) {
+    for (const auto& b : bearer_cases(user, token)) {
+        SCOPED_TRACE(b.mechanism);
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   capa(all_bearer) + std::vector<step>{
+                                                          expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n"),
+                                                          feed("+OK Logged in.\r\n"),
+                                                          expect_done(),
+                                                      }));
+    }
+    const std::string message = "n,a=a=3Db=2Cc,\x01host=pop.example.org\x01port=995\x01" "auth=Bearer tok\x01\x01";
+    EXPECT_TRUE(run_transcript(
+        make(upstream_tls::implicit, bearer("a=b,c", "tok", bearer_mechanism::oauthbearer, "pop.example.org", 995)),
+        capa(all_bearer) + std::vector<step>{expect_write("AUTH OAUTHBEARER " + base64_encode(message) + "\r\n")}));
+}
+
+TEST(pop3_client, bearer_payload_goes_after_the_continuation_when_the_line_exceeds_255_octets) {
+    // "AUTH XOAUTH2 " + base64 + CRLF: a 143-byte token makes it 255 octets, one more byte 259.
+    for (std::size_t size : {143, 144, 3000}) {
+        const auto b = bearer_cases(user, token_of(size))[0];
+        const std::string inline_line = "AUTH XOAUTH2 " + b.payload + "\r\n";
+        SCOPED_TRACE(inline_line.size());
+        std::vector<step> login = inline_line.size() <= 255
+                                      ? std::vector<step>{expect_write(inline_line)}
+                                      : std::vector<step>{expect_write("AUTH XOAUTH2\r\n"), feed("+ \r\n"),
+                                                          expect_write(b.payload + "\r\n")};
+        EXPECT_EQ(inline_line.size() <= 255, size == 143);
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   capa(all_bearer) + login + std::vector<step>{feed("+OK\r\n"), expect_done()}));
+    }
+}
+
+TEST(pop3_client, bearer_error_report_is_answered_then_token_rejected_with_its_status) {
+    const std::string refusal = "-ERR [AUTH] Authentication failed.";
+    const std::string diagnostics = refusal + "; error report: " + std::string(gmail_error_json);
+    for (const auto& b : bearer_cases(user, token)) {
+        SCOPED_TRACE(b.mechanism);
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   capa(all_bearer) + std::vector<step>{
+                                                          expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n"),
+                                                          feed("+ " + std::string(gmail_error_report) + "\r\n"),
+                                                          expect_write(b.error_answer),
+                                                          feed(refusal + "\r\n"),
+                                                          expect_close(upstream_errc::token_rejected, diagnostics),
+                                                      }));
+    }
+    // After a held payload, and with a second report that is not answered.
+    const auto b = bearer_cases(user, token_of(3000))[1];
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                               capa(all_bearer) + std::vector<step>{
+                                                      expect_write("AUTH OAUTHBEARER\r\n"),
+                                                      feed("+ \r\n"),
+                                                      expect_write(b.payload + "\r\n"),
+                                                      feed("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+                                                      expect_write("AQ==\r\n"),
+                                                      feed("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+                                                      expect_close(upstream_errc::malformed_reply),
+                                                  }));
+}
+
+TEST(pop3_client, bearer_bare_refusal_is_token_rejected_and_temporary_codes_stay_temporary) {
+    const auto b = bearer_cases(user, token)[0];
+    const std::vector<step> login = capa(all_bearer) + std::vector<step>{
+                                                           expect_write("AUTH XOAUTH2 " + b.payload + "\r\n")};
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                               login + std::vector<step>{feed("-ERR Authentication failure\r\n"),
+                                                         expect_close(upstream_errc::token_rejected,
+                                                                      "-ERR Authentication failure")}));
+    for (const char* reply : {"-ERR [SYS/TEMP] try later\r\n", "-ERR [IN-USE] locked\r\n"}) {
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   login + std::vector<step>{feed(reply),
+                                                             expect_close(upstream_errc::temporarily_unavailable)}));
+    }
+}
+
+TEST(pop3_client, bearer_never_falls_back_to_plain_or_user_pass) {
+    for (const auto& b : bearer_cases(user, token)) {
+        const std::string other = b.mechanism == "XOAUTH2" ? "OAUTHBEARER" : "XOAUTH2";
+        for (const std::string& lines : std::vector<std::string>{
+                 "USER\r\nSASL PLAIN LOGIN\r\n", "USER\r\n", "SASL " + other + "\r\n", "X-" + b.mechanism + "\r\n"}) {
+            SCOPED_TRACE(b.mechanism + " with " + lines);
+            EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                       capa(lines) + std::vector<step>{
+                                                         expect_close(upstream_errc::no_usable_mechanism, "")}));
+        }
+        // No CAPA at all: nothing to log in with.
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("-ERR unknown\r\n"),
+                                    expect_close(upstream_errc::no_usable_mechanism)}));
+    }
+}
+
+TEST(pop3_client, bearer_mechanism_is_taken_from_capa_after_stls) {
+    const auto b = bearer_cases(user, token)[0];
+    const std::vector<step> to_tls = {feed("+OK\r\n"), expect_write("CAPA\r\n"),
+                                      feed("+OK\r\nSTLS\r\nSASL XOAUTH2\r\n.\r\n"), expect_write("STLS\r\n"),
+                                      feed("+OK go\r\n"), expect_start_tls(), expect_write("CAPA\r\n")};
+    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
+                               to_tls + std::vector<step>{feed("+OK\r\nSASL PLAIN\r\n.\r\n"),
+                                                          expect_close(upstream_errc::no_usable_mechanism)}));
+    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
+                               to_tls + std::vector<step>{feed("+OK\r\nSASL XOAUTH2\r\n.\r\n"),
+                                                          expect_write("AUTH XOAUTH2 " + b.payload + "\r\n"),
+                                                          feed("+OK\r\n"), expect_done()}));
+}
+
+TEST(pop3_client, bearer_control_byte_in_a_field_is_unencodable_before_anything_is_sent) {
+    for (const auto& credentials :
+         {bearer(user, "ya29.a\x01" "b"), bearer(user, "a\r\nQUIT", bearer_mechanism::oauthbearer),
+          bearer("al\nice", token), bearer(user, std::string("a\0b", 3))}) {
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, credentials),
+                                   capa(all_bearer) + std::vector<step>{
+                                                          expect_close(upstream_errc::credential_unencodable, "")}));
+    }
 }
 
 } // namespace

@@ -1,5 +1,8 @@
 // sasl::server_exchange: the server side of PLAIN (RFC 4616) and LOGIN shared by the POP3, IMAP and SMTP
 // server codecs: message layouts, LOGIN stages, "=" as an empty initial response, "*" cancels, strict base64.
+// Also the client side's bearer messages (XOAUTH2, OAUTHBEARER of RFC 7628) byte for byte.
+#include "protocols/common/base64.hpp"
+#include "protocols/sasl/client_mechanisms.hpp"
 #include "protocols/sasl/server_exchange.hpp"
 
 #include <gtest/gtest.h>
@@ -201,6 +204,67 @@ TEST(sasl_exchange, clear_forgets_the_credential) {
     x.clear();
     expect_empty_credential(x);
     EXPECT_EQ(x.challenge(), "");
+}
+
+// ---- Client side: the bearer messages
+
+std::string decoded(const std::optional<std::string>& b64) {
+    EXPECT_TRUE(b64.has_value());
+    auto raw = b64 ? base64_decode(*b64) : std::nullopt;
+    EXPECT_TRUE(raw.has_value());
+    return raw.value_or("");
+}
+
+TEST(sasl_client_bearer, xoauth2_matches_googles_documented_example) {
+    EXPECT_EQ(xoauth2_initial_response("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
+              "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRH"
+              "RXVZMjl0Q2cBAQ==");
+}
+
+TEST(sasl_client_bearer, oauthbearer_matches_the_rfc_7628_example) {
+    // RFC 7628 §4.1: no authzid, host and port given.
+    EXPECT_EQ(oauthbearer_initial_response("", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com",
+                                           143),
+              "biwsAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJo"
+              "ZG1semRHRXVZMjl0Q2c9PQEB");
+}
+
+TEST(sasl_client_bearer, oauthbearer_escapes_the_saslname_and_leaves_out_unknown_host_and_port) {
+    // RFC 5801 §4: ',' is "=2C" and '=' is "=3D" in the authzid; other bytes (8-bit included) as they are.
+    EXPECT_EQ(decoded(oauthbearer_initial_response("a,b=c@ex,ample.org", "tok", "imap.example.org", 993)),
+              "n,a=a=2Cb=3Dc@ex=2Cample.org,\x01host=imap.example.org\x01port=993\x01" "auth=Bearer tok\x01\x01");
+    EXPECT_EQ(decoded(oauthbearer_initial_response("j\xc3\xbcrgen", "tok", "", 0)),
+              "n,a=j\xc3\xbcrgen,\x01" "auth=Bearer tok\x01\x01");
+    EXPECT_EQ(decoded(oauthbearer_initial_response("u", "tok", "mx.example.org", 0)),
+              "n,a=u,\x01host=mx.example.org\x01" "auth=Bearer tok\x01\x01");
+    EXPECT_EQ(decoded(oauthbearer_initial_response("u", "tok", "", 587)),
+              "n,a=u,\x01port=587\x01" "auth=Bearer tok\x01\x01");
+    EXPECT_EQ(decoded(oauthbearer_initial_response("==,,", "t", "", 0)),
+              "n,a==3D=3D=2C=2C,\x01" "auth=Bearer t\x01\x01");
+}
+
+TEST(sasl_client_bearer, xoauth2_keeps_the_user_as_it_is) {
+    // XOAUTH2 has no escaping: ',' and '=' are ordinary bytes of the user's value.
+    EXPECT_EQ(decoded(xoauth2_initial_response("a,b=c", "tok")), "user=a,b=c\x01" "auth=Bearer tok\x01\x01");
+}
+
+TEST(sasl_client_bearer, separator_and_line_bytes_are_refused_in_every_field) {
+    for (std::string_view bad : {std::string_view("\x01"), std::string_view("\r"), std::string_view("\n"),
+                                 std::string_view("\0", 1)}) {
+        SCOPED_TRACE(static_cast<int>(bad[0]));
+        const std::string with = "ab" + std::string(bad) + "cd";
+        EXPECT_EQ(xoauth2_initial_response(with, "token"), std::nullopt);
+        EXPECT_EQ(xoauth2_initial_response("user", with), std::nullopt);
+        EXPECT_EQ(oauthbearer_initial_response(with, "token", "host", 1), std::nullopt);
+        EXPECT_EQ(oauthbearer_initial_response("user", with, "host", 1), std::nullopt);
+        EXPECT_EQ(oauthbearer_initial_response("user", "token", with, 1), std::nullopt);
+    }
+}
+
+TEST(sasl_client_bearer, error_answers) {
+    // RFC 7628 §3.2.3: the client answers the server's error report with a single %x01.
+    EXPECT_EQ(base64_decode(oauthbearer_error_answer), std::string("\x01"));
+    EXPECT_EQ(xoauth2_error_answer, "");
 }
 
 } // namespace

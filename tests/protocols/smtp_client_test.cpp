@@ -1,8 +1,9 @@
-// SMTP upstream login codec transcripts (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH), each run whole, split
-// at every offset and byte by byte; plus the multi-line reply assembler.
+// SMTP upstream login codec transcripts (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH, RFC 7628 and XOAUTH2 bearer
+// logins), each run whole, split at every offset and byte by byte; plus the multi-line reply assembler.
 #include "protocols/smtp/client.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/smtp/reply.hpp"
+#include "tests/protocols/bearer.hpp"
 #include "tests/protocols/transcript.hpp"
 
 #include <gtest/gtest.h>
@@ -439,6 +440,130 @@ TEST(smtp_client, transact_failures) {
         run_transcript(make(upstream_tls::implicit),
                        logged_in() + std::vector<step>{feed("421 4.4.2 idle timeout\r\n"),
                                                        expect_close(upstream_errc::malformed_reply)}));
+}
+
+// ---- OAuth2 bearer logins (XOAUTH2, OAUTHBEARER)
+
+const std::string user = "alice@example.org";
+const std::string token = "ya29.a0AfB_byC-token";
+const std::string all_bearer = "250-mx\r\n250-AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER\r\n250 8BITMIME\r\n";
+
+TEST(smtp_client, bearer_short_payload_goes_inline) {
+    for (const auto& b : bearer_cases(user, token)) {
+        SCOPED_TRACE(b.mechanism);
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   after_ehlo(all_bearer) +
+                                       std::vector<step>{
+                                           expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n"),
+                                           feed("235 2.7.0 Accepted\r\n"),
+                                           expect_done(),
+                                       }));
+    }
+    const std::string message = "n,a=a=3Db=2Cc,\x01host=smtp.example.org\x01port=587\x01" "auth=Bearer tok\x01\x01";
+    EXPECT_TRUE(run_transcript(
+        make(upstream_tls::implicit, bearer("a=b,c", "tok", bearer_mechanism::oauthbearer, "smtp.example.org", 587)),
+        after_ehlo(all_bearer) +
+            std::vector<step>{expect_write("AUTH OAUTHBEARER " + base64_encode(message) + "\r\n")}));
+}
+
+TEST(smtp_client, bearer_payload_goes_after_the_334_when_the_line_exceeds_512_octets) {
+    // "AUTH XOAUTH2 " + base64 + CRLF: a 335-byte token makes it 511 octets, one more byte 515. Real tokens
+    // (1.5-3 KB) always wait: Gmail answers 555 and Dovecot 500 to such a line inline.
+    for (std::size_t size : {335, 336, 3000}) {
+        const auto b = bearer_cases(user, token_of(size))[0];
+        const std::string inline_line = "AUTH XOAUTH2 " + b.payload + "\r\n";
+        SCOPED_TRACE(inline_line.size());
+        EXPECT_EQ(inline_line.size() <= 512, size == 335);
+        std::vector<step> login = inline_line.size() <= 512
+                                      ? std::vector<step>{expect_write(inline_line)}
+                                      : std::vector<step>{expect_write("AUTH XOAUTH2\r\n"), feed("334 \r\n"),
+                                                          expect_write(b.payload + "\r\n")};
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   after_ehlo(all_bearer) + login +
+                                       std::vector<step>{feed("235 2.7.0 Accepted\r\n"), expect_done()}));
+    }
+}
+
+TEST(smtp_client, bearer_error_report_is_answered_then_token_rejected_with_its_status) {
+    const std::string last_line = "535 5.7.8 https://support.google.com/mail/?p=BadCredentials";
+    const std::string refusal = "535-5.7.8 Username and Password not accepted.\r\n" + last_line + "\r\n";
+    const std::string diagnostics = last_line + "; error report: " + std::string(gmail_error_json);
+    for (const auto& b : bearer_cases(user, token_of(3000))) {
+        SCOPED_TRACE(b.mechanism);
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                   after_ehlo(all_bearer) +
+                                       std::vector<step>{
+                                           expect_write("AUTH " + b.mechanism + "\r\n"),
+                                           feed("334 \r\n"),
+                                           expect_write(b.payload + "\r\n"),
+                                           feed("334 " + std::string(gmail_error_report) + "\r\n"),
+                                           expect_write(b.error_answer),
+                                           feed(refusal),
+                                           expect_close(upstream_errc::token_rejected, diagnostics),
+                                       }));
+    }
+    // Inline payload, then a second report that is not answered.
+    const auto b = bearer_cases(user, token)[0];
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                               after_ehlo(all_bearer) + std::vector<step>{
+                                                            expect_write("AUTH XOAUTH2 " + b.payload + "\r\n"),
+                                                            feed("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+                                                            expect_write("\r\n"),
+                                                            feed("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+                                                            expect_close(upstream_errc::malformed_reply),
+                                                        }));
+}
+
+TEST(smtp_client, bearer_bare_refusal_is_token_rejected_and_4xx_stays_temporary) {
+    const auto b = bearer_cases(user, token)[0];
+    const std::vector<step> login =
+        after_ehlo(all_bearer) + std::vector<step>{expect_write("AUTH XOAUTH2 " + b.payload + "\r\n")};
+    // Microsoft's answer to an expired token.
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                               login + std::vector<step>{feed("535 5.7.3 Authentication unsuccessful\r\n"),
+                                                         expect_close(upstream_errc::token_rejected,
+                                                                      "535 5.7.3 Authentication unsuccessful")}));
+    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                               login + std::vector<step>{feed("454 4.7.0 Temporary authentication failure\r\n"),
+                                                         expect_close(upstream_errc::temporarily_unavailable)}));
+}
+
+TEST(smtp_client, bearer_never_falls_back_to_plain_or_login) {
+    for (const auto& b : bearer_cases(user, token)) {
+        const std::string other = b.mechanism == "XOAUTH2" ? "OAUTHBEARER" : "XOAUTH2";
+        for (const std::string& ehlo : std::vector<std::string>{"250-mx\r\n250 AUTH PLAIN LOGIN\r\n", "250 mx\r\n",
+                                                                "250-mx\r\n250 AUTH " + other + "\r\n"}) {
+            SCOPED_TRACE(b.mechanism + " with " + ehlo);
+            EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
+                                       after_ehlo(ehlo) + std::vector<step>{
+                                                              expect_close(upstream_errc::no_usable_mechanism, "")}));
+        }
+    }
+}
+
+TEST(smtp_client, bearer_mechanism_is_taken_from_the_ehlo_after_starttls) {
+    const auto b = bearer_cases(user, token)[0];
+    const std::vector<step> to_tls = {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"),
+                                      feed("250-mx\r\n250-AUTH XOAUTH2\r\n250 STARTTLS\r\n"),
+                                      expect_write("STARTTLS\r\n"), feed("220 go\r\n"), expect_start_tls(),
+                                      expect_write("EHLO gw.lan\r\n")};
+    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
+                               to_tls + std::vector<step>{feed("250-mx\r\n250 AUTH PLAIN\r\n"),
+                                                          expect_close(upstream_errc::no_usable_mechanism)}));
+    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
+                               to_tls + std::vector<step>{feed("250-mx\r\n250 AUTH XOAUTH2\r\n"),
+                                                          expect_write("AUTH XOAUTH2 " + b.payload + "\r\n"),
+                                                          feed("235 ok\r\n"), expect_done()}));
+}
+
+TEST(smtp_client, bearer_control_byte_in_a_field_is_unencodable_before_anything_is_sent) {
+    for (const auto& credentials :
+         {bearer(user, "ya29.a\x01" "b"), bearer(user, "a\r\nRSET", bearer_mechanism::oauthbearer),
+          bearer("al\rice", token), bearer(user, token, bearer_mechanism::oauthbearer, "h\nost")}) {
+        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, credentials),
+                                   after_ehlo(all_bearer) + std::vector<step>{
+                                                                expect_close(upstream_errc::credential_unencodable, "")}));
+    }
 }
 
 } // namespace

@@ -1,12 +1,14 @@
 // No form of the stored credential reaches diagnostics(): for each way the POP3, IMAP and SMTP client codecs
 // send it (bare password, base64 SASL payloads inline or after a continuation, IMAP quoted strings and
-// literals), a provider echoing that form whole, cut short, in part, or twice over is redacted. Each
+// literals, OAuth2 tokens in XOAUTH2 and OAUTHBEARER), a provider echoing that form whole, cut short, in part,
+// or twice over is redacted. Each
 // transcript runs whole, split at every offset and byte by byte (so the echo also arrives split across
 // reads).
 #include "protocols/common/base64.hpp"
 #include "protocols/imap/client.hpp"
 #include "protocols/pop3/client.hpp"
 #include "protocols/smtp/client.hpp"
+#include "tests/protocols/bearer.hpp"
 #include "tests/protocols/transcript.hpp"
 
 #include <gtest/gtest.h>
@@ -214,6 +216,67 @@ TEST(upstream_redaction, short_secrets_are_redacted_whole) {
          expect_write("AUTH LOGIN\r\n"), feed("334 VXNlcm5hbWU6\r\n"), expect_write("YWxpY2U=\r\n"),
          feed("334 UGFzc3dvcmQ6\r\n"), expect_write("czNjcmV0\r\n"), feed("535 czNjcmV0 s3cretive s3cre\r\n"),
          expect_close(upstream_errc::auth_rejected, "535 *** ***ive s3cre")}));
+}
+
+// ---- OAuth2 bearer tokens ----
+
+// The token, the payload and its decoding, echoed in the final refusal or inside the error report.
+void expect_bearer_redacted(const std::function<std::unique_ptr<upstream_codec>(upstream_credentials)>& make,
+                            const std::function<steps(const bearer_case&)>& login, const std::string& refusal,
+                            const std::string& continuation) {
+    const std::string token = token_of(120, 7);
+    for (const auto& b : bearer_cases("alice", token)) {
+        SCOPED_TRACE(b.mechanism);
+        const std::string decoded = *base64_decode(b.payload);
+        const std::vector<std::string> forms{token, b.payload, decoded};
+        auto factory = [&make, c = b.credentials] { return make(c); };
+        expect_redacted(factory, login(b), refusal, forms, forms, upstream_errc::token_rejected);
+        const std::string report = base64_encode(R"({"status":"401","token":")" + token + "\"}");
+        EXPECT_TRUE(run_transcript(factory, login(b) + steps{feed(continuation + report + "\r\n"),
+                                                             expect_write(b.error_answer),
+                                                             feed(refusal + "bad token " + token + "\r\n"),
+                                                             expect_close(upstream_errc::token_rejected),
+                                                             no_run_of(token), no_leak(forms),
+                                                             check<upstream_codec>([](upstream_codec& c) {
+                                                                 EXPECT_NE(c.diagnostics().find(
+                                                                               R"("status":"401")"),
+                                                                           std::string::npos);
+                                                             })}));
+    }
+}
+
+TEST(upstream_redaction, pop3_bearer_token) {
+    expect_bearer_redacted(
+        [](upstream_credentials c) { return std::make_unique<pop3::client>(upstream_tls::implicit, std::move(c)); },
+        [](const bearer_case& b) {
+            return steps{feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\nSASL XOAUTH2 OAUTHBEARER\r\n.\r\n"),
+                         expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n")};
+        },
+        "-ERR [AUTH] ", "+ ");
+}
+
+TEST(upstream_redaction, imap_bearer_token) {
+    expect_bearer_redacted(
+        [](upstream_credentials c) { return std::make_unique<imap::client>(upstream_tls::implicit, std::move(c)); },
+        [](const bearer_case& b) {
+            return steps{feed("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 AUTH=OAUTHBEARER] hi\r\n"),
+                         expect_write("a1 AUTHENTICATE " + b.mechanism + "\r\n"), feed("+\r\n"),
+                         expect_write(b.payload + "\r\n")};
+        },
+        "a1 NO [AUTHENTICATIONFAILED] ", "+ ");
+}
+
+TEST(upstream_redaction, smtp_bearer_token) {
+    expect_bearer_redacted(
+        [](upstream_credentials c) {
+            return std::make_unique<smtp::client>(upstream_tls::implicit, std::move(c), "gw");
+        },
+        [](const bearer_case& b) {
+            return steps{feed("220 mx\r\n"), expect_write("EHLO gw\r\n"),
+                         feed("250-mx\r\n250 AUTH XOAUTH2 OAUTHBEARER\r\n"),
+                         expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n")};
+        },
+        "535 5.7.8 ", "334 ");
 }
 
 // ---- The redaction itself ----
