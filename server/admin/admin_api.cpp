@@ -376,18 +376,11 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             co_return ok_json(json::object{{"name", name}, {"changed", local ? "local" : "remote"}});
         }
         if (action == "test") {
-            auto found = co_await settings_.store.run([&](store::account_repository& repo) {
-                std::pair<std::optional<store::account>, std::string> out;
-                auto a = repo.find(name);
-                if (!a) return out;
-                out.second = repo.remote_secret(*a);
-                out.first = std::move(*a);
-                return out;
-            });
-            if (!found.first) co_return json_error(status::not_found, version, "no account named '" + name + "'");
-            auto id = tests_.start(co_await boost::asio::this_coro::executor, settings_.store,
-                                   std::move(*found.first), std::move(found.second), settings_.upstream_tls,
-                                   settings_.upstream_timeout);
+            auto found = co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
+            if (!found) co_return json_error(status::not_found, version, "no account named '" + name + "'");
+            auto id = tests_.start(co_await boost::asio::this_coro::executor,
+                                   {settings_.store, settings_.tokens, settings_.upstream_tls, settings_.upstream_timeout},
+                                   std::move(*found));
             co_return ok_json(json::object{{"id", id}});
         }
     }

@@ -25,6 +25,7 @@ struct api_settings {
     proxy::activity& live;
     boost::asio::ssl::context& upstream_tls;
     std::chrono::seconds upstream_timeout;
+    oauth::token_service& tokens;
     std::vector<std::string> host_names; // accepted Host header values (DNS rebinding defence)
     bool https = false;
 };

@@ -9,9 +9,8 @@
 
 namespace mailgate::admin {
 
-std::string test_jobs::start(boost::asio::any_io_executor executor, store::store_service& store,
-                             store::account account, std::string secret, boost::asio::ssl::context& tls,
-                             std::chrono::seconds timeout) {
+std::string test_jobs::start(boost::asio::any_io_executor executor, proxy::provider_access access,
+                             store::account account) {
     auto j = std::make_shared<job>();
     std::string id;
     for (unsigned char c : store::random_bytes(12)) id += "0123456789abcdef"[c & 15];
@@ -20,8 +19,7 @@ std::string test_jobs::start(boost::asio::any_io_executor executor, store::store
         if (jobs_.size() > 100) jobs_.erase(jobs_.begin()); // keep only recent jobs
         jobs_[id] = j;
     }
-    auto run = [j, &store, account = std::move(account), secret = std::move(secret), &tls,
-                timeout]() mutable -> boost::asio::awaitable<void> {
+    auto run = [j, access, account = std::move(account)]() mutable -> boost::asio::awaitable<void> {
         for (const auto& [protocol, record] : account.endpoints) {
             std::string name(net::to_string(protocol));
             auto observer = [&j, name](net::upstream_step step, bool ok, const std::string& detail) {
@@ -30,15 +28,14 @@ std::string test_jobs::start(boost::asio::any_io_executor executor, store::store
                     {"protocol", name}, {"step", std::string(net::to_string(step))}, {"ok", ok}, {"detail", detail}});
                 if (!ok) j->ok = false;
             };
-            auto result = co_await proxy::probe_endpoint(account, record.endpoint, secret, {tls, timeout}, observer);
+            auto result = co_await proxy::probe_endpoint(account, record.endpoint, access, observer);
             auto id = account.id;
             auto which = protocol;
-            co_await store.run([&](store::account_repository& repo) {
+            co_await access.store.run([&](store::account_repository& repo) {
                 repo.record_status(id, which, result.status, result.reason);
                 return 0;
             });
         }
-        store::wipe(secret);
         std::lock_guard lock(j->mutex);
         j->done = true;
     };

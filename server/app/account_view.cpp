@@ -35,6 +35,26 @@ std::string format_account(const store::account& a) {
     std::string senders;
     for (const auto& s : a.senders) senders += (senders.empty() ? "" : ", ") + s;
     out += "senders:      " + (senders.empty() ? a.remote_user + " (default)" : senders) + "\n";
+    out += "credential:   " + std::string(store::to_string(a.credential));
+    if (a.credential == store::credential_kind::oauth2) out += " (OAuth client '" + a.oauth_client + "')";
+    out += "\n";
+    if (const auto& g = a.oauth) {
+        out += "oauth state:  " + std::string(store::to_string(g->state)) + "\n";
+        if (!g->identity.empty()) out += "consented by: " + g->identity + "\n";
+        out += "consented:    " + format_time(g->consented_at) + "\n";
+        if (!g->scopes.empty()) out += "scopes:       " + g->scopes + "\n";
+        out += "token expiry: " + format_time(g->access_expires_at) + "\n";
+        out += "last refresh: " + format_time(g->last_refresh_at) + "  (" + std::to_string(g->refresh_count) +
+               " refreshes, " + std::to_string(g->refresh_failures) + " failures)\n";
+        if (!g->last_error.error.empty()) {
+            out += "last error:   " + g->last_error.error;
+            if (!g->last_error.description.empty()) out += ": " + g->last_error.description;
+            if (g->last_error.http_status) out += " (HTTP " + std::to_string(g->last_error.http_status) + ")";
+            out += " at " + format_time(g->last_error.at) + "\n";
+        }
+        if (g->state == store::oauth_state::needs_consent)
+            out += "next step:    mailgate account oauth " + a.name + " --device   (or --paste)\n";
+    }
     out += "created:      " + format_time(a.created_at) + "\n";
     out += "updated:      " + format_time(a.updated_at) + "\n";
     out += "last login:   " + format_time(a.last_login_at) + "\n";
@@ -61,6 +81,25 @@ boost::json::value account_json(const store::account& a) {
     boost::json::array senders;
     for (const auto& s : a.senders) senders.emplace_back(s);
     o["senders"] = std::move(senders);
+    o["credential"] = std::string(store::to_string(a.credential));
+    if (const auto& g = a.oauth) {
+        boost::json::object oauth;
+        oauth["client"] = a.oauth_client;
+        oauth["state"] = std::string(store::to_string(g->state));
+        oauth["identity"] = g->identity;
+        oauth["scopes"] = g->scopes;
+        oauth["consented_at"] = g->consented_at ? boost::json::value(*g->consented_at) : nullptr;
+        oauth["access_expires_at"] = g->access_expires_at ? boost::json::value(*g->access_expires_at) : nullptr;
+        oauth["last_refresh_at"] = g->last_refresh_at ? boost::json::value(*g->last_refresh_at) : nullptr;
+        oauth["refresh_count"] = g->refresh_count;
+        oauth["refresh_failures"] = g->refresh_failures;
+        oauth["has_refresh_token"] = g->has_refresh_token;
+        oauth["last_error"] = boost::json::object{{"error", g->last_error.error},
+                                                  {"description", g->last_error.description},
+                                                  {"http_status", g->last_error.http_status},
+                                                  {"at", g->last_error.at ? boost::json::value(g->last_error.at) : nullptr}};
+        o["oauth"] = std::move(oauth);
+    }
     o["created_at"] = a.created_at;
     o["updated_at"] = a.updated_at;
     o["last_login_at"] = a.last_login_at ? boost::json::value(*a.last_login_at) : nullptr;

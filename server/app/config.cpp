@@ -62,6 +62,29 @@ std::uint64_t parse_count(const std::string& key, const std::string& text, std::
     return value;
 }
 
+// The [oauth.NAME] sections (names are the operator's, so they cannot be declared as options); any other unknown
+// key is an error, as before.
+std::vector<oauth::oauth_client> take_oauth_sections(po::parsed_options& parsed) {
+    std::map<std::string, oauth::oauth_client> clients;
+    for (auto& option : parsed.options) {
+        if (!option.unregistered) continue;
+        const auto& key = option.string_key;
+        auto dot = key.find('.', 6);
+        if (!key.starts_with("oauth.") || dot == std::string::npos || dot == 6)
+            throw config_error("unknown configuration key '" + key + "'");
+        auto name = key.substr(6, dot - 6);
+        auto& client = clients[name];
+        client.name = name;
+        client.from_config = true;
+        auto value = option.value.empty() ? std::string() : option.value.front();
+        if (auto r = oauth::set_client_field(client, key.substr(dot + 1), std::move(value)); !r)
+            throw config_error(key + ": " + r.error().message);
+    }
+    std::vector<oauth::oauth_client> out;
+    for (auto& [name, client] : clients) out.push_back(std::move(client));
+    return out;
+}
+
 } // namespace
 
 std::string to_string(tls_version v) {
@@ -132,13 +155,17 @@ po::options_description config_options(bool cli) {
 
 config load_config(const po::variables_map& command_line) {
     po::variables_map vm = command_line;
+    std::vector<oauth::oauth_client> oauth_sections;
     if (command_line.count("config")) {
         auto path = command_line["config"].as<std::string>();
         std::ifstream in(path);
         if (!in) throw config_error("config: cannot read '" + path + "'");
         try {
             // Values already set on the command line are kept: flags win over the file.
-            po::store(po::parse_config_file(in, config_options(false), false), vm);
+            auto file_options = config_options(false); // parsed_options points into it
+            auto parsed = po::parse_config_file(in, file_options, true);
+            oauth_sections = take_oauth_sections(parsed);
+            po::store(parsed, vm);
         } catch (const po::error& e) {
             throw config_error(std::string(path) + ": " + e.what());
         }
@@ -210,6 +237,12 @@ config load_config(const po::variables_map& command_line) {
     if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())
         throw config_error("log.level: '" + c.log_level + "' is not one of trace, debug, info, warn, error, critical, off");
     c.log_file = value_or(vm, "log.file", "");
+    for (auto& client : oauth_sections) {
+        auto name = client.name;
+        auto completed = oauth::complete_client(std::move(client));
+        if (!completed) throw config_error("oauth." + name + ": " + completed.error().message);
+        c.oauth_clients.push_back(std::move(*completed));
+    }
     return c;
 }
 

@@ -3,6 +3,7 @@
 
 #include "server/net/cidr.hpp"
 #include "server/net/host_port.hpp"
+#include "server/oauth/oauth_client.hpp"
 
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/variables_map.hpp>
@@ -53,6 +54,8 @@ struct config {
     std::uint64_t smtp_max_message_size = 50ull * 1024 * 1024;
     bool admin_tls = false;
     std::vector<std::string> admin_names; // extra Host names for the admin page (besides its listen address)
+    // [oauth.NAME] sections: OAuth2 client registrations (completed with their preset).
+    std::vector<oauth::oauth_client> oauth_clients;
     std::string log_level = "info";
     std::filesystem::path log_file;
 };

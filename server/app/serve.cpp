@@ -131,6 +131,7 @@ int serve(const config& c) {
     auto open_files = raise_file_limit();
     bool data_dir_created = !std::filesystem::exists(c.data_dir);
     store::account_repository repository(c.data_dir);
+    repository.oauth().sync_config_clients(c.oauth_clients);
     auto data_dir = std::filesystem::canonical(c.data_dir);
 
     std::filesystem::path cert = c.tls_cert, key = c.tls_key;
@@ -149,14 +150,16 @@ int serve(const config& c) {
     boost::asio::thread_pool store_pool(2);
     store::store_service store(repository, store_pool, {c.auth_kdf_threads, c.auth_kdf_queue, 4});
 
+    oauth::token_service tokens(store, io.main().get_executor(), *upstream_tls, c.upstream_timeout);
+    tokens.start();
     proxy::activity live;
     proxy::login_throttle throttle({.free_failures = c.auth_free_failures,
                                     .max_failures = c.auth_max_failures,
                                     .window = c.auth_failure_window,
                                     .max_delay = c.auth_max_delay});
     net::connection_limits limits(connection_caps_for(c, open_files));
-    proxy::gateway_settings gateway{store,   *server_tls, *upstream_tls,     c.access_plaintext_auth,
-                                    live,    throttle,    c.upstream_timeout};
+    proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth,
+                                    live,  throttle,    tokens,        c.upstream_timeout};
     gateway.failed_login_delay = c.failed_login_delay;
     auto pop3_settings = gateway;
     pop3_settings.login_timeout = c.pop3_login_timeout;
@@ -190,7 +193,7 @@ int serve(const config& c) {
         }
         admin_http = std::make_shared<admin::admin_server>(
             io, address, c.access_allow, c.admin_tls ? server_tls.get() : nullptr,
-            admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, names, c.admin_tls});
+            admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, tokens, names, c.admin_tls});
         admin_http->start();
     }
 
@@ -237,6 +240,7 @@ int serve(const config& c) {
                      limits.active());
         for (auto& l : listeners) l->stop();
         if (admin_http) admin_http->stop();
+        tokens.stop();
         live.close_all_sessions(proxy::close_reason::shutdown_idle); // idle dialogues need no grace
         stop_after_grace(io, live, limits, std::chrono::seconds(10));
     });

@@ -16,12 +16,14 @@ constexpr const char* account_usage = R"(Usage: mailgate account SUBCOMMAND [OPT
 
 Subcommands:
   add NAME --local-user U --remote-user R (--provider P | --imap URL --pop3 URL --smtp URL) [--sender ADDR ...]
+      [--auth password|oauth2 --oauth-client CLIENT]
   list [--json]
   show NAME
   remove NAME
   enable NAME | disable NAME
   passwd NAME [--remote]
   test NAME
+  oauth NAME (--device | --paste)      consent for an oauth2 account (works while the gateway runs)
 
 Passwords never come from the command line: MAILGATE_LOCAL_PASSWORD and MAILGATE_REMOTE_PASSWORD, else a prompt.
 Each subcommand takes --help, --data-dir DIR and --config FILE.
@@ -46,7 +48,9 @@ int add(const std::vector<std::string>& args) {
         ("imap", po::value<std::string>()->value_name("URL"), "IMAP endpoint (imaps:// or imap+starttls://)")
         ("pop3", po::value<std::string>()->value_name("URL"), "POP3 endpoint (pop3s:// or pop3+starttls://)")
         ("smtp", po::value<std::string>()->value_name("URL"), "SMTP endpoint (smtps:// or smtp+starttls://)")
-        ("sender", po::value<std::vector<std::string>>()->value_name("ADDR"), "allowed sender address (repeatable)");
+        ("sender", po::value<std::vector<std::string>>()->value_name("ADDR"), "allowed sender address (repeatable)")
+        ("auth", po::value<std::string>()->value_name("KIND"), "provider login: password (an app password; default) or oauth2")
+        ("oauth-client", po::value<std::string>()->value_name("CLIENT"), "oauth2: the [oauth.CLIENT] registration to use");
     auto parsed = parse_command(args, "mailgate account add NAME --local-user U --remote-user R (--provider P | --imap "
                                       "URL --pop3 URL --smtp URL) [--sender ADDR ...]",
                                 own, {"name"});
@@ -68,9 +72,20 @@ int add(const std::vector<std::string>& args) {
     if (vm.count("sender")) a.senders = vm["sender"].as<std::vector<std::string>>();
     if (auto ok = app::validate_senders(a.senders); !ok) return fail("--sender: " + ok.error().message);
 
-    a.local_password = read_secret("MAILGATE_LOCAL_PASSWORD", "Local password for " + a.local_user, true);
-    a.remote_secret = read_secret("MAILGATE_REMOTE_PASSWORD", "Provider password for " + a.remote_user, true);
+    auto auth = vm.count("auth") ? vm["auth"].as<std::string>() : std::string("password");
+    if (auth != "password" && auth != "oauth2") return fail("--auth: '" + auth + "' is not password or oauth2");
+    if (auth == "oauth2") {
+        a.credential = store::credential_kind::oauth2;
+        if (!vm.count("oauth-client")) return fail("--auth oauth2 needs --oauth-client CLIENT");
+        a.oauth_client = vm["oauth-client"].as<std::string>();
+    } else if (vm.count("oauth-client")) {
+        return fail("--oauth-client is only for --auth oauth2");
+    }
     store::account_repository repo(parsed->config.data_dir);
+    repo.oauth().sync_config_clients(parsed->config.oauth_clients);
+    a.local_password = read_secret("MAILGATE_LOCAL_PASSWORD", "Local password for " + a.local_user, true);
+    if (a.credential == store::credential_kind::password)
+        a.remote_secret = read_secret("MAILGATE_REMOTE_PASSWORD", "Provider password for " + a.remote_user, true);
     auto created = repo.create(a);
     store::wipe(a.local_password);
     store::wipe(a.remote_secret);
@@ -162,6 +177,7 @@ int account_command(const std::vector<std::string>& args) {
     if (sub == "show" || sub == "remove" || sub == "enable" || sub == "disable") return single(sub, rest);
     if (sub == "passwd") return passwd(rest);
     if (sub == "test") return account_test_command(rest);
+    if (sub == "oauth") return account_oauth_command(rest);
     std::cerr << "mailgate: unknown account subcommand '" << sub << "'\n" << account_usage;
     return 2;
 }

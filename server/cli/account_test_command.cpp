@@ -1,5 +1,6 @@
 // `mailgate account test NAME`: probes every configured protocol and prints one line per step.
 #include "server/cli/command_line.hpp"
+#include "server/cli/cli_store.hpp"
 #include "server/cli/commands.hpp"
 #include "server/net/tls_contexts.hpp"
 #include "server/proxy/upstream_probe.hpp"
@@ -26,9 +27,9 @@ int account_test_command(const std::vector<std::string>& args) {
         std::cerr << "mailgate: " << account.error().message << "\n";
         return 1;
     }
-    auto secret = repo.remote_secret(*account);
     auto tls = net::make_upstream_context(config.upstream_ca_file);
     boost::asio::io_context io;
+    cli_store local(repo, io.get_executor(), *tls, config.upstream_timeout);
     bool all_ok = true;
     auto observer = [](net::upstream_step step, bool ok, const std::string& detail) {
         std::cout << "  " << (ok ? "\u2713 " : "\u2717 ") << net::to_string(step) << (detail.empty() ? "" : ": ")
@@ -39,17 +40,16 @@ int account_test_command(const std::vector<std::string>& args) {
         [&]() -> boost::asio::awaitable<void> {
             for (const auto& [protocol, record] : account->endpoints) {
                 std::cout << net::to_string(protocol) << " " << record.endpoint.url() << std::endl;
-                auto result = co_await proxy::probe_endpoint(*account, record.endpoint, secret,
-                                                             {*tls, config.upstream_timeout}, observer);
+                auto result = co_await proxy::probe_endpoint(*account, record.endpoint, local.access(), observer);
                 repo.record_status(account->id, protocol, result.status, result.reason); // the CLI has no I/O to stall
                 all_ok = all_ok && result.ok;
             }
         },
-        [](std::exception_ptr e) {
+        [&io](std::exception_ptr e) {
+            io.stop(); // the token service's timers would keep run() going
             if (e) std::rethrow_exception(e);
         });
     io.run();
-    store::wipe(secret);
     std::cout << (all_ok ? "all checks passed" : "some checks failed") << std::endl;
     return all_ok ? 0 : 1;
 }

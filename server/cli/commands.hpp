@@ -11,6 +11,7 @@ int run(int argc, char** argv);
 int serve_command(const std::vector<std::string>& args);
 int account_command(const std::vector<std::string>& args);
 int account_test_command(const std::vector<std::string>& args);
+int account_oauth_command(const std::vector<std::string>& args);
 int providers_command(const std::vector<std::string>& args);
 int admin_command(const std::vector<std::string>& args);
 

@@ -1,6 +1,7 @@
 // Upstream connect + TLS + codec driving.
 #include "server/net/upstream_connection.hpp"
 
+#include "server/net/peer_verification.hpp"
 #include "server/net/timed.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -30,6 +31,7 @@ std::string_view to_string(failure_kind k) {
     case failure_kind::protocol: return "protocol";
     case failure_kind::auth_upstream: return "auth-upstream";
     case failure_kind::temporary: return "temporary";
+    case failure_kind::credential: return "credential";
     case failure_kind::internal: return "internal";
     }
     return "internal";
@@ -119,18 +121,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::secure(std
 
 asio::awaitable<void> upstream_connection::handshake() {
     SSL* ssl = stream_.begin_tls(context_, tls_role::client);
-    boost::system::error_code ec;
-    asio::ip::make_address(host_, ec);
-    // These calls turn on the host check: if one fails, the handshake would verify the chain but not the name.
-    bool checking = false;
-    if (!ec) {
-        checking = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host_.c_str()) == 1;
-    } else {
-        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        // SNI only for names (RFC 6066 §3)
-        checking = SSL_set_tlsext_host_name(ssl, host_.c_str()) == 1 && SSL_set1_host(ssl, host_.c_str()) == 1;
-    }
-    if (!checking)
+    if (!expect_peer_name(ssl, host_))
         throw system_error(asio::error::invalid_argument, "cannot set up the host name check for '" + host_ + "'");
     co_await stream_.handshake();
     tls_.version = SSL_get_version(ssl);
@@ -141,11 +132,7 @@ asio::awaitable<void> upstream_connection::handshake() {
 }
 
 upstream_failure upstream_connection::tls_failure(const system_error& e) const {
-    long verify = stream_.ssl() ? SSL_get_verify_result(stream_.ssl()) : X509_V_OK;
-    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
-        return {failure_kind::tls, "certificate verification failed: the certificate does not match host '" + host_ + "'"};
-    if (verify != X509_V_OK)
-        return {failure_kind::tls, std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify)};
+    if (auto why = verification_failure(stream_.ssl(), host_)) return {failure_kind::tls, *why};
     if (e.code() == asio::error::timed_out) return {failure_kind::tls, "TLS handshake timed out"};
     if (e.code() == asio::error::invalid_argument) return {failure_kind::tls, e.what()};
     return {failure_kind::tls, "TLS handshake failed: " + e.code().message()};
@@ -184,7 +171,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
                 else if (protocols::classify(errc) == protocols::upstream_failure_class::tls) kind = failure_kind::tls;
                 report(observer, step == upstream_step::login && kind == failure_kind::tls ? upstream_step::tls : step, false,
                        reason);
-                co_return upstream_failure{kind, reason};
+                co_return upstream_failure{kind, reason, codec.error()};
             }
             case protocols::action_kind::authenticate: // server-codec actions: a client codec never asks for them
             case protocols::action_kind::relay:

@@ -19,12 +19,15 @@
 namespace mailgate::net {
 
 // The failure taxonomy toward providers (DESIGN.md "Errors"); each maps to a client reply and an account status.
-enum class failure_kind { connect, tls, protocol, auth_upstream, temporary, internal };
+// `credential`: the stored credential cannot be used now (OAuth2 needs consent or its client is misconfigured);
+// nothing was sent to the provider.
+enum class failure_kind { connect, tls, protocol, auth_upstream, temporary, credential, internal };
 std::string_view to_string(failure_kind k);
 
 struct upstream_failure {
     failure_kind kind;
     std::string reason; // for logs and the admin; never contains a credential
+    std::error_code code{}; // the client codec's error, when it was the codec that failed
 };
 
 struct tls_details {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "server/net/cidr.hpp"
+#include "server/oauth/token_service.hpp"
 #include "server/proxy/activity.hpp"
 #include "server/proxy/login_throttle.hpp"
 #include "server/store/store_service.hpp"
@@ -19,6 +20,7 @@ struct gateway_settings {
     const net::cidr_list& plaintext_auth;
     activity& live;
     login_throttle& throttle;
+    oauth::token_service& tokens;
     std::chrono::seconds upstream_timeout{30};
     std::chrono::seconds login_timeout{60};     // per read before login
     std::chrono::seconds idle_timeout{600};     // relay without traffic either way

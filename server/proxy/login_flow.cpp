@@ -1,6 +1,7 @@
 // Local authentication + upstream login.
 #include "server/proxy/login_flow.hpp"
 
+#include "server/proxy/provider_login.hpp"
 #include "server/proxy/upstream_login.hpp"
 #include "server/store/crypto.hpp"
 
@@ -120,20 +121,10 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         result.status = login_status::provider_permanent;
         co_return result;
     }
-    std::string secret;
-    try {
-        secret = co_await settings.store.run([&](store::account_repository& repo) { return repo.remote_secret(*account); });
-    } catch (const store::secret_error& e) {
-        spdlog::error("{} #{}: {}", label.protocol, label.id, e.what());
-        result.status = login_status::provider_permanent;
-        co_return result;
-    }
-
-    auto upstream = std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, settings.upstream_tls);
-    auto codec = make_login_codec(endpoint->second.endpoint, {account->remote_user, secret}, local_helo_name());
-    store::wipe(secret);
-    auto failure = co_await upstream->open(endpoint->second.endpoint, settings.upstream_timeout);
-    if (!failure) failure = co_await upstream->drive(*codec, net::upstream_step::login, settings.upstream_timeout);
+    auto login = co_await log_in_to_provider({settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout},
+                                             *account, endpoint->second.endpoint);
+    auto& failure = login.failure;
+    auto& upstream = login.connection;
     auto id = account->id;
     if (failure) {
         settings.store.record([id, protocol, status = status_for(failure->kind), reason = failure->reason](
@@ -144,7 +135,8 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         settings.live.record({std::chrono::system_clock::now(), event_kind::upstream_error, std::string(label.protocol),
                               std::string(label.peer), account->name,
                               std::string(net::to_string(failure->kind)) + ": " + failure->reason});
-        upstream->close();
+        // A credential that is waiting for the admin (OAuth2 consent) is "try later" for the client: its local
+        // password was right, so it must not prompt for a new one.
         result.status = failure->kind == net::failure_kind::auth_upstream ? login_status::provider_permanent
                                                                           : login_status::provider_temporary;
         co_return result;
@@ -157,7 +149,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
                   endpoint->second.endpoint.url(), upstream->tls().version);
     result.status = login_status::ok;
     result.upstream = std::move(upstream);
-    result.codec = std::move(codec);
+    result.codec = std::move(login.codec);
     co_return result;
 }
 

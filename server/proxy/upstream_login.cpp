@@ -26,7 +26,8 @@ store::upstream_status status_for(net::failure_kind kind) {
     case net::failure_kind::connect:
     case net::failure_kind::temporary: return store::upstream_status::unreachable;
     case net::failure_kind::tls: return store::upstream_status::tls_error;
-    case net::failure_kind::auth_upstream: return store::upstream_status::auth_failed;
+    case net::failure_kind::auth_upstream:
+    case net::failure_kind::credential: return store::upstream_status::auth_failed;
     case net::failure_kind::protocol:
     case net::failure_kind::internal: return store::upstream_status::protocol_error;
     }

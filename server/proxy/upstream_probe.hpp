@@ -4,16 +4,12 @@
 #pragma once
 
 #include "server/net/upstream_connection.hpp"
+#include "server/proxy/provider_login.hpp"
 #include "server/store/account_repository.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
 namespace mailgate::proxy {
-
-struct probe_settings {
-    boost::asio::ssl::context& tls;
-    std::chrono::steady_clock::duration timeout;
-};
 
 struct probe_result {
     bool ok = false;                   // every step succeeded
@@ -22,7 +18,6 @@ struct probe_result {
 };
 
 boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account, const net::upstream_endpoint& endpoint,
-                                                    std::string secret, probe_settings settings,
-                                                    const net::step_observer& observer);
+                                                    const provider_access& access, const net::step_observer& observer);
 
 } // namespace mailgate::proxy

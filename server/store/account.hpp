@@ -2,6 +2,7 @@
 #pragma once
 
 #include "server/net/upstream_endpoint.hpp"
+#include "server/store/oauth_grant.hpp"
 
 #include <cstdint>
 #include <map>
@@ -15,6 +16,10 @@ namespace mailgate::store {
 enum class upstream_status { unknown, ok, auth_failed, unreachable, tls_error, protocol_error };
 std::string_view to_string(upstream_status s);
 upstream_status upstream_status_from_string(std::string_view s);
+
+// What the gateway logs in to the provider with: the remote secret (an app password) or OAuth2 tokens.
+enum class credential_kind { password, oauth2 };
+std::string_view to_string(credential_kind k);
 
 struct endpoint_record {
     net::upstream_endpoint endpoint;
@@ -35,6 +40,9 @@ struct account {
     std::optional<std::int64_t> last_login_at;
     std::map<net::mail_protocol, endpoint_record> endpoints;
     std::vector<std::string> senders; // allowed MAIL FROM addresses (SMTP); empty means the remote user only
+    credential_kind credential = credential_kind::password;
+    std::string oauth_client; // oauth2 accounts: the client registration their grant belongs to
+    std::optional<oauth_grant> oauth; // oauth2 accounts: consent, state, last refresh (no tokens)
 };
 
 struct new_account {
@@ -46,6 +54,8 @@ struct new_account {
     std::string provider;
     std::vector<net::upstream_endpoint> endpoints;
     std::vector<std::string> senders;
+    credential_kind credential = credential_kind::password; // oauth2: remote_secret stays empty
+    std::string oauth_client;
 };
 
 } // namespace mailgate::store

@@ -12,7 +12,8 @@ namespace mailgate::store {
 namespace {
 
 constexpr const char* account_columns =
-    "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at FROM accounts ";
+    "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at, credential, "
+    "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id) FROM accounts ";
 
 std::int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -33,6 +34,8 @@ const char* key_check_label = "mailgate master key check v1";
 user_error not_found(std::string_view name) { return {"no account named '" + std::string(name) + "'"}; }
 
 } // namespace
+
+std::string_view to_string(credential_kind k) { return k == credential_kind::oauth2 ? "oauth2" : "password"; }
 
 std::string_view to_string(upstream_status s) {
     switch (s) {
@@ -80,15 +83,20 @@ user_result<account> account_repository::create(const new_account& a) {
     if (a.name.empty() || a.local_user.empty() || a.remote_user.empty())
         return user_error{"name, local user and remote user must not be empty"};
     if (a.endpoints.empty()) return user_error{"an account needs at least one upstream endpoint"};
+    bool oauth2 = a.credential == credential_kind::oauth2;
+    if (oauth2 && a.oauth_client.empty()) return user_error{"an oauth2 account needs an OAuth client (--oauth-client)"};
+    if (oauth2 && !oauth_.client(a.oauth_client))
+        return user_error{"no OAuth client named '" + a.oauth_client + "' (configure [oauth." + a.oauth_client +
+                          "] or add it on the admin page)"};
     auto hash = hasher_.hash(a.local_password); // slow: outside the lock
     std::lock_guard lock(mutex_);
     transaction tx(db_);
     auto now = now_seconds();
     try {
         db_.prepare("INSERT INTO accounts(name, local_user, local_password_hash, remote_user, remote_secret, provider, "
-                    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, ?6)")
+                    "created_at, updated_at, credential) VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, ?6, ?7)")
             .bind(1, a.name).bind(2, a.local_user).bind(3, hash).bind(4, a.remote_user).bind(5, a.provider).bind(6, now)
-            .run();
+            .bind(7, to_string(a.credential)).run();
     } catch (const sqlite_error& e) {
         if (!e.is_constraint()) throw;
         auto clash = db_.prepare("SELECT name FROM accounts WHERE name = ?1").bind(1, a.name).step()
@@ -112,6 +120,8 @@ user_result<account> account_repository::create(const new_account& a) {
     for (const auto& s : a.senders) {
         db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)").bind(1, id).bind(2, s).run();
     }
+    if (oauth2)
+        db_.prepare("INSERT INTO oauth_grants(account_id, client) VALUES (?1, ?2)").bind(1, id).bind(2, a.oauth_client).run();
     tx.commit();
     auto created = load("WHERE id = ?1", std::to_string(id));
     return *created;
@@ -131,6 +141,8 @@ std::optional<account> account_repository::load(std::string_view where_clause, s
     a.created_at = query.column_int64(6);
     a.updated_at = query.column_int64(7);
     a.last_login_at = query.column_optional_int64(8);
+    a.credential = query.column_text(9) == "oauth2" ? credential_kind::oauth2 : credential_kind::password;
+    if (!query.column_is_null(10)) a.oauth_client = query.column_text(10);
     load_details(a);
     return a;
 }
@@ -148,6 +160,7 @@ void account_repository::load_details(account& a) {
     auto senders = db_.prepare("SELECT address FROM senders WHERE account_id = ?1 ORDER BY address");
     senders.bind(1, a.id);
     while (senders.step()) a.senders.push_back(senders.column_text(0));
+    if (a.credential == credential_kind::oauth2) a.oauth = oauth_.grant_unlocked(a.id);
 }
 
 std::vector<account> account_repository::list() {

@@ -6,6 +6,7 @@
 #include "server/store/account.hpp"
 #include "server/store/crypto.hpp"
 #include "server/store/guarded_key.hpp"
+#include "server/store/oauth_repository.hpp"
 #include "server/store/password_hasher.hpp"
 #include "server/store/sqlite.hpp"
 
@@ -60,6 +61,9 @@ public:
     };
     user_result<account> update(std::string_view name, const changes& c);
 
+    // OAuth2 clients and grants, in the same database under the same key and lock.
+    oauth_repository& oauth() { return oauth_; }
+
     // The admin page's password hash (scrypt), kept in the same database.
     std::optional<std::string> admin_password_hash();
     void set_admin_password(std::string_view password);
@@ -80,6 +84,7 @@ private:
     password_hasher hasher_;
     std::once_flag unknown_user_hash_once_;
     std::string unknown_user_hash_;
+    oauth_repository oauth_{db_, key_, mutex_};
 };
 
 } // namespace mailgate::store

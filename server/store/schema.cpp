@@ -43,6 +43,44 @@ CREATE TABLE senders (
     PRIMARY KEY (account_id, address)
 ) STRICT;
 )sql",
+        // 2: OAuth2 upstream credentials: the client registrations and, per oauth2 account, its grant.
+        R"sql(
+ALTER TABLE accounts ADD COLUMN credential TEXT NOT NULL DEFAULT 'password' CHECK (credential IN ('password', 'oauth2'));
+CREATE TABLE oauth_clients (
+    name          TEXT PRIMARY KEY,
+    preset        TEXT NOT NULL,
+    client_id     TEXT NOT NULL,
+    client_secret BLOB,
+    authorize_url TEXT NOT NULL DEFAULT '',
+    token_url     TEXT NOT NULL,
+    device_url    TEXT NOT NULL DEFAULT '',
+    revoke_url    TEXT NOT NULL DEFAULT '',
+    scope         TEXT NOT NULL,
+    mechanism     TEXT NOT NULL CHECK (mechanism IN ('xoauth2', 'oauthbearer')),
+    tenant        TEXT NOT NULL DEFAULT '',
+    from_config   INTEGER NOT NULL DEFAULT 0 CHECK (from_config IN (0, 1))
+) STRICT;
+CREATE TABLE oauth_grants (
+    account_id             INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    client                 TEXT NOT NULL,
+    state                  TEXT NOT NULL DEFAULT 'needs_consent',
+    identity               TEXT NOT NULL DEFAULT '',
+    scopes                 TEXT NOT NULL DEFAULT '',
+    refresh_token          BLOB,
+    access_token           BLOB,
+    access_expires_at      INTEGER,
+    consented_at           INTEGER,
+    last_refresh_at        INTEGER,
+    generation             INTEGER NOT NULL DEFAULT 0,
+    refresh_count          INTEGER NOT NULL DEFAULT 0,
+    refresh_failures       INTEGER NOT NULL DEFAULT 0,
+    last_error             TEXT NOT NULL DEFAULT '',
+    last_error_description TEXT NOT NULL DEFAULT '',
+    last_error_status      INTEGER NOT NULL DEFAULT 0,
+    last_error_at          INTEGER NOT NULL DEFAULT 0,
+    refresh_lease_until    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+)sql",
     };
     return steps;
 }

@@ -1,0 +1,102 @@
+// Credential, connection and login toward the provider.
+#include "server/proxy/provider_login.hpp"
+
+#include "server/proxy/upstream_login.hpp"
+#include "server/store/crypto.hpp"
+
+#include <boost/asio/this_coro.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace mailgate::proxy {
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct credential {
+    std::optional<protocols::upstream_credentials> value;
+    std::int64_t generation = -1;
+    std::optional<net::upstream_failure> failure;
+};
+
+net::failure_kind kind_for(oauth::token_problem p) {
+    switch (p) {
+    case oauth::token_problem::needs_consent:
+    case oauth::token_problem::config_error: return net::failure_kind::credential;
+    case oauth::token_problem::unavailable: return net::failure_kind::temporary;
+    default: return net::failure_kind::internal;
+    }
+}
+
+asio::awaitable<credential> credential_for(const provider_access& access, const store::account& account,
+                                           const net::upstream_endpoint& endpoint, std::int64_t rejected_generation) {
+    credential out;
+    if (account.credential == store::credential_kind::password) {
+        try {
+            auto secret = co_await access.store.run([&](store::account_repository& repo) { return repo.remote_secret(account); });
+            out.value = protocols::upstream_credentials{account.remote_user, std::move(secret)};
+            store::wipe(secret);
+        } catch (const store::secret_error& e) {
+            out.failure = net::upstream_failure{net::failure_kind::credential, e.what()};
+        }
+        co_return out;
+    }
+    // Not one conditional expression with two co_awaits: GCC 12 destroys its temporaries twice.
+    oauth::access_grant grant;
+    if (rejected_generation < 0) grant = co_await access.tokens.token_for(account);
+    else grant = co_await access.tokens.replace_rejected(account, rejected_generation);
+    if (grant.problem != oauth::token_problem::none) {
+        out.failure = net::upstream_failure{kind_for(grant.problem), "OAuth2 " + std::string(oauth::to_string(grant.problem)) +
+                                                                         ": " + grant.reason};
+        co_return out;
+    }
+    protocols::upstream_credentials c;
+    c.user = account.remote_user;
+    c.secret = std::move(grant.token);
+    store::wipe(grant.token);
+    c.kind = protocols::credential_kind::bearer;
+    c.mechanism = grant.mechanism == oauth::sasl_mechanism::oauthbearer ? protocols::bearer_mechanism::oauthbearer
+                                                                         : protocols::bearer_mechanism::xoauth2;
+    c.host = endpoint.host;
+    c.port = endpoint.port;
+    out.value = std::move(c);
+    out.generation = grant.generation;
+    co_return out;
+}
+
+} // namespace
+
+asio::awaitable<provider_login> log_in_to_provider(const provider_access& access, const store::account& account,
+                                                   const net::upstream_endpoint& endpoint,
+                                                   const net::step_observer& observer) {
+    provider_login out;
+    std::int64_t rejected = -1;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto cred = co_await credential_for(access, account, endpoint, rejected);
+        if (cred.failure) {
+            out.failure = cred.failure;
+            co_return out;
+        }
+        auto connection = std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, access.tls);
+        auto codec = make_login_codec(endpoint, std::move(*cred.value), local_helo_name());
+        store::wipe(cred.value->secret); // a moved short string keeps its bytes
+        auto failure = co_await connection->open(endpoint, access.timeout, observer);
+        if (!failure) failure = co_await connection->drive(*codec, net::upstream_step::login, access.timeout, observer);
+        if (!failure) {
+            out.connection = std::move(connection);
+            out.codec = std::move(codec);
+            out.failure.reset();
+            co_return out;
+        }
+        connection->close();
+        out.failure = failure;
+        if (failure->code != protocols::upstream_errc::token_rejected || attempt > 0) break;
+        spdlog::info("account '{}': {} refused the OAuth2 access token; refreshing it and trying once more",
+                     account.name, endpoint.url());
+        rejected = cred.generation;
+    }
+    co_return out;
+}
+
+} // namespace mailgate::proxy
