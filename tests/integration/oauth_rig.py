@@ -381,6 +381,10 @@ class OAuthServer:
         """What a user withdrawing every app's access at the provider does; returns the number of grants."""
         return self.control(revoke_user=user)["revoked_grants"]
 
+    def revoke_access_tokens(self, user):
+        """Every access token of user stops working; refresh tokens stay valid. Returns how many there were."""
+        return self.control(revoke_access_tokens_of=user)["revoked_access_tokens"]
+
     # ----------------------------------------------------------------- observability
     def log_entries(self, endpoint=None):
         """Parsed JSON lines of the AS's request log (token, introspection, revocation, device_authorization,

@@ -19,7 +19,11 @@ from oauth_rig import OAuthServer
 from rig import ProviderRig
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
-USERS = {ALICE: "alice-pw", BOB: "bob-pw", CAROL: "carol-pw"}
+# One provider user per test that changes what the provider accepts for its user (revocations, grants).
+OTHERS = ["dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
+USERS = {ALICE: "alice-pw", BOB: "bob-pw", CAROL: "carol-pw", **{f"{n}@example.test": f"{n}-pw" for n in OTHERS}}
+# Opaque tokens of the test AS are base64url; nothing the gateway logs legitimately is such a long run.
+TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{40,}")
 
 
 def refreshes(oauth, since=0):
@@ -48,7 +52,10 @@ class OAuthGateway(unittest.TestCase):
     @classmethod
     def start_gateway(cls):
         return Gateway(data_dir=cls.data, extra_args=["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file,
-                                                      "--access.failed_login_delay", "0"]).__enter__()
+                                                      "--access.failed_login_delay", "0",
+                                                      # 20 logins at once from one address are no attack here
+                                                      "--auth.free_failures", "100", "--auth.max_failures", "200"]
+                       ).__enter__()
 
     @classmethod
     def tearDownClass(cls):
@@ -104,10 +111,18 @@ class OAuthGateway(unittest.TestCase):
         client.login(f"{name}-local", f"{name}-pw")
         return client
 
-    def revoke_current_access_tokens(self, user):
-        """Revokes what the provider would accept for `user` right now, leaving refresh tokens alone."""
-        for entry in self.oauth.introspections_active(user) if hasattr(self.oauth, "introspections_active") else []:
-            self.oauth.revoke(entry)
+    def ready(self, name):
+        """An oauth2 account `name` for provider user name@example.test, consented (device flow)."""
+        self.add(name, f"{name}@example.test")
+        self.consent_device(name, f"{name}@example.test")
+        return f"{name}@example.test"
+
+    def login_fails_unavailable(self, name):
+        client = imaplib.IMAP4("127.0.0.1", self.gw.ports["imap"], timeout=60)
+        with self.assertRaises(imaplib.IMAP4.error) as ctx:
+            client.login(f"{name}-local", f"{name}-pw")
+        self.assertIn("UNAVAILABLE", str(ctx.exception))
+        client.shutdown()
 
     # ------------------------------------------------------------------ tests
     def test_device_consent_then_imap_pop3_smtp_over_both_tls_modes(self):
@@ -187,6 +202,141 @@ class OAuthGateway(unittest.TestCase):
         self.assertLess(time.monotonic() - start, 5)
         self.assertEqual(len(self.oauth.token_requests()), before)
         self.assertIn("account 'waiting'", self.gw.log())
+
+    def test_refused_access_token_is_refreshed_and_the_login_retried(self):
+        user = self.ready("dave")
+        self.imap_login("dave").logout()
+        self.assertGreater(self.oauth.revoke_access_tokens(user), 0)
+        before = len(self.oauth.token_requests())
+        imap = self.imap_login("dave")  # the provider refuses the token, the gateway refreshes and tries again
+        self.assertEqual(imap.select("INBOX")[0], "OK")
+        imap.logout()
+        done = refreshes(self.oauth, before)
+        self.assertEqual([r["result"] for r in done], ["ok"], done)
+        self.assertIn("refused the OAuth2 access token", self.gw.log())
+
+    def test_3000_byte_token_through_pop3_and_smtp_after_the_continuation(self):
+        user = self.ready("erin")
+        self.oauth.set_access_token_bytes(3000)
+        try:
+            self.oauth.revoke_access_tokens(user)
+            before = len(self.oauth.token_requests())
+            pop = poplib.POP3("127.0.0.1", self.gw.ports["pop3"], timeout=60)
+            pop.user("erin-local")
+            pop.pass_("erin-pw")
+            pop.quit()
+            done = refreshes(self.oauth, before)
+            self.assertEqual(done[-1].get("access_token_bytes"), 3000, done)
+            with smtplib.SMTP("127.0.0.1", self.gw.ports["smtp"], timeout=60) as smtp:
+                smtp.login("erin-local", "erin-pw")
+                smtp.sendmail(user, [BOB], b"Subject: long token\r\n\r\nsent with a 3000-byte token\r\n")
+            self.imap_login("erin").logout()
+            self.assertEqual(len(refreshes(self.oauth, before)), 1)
+        finally:
+            self.oauth.set_access_token_bytes(43)
+
+    def test_invalid_grant_means_needs_consent_and_no_more_token_requests(self):
+        user = self.ready("frank")
+        self.oauth.revoke_user_grants(user)  # the user withdrew the app's access at the provider
+        self.login_fails_unavailable("frank")
+        oauth = self.show("frank")["oauth"]
+        self.assertEqual(oauth["state"], "needs_consent")
+        self.assertEqual(oauth["last_error"]["error"], "invalid_grant")
+        self.assertTrue(oauth["has_refresh_token"])  # kept for diagnosis
+        before = len(self.oauth.token_requests())
+        start = time.monotonic()
+        self.login_fails_unavailable("frank")
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertEqual(len(self.oauth.token_requests()), before)  # no hot retry
+        self.assertIn("mailgate account oauth frank", self.cli("account", "show", "frank").stdout)
+        self.consent_device("frank", user)  # consent again: works at once, without a restart
+        self.imap_login("frank").logout()
+        self.assertEqual(self.show("frank")["oauth"]["state"], "ok")
+
+    def test_token_endpoint_down_is_degraded_keeps_tokens_and_backs_off(self):
+        user = self.ready("grace")
+        self.oauth.set_token_endpoint_down(True)
+        try:
+            self.oauth.revoke_access_tokens(user)
+            self.login_fails_unavailable("grace")
+            oauth = self.show("grace")["oauth"]
+            self.assertEqual(oauth["state"], "degraded")
+            self.assertTrue(oauth["has_refresh_token"])
+            before = len(self.oauth.token_requests())
+            self.login_fails_unavailable("grace")  # inside the backoff: not asked again
+            self.assertEqual(len(self.oauth.token_requests()), before)
+        finally:
+            self.oauth.set_token_endpoint_down(False)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.imap_login("grace").logout()
+                break
+            except imaplib.IMAP4.error:
+                self.assertLess(time.monotonic(), deadline, "no recovery after the token endpoint came back")
+                time.sleep(1)
+        self.assertEqual(self.show("grace")["oauth"]["state"], "ok")
+
+    def test_parallel_logins_with_an_expired_token_refresh_once(self):
+        self.oauth.set_access_token_ttl(3)
+        try:
+            self.ready("heidi")
+        finally:
+            self.oauth.set_access_token_ttl(3600)
+        time.sleep(4)  # expired; with rotation and reuse detection a second refresh would revoke the grant
+        before = len(self.oauth.token_requests())
+        results = []
+
+        def login():
+            try:
+                self.imap_login("heidi").logout()
+                results.append("ok")
+            except Exception as exc:  # reported below
+                results.append(repr(exc))
+
+        threads = [threading.Thread(target=login) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual(results, ["ok"] * 20)
+        self.assertEqual(len(refreshes(self.oauth, before)), 1, refreshes(self.oauth, before))
+
+    def test_a_session_across_expiry_and_the_refresh_ahead(self):
+        self.oauth.set_access_token_ttl(6)
+        try:
+            self.ready("ivan")
+        finally:
+            self.oauth.set_access_token_ttl(3600)
+        before = len(self.oauth.token_requests())
+        session = self.imap_login("ivan")
+        session.select("INBOX")
+        time.sleep(7)  # the consented token has expired; the gateway refreshed ahead of it
+        self.assertEqual(session.noop()[0], "OK")  # the relayed session goes on
+        session.logout()
+        self.imap_login("ivan").logout()  # uses the token refreshed ahead: no request of its own
+        self.assertEqual(len(refreshes(self.oauth, before)), 1, refreshes(self.oauth, before))
+
+    def test_restart_uses_the_persisted_rotated_refresh_token(self):
+        user = self.ready("judy")
+        self.oauth.revoke_access_tokens(user)
+        before = len(self.oauth.token_requests())
+        self.imap_login("judy").logout()  # refresh: the refresh token rotates
+        self.assertTrue(refreshes(self.oauth, before)[-1].get("rotated"), refreshes(self.oauth, before))
+        type(self).gw.stop()
+        type(self).gw = self.start_gateway()
+        self.oauth.revoke_access_tokens(user)
+        before = len(self.oauth.token_requests())
+        self.imap_login("judy").logout()  # the old refresh token would be a reuse: the grant would be revoked
+        self.assertEqual([r["result"] for r in refreshes(self.oauth, before)], ["ok"])
+
+    def test_zz_no_token_in_logs_cli_output_or_api(self):
+        # Runs last (by name): every other test has put its tokens through the gateway by now.
+        texts = {"gateway log": self.gw.log(), "account list": self.cli("account", "list", "--json").stdout}
+        for name in ("dev", "dave", "erin"):
+            texts[f"account show {name}"] = self.cli("account", "show", name).stdout
+        for what, text in texts.items():
+            self.assertIsNone(TOKEN_LIKE.search(text), f"{what}: {TOKEN_LIKE.search(text)}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 
 import Provider, { errors } from 'oidc-provider';
 
-import Store, { revokeTokenValue, revokeUserGrants } from './store.mjs';
+import Store, { revokeTokenValue, revokeUserAccessTokens, revokeUserGrants } from './store.mjs';
 
 // ------------------------------------------------------------------ options
 const OPTIONS = {
@@ -441,6 +441,7 @@ async function control(body) {
   }
   if ('revoke_token' in body) result.revoked = revokeTokenValue(String(body.revoke_token));
   if ('revoke_user' in body) result.revoked_grants = revokeUserGrants(String(body.revoke_user));
+  if ('revoke_access_tokens_of' in body) result.revoked_access_tokens = revokeUserAccessTokens(String(body.revoke_access_tokens_of));
   if ('listening' in body) await setListening(body.listening === true);
   return { ...result, state: publicState() };
 }

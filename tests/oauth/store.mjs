@@ -64,6 +64,17 @@ export function revokeUserGrants(accountId) {
   return grants.length;
 }
 
+// Test control: the access tokens a user holds stop working (revoked or killed by the provider), while the refresh
+// tokens stay good: what a client then sees is an error challenge that a refresh heals. Returns the count.
+export function revokeUserAccessTokens(accountId) {
+  const keys = [];
+  for (const [key, entry] of entries) {
+    if (key.startsWith('AccessToken:') && entry.payload.accountId === accountId) keys.push(key);
+  }
+  keys.forEach(drop);
+  return keys.length;
+}
+
 // Expired entries are dropped when looked up, and by this sweep (so the map does not grow without bound).
 setInterval(() => {
   const now = Date.now();
