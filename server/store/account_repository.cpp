@@ -224,6 +224,9 @@ user_result<void> account_repository::set_remote_secret(std::string_view name, s
     std::lock_guard lock(mutex_);
     auto a = load("WHERE name = ?1", name);
     if (!a) return not_found(name);
+    if (a->credential == credential_kind::oauth2)
+        return user_error{"account '" + std::string(name) + "' logs in to its provider with OAuth2, not a password: "
+                          "give consent again with 'mailgate account oauth " + std::string(name) + "'"};
     db_.prepare("UPDATE accounts SET remote_secret = ?1, updated_at = ?2 WHERE id = ?3")
         .bind_blob(1, seal(key_.get(), secret, secret_aad(a->id))).bind(2, now_seconds()).bind(3, a->id).run();
     return {};

@@ -146,6 +146,11 @@ class OAuthGateway(unittest.TestCase):
             smtp.login("dev-local", "dev-pw")
             smtp.sendmail(ALICE, [BOB], b"Subject: via oauth\r\n\r\nhello\r\n")
         self.rig.wait_for_messages(BOB, 1)
+        tested = self.cli("account", "test", "dev")  # the connection test uses the token too
+        self.assertIn("all checks passed", tested.stdout)
+        refused = self.cli("account", "passwd", "dev", "--remote", check=False, env={"MAILGATE_REMOTE_PASSWORD": "x"})
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("OAuth2", refused.stderr)
 
     def test_paste_consent_with_pkce_and_oauthbearer_over_implicit_tls(self):
         self.add("pasted", CAROL, client="bearer", imap="imaps", pop3="pop3s", smtp="smtps")
