@@ -1,6 +1,7 @@
 // Consent flows.
 #include "server/oauth/consent.hpp"
 
+#include "server/common/unix_time.hpp"
 #include "protocols/common/secret.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -15,9 +16,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 asio::awaitable<consent_result> store_consent(store::store_service& store, std::int64_t account_id, token_grant&& g) {
     consent_result r;
@@ -28,13 +26,13 @@ asio::awaitable<consent_result> store_consent(store::store_service& store, std::
         f.record = {"no_refresh_token",
                     "the provider issued no refresh token: the scope needs offline_access (Microsoft) or the client "
                     "offline access (Google)",
-                    200, now_seconds()};
+                    200, unix_now()};
         r.failure = f;
         co_return r;
     }
     store::oauth_token_update u;
     u.access_token = std::move(g.access_token);
-    u.access_expires_at = now_seconds() + g.expires_in;
+    u.access_expires_at = unix_now() + g.expires_in;
     u.refresh_token = std::move(g.refresh_token);
     u.identity = g.identity;
     u.scopes = g.scope;
@@ -68,7 +66,7 @@ begin_device_consent(const oauth_client& client, asio::ssl::context& tls, std::c
         token_failure f;
         f.state = store::oauth_state::config_error;
         f.record = {"no_device_flow", "OAuth client '" + client.name + "' has no device_url (the provider may not offer "
-                                      "the device flow for mail: use the authorization code flow)", 0, now_seconds()};
+                                      "the device flow for mail: use the authorization code flow)", 0, unix_now()};
         co_return f;
     }
     auto reply = co_await https_post(client.device_url, encode_form(device_authorization_form(client)), tls, timeout);
@@ -88,11 +86,11 @@ asio::awaitable<consent_result> finish_device_consent(store::store_service& stor
         timer.expires_after(interval);
         co_await timer.async_wait(asio::use_awaitable);
         if (cancelled && cancelled()) {
-            r.failure = token_failure{store::oauth_state::needs_consent, {"cancelled", "the device code was abandoned", 0, now_seconds()}};
+            r.failure = token_failure{store::oauth_state::needs_consent, {"cancelled", "the device code was abandoned", 0, unix_now()}};
             break;
         }
         if (std::chrono::steady_clock::now() > deadline) {
-            r.failure = token_failure{store::oauth_state::needs_consent, {"expired_token", "the code expired before it was approved", 0, now_seconds()}};
+            r.failure = token_failure{store::oauth_state::needs_consent, {"expired_token", "the code expired before it was approved", 0, unix_now()}};
             break;
         }
         auto outcome = co_await request_tokens(client.token_url, device_token_form(client, device.device_code), tls, timeout);

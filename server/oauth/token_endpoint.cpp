@@ -1,6 +1,7 @@
 // Token endpoint requests and replies.
 #include "server/oauth/token_endpoint.hpp"
 
+#include "server/common/unix_time.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/common/secret.hpp"
 #include "protocols/common/upstream_codec.hpp"
@@ -15,9 +16,6 @@ namespace mailgate::oauth {
 namespace json = boost::json;
 namespace {
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // The client authentication of RFC 6749 §2.3.1 in the body (client_secret_post; what Google and Microsoft take).
 void add_client(form_fields& f, const oauth_client& c) {
@@ -70,7 +68,7 @@ template <class F> auto with_json(std::string_view body, F use) -> decltype(use(
 token_failure failure_from(const json::object* o, int status) {
     token_failure f;
     f.record.http_status = status;
-    f.record.at = now_seconds();
+    f.record.at = unix_now();
     if (o) {
         f.record.error = protocols::sanitize_peer_text(text_of(*o, "error"), 100);
         f.record.description = protocols::sanitize_peer_text(text_of(*o, "error_description"), 500);
@@ -201,7 +199,7 @@ token_failure transport_failure(const http_failure& f) {
     out.state = store::oauth_state::degraded;
     out.record.error = "unreachable";
     out.record.description = f.reason;
-    out.record.at = now_seconds();
+    out.record.at = unix_now();
     return out;
 }
 

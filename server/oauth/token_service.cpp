@@ -1,6 +1,7 @@
 // Token refresh: single flight per account, persisted before waiters proceed.
 #include "server/oauth/token_service.hpp"
 
+#include "server/common/unix_time.hpp"
 #include "protocols/common/secret.hpp"
 #include "server/oauth/token_endpoint.hpp"
 
@@ -21,9 +22,6 @@ using store::oauth_state;
 
 namespace {
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // A login needs the token for a few seconds: it must not expire on the way.
 std::int64_t login_margin(std::int64_t lifetime) { return std::clamp<std::int64_t>(lifetime / 4, 1, 60); }
@@ -174,7 +172,7 @@ asio::awaitable<access_grant> token_service::obtain(store::account account, std:
         co_return problem(token_problem::config_error, "OAuth client '" + snap.grant->client + "' is not configured");
     e->mechanism = snap.client->mechanism;
     protocols::wipe(snap.client->client_secret);
-    auto now = now_seconds();
+    auto now = unix_now();
     if (snap.tokens && snap.tokens->generation != e->generation) {
         e->adopt(std::move(*snap.tokens), now);
         e->failures = 0;
@@ -263,7 +261,7 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
     // Another process (the CLI, another instance) may be refreshing: wait for it rather than refresh twice, which
     // with rotation and reuse detection would revoke the grant.
     for (;;) {
-        auto now = now_seconds();
+        auto now = unix_now();
         bool leased = co_await store_.run(
             [id, now, lease_seconds](store::account_repository& repo) { return repo.oauth().take_lease(id, now, now + lease_seconds); });
         if (leased) break;
@@ -292,7 +290,7 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
     auto release = [&]() -> asio::awaitable<void> {
         co_await store_.run([id](store::account_repository& repo) { repo.oauth().release_lease(id); });
     };
-    auto now = now_seconds();
+    auto now = unix_now();
     if (!current.grant || !current.client) {
         protocols::wipe(current.tokens.access_token);
         protocols::wipe(current.tokens.refresh_token);
@@ -325,7 +323,7 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
                                            tls_, timeout_);
     protocols::wipe(current.tokens.refresh_token);
     protocols::wipe(client.client_secret);
-    now = now_seconds();
+    now = unix_now();
     if (auto* g = std::get_if<token_grant>(&outcome)) {
         store::oauth_token_update update;
         update.access_token = g->access_token;
@@ -379,7 +377,7 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
 }
 
 void token_service::schedule_ahead(const store::account& account, entry& e) {
-    auto now = now_seconds();
+    auto now = unix_now();
     auto lifetime = std::max<std::int64_t>(e.lifetime, 1);
     auto wait = std::max<std::int64_t>(e.expires_at - ahead_margin(lifetime) - now, 1);
     e.ahead.expires_after(std::chrono::seconds(wait));
@@ -425,7 +423,7 @@ asio::awaitable<void> token_service::keep_alive_loop() {
         try {
             auto due = co_await store_.run([](store::account_repository& repo) {
                 std::vector<store::account> out;
-                auto now = now_seconds();
+                auto now = unix_now();
                 for (auto& a : repo.list()) {
                     if (a.credential != store::credential_kind::oauth2 || !a.enabled) continue;
                     auto g = repo.oauth().grant(a.id);

@@ -1,6 +1,7 @@
 // Account persistence and the sealing of provider secrets.
 #include "server/store/account_repository.hpp"
 
+#include "server/common/unix_time.hpp"
 #include "server/store/master_key_file.hpp"
 #include "server/store/schema.hpp"
 
@@ -15,9 +16,6 @@ constexpr const char* account_columns =
     "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at, credential, "
     "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id) FROM accounts ";
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 master_key prepare_data_dir_and_key(const std::filesystem::path& data_dir) {
     std::error_code ec;
@@ -91,7 +89,7 @@ user_result<account> account_repository::create(const new_account& a) {
     auto hash = hasher_.hash(a.local_password); // slow: outside the lock
     std::lock_guard lock(mutex_);
     transaction tx(db_);
-    auto now = now_seconds();
+    auto now = unix_now();
     try {
         db_.prepare("INSERT INTO accounts(name, local_user, local_password_hash, remote_user, remote_secret, provider, "
                     "created_at, updated_at, credential) VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, ?6, ?7)")
@@ -206,7 +204,7 @@ user_result<void> account_repository::remove(std::string_view name) {
 user_result<void> account_repository::set_enabled(std::string_view name, bool enabled) {
     std::lock_guard lock(mutex_);
     db_.prepare("UPDATE accounts SET enabled = ?1, updated_at = ?2 WHERE name = ?3")
-        .bind(1, enabled ? 1 : 0).bind(2, now_seconds()).bind(3, name).run();
+        .bind(1, enabled ? 1 : 0).bind(2, unix_now()).bind(3, name).run();
     if (db_.changes() == 0) return not_found(name);
     return {};
 }
@@ -215,7 +213,7 @@ user_result<void> account_repository::set_local_password(std::string_view name, 
     auto hash = hasher_.hash(password);
     std::lock_guard lock(mutex_);
     db_.prepare("UPDATE accounts SET local_password_hash = ?1, updated_at = ?2 WHERE name = ?3")
-        .bind(1, hash).bind(2, now_seconds()).bind(3, name).run();
+        .bind(1, hash).bind(2, unix_now()).bind(3, name).run();
     if (db_.changes() == 0) return not_found(name);
     return {};
 }
@@ -228,7 +226,7 @@ user_result<void> account_repository::set_remote_secret(std::string_view name, s
         return user_error{"account '" + std::string(name) + "' logs in to its provider with OAuth2, not a password: "
                           "give consent again with 'mailgate account oauth " + std::string(name) + "'"};
     db_.prepare("UPDATE accounts SET remote_secret = ?1, updated_at = ?2 WHERE id = ?3")
-        .bind_blob(1, seal(key_.get(), secret, secret_aad(a->id))).bind(2, now_seconds()).bind(3, a->id).run();
+        .bind_blob(1, seal(key_.get(), secret, secret_aad(a->id))).bind(2, unix_now()).bind(3, a->id).run();
     return {};
 }
 
@@ -306,7 +304,7 @@ user_result<account> account_repository::update(std::string_view name, const cha
         for (const auto& s : *c.senders)
             db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)").bind(1, id).bind(2, s).run();
     }
-    db_.prepare("UPDATE accounts SET updated_at = ?1 WHERE id = ?2").bind(1, now_seconds()).bind(2, id).run();
+    db_.prepare("UPDATE accounts SET updated_at = ?1 WHERE id = ?2").bind(1, unix_now()).bind(2, id).run();
     tx.commit();
     return *load("WHERE id = ?1", std::to_string(id));
 }
@@ -331,13 +329,13 @@ void account_repository::record_status(std::int64_t account_id, net::mail_protoc
     std::lock_guard lock(mutex_);
     db_.prepare("UPDATE endpoints SET status = ?1, status_at = ?2, status_reason = ?3 WHERE account_id = ?4 AND "
                 "protocol = ?5")
-        .bind(1, to_string(status)).bind(2, now_seconds()).bind(3, reason).bind(4, account_id)
+        .bind(1, to_string(status)).bind(2, unix_now()).bind(3, reason).bind(4, account_id)
         .bind(5, net::to_string(protocol)).run();
 }
 
 void account_repository::record_login(std::int64_t account_id) {
     std::lock_guard lock(mutex_);
-    db_.prepare("UPDATE accounts SET last_login_at = ?1 WHERE id = ?2").bind(1, now_seconds()).bind(2, account_id).run();
+    db_.prepare("UPDATE accounts SET last_login_at = ?1 WHERE id = ?2").bind(1, unix_now()).bind(2, account_id).run();
 }
 
 } // namespace mailgate::store

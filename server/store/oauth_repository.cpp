@@ -1,6 +1,7 @@
 // OAuth2 rows: clients and grants.
 #include "server/store/oauth_repository.hpp"
 
+#include "server/common/unix_time.hpp"
 #include "server/store/crypto.hpp"
 
 #include <chrono>
@@ -8,9 +9,6 @@
 namespace mailgate::store {
 namespace {
 
-std::int64_t now_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 constexpr const char* client_columns = "SELECT name, preset, client_id, authorize_url, token_url, device_url, "
                                        "revoke_url, scope, mechanism, tenant, from_config, client_secret FROM oauth_clients ";
@@ -210,7 +208,7 @@ std::int64_t oauth_repository::store_tokens(std::int64_t account_id, oauth_token
     if (!u.refresh_token.empty()) sealed_refresh = seal(key_.get(), u.refresh_token, token_aad(account_id, "refresh token"));
     wipe(u.access_token);
     wipe(u.refresh_token);
-    auto now = now_seconds();
+    auto now = unix_now();
     std::lock_guard lock(mutex_);
     transaction tx(db_);
     db_.prepare("UPDATE oauth_grants SET access_token = ?1, access_expires_at = ?2, state = 'ok', generation = "
@@ -241,7 +239,7 @@ void oauth_repository::record_failure(std::int64_t account_id, oauth_state state
     db_.prepare("UPDATE oauth_grants SET state = ?1, last_error = ?2, last_error_description = ?3, last_error_status = ?4, "
                 "last_error_at = ?5, refresh_failures = refresh_failures + 1, refresh_lease_until = 0 WHERE account_id = ?6")
         .bind(1, to_string(state)).bind(2, e.error).bind(3, e.description).bind(4, e.http_status)
-        .bind(5, e.at ? e.at : now_seconds()).bind(6, account_id).run();
+        .bind(5, e.at ? e.at : unix_now()).bind(6, account_id).run();
 }
 
 void oauth_repository::set_state(std::int64_t account_id, oauth_state state) {

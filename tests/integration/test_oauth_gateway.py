@@ -77,23 +77,24 @@ class OAuthGateway(unittest.TestCase):
                 f"{pop3}://{h}:{ports[pop3]}", "--smtp", f"{smtp}://{h}:{ports[smtp]}", "--config", self.config,
                 data_dir=self.data, env={"MAILGATE_LOCAL_PASSWORD": f"{name}-pw"}, check=True)
 
-    def consent_device(self, name, user):
-        """`mailgate account oauth NAME --device` while the gateway runs; the user approves on "another device"."""
-        proc = subprocess.Popen([MAILGATE_BIN, "account", "oauth", name, "--device", "--data-dir", self.data,
+    def consent(self, name, mode, until, answer):
+        """`mailgate account oauth NAME --MODE` while the gateway runs: reads its output up to the line containing
+        `until`, then `answer(output)` acts as the user would and returns what to type (or None). Returns the output;
+        the command must succeed."""
+        proc = subprocess.Popen([MAILGATE_BIN, "account", "oauth", name, f"--{mode}", "--data-dir", self.data,
                                  "--config", self.config, "--upstream.ca_file", self.rig.ca_file],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True)
         out = ""
         try:
             deadline = time.monotonic() + 30
-            while "Waiting up to" not in out and time.monotonic() < deadline:
+            while until not in out and time.monotonic() < deadline:
                 line = proc.stdout.readline()
                 if not line:
                     break
                 out += line
-            code = re.search(r"enter the code\n  (\S+)\n", out)
-            self.assertIsNotNone(code, out)
-            self.oauth.approve_device_code(code.group(1), user)
-            rest, _ = proc.communicate(timeout=60)
+            self.assertIn(until, out)
+            typed = answer(out)
+            rest, _ = proc.communicate(None if typed is None else typed + "\n", timeout=60)
             out += rest
         finally:
             if proc.poll() is None:
@@ -101,6 +102,14 @@ class OAuthGateway(unittest.TestCase):
                 proc.wait()
         self.assertEqual(proc.returncode, 0, out)
         return out
+
+    def consent_device(self, name, user):
+        """The device flow; the user approves on "another device"."""
+        def approve(out):
+            code = re.search(r"enter the code\n  (\S+)\n", out)
+            self.assertIsNotNone(code, out)
+            self.oauth.approve_device_code(code.group(1), user)
+        return self.consent(name, "device", "Waiting up to", approve)
 
     def show(self, name):
         accounts = json.loads(self.cli("account", "list", "--json").stdout)
@@ -113,7 +122,7 @@ class OAuthGateway(unittest.TestCase):
 
     def ready(self, name):
         """An oauth2 account `name` for provider user name@example.test, consented (device flow)."""
-        self.add(name, f"{name}@example.test")
+        self.add(name, f"{name}@example.test", imap="imap+starttls")
         self.consent_device(name, f"{name}@example.test")
         return f"{name}@example.test"
 
@@ -154,26 +163,13 @@ class OAuthGateway(unittest.TestCase):
 
     def test_paste_consent_with_pkce_and_oauthbearer_over_implicit_tls(self):
         self.add("pasted", CAROL, client="bearer", imap="imaps", pop3="pop3s", smtp="smtps")
-        proc = subprocess.Popen([MAILGATE_BIN, "account", "oauth", "pasted", "--paste", "--data-dir", self.data,
-                                 "--config", self.config, "--upstream.ca_file", self.rig.ca_file],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True)
-        out = ""
-        try:
-            while "Paste that whole address" not in out:
-                line = proc.stdout.readline()
-                self.assertTrue(line, out)
-                out += line
+        def sign_in(out):
             url = re.search(r"\n\n  (https://\S+)\n", out).group(1)
             self.assertIn("code_challenge_method=S256", url)
             redirected = self.oauth.authorize(url, CAROL)
             self.assertTrue(redirected.startswith("http://127.0.0.1:"), redirected)
-            rest, _ = proc.communicate(redirected + "\n", timeout=60)
-            out += rest
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        self.assertEqual(proc.returncode, 0, out)
+            return redirected
+        out = self.consent("pasted", "paste", "Paste that whole address", sign_in)
         self.assertIn("provider login with the new token works", out)
         imap = imaplib.IMAP4("127.0.0.1", self.gw.ports["imap"], timeout=60)
         imap.login("pasted-local", "pasted-pw")
@@ -195,6 +191,23 @@ class OAuthGateway(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("state differs", result.stderr)
         self.assertEqual(self.show("foreign")["oauth"]["state"], "needs_consent")
+
+    def test_an_authorization_server_with_an_untrusted_certificate_is_never_used(self):
+        with OAuthServer(rig=self.rig, ca="other") as untrusted:
+            config = os.path.join(self.tmp.name, "untrusted.conf")
+            with open(self.config) as f, open(config, "w") as out:
+                out.write(f.read() + f"[oauth.untrusted]\nclient_id = {untrusted.clients['public']['client_id']}\n"
+                          f"token_url = {untrusted.token_url}\ndevice_url = {untrusted.device_authorization_url}\n"
+                          "scope = offline_access mail\n")
+            h, p = self.rig.host, self.rig.ports
+            run_cli("account", "add", "untrusting", "--local-user", "untrusting-local", "--remote-user", ALICE,
+                    "--auth", "oauth2", "--oauth-client", "untrusted", "--imap", f"imaps://{h}:{p['imaps']}",
+                    "--config", config, data_dir=self.data, env={"MAILGATE_LOCAL_PASSWORD": "pw"}, check=True)
+            result = run_cli("account", "oauth", "untrusting", "--device", "--config", config,
+                             "--upstream.ca_file", self.rig.ca_file, data_dir=self.data)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("certificate verification failed", result.stderr)
+            self.assertEqual(untrusted.log_entries("device_authorization"), [])  # no request reached it
 
     def test_needs_consent_fails_fast_without_token_requests(self):
         self.add("waiting", ALICE)
