@@ -415,7 +415,7 @@ void token_service::stop() {
 
 asio::awaitable<void> token_service::keep_alive_loop() {
     auto stopped = stopped_;
-    keep_alive_.expires_after(std::chrono::seconds(30));
+    keep_alive_.expires_after(std::chrono::seconds(5)); // soon after start: a gateway that was down a week
     for (;;) {
         boost::system::error_code ec;
         co_await keep_alive_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -8,6 +8,7 @@ import os
 import poplib
 import re
 import smtplib
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -20,7 +21,7 @@ from rig import ProviderRig
 
 ALICE, BOB, CAROL = "alice@example.test", "bob@example.test", "carol@example.test"
 # One provider user per test that changes what the provider accepts for its user (revocations, grants).
-OTHERS = ["dave", "erin", "frank", "grace", "heidi", "ivan", "judy"]
+OTHERS = ["dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "kate"]
 USERS = {ALICE: "alice-pw", BOB: "bob-pw", CAROL: "carol-pw", **{f"{n}@example.test": f"{n}-pw" for n in OTHERS}}
 # Opaque tokens of the test AS are base64url; nothing the gateway logs legitimately is such a long run.
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{40,}")
@@ -347,6 +348,22 @@ class OAuthGateway(unittest.TestCase):
         before = len(self.oauth.token_requests())
         self.imap_login("judy").logout()  # the old refresh token would be a reuse: the grant would be revoked
         self.assertEqual([r["result"] for r in refreshes(self.oauth, before)], ["ok"])
+
+    def test_an_account_idle_for_a_week_gets_a_keep_alive_refresh(self):
+        user = self.ready("kate")
+        week_ago = int(time.time()) - 8 * 24 * 3600
+        with sqlite3.connect(os.path.join(self.data, "mailgate.db"), timeout=10) as db:
+            db.execute("UPDATE oauth_grants SET consented_at = ?, last_refresh_at = NULL WHERE account_id = "
+                       "(SELECT id FROM accounts WHERE name = 'kate')", (week_ago,))
+        before = len(self.oauth.token_requests())
+        type(self).gw.stop()
+        type(self).gw = self.start_gateway()  # the scan runs soon after start, then hourly
+        deadline = time.monotonic() + 30
+        while not [r for r in refreshes(self.oauth, before) if r.get("sub") == user]:
+            self.assertLess(time.monotonic(), deadline, "no keep-alive refresh")
+            time.sleep(0.5)
+        self.assertIn("keep-alive refresh", self.gw.log())
+        self.assertIsNotNone(self.show("kate")["oauth"]["last_refresh_at"])
 
     def test_zz_no_token_in_logs_cli_output_or_api(self):
         # Runs last (by name): every other test has put its tokens through the gateway by now.
