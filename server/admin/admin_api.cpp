@@ -1,6 +1,7 @@
 // Admin HTTP request handling.
 #include "server/admin/admin_api.hpp"
 
+#include "server/admin/request_util.hpp"
 #include "server/admin/static_assets.hpp"
 #include "server/app/account_input.hpp"
 #include "server/app/account_view.hpp"
@@ -52,37 +53,6 @@ std::string time_text(std::chrono::system_clock::time_point t) {
     return app::format_time(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
 }
 
-// Reads an optional string member; false (with `error`) when present but not a string.
-bool read_string(const json::object& o, const char* key, std::optional<std::string>& out, std::string& error) {
-    auto it = o.find(key);
-    if (it == o.end() || it->value().is_null()) return true;
-    if (!it->value().is_string()) {
-        error = std::string(key) + " must be a string";
-        return false;
-    }
-    out = std::string(it->value().as_string());
-    return true;
-}
-
-bool read_strings(const json::object& o, const char* key, std::optional<std::vector<std::string>>& out,
-                  std::string& error) {
-    auto it = o.find(key);
-    if (it == o.end() || it->value().is_null()) return true;
-    if (!it->value().is_array()) {
-        error = std::string(key) + " must be a list of strings";
-        return false;
-    }
-    out.emplace();
-    for (const auto& v : it->value().as_array()) {
-        if (!v.is_string()) {
-            error = std::string(key) + " must be a list of strings";
-            return false;
-        }
-        out->emplace_back(v.as_string());
-    }
-    return true;
-}
-
 } // namespace
 
 response admin_api::make(status s, unsigned version, std::string content_type, std::string body) {
@@ -119,28 +89,27 @@ bool admin_api::origin_allowed(const request& req) const {
 }
 
 std::optional<std::string> admin_api::session_token(const request& req) const {
-    std::string_view cookies = req[http::field::cookie];
-    while (!cookies.empty()) {
-        auto end = cookies.find(';');
-        auto item = cookies.substr(0, end);
-        while (item.starts_with(' ')) item.remove_prefix(1);
-        if (item.starts_with("mg_session=")) return std::string(item.substr(11));
-        if (end == std::string_view::npos) break;
-        cookies.remove_prefix(end + 1);
-    }
-    return std::nullopt;
+    return cookie_value(req, "mg_session");
 }
 
 boost::asio::awaitable<response> admin_api::handle(request req, std::string client) {
     auto version = req.version();
-    if (!host_allowed(req)) co_return json_error(status::misdirected_request, version, "unknown Host");
     std::string target(req.target());
     auto path = target.substr(0, target.find('?'));
+    bool callback = path == "/oauth/callback";
+    // The OAuth2 redirect arrives at the loopback address of the redirect URI even when the page is served under
+    // another name.
+    if (!host_allowed(req) && !(callback && oauth_.callback_host(req)))
+        co_return json_error(status::misdirected_request, version, "unknown Host");
     if (req.method() == http::verb::get) {
         if (auto asset = find_asset(path)) co_return make(status::ok, version, std::string(asset->content_type), std::string(asset->body));
         if (path == "/healthz") co_return make(status::ok, version, "text/plain", "ok\n");
-        if (path == "/metrics")
-            co_return make(status::ok, version, "text/plain; version=0.0.4", settings_.live.prometheus_metrics());
+        if (path == "/metrics") {
+            auto text = settings_.live.prometheus_metrics();
+            text += co_await oauth_.metrics();
+            co_return make(status::ok, version, "text/plain; version=0.0.4", std::move(text));
+        }
+        if (callback) co_return co_await oauth_.callback(req);
     }
     if (path.starts_with("/api/v1/")) {
         auto res = co_await api(req, client, path.substr(8));
@@ -215,7 +184,13 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
                                        {"smtp", p.smtp}, {"login", p.login_advice}});
         co_return make(status::ok, version, "application/json", json::serialize(out));
     }
+    if (what == "accounts" && parts.size() == 4 && parts[2] == "oauth")
+        co_return co_await oauth_.start_consent(req, *token, parts[1], parts[3]);
     if (what == "accounts") co_return co_await accounts(req, parts);
+    if (what == "oauth-clients") co_return co_await oauth_.clients(req, parts);
+    if (what == "oauth-presets" && parts.size() == 1 && req.method() == http::verb::get) co_return oauth_.presets(req);
+    if (what == "consents" && parts.size() == 2) co_return co_await oauth_.consent(req, parts[1]);
+    if (what == "oauth" && parts.size() == 2 && parts[1] == "paste") co_return co_await oauth_.paste(req, *token);
     if (what == "tests" && parts.size() == 2 && req.method() == http::verb::get) {
         auto s = tests_.status(parts[1]);
         if (!s) co_return json_error(status::not_found, version, "no such test");
@@ -251,17 +226,24 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         out = std::move(body.as_object());
         return std::nullopt;
     };
+    // The stored account plus what only this process knows about its tokens (refreshing, backoff).
+    auto view = [&](const store::account& a) {
+        auto v = app::account_json(a);
+        oauth_.decorate(v, a);
+        return v;
+    };
 
     if (parts.size() == 1 && method == http::verb::get) {
         auto list = co_await settings_.store.run([](store::account_repository& repo) { return repo.list(); });
         json::array out;
-        for (const auto& a : list) out.push_back(app::account_json(a));
+        for (const auto& a : list) out.push_back(view(a));
         co_return ok_json(out);
     }
     if (parts.size() == 1 && method == http::verb::post) {
         json::object body;
         if (auto bad = parse_body(body)) co_return std::move(*bad);
         std::optional<std::string> name, local_user, local_password, remote_user, remote_password, provider;
+        std::optional<std::string> credential, oauth_client;
         std::optional<std::string> urls[3];
         std::optional<std::vector<std::string>> senders;
         std::string error;
@@ -272,12 +254,25 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                      read_string(body, "remote_password", remote_password, error) &&
                      read_string(body, "provider", provider, error) && read_string(body, "imap", urls[0], error) &&
                      read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
-                     read_strings(body, "senders", senders, error);
+                     read_strings(body, "senders", senders, error) && read_string(body, "credential", credential, error) &&
+                     read_string(body, "oauth_client", oauth_client, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
+        // credential: "password" (an app password, the default) or "oauth2" (tokens from a consent, no password).
+        bool oauth2 = credential && *credential == "oauth2";
+        if (credential && !oauth2 && *credential != "password")
+            co_return json_error(status::bad_request, version, "credential must be password or oauth2");
+        if (oauth2 && remote_password && !remote_password->empty())
+            co_return json_error(status::bad_request, version,
+                                 "an oauth2 account has no provider password (its tokens come from a consent)");
+        if (!oauth2 && oauth_client)
+            co_return json_error(status::bad_request, version, "oauth_client is only for credential oauth2");
+        if (oauth2 && (!oauth_client || oauth_client->empty()))
+            co_return json_error(status::bad_request, version, "oauth_client is required for credential oauth2");
+        if (oauth2) remote_password = std::string();
         for (auto [field, value] : {std::pair{"name", &name}, std::pair{"local_user", &local_user},
                                     std::pair{"local_password", &local_password}, std::pair{"remote_user", &remote_user},
                                     std::pair{"remote_password", &remote_password}})
-            if (!*value || (*value)->empty())
+            if ((!*value || (*value)->empty()) && !(oauth2 && value == &remote_password))
                 co_return json_error(status::bad_request, version, std::string(field) + " is required");
         app::endpoint_input input;
         if (provider) input.provider = *provider;
@@ -289,15 +284,32 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             if (auto ok = app::validate_senders(*senders); !ok)
                 co_return json_error(status::bad_request, version, ok.error().message);
         store::new_account a{*name, *local_user, *local_password, *remote_user, *remote_password, input.provider,
-                             std::move(*endpoints), senders.value_or(std::vector<std::string>{})};
+                             std::move(*endpoints), senders.value_or(std::vector<std::string>{}),
+                             store::credential_kind::password, std::string()};
+        if (oauth2) {
+            a.credential = store::credential_kind::oauth2;
+            a.oauth_client = *oauth_client;
+        }
         store::wipe(*local_password);
         store::wipe(*remote_password);
+        if (oauth2) {
+            auto known = co_await settings_.store.run([&](store::account_repository& repo) {
+                auto c = repo.oauth().client(a.oauth_client);
+                if (c) store::wipe(c->client_secret);
+                return c.has_value();
+            });
+            if (!known) {
+                store::wipe(a.local_password);
+                co_return json_error(status::bad_request, version, "no OAuth client named '" + a.oauth_client +
+                                                                       "' (add it under OAuth clients first)");
+            }
+        }
         auto created = co_await settings_.store.run([&](store::account_repository& repo) { return repo.create(a); });
         store::wipe(a.local_password);
         store::wipe(a.remote_secret);
         if (!created) co_return json_error(status::conflict, version, created.error().message);
         spdlog::info("admin: account '{}' added", created->name);
-        auto res = ok_json(app::account_json(*created));
+        auto res = ok_json(view(*created));
         res.result(status::created);
         co_return res;
     }
@@ -308,11 +320,17 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
     if (parts.size() == 2 && method == http::verb::get) {
         auto a = co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
         if (!a) co_return not_found_or(a.error());
-        co_return ok_json(app::account_json(*a));
+        co_return ok_json(view(*a));
     }
     if (parts.size() == 2 && method == http::verb::delete_) {
-        auto r = co_await settings_.store.run([&](store::account_repository& repo) { return repo.remove(name); });
+        auto r = co_await settings_.store.run([&](store::account_repository& repo) -> user_result<std::int64_t> {
+            auto found = repo.find(name);
+            if (!found) return found.error();
+            if (auto removed = repo.remove(name); !removed) return removed.error();
+            return found->id;
+        });
         if (!r) co_return not_found_or(r.error());
+        settings_.tokens.forget(*r);
         auto closed = settings_.live.close_account_sessions(name);
         spdlog::info("admin: account '{}' removed ({} session(s) closed)", name, closed);
         co_return ok_json(json::object{{"removed", name}, {"sessions_closed", closed}});
@@ -321,10 +339,11 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         json::object body;
         if (auto bad = parse_body(body)) co_return std::move(*bad);
         store::account_repository::changes c;
-        std::optional<std::string> provider, urls[3];
+        std::optional<std::string> provider, urls[3], oauth_client;
         std::string error;
         static const char* protocols[] = {"imap", "pop3", "smtp"};
-        bool valid = read_string(body, "local_user", c.local_user, error) &&
+        bool valid = read_string(body, "oauth_client", oauth_client, error) &&
+                     read_string(body, "local_user", c.local_user, error) &&
                      read_string(body, "remote_user", c.remote_user, error) &&
                      read_string(body, "provider", provider, error) && read_string(body, "imap", urls[0], error) &&
                      read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
@@ -343,9 +362,30 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         if (c.senders)
             if (auto ok = app::validate_senders(*c.senders); !ok)
                 co_return json_error(status::bad_request, version, ok.error().message);
-        auto updated = co_await settings_.store.run([&](store::account_repository& repo) { return repo.update(name, c); });
+        if (oauth_client && oauth_client->empty()) oauth_client.reset();
+        bool client_changed = false;
+        auto updated = co_await settings_.store.run([&](store::account_repository& repo) -> user_result<store::account> {
+            if (oauth_client) {
+                auto a = repo.find(name);
+                if (!a) return a.error();
+                if (a->credential != store::credential_kind::oauth2)
+                    return user_error{"account '" + name + "' logs in with a password: it has no OAuth client"};
+                client_changed = a->oauth_client != *oauth_client;
+                if (client_changed && !repo.oauth().client(*oauth_client))
+                    return user_error{"no OAuth client named '" + *oauth_client + "'"};
+            }
+            auto result = repo.update(name, c);
+            if (!result || !client_changed) return result;
+            // Another client for an oauth2 account: its tokens belong to the old one, so it needs consent again.
+            if (auto r = repo.oauth().set_grant_client(result->id, *oauth_client); !r) return r.error();
+            return repo.find(name);
+        });
         if (!updated) co_return json_error(status::bad_request, version, updated.error().message);
-        co_return ok_json(app::account_json(*updated));
+        if (client_changed) {
+            settings_.tokens.forget(updated->id);
+            spdlog::info("admin: account '{}' now uses OAuth client '{}' (consent needed)", name, *oauth_client);
+        }
+        co_return ok_json(view(*updated));
     }
     if (parts.size() == 3 && method == http::verb::post) {
         const auto& action = parts[2];
@@ -367,12 +407,18 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                 co_return json_error(status::bad_request, version, error);
             if (!local == !remote || (local && local->empty()) || (remote && remote->empty()))
                 co_return json_error(status::bad_request, version, "give exactly one of local, remote (not empty)");
-            auto r = co_await settings_.store.run([&](store::account_repository& repo) {
+            bool exists = true;
+            auto r = co_await settings_.store.run([&](store::account_repository& repo) -> user_result<void> {
+                if (auto found = repo.find(name); !found) {
+                    exists = false;
+                    return found.error();
+                }
                 return local ? repo.set_local_password(name, *local) : repo.set_remote_secret(name, *remote);
             });
             if (local) store::wipe(*local);
             if (remote) store::wipe(*remote);
-            if (!r) co_return not_found_or(r.error());
+            // Not found, or refused (an oauth2 account has no provider password).
+            if (!r) co_return json_error(exists ? status::bad_request : status::not_found, version, r.error().message);
             co_return ok_json(json::object{{"name", name}, {"changed", local ? "local" : "remote"}});
         }
         if (action == "test") {

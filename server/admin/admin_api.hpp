@@ -1,8 +1,11 @@
-// The admin page's HTTP surface: static page, /api/v1 JSON API, /healthz, /metrics. One request in, one response
-// out; login, CSRF, Origin and Host checks happen here before any handler runs.
+// The admin page's HTTP surface: static page, /api/v1 JSON API, /healthz, /metrics, and the OAuth2 redirect
+// (/oauth/callback). One request in, one response out; login, CSRF, Origin and Host checks happen here before any
+// handler runs.
 #pragma once
 
 #include "server/admin/admin_sessions.hpp"
+#include "server/admin/api_settings.hpp"
+#include "server/admin/oauth_api.hpp"
 #include "server/admin/test_jobs.hpp"
 #include "server/proxy/activity.hpp"
 #include "server/proxy/login_throttle.hpp"
@@ -20,21 +23,13 @@ namespace mailgate::admin {
 using request = boost::beast::http::request<boost::beast::http::string_body>;
 using response = boost::beast::http::response<boost::beast::http::string_body>;
 
-struct api_settings {
-    store::store_service& store;
-    proxy::activity& live;
-    boost::asio::ssl::context& upstream_tls;
-    std::chrono::seconds upstream_timeout;
-    oauth::token_service& tokens;
-    std::vector<std::string> host_names; // accepted Host header values (DNS rebinding defence)
-    bool https = false;
-};
-
 class admin_api {
 public:
     explicit admin_api(api_settings settings) : settings_(std::move(settings)) {}
 
     boost::asio::awaitable<response> handle(request req, std::string client);
+    // The port the admin listener got: the OAuth2 loopback redirect goes there.
+    void set_listener_port(std::uint16_t port) { oauth_.set_listener_port(port); }
 
     // A bare response with the security headers every answer carries.
     static response make(boost::beast::http::status status, unsigned version, std::string content_type, std::string body);
@@ -53,6 +48,7 @@ private:
     // 5 failed logins per client address a minute, then 429 until they age out; attempts being checked count.
     proxy::login_throttle login_throttle_{{.free_failures = 5, .max_failures = 5, .window = std::chrono::seconds(60)}};
     test_jobs tests_;
+    oauth_api oauth_{settings_, sessions_, tests_};
 };
 
 } // namespace mailgate::admin

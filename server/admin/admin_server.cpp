@@ -41,6 +41,7 @@ admin_server::admin_server(net::io_pool& pool, const net::host_port& address, co
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error(where + ": cannot listen: " + ec.message());
+    api_.set_listener_port(acceptor_.local_endpoint().port());
 }
 
 void admin_server::start() {

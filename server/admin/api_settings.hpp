@@ -1,0 +1,27 @@
+// What the admin API works with: the store, the live sessions, the upstream TLS settings, the token service, and
+// the Host names it answers to.
+#pragma once
+
+#include "server/oauth/token_service.hpp"
+#include "server/proxy/activity.hpp"
+#include "server/store/store_service.hpp"
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace mailgate::admin {
+
+struct api_settings {
+    store::store_service& store;
+    proxy::activity& live;
+    boost::asio::ssl::context& upstream_tls;
+    std::chrono::seconds upstream_timeout;
+    oauth::token_service& tokens;
+    std::vector<std::string> host_names; // accepted Host header values (DNS rebinding defence)
+    bool https = false;
+};
+
+} // namespace mailgate::admin
