@@ -542,23 +542,28 @@ asio::awaitable<response> oauth_api::callback(request& req) {
     auto how = callback_binding(req, *job);
     if (how != binding::same) {
         store::wipe(answer->code);
-        std::string why;
-        if (how == binding::none)
+        std::string why, hint;
+        if (how == binding::none) {
             why = "This browser has no admin session for this sign-in (the admin page may be open on another machine "
-                  "or under another address).</p><p>Copy this page's full address from the address bar and paste it "
-                  "into the field &ldquo;Paste the redirected address&rdquo; on the admin page where you started the "
-                  "sign-in, or into <code>mailgate account oauth " + html_escape(job->account) +
-                  " --paste</code> if you started it there.";
-        else if (how == binding::foreign)
+                  "or under another address).";
+            // This request was started on the admin page, so the page (not the CLI, which has its own requests)
+            // is where its address goes.
+            hint = "Copy this page's full address from the address bar and paste it into the field &ldquo;Paste the "
+                   "redirected address&rdquo; on the admin page where you started the sign-in (a sign-in started with "
+                   "<code>mailgate account oauth " + html_escape(job->account) + " --paste</code> takes its address "
+                   "in that command instead).";
+        } else if (how == binding::foreign) {
             why = "This sign-in was started by another admin session: it is refused here.";
-        else
+        } else {
             why = "The admin session that started this sign-in has ended (logged out or expired): log in and start "
                   "again.";
+        }
         spdlog::warn("admin: account '{}': OAuth2 callback refused ({})", job->account,
                      how == binding::none ? "no admin session" : how == binding::foreign ? "another admin session"
                                                                                         : "session ended");
-        co_return page(req, status::forbidden, "Sign-in not completed",
-                       "<p id=\"result\" class=\"status-bad\">" + why + "</p>");
+        std::string body = "<p id=\"result\" class=\"status-bad\">" + why + "</p>";
+        if (!hint.empty()) body += "<p id=\"hint\">" + hint + "</p>";
+        co_return page(req, status::forbidden, "Sign-in not completed", body);
     }
     auto done = co_await complete_code(*answer, job);
     store::wipe(answer->code);
