@@ -2,7 +2,8 @@
 // a Google preset's checklist and write-only secret), add an oauth2 account, give consent with the device flow (the
 // test runner approves the code the page shows, as the user would on a phone) and with the authorization code flow
 // (the page opens the authorization server in a new tab, this script signs in and allows there, and the redirect
-// lands on the gateway's /oauth/callback), then log in through the gateway with each account.
+// lands on the gateway's /oauth/callback; once more from a browser without the admin session, whose address is
+// then pasted into the page), then log in through the gateway with each account.
 // Inputs come from the environment (set by test_admin_page.py); screenshots go to SCREENSHOT_DIR. Prints
 // "APPROVE <user_code>" for the runner, which approves it at the authorization server.
 import { chromium } from "playwright-core";
@@ -147,6 +148,43 @@ try {
   const webLogin = imapLogin("web");
   assert.equal(webLogin.status, 0, "IMAP login with the code-flow account: " + webLogin.stdout + webLogin.stderr);
   await page.screenshot({ path: path.join(shots, "consent-code-done.png"), fullPage: true });
+
+  await page.click("#consent-close");
+
+  // --- The same from a browser on another machine (another browser context: no admin session, its own cookies):
+  // the gateway's callback refuses it and says to paste the address; it is pasted into the admin page.
+  const far = await addAccount("far", env.CODE_USER);
+  const farPopup = page.waitForEvent("popup");
+  await far.getByRole("button", { name: "Sign in at the provider" }).click();
+  await (await farPopup).close();
+  const signInUrl = await page.locator("#consent-open").getAttribute("href");
+  const elsewhere = await browser.newContext({ ignoreHTTPSErrors: true });
+  const other = await elsewhere.newPage();
+  await other.goto(signInUrl);
+  await other.waitForSelector("form#login");
+  await other.fill('form#login [name="password"]', "any");
+  await other.click("form#login button[type=submit]");
+  await other.waitForSelector("form#consent");
+  await other.click('form#consent button[value="approve"]');
+  await other.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/oauth\/callback\?/, { timeout: 30000 });
+  await other.waitForSelector("#callback-title");
+  assert.equal(await other.locator("#callback-title").textContent(), "Sign-in not completed");
+  assert.ok((await other.locator("#result").textContent()).includes("no admin session"));
+  assert.ok((await other.locator("#hint").textContent()).includes("paste it into the field"));
+  await other.screenshot({ path: path.join(shots, "oauth-callback-elsewhere.png"), fullPage: true });
+  const redirected = other.url();
+  await elsewhere.close();
+  assert.equal(await far.locator(".oauth-state").first().textContent(), "needs_consent");
+  await page.fill("#paste-url", "http://127.0.0.1:1/oauth/callback?state=unknown&code=x");
+  await page.click("#paste-submit");
+  await page.waitForFunction(() => document.getElementById("consent-error").textContent.includes("no pending sign-in"));
+  await page.fill("#paste-url", redirected);
+  await page.click("#paste-submit");
+  await consentSucceeded();
+  await far.locator(".oauth-state", { hasText: /^ok$/ }).waitFor();
+  const farLogin = imapLogin("far");
+  assert.equal(farLogin.status, 0, "IMAP login with the pasted account: " + farLogin.stdout + farLogin.stderr);
+  await page.screenshot({ path: path.join(shots, "consent-paste-done.png"), fullPage: true });
 
   assert.deepEqual(pageErrors, []);
   console.log("admin page OAuth e2e: all steps passed; screenshots in " + shots);

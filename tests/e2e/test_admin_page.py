@@ -100,7 +100,7 @@ class AdminPage(unittest.TestCase):
         self.assertEqual(node.returncode, 0, text + "\n--- gateway log ---\n" + gw.log()[-3000:])
         self.assertEqual(approvals, ["ok"], text)
         for shot in ("oauth-clients.png", "consent-device.png", "consent-device-done.png", "oauth-callback.png",
-                     "consent-code-done.png"):
+                     "consent-code-done.png", "oauth-callback-elsewhere.png", "consent-paste-done.png"):
             self.assertTrue(os.path.getsize(os.path.join(env["SCREENSHOT_DIR"], shot)) > 1000, shot)
 
 
