@@ -2,12 +2,12 @@
 #include "server/oauth/token_endpoint.hpp"
 
 #include "server/common/unix_time.hpp"
+#include "protocols/common/ascii.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/common/secret.hpp"
 #include "protocols/common/upstream_codec.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/null_resource.hpp>
 #include <boost/json/parse.hpp>
 
 #include <chrono>
@@ -36,7 +36,10 @@ std::int64_t number_of(const json::object& o, std::string_view key, std::int64_t
     if (!v) return fallback;
     if (v->is_int64()) return v->get_int64();
     if (v->is_uint64()) return static_cast<std::int64_t>(std::min<std::uint64_t>(v->get_uint64(), 1u << 30));
-    if (v->is_double()) return static_cast<std::int64_t>(v->get_double());
+    if (v->is_double()) { // clamped before the cast: an out-of-range double is undefined behaviour as an integer
+        double d = v->get_double();
+        return d != d ? fallback : static_cast<std::int64_t>(std::clamp(d, -1e12, 1e12));
+    }
     if (v->is_string()) { // some servers quote numbers
         try {
             return std::stoll(std::string(v->get_string()));
@@ -46,22 +49,29 @@ std::int64_t number_of(const json::object& o, std::string_view key, std::int64_t
     return fallback;
 }
 
-// Parses into a buffer that is wiped afterwards: the reply holds tokens, and json's own allocations would not be.
-template <class F> auto with_json(std::string_view body, F use) -> decltype(use(std::declval<const json::object*>())) {
-    std::vector<unsigned char> arena(body.size() * 4 + 4096);
-    decltype(use(nullptr)) out;
-    {
-        json::monotonic_resource mr(arena.data(), arena.size(), json::get_null_resource());
-        json::error_code ec;
-        json::value v;
-        try {
-            v = json::parse(body, ec, &mr);
-        } catch (...) {
-            ec = json::make_error_code(json::error::exception);
-        }
-        out = use(!ec && v.is_object() ? &v.get_object() : nullptr);
+// Every block json allocates for a reply is wiped when it is freed: the reply holds tokens.
+class wiping_resource final : public json::memory_resource {
+    void* do_allocate(std::size_t n, std::size_t align) override { return ::operator new(n, std::align_val_t(align)); }
+    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+        protocols::secure_wipe(p, n);
+        ::operator delete(p, std::align_val_t(align));
     }
-    protocols::secure_wipe(arena.data(), arena.size());
+    bool do_is_equal(const json::memory_resource& other) const noexcept override { return this == &other; }
+};
+
+// Parses with a monotonic arena over the wiping resource (a first block sized for typical replies, more as needed).
+template <class F> auto with_json(std::string_view body, F use) -> decltype(use(std::declval<const json::object*>())) {
+    wiping_resource wiping;
+    json::monotonic_resource mr(body.size() * 4 + 4096, &wiping);
+    json::error_code ec;
+    json::value v;
+    try {
+        v = json::parse(body, ec, &mr);
+    } catch (...) {
+        ec = json::make_error_code(json::error::exception);
+    }
+    auto out = use(!ec && v.is_object() ? &v.get_object() : nullptr);
+    v = nullptr; // released into the arena before it goes
     return out;
 }
 
@@ -160,7 +170,7 @@ token_outcome parse_token_reply(const http_response& reply) {
         token_grant g;
         g.access_token = text_of(*o, "access_token");
         auto type = text_of(*o, "token_type");
-        if (!type.empty() && type != "Bearer" && type != "bearer") {
+        if (!type.empty() && protocols::ascii_upper(type) != "BEARER") { // case-insensitive (RFC 6749 §5.1)
             g.wipe();
             token_failure f = failure_from(nullptr, reply.status);
             f.record.error = "unsupported_token_type";
