@@ -59,6 +59,13 @@ std::shared_ptr<consent_job> consent_jobs::find(const std::string& id) {
     return it == jobs_.end() ? nullptr : it->second;
 }
 
+std::size_t consent_jobs::pending() {
+    std::lock_guard lock(mutex_);
+    return std::count_if(jobs_.begin(), jobs_.end(), [](const auto& item) {
+        return item.second->status == consent_status::pending && !expired(*item.second);
+    });
+}
+
 std::shared_ptr<consent_job> consent_jobs::find_by_state(const std::string& state) {
     if (state.empty()) return nullptr;
     std::lock_guard lock(mutex_);

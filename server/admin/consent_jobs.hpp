@@ -53,6 +53,8 @@ public:
     // same account (a newer code replaces them).
     std::shared_ptr<consent_job> add(std::shared_ptr<consent_job> job);
     std::shared_ptr<consent_job> find(const std::string& id);
+    // Requests still waiting (each device one has a poller running).
+    std::size_t pending();
     // The pending, unexpired code-flow job with this state; nullptr when there is none.
     std::shared_ptr<consent_job> find_by_state(const std::string& state);
     // One-shot: pending -> exchanging; false when it was no longer pending (used, cancelled, expired). The verifier

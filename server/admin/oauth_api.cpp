@@ -32,6 +32,9 @@ namespace {
 // An authorization code request waits this long for its redirect (the provider's own codes live minutes).
 constexpr auto code_request_lifetime = std::chrono::minutes(10);
 
+// Pending consents at once (each device-flow one polls the provider until it is approved or expires).
+constexpr std::size_t max_pending = 20;
+
 const char* const client_fields[] = {"preset",     "client_id", "client_secret", "authorize_url", "token_url",
                                      "device_url", "revoke_url", "scope",        "mechanism",     "tenant"};
 
@@ -250,6 +253,9 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
     auto version = req.version();
     if (kind != "device" && kind != "authorize") co_return admin_api::json_error(status::not_found, version, "not found");
     if (req.method() != http::verb::post) co_return admin_api::json_error(status::method_not_allowed, version, "use POST");
+    if (jobs_.pending() >= max_pending)
+        co_return admin_api::json_error(status::too_many_requests, version,
+                                        "too many consent requests waiting: finish or cancel some first");
     struct lookup {
         status code = status::ok;
         std::string error;
