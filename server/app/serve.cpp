@@ -80,7 +80,10 @@ void stop_after_grace(net::io_pool& io, proxy::activity& live, const net::connec
         timer->expires_after(std::chrono::milliseconds(100));
         timer->async_wait([poll = self.lock()](boost::system::error_code) { (*poll)(); });
     };
-    (*poll)();
+    // The first look comes after one interval, so that what stopping just cancelled (the accept loops, the token
+    // service's timers) finishes normally rather than being destroyed half-way with the loops.
+    timer->expires_after(std::chrono::milliseconds(100));
+    timer->async_wait([poll](boost::system::error_code) { (*poll)(); });
 }
 
 // Each relayed session holds two sockets; the usual soft limit of 1024 would cap the gateway near 500 sessions.
