@@ -160,7 +160,7 @@ asio::awaitable<access_grant> token_service::obtain(store::account account, std:
             snapshot s;
             s.grant = repo.oauth().grant(id);
             if (!s.grant) return s;
-            s.client = repo.oauth().client(s.grant->client);
+            s.client = repo.oauth().client(s.grant->client, false); // the refresh reads the secret when it needs it
             if (s.grant->generation != known) s.tokens = repo.oauth().tokens(id);
             return s;
         });

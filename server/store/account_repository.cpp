@@ -83,7 +83,7 @@ user_result<account> account_repository::create(const new_account& a) {
     if (a.endpoints.empty()) return user_error{"an account needs at least one upstream endpoint"};
     bool oauth2 = a.credential == credential_kind::oauth2;
     if (oauth2 && a.oauth_client.empty()) return user_error{"an oauth2 account needs an OAuth client (--oauth-client)"};
-    if (oauth2 && !oauth_.client(a.oauth_client))
+    if (oauth2 && !oauth_.client(a.oauth_client, false))
         return user_error{"no OAuth client named '" + a.oauth_client + "' (configure [oauth." + a.oauth_client +
                           "] or add it on the admin page)"};
     auto hash = hasher_.hash(a.local_password); // slow: outside the lock

@@ -77,12 +77,12 @@ std::vector<oauth::oauth_client> oauth_repository::clients() {
     return out;
 }
 
-std::optional<oauth::oauth_client> oauth_repository::client(std::string_view name) {
+std::optional<oauth::oauth_client> oauth_repository::client(std::string_view name, bool with_secret) {
     std::lock_guard lock(mutex_);
     auto q = db_.prepare(std::string(client_columns) + "WHERE name = ?1");
     q.bind(1, name);
     if (!q.step()) return std::nullopt;
-    return read_client(q, true);
+    return read_client(q, with_secret);
 }
 
 user_result<void> oauth_repository::write_client(const oauth::oauth_client& c, bool from_config) {

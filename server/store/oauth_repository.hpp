@@ -21,7 +21,8 @@ public:
 
     // Clients (secret included only by client(): the token service needs it, nothing shows it).
     std::vector<oauth::oauth_client> clients();
-    std::optional<oauth::oauth_client> client(std::string_view name);
+    // `with_secret` false: the settings alone, without opening the sealed secret (a login needs only the mechanism).
+    std::optional<oauth::oauth_client> client(std::string_view name, bool with_secret = true);
     // Inserts or replaces; a client from the config file cannot be changed from elsewhere.
     user_result<void> save_client(const oauth::oauth_client& c);
     // The [oauth.NAME] sections of the config file, written over what the store had under those names.
