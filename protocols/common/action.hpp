@@ -1,29 +1,61 @@
-// The next thing a sans-io codec asks its driver to do (DESIGN.md, "The codec contract").
+// The next thing a sans-io codec asks its driver to do (DESIGN.md, "The codec contract"). Every codec asks for
+// the same three kinds of I/O (read, write, start TLS), which one driver performs (server/net/codec_driver.hpp),
+// plus the steps of its own family, which only the session that owns the codec can take.
 #pragma once
 
 #include <string_view>
+#include <variant>
 
 namespace mailgate::protocols {
 
-enum class action_kind {
-    read,      // feed more bytes from the peer
-    write,     // send `bytes`, then report it written
-    start_tls, // run the TLS handshake now, then report it done
-    done,      // the codec reached its goal (e.g. logged in); no more I/O it needs
-    close,     // end the connection: the codec's error() says why (no error: an orderly end)
-    // Server codecs only:
-    authenticate, // check the client's credential and log in upstream, then report the outcome to the codec
-    relay,        // both sides are logged in: pump bytes, starting with the codec's take_pipelined()
-    // SMTP server codec only (it re-originates transactions instead of relaying bytes):
-    select_account,   // no AUTH, relay allowed: pick the account by the MAIL FROM sender and log in upstream
-    upstream_command, // send `bytes` upstream (nothing when empty) and report the provider's next reply
-    upstream_data,    // send `bytes` (DATA content) upstream and report it written
-    upstream_abort,   // drop the provider connection without finishing the transaction
+// Which limit a read waits under; the driver's owner maps each to a duration.
+enum class read_deadline {
+    command,      // a client's next command, or a provider's reply to a command
+    data,         // a client's next DATA bytes (RFC 5321 §4.5.3.2.5)
+    data_verdict, // a provider's reply to the end of DATA (RFC 5321 §4.5.3.2.6: 10 minutes)
 };
 
-struct action {
-    action_kind kind;
-    std::string_view bytes{}; // write only; valid until the next call into the codec
+// ---- I/O, for every codec
+struct read_input {
+    read_deadline deadline = read_deadline::command;
 };
+struct write_output {
+    std::string_view bytes; // valid until the next call into the codec; report it with wrote()
+};
+struct start_tls {}; // run the TLS handshake now, then report tls_started()
+
+// ---- Client sessions (the server codecs facing legacy clients)
+enum class session_step {
+    authenticate, // check the client's credential, log in upstream, report with login_result()
+    close,        // end the connection: error() says why (client_quit, client_closed: an orderly end)
+};
+// POP3 and IMAP: both sides are logged in; pump bytes, starting with take_pipelined(). Sticky.
+struct relay_bytes {};
+
+// ---- SMTP transactions (the SMTP server codec re-originates them instead of relaying bytes)
+struct transaction_step {
+    enum class kind {
+        select_account, // no AUTH, relay allowed: pick the account by sender(), log in, report with login_result()
+        command,        // send `bytes` (one command line) upstream, report the provider's reply
+        data,           // send `bytes` (DATA content, the last chunk ends with ".\r\n") upstream, report it written
+        verdict,        // the end of DATA went out: wait for the provider's reply to it, report it
+        abort,          // drop the provider connection without finishing the transaction
+    };
+    kind what;
+    std::string_view bytes{}; // command and data only; valid until the next call into the codec
+};
+
+// ---- Provider sessions (the client codecs facing providers)
+enum class client_step {
+    done,   // the codec reached its goal (logged in, a reply arrived, logged out)
+    failed, // error() and diagnostics() say why; the connection is of no further use
+};
+
+// What next() returns: one of the I/O actions or one of the codec's own steps.
+template <class... Steps> using action = std::variant<read_input, write_output, start_tls, Steps...>;
+
+using pre_login_action = action<session_step, relay_bytes>;                   // POP3, IMAP server codecs
+using submission_action = action<session_step, transaction_step>;             // SMTP server codec
+using client_action = action<client_step>;                                    // every client codec
 
 } // namespace mailgate::protocols

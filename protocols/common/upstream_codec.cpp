@@ -26,21 +26,21 @@ upstream_codec::~upstream_codec() {
     wipe(error_report_);
 }
 
-action upstream_codec::next() {
+client_action upstream_codec::next() {
     for (;;) {
-        if (error_) return {action_kind::close};
-        if (!out_.empty()) return {action_kind::write, out_};
+        if (error_) return client_step::failed;
+        if (!out_.empty()) return write_output{out_};
         if (want_tls_) {
             // Anything already buffered was sent before the handshake: an injection attempt (CVE-2011-0411).
             if (input_.buffered() > 0) {
                 fail(upstream_errc::data_after_starttls);
                 continue;
             }
-            return {action_kind::start_tls};
+            return start_tls{};
         }
         if (done_) {
             done_ = false;
-            return {action_kind::done};
+            return client_step::done;
         }
         std::string_view line;
         switch (input_.next_line(line)) {
@@ -53,7 +53,7 @@ action upstream_codec::next() {
             fail(upstream_errc::closed);
             continue;
         }
-        return {action_kind::read};
+        return read_input{deadline_};
     }
 }
 

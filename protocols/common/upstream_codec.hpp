@@ -36,15 +36,18 @@ struct upstream_limits {
     std::size_t max_reply_bytes = 64 * 1024;
 };
 
-// Driver loop: a = next(); write -> wrote(); read -> received(bytes); start_tls -> tls_started();
-// done -> logged in (or, after logout(), logged out); close -> error()/diagnostics() say why.
+// Flow: greeting -> (STARTTLS -> handshake ->) capabilities -> login -> `done`; then, per protocol, further
+// exchanges that each end in `done` again (SMTP transactions), or logout() -> `done` once the provider confirms.
+// Actions: `write` (then wrote()), `read` (then received(); empty = the provider closed), `start_tls` (then
+// tls_started(); bytes the provider sent before the handshake are an injection: the codec fails), `done`, and
+// `failed` (sticky) with error()/diagnostics() saying why.
 class upstream_codec {
 public:
     virtual ~upstream_codec(); // wipes the credential and everything derived from it
     upstream_codec(const upstream_codec&) = delete;
     upstream_codec& operator=(const upstream_codec&) = delete;
 
-    action next();
+    client_action next();
     // The bytes of the last `write` went out; they are wiped (they may have been a credential line).
     void wrote();
     void received(std::string_view bytes);
@@ -108,6 +111,8 @@ protected:
     void reply_complete() { reply_lines_ = reply_bytes_ = 0; }
 
     void request_tls() { want_tls_ = true; }
+    // The limit the next reads wait under (a reply to a command unless a codec says otherwise).
+    void read_under(read_deadline d) { deadline_ = d; }
     void finish() { done_ = true; }
     void fail(upstream_errc e, std::string_view provider_text = {});
     line_buffer& input() { return input_; }
@@ -130,6 +135,7 @@ private:
     std::size_t reply_bytes_ = 0;
     bool want_tls_ = false;
     bool done_ = false;
+    read_deadline deadline_ = read_deadline::command;
     bool eof_ = false;
     std::error_code error_;
     std::string diagnostics_;

@@ -30,115 +30,79 @@ bool gateway_only(std::string_view atom) {
 } // namespace
 
 server::server(server_options options)
-    : options_(std::move(options)), in_(options_.max_command + 2), reader_(options_.max_command) {}
+    : server_codec({.starttls_offered = options.starttls_offered,
+                    .plaintext_login_allowed = options.plaintext_login_allowed,
+                    .tls_active = options.tls_active,
+                    .max_failures = options.max_failures},
+                   options.max_command + 2),
+      reader_(options.max_command), version_(std::move(options.version)) {}
+
+pre_login_action server::next() {
+    if (auto a = next_common()) return widen<pre_login_action>(std::move(*a));
+    return relay_bytes{};
+}
+
+std::string_view server::refusal_line(refusal why) {
+    if (why == refusal::not_allowed) return "* BYE [UNAVAILABLE] mailgate: your network is not allowed\r\n";
+    return "* BYE [UNAVAILABLE] mailgate: too many connections, try again later\r\n";
+}
 
 std::string server::capabilities() const {
     std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
-    if (options_.starttls_offered && !options_.tls_active) caps += " STARTTLS";
+    if (starttls_offered()) caps += " STARTTLS";
     // RFC 9051 §6.2.3: without TLS where plaintext login is not allowed, advertise LOGINDISABLED and no AUTH=.
     caps += login_permitted() ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED";
     return caps;
 }
 
-void server::received(std::string_view bytes) {
-    if (!in_.receive(bytes, options_.tls_active)) {
-        error_ = make_error_code(session_errc::tls_on_plaintext);
-        state_ = state::closed;
-    }
+void server::greet() { untagged("OK [CAPABILITY " + capabilities() + "] mailgate IMAP ready"); }
+
+void server::on_line_too_long() {
+    untagged("BAD Line too long");
+    end(session_errc::line_too_long);
 }
 
-action server::next() {
-    for (;;) {
-        if (!out_.empty()) return {action_kind::write, out_};
-        switch (state_) {
-        case state::greeting:
-            untagged("OK [CAPABILITY " + capabilities() + "] mailgate IMAP ready");
-            state_ = state::command;
-            continue;
-        case state::closing: state_ = state::closed; [[fallthrough]];
-        case state::closed: return {action_kind::close};
-        case state::authenticating: return {action_kind::authenticate};
-        case state::relay: return {action_kind::relay};
-        case state::command:
-        case state::sasl: break;
-        }
-        if (want_tls_) {
-            in_.lines().clear(); // pipelined after STARTTLS: never executed (CVE-2011-0411)
+bool server::parse_input() {
+    switch (reader_.next(in_.lines())) {
+    case command_reader::status::complete: {
+        command c = reader_.current();
+        reader_.reset();
+        on_command(c);
+        wipe(c.args);
+        in_.lines().wipe_spent(); // LOGIN and AUTHENTICATE lines and literals hold passwords
+        return true;
+    }
+    case command_reader::status::send_continuation: {
+        // RFC 9051 §7.5: a command the gateway will refuse whatever the literal holds is refused now, in
+        // place of the "+": the client never sends the literal (a password over a connection that may not
+        // carry one, or to a command that cannot succeed).
+        command c = reader_.partial();
+        bool refused_now = refuse(c, true);
+        wipe(c.args);
+        if (refused_now) {
             reader_.reset();
-            return {action_kind::start_tls};
+            in_.lines().wipe_spent();
+            return true;
         }
-        if (state_ == state::sasl) {
-            std::string_view line;
-            switch (in_.lines().next_line(line)) {
-            case line_buffer::result::line: on_sasl_line(line); continue;
-            case line_buffer::result::too_long:
-                untagged("BAD Line too long");
-                end(session_errc::line_too_long);
-                continue;
-            case line_buffer::result::bare_lf:
-                end(session_errc::garbage);
-                continue;
-            case line_buffer::result::need_more: break;
-            }
-        } else {
-            switch (reader_.next(in_.lines())) {
-            case command_reader::status::complete: {
-                command c = reader_.current();
-                reader_.reset();
-                on_command(c);
-                wipe(c.args);
-                in_.lines().wipe_spent(); // LOGIN and AUTHENTICATE lines and literals hold passwords
-                continue;
-            }
-            case command_reader::status::send_continuation: {
-                // RFC 9051 §7.5: a command the gateway will refuse whatever the literal holds is refused
-                // now, in place of the "+": the client never sends the literal (a password over a
-                // connection that may not carry one, or to a command that cannot succeed).
-                command c = reader_.partial();
-                bool refused_now = refuse(c, true);
-                wipe(c.args);
-                if (refused_now) {
-                    reader_.reset();
-                    in_.lines().wipe_spent();
-                    continue;
-                }
-                out_ += "+ Ready for literal data\r\n";
-                continue;
-            }
-            case command_reader::status::too_long:
-                untagged("BAD Command line or literal too long");
-                end(session_errc::line_too_long);
-                continue;
-            case command_reader::status::bad_literal:
-                untagged("BAD Invalid literal length");
-                end(session_errc::garbage);
-                continue;
-            case command_reader::status::nul_in_literal:
-                untagged("BAD NUL in a literal");
-                end(session_errc::garbage);
-                continue;
-            case command_reader::status::bare_lf:
-                end(session_errc::garbage);
-                continue;
-            case command_reader::status::need_more: break;
-            }
-        }
-        if (in_.client_closed()) {
-            error_ = make_error_code(session_errc::client_closed);
-            state_ = state::closed;
-            continue;
-        }
-        return {action_kind::read};
+        queue("+ Ready for literal data\r\n");
+        return true;
     }
-}
-
-void server::tls_started() {
-    want_tls_ = false;
-    options_.tls_active = true;
-    options_.starttls_offered = false;
-    sasl_.clear();
-    password_.clear();
-    state_ = state::command;
+    case command_reader::status::too_long:
+        untagged("BAD Command line or literal too long");
+        end(session_errc::line_too_long);
+        return true;
+    case command_reader::status::bad_literal:
+        untagged("BAD Invalid literal length");
+        end(session_errc::garbage);
+        return true;
+    case command_reader::status::nul_in_literal:
+        untagged("BAD NUL in a literal");
+        end(session_errc::garbage);
+        return true;
+    case command_reader::status::bare_lf: end(session_errc::garbage); return true;
+    case command_reader::status::need_more: return false;
+    }
+    return false;
 }
 
 bool server::refuse(const command& c, bool partial) {
@@ -163,8 +127,8 @@ bool server::refuse(const command& c, bool partial) {
     const auto& name = c.name;
     if (name == "CAPABILITY" || name == "NOOP" || name == "LOGOUT" || name == "ID") return false;
     if (name == "STARTTLS") {
-        if (options_.tls_active) tagged("BAD TLS is already active");
-        else if (!options_.starttls_offered) tagged("BAD STARTTLS not available");
+        if (tls_active()) tagged("BAD TLS is already active");
+        else if (!starttls_offered()) tagged("BAD STARTTLS not available");
         else return false;
         return true;
     }
@@ -207,70 +171,38 @@ void server::on_command(const command& c) {
         tagged("OK LOGOUT completed");
         end(session_errc::client_quit);
     } else if (name == "ID") {
-        untagged("ID (\"name\" \"mailgate\" \"version\" \"" + options_.version + "\")");
+        untagged("ID (\"name\" \"mailgate\" \"version\" \"" + version_ + "\")");
         tagged("OK ID completed");
     } else if (name == "STARTTLS") {
         tagged("OK Begin TLS negotiation now");
-        want_tls_ = true;
+        begin_tls();
     } else if (name == "LOGIN") {
-        user_ = c.args[0];
-        password_.assign(c.args[1]);
-        state_ = state::authenticating;
+        begin_login(c.args[0], c.args[1]);
     } else if (name == "AUTHENTICATE") {
         std::optional<std::string_view> initial;
         if (c.args.size() == 2) initial = c.args[1];
-        on_sasl_result(sasl_.start(*sasl::parse_mechanism(c.args[0]), initial));
+        begin_sasl(*sasl::parse_mechanism(c.args[0]), initial);
     }
 }
 
-void server::on_sasl_line(std::string_view line) {
-    if (has_control_bytes(line))
-        end(session_errc::garbage);
-    else
-        on_sasl_result(sasl_.step(line));
-    in_.lines().wipe_spent(); // the response holds the password
+void server::on_sasl_refused(sasl::server_exchange::result why) {
+    if (why == sasl::server_exchange::result::cancelled) return tagged("BAD AUTHENTICATE cancelled"); // RFC 9051 §6.2.2
+    tagged("BAD Invalid SASL response");
 }
 
-void server::on_sasl_result(sasl::server_exchange::result r) {
-    using result = sasl::server_exchange::result;
-    switch (r) {
-    case result::challenge:
-        out_ += "+ " + sasl_.challenge() + "\r\n";
-        state_ = state::sasl;
-        return;
-    case result::done:
-        user_ = sasl_.user();
-        password_.assign(sasl_.password());
-        sasl_.clear();
-        state_ = state::authenticating;
-        return;
-    case result::failed:
-        state_ = state::command;
-        return tagged("BAD Invalid SASL response");
-    case result::cancelled:
-        state_ = state::command;
-        return tagged("BAD AUTHENTICATE cancelled"); // RFC 9051 §6.2.2
-    }
-}
-
-void server::login_result(login_outcome outcome, const std::vector<std::string>& provider_capabilities) {
-    password_.clear(); // handed out with `authenticate`: no longer ours to keep
-    state_ = state::command;
+void server::answer_login(login_outcome outcome, const provider_capabilities& provider_capabilities) {
     switch (outcome) {
     case login_outcome::ok: {
         std::string caps;
         for (const auto& cap : provider_capabilities)
             if (!gateway_only(cap)) caps += (caps.empty() ? "" : " ") + cap;
         tagged(caps.empty() ? "OK Logged in" : "OK [CAPABILITY " + caps + "] Logged in");
-        state_ = state::relay;
+        relay();
         return;
     }
     case login_outcome::bad_credentials:
         tagged("NO [AUTHENTICATIONFAILED] Authentication failed");
-        if (++failures_ >= options_.max_failures) {
-            untagged("BYE Too many failed logins");
-            end(session_errc::too_many_failures);
-        }
+        login_failed();
         return;
     case login_outcome::provider_temp:
         return tagged("NO [UNAVAILABLE] The mail provider is not reachable right now, try again later");
@@ -283,7 +215,5 @@ void server::shutting_down() {
     untagged("BYE mailgate is shutting down");
     end(session_errc::client_quit);
 }
-
-std::string server::take_pipelined() { return in_.take_pipelined(); }
 
 } // namespace mailgate::protocols::imap

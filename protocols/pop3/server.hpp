@@ -1,12 +1,12 @@
 // POP3 server codec facing legacy clients before login (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH,
 // RFC 3206 response codes). After a successful login it hands over to the relay.
+//
+// Flow: the shared phases of server_codec (greeting, command, sasl, authenticating, closing). Commands before
+// login: CAPA, USER/PASS, AUTH [PLAIN|LOGIN], STLS, QUIT; the rest get -ERR. PASS or a finished AUTH asks to
+// `authenticate`; login_result(ok) answers +OK and then `relay` (sticky), with take_pipelined() to forward first.
 #pragma once
 
-#include "protocols/common/action.hpp"
-#include "protocols/common/client_input.hpp"
-#include "protocols/common/secret.hpp"
-#include "protocols/common/session_error.hpp"
-#include "protocols/sasl/server_exchange.hpp"
+#include "protocols/common/server_codec.hpp"
 
 #include <string>
 
@@ -21,55 +21,29 @@ struct server_options {
     std::string greeting = "mailgate POP3 ready";
 };
 
-// Outcome of the `authenticate` action, reported back by the driver.
-enum class login_outcome {
-    ok,               // local credential good, provider session logged in: relay follows
-    bad_credentials,  // wrong local user/password or disabled account (the driver already delayed)
-    provider_temp,    // provider unreachable, TLS failure, or "try later"
-    provider_perm,    // provider rejected the stored credential
-};
-
-class server {
+class server final : public server_codec {
 public:
     explicit server(server_options options);
 
-    action next();
-    void wrote() { out_.clear(); }
-    void received(std::string_view bytes); // empty: the client closed
-    void tls_started();
-
-    // Valid after `authenticate`; login_result() wipes the password (the driver takes its own copy first).
-    const std::string& user() const { return user_; }
-    const std::string& password() const { return password_.str(); }
-    void login_result(login_outcome outcome);
-
-    // After `relay`: client bytes already received after the login command (PIPELINING), to forward first.
-    std::string take_pipelined();
-
-    std::error_code error() const { return error_; }
+    pre_login_action next();
+    std::string_view goodbye() const override { return "-ERR [SYS/TEMP] mailgate is shutting down\r\n"; }
+    static std::string_view refusal_line(refusal why);
 
 private:
-    enum class state { greeting, command, sasl, authenticating, relay, closing, closed };
+    void greet() override;
+    void on_command_line(std::string_view line) override;
+    void on_line_too_long() override;
+    void on_bare_lf() override;
+    void on_control_bytes() override;
+    std::string_view sasl_challenge_prefix() const override { return "+ "; }
+    void on_sasl_refused(sasl::server_exchange::result why) override;
+    void answer_login(login_outcome outcome, const provider_capabilities& capabilities) override;
+    void forget_pre_tls_state() override { pending_user_.clear(); } // RFC 2595 §4
 
-    void on_line(std::string_view line);
     void on_command(std::string_view keyword, std::string_view args);
-    void begin_login(std::string_view user, std::string_view password);
-    void on_sasl_result(sasl::server_exchange::result r);
-    bool login_permitted();
-    void reply(std::string_view text) { out_ += std::string(text) + "\r\n"; }
-    void end(session_errc why) { error_ = make_error_code(why); state_ = state::closing; }
 
-    server_options options_;
-    state state_ = state::greeting;
-    client_input in_;
-    std::string out_;
+    std::string greeting_;
     std::string pending_user_; // from USER, waiting for PASS
-    std::string user_;
-    secret_string password_;
-    sasl::server_exchange sasl_;
-    unsigned failures_ = 0;
-    bool want_tls_ = false;
-    std::error_code error_;
 };
 
 } // namespace mailgate::protocols::pop3

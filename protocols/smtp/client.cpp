@@ -86,6 +86,7 @@ void client::on_reply(const reply& r, std::string_view last_line) {
     case state::transaction:
         last_reply_ = r;
         state_ = state::logged_in;
+        read_under(read_deadline::command);
         return finish();
     case state::logged_in: return fail(upstream_errc::malformed_reply, last_line);
     }
@@ -130,7 +131,12 @@ void client::on_tls_started() {
 }
 
 void client::transact(std::string line) {
-    if (!line.empty()) send(std::move(line));
+    send(std::move(line));
+    state_ = state::transaction;
+}
+
+void client::await_verdict() {
+    read_under(read_deadline::data_verdict);
     state_ = state::transaction;
 }
 

@@ -18,9 +18,12 @@ public:
     const std::set<std::string>& extensions() const { return extensions_; }
     bool has_extension(std::string_view keyword) const;
 
-    // After login (`done`): sends `line` (nothing when empty) and waits for the provider's next reply; next()
-    // leads to `done` when it has arrived, then last_reply() holds it.
+    // After login (`done`): sends `line` (a command) and waits for the provider's reply; next() leads to `done`
+    // when it has arrived, then last_reply() holds it.
     void transact(std::string line);
+    // The same for the reply to the end of DATA (the data itself went out on the connection): read under the
+    // data_verdict deadline.
+    void await_verdict();
     const reply& last_reply() const { return last_reply_; }
 
 private:

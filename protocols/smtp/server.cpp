@@ -2,7 +2,6 @@
 #include "protocols/smtp/server.hpp"
 
 #include "protocols/common/ascii.hpp"
-#include "protocols/common/client_bytes.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -18,153 +17,121 @@ bool non_ascii(std::string_view s) {
 
 } // namespace
 
-server::server(server_options options) : options_(std::move(options)), in_(options_.max_line) {}
+server::server(server_options options)
+    : server_codec({.starttls_offered = options.starttls_offered,
+                    .plaintext_login_allowed = options.plaintext_auth_allowed,
+                    .tls_active = options.tls_active,
+                    .max_failures = options.max_auth_failures},
+                   options.max_line),
+      options_(std::move(options)) {}
 
-void server::received(std::string_view bytes) {
-    if (!in_.receive(bytes, options_.tls_active)) {
-        error_ = make_error_code(session_errc::tls_on_plaintext);
-        state_ = state::closed;
-    }
+std::string_view server::refusal_line(refusal why) {
+    // RFC 5321 §3.1: a server that will not serve answers 554 (permanent) or 421 (try later) and closes.
+    if (why == refusal::not_allowed) return "554 5.7.1 mailgate: your network is not allowed\r\n";
+    return "421 4.7.0 mailgate: too many connections, try again later\r\n";
 }
 
-action server::next() {
+submission_action server::next() {
     for (;;) {
         // First, before the refusal reply is written: a refusal noticed while decoding a single read has
         // already left the data state, yet the provider still sits in DATA and must never see that message end.
-        if (abort_pending_) {
-            abort_pending_ = false;
-            return {action_kind::upstream_abort};
+        if (abort_owed_) {
+            abort_owed_ = false;
+            return transaction_step{transaction_step::kind::abort};
         }
-        if (!out_.empty()) return {action_kind::write, out_};
-        switch (state_) {
-        case state::greeting:
-            say("220 " + options_.host_name + " ESMTP mailgate ready");
-            state_ = state::command;
-            continue;
-        case state::closing: state_ = state::closed; [[fallthrough]];
-        case state::closed: return {action_kind::close};
-        case state::authenticating: return {action_kind::authenticate};
-        case state::selecting: return {action_kind::select_account};
-        case state::upstream:
-            return {pending_ == pending::none ? action_kind::upstream_data : action_kind::upstream_command,
-                    upstream_out_};
-        case state::data: {
-            if (in_.lines().buffered() > 0) {
-                std::string chunk;
-                std::size_t consumed = 0;
-                bool was_discarding = decoder_->discarding();
-                auto status = decoder_->decode(in_.lines().rest(), chunk, consumed);
-                std::string_view taken;
-                in_.lines().take_bytes(consumed, taken);
-                if (!was_discarding && decoder_->discarding() && !data_rejected_ && !lost_in_data_) {
-                    // Refused mid-stream: the provider must never complete this message, so its session is dropped.
-                    data_rejected_ = true;
-                    abort_pending_ = true;
-                }
-                if (status == data_decoder::status::rejected) {
-                    if (lost_in_data_)
-                        say("451 4.4.1 Connection to the mail provider failed during DATA; message not sent, try again");
-                    else if (decoder_->why() == data_decoder::reason::too_big)
-                        say("552 5.3.4 Message size exceeds the fixed maximum message size");
-                    else
-                        say("554 5.6.0 Message refused: bare CR or LF in the data (SMTP smuggling protection)");
-                    reset_transaction();
-                    state_ = state::command;
-                    continue;
-                }
-                if (data_rejected_) continue;
-                if (status == data_decoder::status::end) {
-                    upstream_out_ = std::move(chunk); // ends with the ".\r\n" terminator
-                    pending_ = pending::none;
-                    data_end_next_ = true;
-                    state_ = state::upstream;
-                    continue;
-                }
-                if (!chunk.empty()) {
-                    upstream_out_ = std::move(chunk);
-                    pending_ = pending::none;
-                    state_ = state::upstream;
-                    continue;
-                }
-            }
-            if (in_.client_closed()) {
-                error_ = make_error_code(session_errc::client_closed);
-                state_ = state::closed;
-                continue;
-            }
-            return {action_kind::read};
-        }
-        case state::command:
-        case state::sasl: break;
-        }
-        if (want_tls_) {
-            in_.lines().clear(); // CVE-2011-0411 / CVE-2014-3556: nothing pipelined before TLS is executed
-            return {action_kind::start_tls};
-        }
-        std::string_view line;
-        switch (in_.lines().next_line(line)) {
-        case line_buffer::result::line: on_line(line); continue;
-        case line_buffer::result::too_long:
-            in_.skip_line();
-            error_reply("500 5.5.2 Line too long");
-            continue;
-        case line_buffer::result::bare_lf:
-            say("500 5.5.2 Lines must end with CRLF");
-            end(session_errc::garbage);
-            continue;
-        case line_buffer::result::need_more: break;
-        }
-        if (in_.client_closed()) {
-            error_ = make_error_code(session_errc::client_closed);
-            state_ = state::closed;
+        if (auto a = next_common()) return widen<submission_action>(std::move(*a));
+        switch (step_) {
+        case step::account: return transaction_step{transaction_step::kind::select_account};
+        case step::reply: return transaction_step{transaction_step::kind::command, upstream_out_};
+        case step::chunk: return transaction_step{transaction_step::kind::data, upstream_out_};
+        case step::verdict: return transaction_step{transaction_step::kind::verdict};
+        case step::client_data:
+            if (auto a = take_data()) return std::move(*a);
             continue;
         }
-        return {action_kind::read};
     }
 }
 
+std::optional<submission_action> server::take_data() {
+    if (in_.lines().buffered() > 0) {
+        std::string chunk;
+        std::size_t consumed = 0;
+        bool was_discarding = decoder_->discarding();
+        auto status = decoder_->decode(in_.lines().rest(), chunk, consumed);
+        std::string_view taken;
+        in_.lines().take_bytes(consumed, taken);
+        if (!was_discarding && decoder_->discarding() && txn_ == transaction::data) {
+            // Refused mid-stream: the provider must never complete this message, so its session is dropped.
+            txn_ = transaction::refused;
+            abort_owed_ = true;
+        }
+        if (status == data_decoder::status::rejected) {
+            if (txn_ == transaction::lost)
+                reply("451 4.4.1 Connection to the mail provider failed during DATA; message not sent, try again");
+            else if (decoder_->why() == data_decoder::reason::too_big)
+                reply("552 5.3.4 Message size exceeds the fixed maximum message size");
+            else
+                reply("554 5.6.0 Message refused: bare CR or LF in the data (SMTP smuggling protection)");
+            reset_transaction();
+            phase_ = phase::command;
+            return std::nullopt;
+        }
+        if (txn_ == transaction::refused || txn_ == transaction::lost) return std::nullopt;
+        if (status == data_decoder::status::end) {
+            upstream_out_ = std::move(chunk); // ends with the ".\r\n" terminator
+            txn_ = transaction::ending;
+            step_ = step::chunk;
+            return std::nullopt;
+        }
+        if (!chunk.empty()) {
+            upstream_out_ = std::move(chunk);
+            step_ = step::chunk;
+            return std::nullopt;
+        }
+    }
+    return widen<submission_action>(read_or_close(read_deadline::data));
+}
+
+void server::greet() { reply("220 " + options_.host_name + " ESMTP mailgate ready"); }
+
+void server::on_line_too_long() {
+    in_.skip_line();
+    error_reply("500 5.5.2 Line too long");
+}
+
+void server::on_bare_lf() {
+    reply("500 5.5.2 Lines must end with CRLF");
+    end(session_errc::garbage);
+}
+
+void server::on_control_bytes() {
+    reply("500 5.5.2 Invalid characters in command");
+    end(session_errc::garbage);
+}
+
 void server::error_reply(std::string_view text) {
-    say(text);
+    reply(text);
     if (++errors_ >= options_.max_errors) {
-        say("421 4.7.0 Too many errors, closing connection");
+        reply("421 4.7.0 Too many errors, closing connection");
         end(session_errc::too_many_failures);
     }
 }
 
-void server::tls_started() {
-    want_tls_ = false;
-    options_.tls_active = true;
-    options_.starttls_offered = false;
+void server::forget_pre_tls_state() {
     // RFC 3207 §4.2: forget EHLO, AUTH and the envelope.
-    helo_seen_ = esmtp_ = authenticated_ = false;
+    hello_ = hello::none;
+    authenticated_ = false;
     reset_transaction();
-    sasl_.clear();
-    password_.clear();
-    state_ = state::command;
 }
 
 void server::reset_transaction() {
-    mail_accepted_ = false;
+    txn_ = transaction::none;
     mail_.reset();
     recipients_ = 0;
     decoder_.reset();
-    data_rejected_ = false;
-    data_end_next_ = false;
-    lost_in_data_ = false;
 }
 
-void server::on_line(std::string_view line) {
-    if (has_control_bytes(line)) {
-        say("500 5.5.2 Invalid characters in command");
-        end(session_errc::garbage);
-        if (state_ == state::sasl) in_.lines().wipe_spent();
-        return;
-    }
-    if (state_ == state::sasl) {
-        on_sasl_result(sasl_.step(line));
-        in_.lines().wipe_spent(); // the response holds the password
-        return;
-    }
+void server::on_command_line(std::string_view line) {
     auto c = parse_command(line);
     on_command(c);
     // AUTH with an initial response holds the password. Only then: the buffer also carries DATA, where a
@@ -175,47 +142,49 @@ void server::on_line(std::string_view line) {
     }
 }
 
-void server::ehlo_reply() {
+void server::hello_reply() {
+    if (hello_ != hello::ehlo) return reply("250 " + options_.host_name);
     std::string lines = "250-" + options_.host_name + " Hello [" + options_.client_address + "]\r\n";
     lines += "250-PIPELINING\r\n250-SIZE " + std::to_string(options_.max_message_size) + "\r\n";
     lines += "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n";
-    if (options_.starttls_offered && !options_.tls_active) lines += "250-STARTTLS\r\n";
+    if (starttls_offered()) lines += "250-STARTTLS\r\n";
     // "AUTH=" is the pre-RFC 2554 spelling Outlook Express and some printers still look for.
     if (login_permitted()) lines += "250-AUTH PLAIN LOGIN\r\n250-AUTH=PLAIN LOGIN\r\n";
     lines += "250 HELP\r\n";
-    out_ += lines;
+    queue(lines);
 }
 
 void server::on_command(const parsed_command& c) {
     const auto& verb = c.verb;
     if (verb == "EHLO" || verb == "HELO") return on_ehlo(c);
-    if (verb == "NOOP") return say("250 2.0.0 OK");
+    if (verb == "NOOP") return reply("250 2.0.0 OK");
     if (verb == "QUIT") {
-        say("221 2.0.0 " + options_.host_name + " closing connection");
+        reply("221 2.0.0 " + options_.host_name + " closing connection");
         return end(session_errc::client_quit);
     }
     if (verb == "RSET") {
-        if (mail_accepted_) return forward("RSET\r\n", pending::rset);
+        if (has_open_transaction()) return forward("RSET\r\n", answers::rset);
         reset_transaction();
-        return say("250 2.0.0 OK");
+        return reply("250 2.0.0 OK");
     }
-    if (verb == "VRFY") return say("252 2.5.0 Cannot VRFY user, but will accept the message and attempt delivery");
-    if (verb == "HELP") return say("214 2.0.0 mailgate: EHLO, AUTH, MAIL, RCPT, DATA, RSET, NOOP, QUIT");
+    if (verb == "VRFY") return reply("252 2.5.0 Cannot VRFY user, but will accept the message and attempt delivery");
+    if (verb == "HELP") return reply("214 2.0.0 mailgate: EHLO, AUTH, MAIL, RCPT, DATA, RSET, NOOP, QUIT");
     if (verb == "STARTTLS") {
-        if (options_.tls_active) return error_reply("503 5.5.1 TLS already active");
-        if (!options_.starttls_offered) return error_reply("502 5.5.1 STARTTLS not available");
+        if (tls_active()) return error_reply("503 5.5.1 TLS already active");
+        if (!starttls_offered()) return error_reply("502 5.5.1 STARTTLS not available");
         if (!c.argument.empty()) return error_reply("501 5.5.4 STARTTLS takes no parameters");
-        say("220 2.0.0 Ready to start TLS");
-        want_tls_ = true;
+        reply("220 2.0.0 Ready to start TLS");
+        begin_tls();
         return;
     }
     if (verb == "AUTH") return on_auth(c.argument);
     if (verb == "MAIL") return on_mail(c.argument);
     if (verb == "RCPT") return on_rcpt(c.argument);
     if (verb == "DATA") {
-        if (!mail_accepted_ || recipients_ == 0) return error_reply("503 5.5.1 Need MAIL and RCPT before DATA");
+        if (!has_open_transaction() || recipients_ == 0)
+            return error_reply("503 5.5.1 Need MAIL and RCPT before DATA");
         if (!c.argument.empty()) return error_reply("501 5.5.4 DATA takes no parameters");
-        return forward("DATA\r\n", pending::data_start);
+        return forward("DATA\r\n", answers::data_start);
     }
     if (verb == "BDAT") return error_reply("502 5.5.1 CHUNKING is not supported");
     error_reply("500 5.5.2 Command unrecognized");
@@ -223,74 +192,51 @@ void server::on_command(const parsed_command& c) {
 
 void server::on_ehlo(const parsed_command& c) {
     if (c.argument.empty()) return error_reply("501 5.5.4 " + c.verb + " needs a domain or address");
-    helo_seen_ = true;
-    esmtp_ = c.verb == "EHLO";
-    bool open = mail_accepted_;
+    hello_ = c.verb == "EHLO" ? hello::ehlo : hello::helo;
     // EHLO/HELO reset the transaction (RFC 5321 §4.1.4); the provider's half is reset too.
-    if (open) return forward("RSET\r\n", esmtp_ ? pending::rset_then_ehlo : pending::rset_then_helo);
+    if (has_open_transaction())
+        return forward("RSET\r\n", hello_ == hello::ehlo ? answers::rset_then_ehlo : answers::rset_then_helo);
     reset_transaction();
-    if (esmtp_)
-        ehlo_reply();
-    else
-        say("250 " + options_.host_name);
+    hello_reply();
 }
 
 void server::on_auth(const std::string& argument) {
-    if (!helo_seen_) return error_reply("503 5.5.1 Send EHLO or HELO first");
+    if (hello_ == hello::none) return error_reply("503 5.5.1 Send EHLO or HELO first");
     if (authenticated_) return error_reply("503 5.5.1 Already authenticated");
-    if (mail_accepted_) return error_reply("503 5.5.1 AUTH not allowed during a mail transaction");
+    if (has_open_transaction()) return error_reply("503 5.5.1 AUTH not allowed during a mail transaction");
     auto space = argument.find(' ');
     auto mechanism = sasl::parse_mechanism(std::string_view(argument).substr(0, space));
     if (!mechanism) return error_reply("504 5.5.4 Unsupported authentication mechanism");
     if (!login_permitted()) return error_reply("538 5.7.11 Encryption required for requested authentication mechanism");
     std::optional<std::string_view> initial;
     if (space != std::string::npos) initial = std::string_view(argument).substr(space + 1);
-    on_sasl_result(sasl_.start(*mechanism, initial));
+    begin_sasl(*mechanism, initial);
 }
 
-void server::on_sasl_result(sasl::server_exchange::result r) {
-    using result = sasl::server_exchange::result;
-    switch (r) {
-    case result::challenge:
-        say("334 " + sasl_.challenge());
-        state_ = state::sasl;
-        return;
-    case result::done:
-        user_ = sasl_.user();
-        password_.assign(sasl_.password());
-        sasl_.clear();
-        state_ = state::authenticating;
-        return;
-    case result::failed:
-        state_ = state::command;
-        return error_reply("501 5.5.2 Invalid SASL response");
-    case result::cancelled:
-        state_ = state::command;
-        return error_reply("501 5.0.0 Authentication cancelled");
-    }
+void server::on_sasl_refused(sasl::server_exchange::result why) {
+    if (why == sasl::server_exchange::result::cancelled) return error_reply("501 5.0.0 Authentication cancelled");
+    error_reply("501 5.5.2 Invalid SASL response");
 }
 
-void server::login_result(login_outcome outcome, const std::set<std::string>& extensions) {
-    password_.clear(); // handed out with `authenticate`: no longer ours to keep
-    state_ = state::command;
+void server::answer_login(login_outcome outcome, const provider_capabilities& extensions) {
+    if (phase_ == phase::relaying && step_ == step::account) return account_chosen(outcome, extensions);
     switch (outcome) {
     case login_outcome::ok:
         authenticated_ = true;
         upstream_extensions_ = extensions;
-        return say("235 2.7.0 Authentication successful");
+        return reply("235 2.7.0 Authentication successful");
     case login_outcome::bad_credentials:
-        say("535 5.7.8 Authentication credentials invalid");
-        if (++auth_failures_ >= options_.max_auth_failures) {
-            say("421 4.7.0 Too many failed authentications, closing connection");
-            end(session_errc::too_many_failures);
-        }
+        reply("535 5.7.8 Authentication credentials invalid");
+        login_failed();
         return;
     case login_outcome::provider_temp:
-        return say("454 4.7.0 Temporary authentication failure: the mail provider is not reachable");
+        return reply("454 4.7.0 Temporary authentication failure: the mail provider is not reachable");
     case login_outcome::provider_perm:
-        return say("454 4.7.0 Temporary authentication failure: the mail provider refused the gateway's login");
+        return reply("454 4.7.0 Temporary authentication failure: the mail provider refused the gateway's login");
     }
 }
+
+void server::on_too_many_failures() { reply("421 4.7.0 Too many failed authentications, closing connection"); }
 
 bool server::has_upstream_extension(std::string_view keyword) const {
     for (const auto& e : upstream_extensions_)
@@ -325,8 +271,8 @@ bool server::extension_ok(const path_parameter& p, std::string& reject) const {
 }
 
 void server::on_mail(const std::string& argument) {
-    if (!helo_seen_) return error_reply("503 5.5.1 Send EHLO or HELO first");
-    if (mail_accepted_) return error_reply("503 5.5.1 Nested MAIL command");
+    if (hello_ == hello::none) return error_reply("503 5.5.1 Send EHLO or HELO first");
+    if (has_open_transaction()) return error_reply("503 5.5.1 Nested MAIL command");
     auto path = parse_path(argument, "FROM:");
     if (!path) return error_reply("501 5.5.4 Syntax: MAIL FROM:<address>");
     bool utf8 = false;
@@ -336,7 +282,7 @@ void server::on_mail(const std::string& argument) {
             auto [end, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), size);
             if (ec != std::errc{} || end != p.value.data() + p.value.size()) return error_reply("501 5.5.4 Bad SIZE");
             if (size > options_.max_message_size)
-                return say("552 5.3.4 Message size exceeds the fixed maximum message size");
+                return reply("552 5.3.4 Message size exceeds the fixed maximum message size");
         }
         if (p.keyword == "SMTPUTF8") utf8 = true;
     }
@@ -348,24 +294,25 @@ void server::on_mail(const std::string& argument) {
         return error_reply("530 5.7.0 Authentication required");
     }
     sender_ = mail_->address;
-    state_ = state::selecting;
+    step_ = step::account;
+    relay();
 }
 
-void server::account_result(account_outcome outcome, const std::set<std::string>& extensions) {
-    state_ = state::command;
+void server::account_chosen(login_outcome outcome, const provider_capabilities& extensions) {
+    phase_ = phase::command;
     switch (outcome) {
-    case account_outcome::ok:
+    case login_outcome::ok:
         upstream_extensions_ = extensions;
         return send_mail();
-    case account_outcome::no_account:
+    case login_outcome::bad_credentials: // no account may send as this sender
         mail_.reset();
         return error_reply("550 5.7.1 Sender <" + sender_ + "> is not allowed to send through this gateway");
-    case account_outcome::provider_temp:
+    case login_outcome::provider_temp:
         mail_.reset();
-        return say("451 4.4.1 The mail provider is not reachable right now, try again later");
-    case account_outcome::provider_perm:
+        return reply("451 4.4.1 The mail provider is not reachable right now, try again later");
+    case login_outcome::provider_perm:
         mail_.reset();
-        return say("454 4.7.0 The mail provider refused the gateway's login; tell your administrator");
+        return reply("454 4.7.0 The mail provider refused the gateway's login; tell your administrator");
     }
 }
 
@@ -380,12 +327,12 @@ void server::send_mail() {
         if (p.keyword == "AUTH" || (p.keyword == "SIZE" && !has_upstream_extension("SIZE"))) continue;
         upstream.parameters.push_back(p);
     }
-    forward("MAIL FROM:" + serialize(upstream) + "\r\n", pending::mail);
+    forward("MAIL FROM:" + serialize(upstream) + "\r\n", answers::mail);
 }
 
 void server::on_rcpt(const std::string& argument) {
-    if (!mail_accepted_) return error_reply("503 5.5.1 Need MAIL before RCPT");
-    if (recipients_ >= options_.max_recipients) return say("452 4.5.3 Too many recipients");
+    if (!has_open_transaction()) return error_reply("503 5.5.1 Need MAIL before RCPT");
+    if (recipients_ >= options_.max_recipients) return reply("452 4.5.3 Too many recipients");
     auto path = parse_path(argument, "TO:");
     if (!path || path->address.empty()) return error_reply("501 5.5.4 Syntax: RCPT TO:<address>");
     // RFC 6531 §3.4: a non-ASCII recipient only in a transaction that MAIL opened with SMTPUTF8.
@@ -396,112 +343,99 @@ void server::on_rcpt(const std::string& argument) {
     for (const auto& p : path->parameters)
         if (!extension_ok(p, reject) || p.keyword == "SIZE" || p.keyword == "AUTH" || p.keyword == "BODY")
             return error_reply(reject.empty() ? "555 5.5.4 Unsupported parameter " + p.keyword : reject);
-    forward("RCPT TO:" + serialize(*path) + "\r\n", pending::rcpt);
+    forward("RCPT TO:" + serialize(*path) + "\r\n", answers::rcpt);
 }
 
-void server::forward(std::string line, pending what) {
+void server::forward(std::string line, answers what) {
     upstream_out_ = std::move(line);
-    pending_ = what;
-    state_ = state::upstream;
+    answers_ = what;
+    step_ = step::reply;
+    relay();
 }
 
-void server::relay_reply(const reply& r) {
+void server::relay_reply(const smtp::reply& r) {
     // Re-serialized line by line: the provider's text reaches the client, its framing never does.
     for (std::size_t i = 0; i < r.lines.size(); ++i) {
         std::string text;
         for (char c : r.lines[i]) text += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-        out_ += std::to_string(r.code) + (i + 1 < r.lines.size() ? "-" : " ") + text + "\r\n";
+        reply(std::to_string(r.code) + (i + 1 < r.lines.size() ? "-" : " ") + text);
     }
 }
 
 void server::upstream_written() {
     upstream_out_.clear();
-    if (data_end_next_) {
-        data_end_next_ = false;
-        forward({}, pending::data_end); // the terminator went out with the last chunk: now the verdict
-        return;
-    }
-    state_ = state::data;
+    // The terminator went out with the last chunk: now the verdict.
+    step_ = txn_ == transaction::ending ? step::verdict : step::client_data;
 }
 
-void server::upstream_reply(const reply& r) {
-    auto what = pending_;
-    pending_ = pending::none;
+void server::upstream_reply(const smtp::reply& r) {
     upstream_out_.clear();
-    state_ = state::command;
+    phase_ = phase::command;
     bool positive = r.code >= 200 && r.code < 300;
-    switch (what) {
-    case pending::mail:
-        relay_reply(r);
-        mail_accepted_ = positive;
-        if (!positive) mail_.reset();
-        return;
-    case pending::rcpt:
-        relay_reply(r);
-        if (positive) ++recipients_;
-        return;
-    case pending::data_start:
-        relay_reply(r);
-        if (r.code == 354) {
-            decoder_.emplace(options_.max_message_size);
-            state_ = state::data;
-        }
-        return;
-    case pending::data_end:
+    if (step_ == step::verdict) {
         // The client hears 250 only because the provider said 250.
         relay_reply(r);
         reset_transaction();
         return;
-    case pending::rset:
+    }
+    switch (answers_) {
+    case answers::mail:
+        relay_reply(r);
+        txn_ = positive ? transaction::open : transaction::none;
+        if (!positive) mail_.reset();
+        return;
+    case answers::rcpt:
+        relay_reply(r);
+        if (positive) ++recipients_;
+        return;
+    case answers::data_start:
+        relay_reply(r);
+        if (r.code == 354) {
+            decoder_.emplace(options_.max_message_size);
+            txn_ = transaction::data;
+            step_ = step::client_data;
+            relay();
+        }
+        return;
+    case answers::rset:
         relay_reply(r);
         reset_transaction();
         return;
-    case pending::rset_then_ehlo:
-    case pending::rset_then_helo:
+    case answers::rset_then_ehlo:
+    case answers::rset_then_helo:
         reset_transaction();
-        if (what == pending::rset_then_ehlo)
-            ehlo_reply();
-        else
-            say("250 " + options_.host_name);
+        hello_reply();
         return;
-    case pending::none: return;
     }
 }
 
 void server::upstream_failed() {
-    auto what = pending_;
-    pending_ = pending::none;
     upstream_out_.clear();
-    bool data_in_flight = decoder_.has_value() && (what == pending::none || what == pending::data_end);
-    if (data_in_flight && !data_end_next_ && what == pending::none) {
+    bool chunk = step_ == step::chunk;
+    if (chunk && txn_ == transaction::data) {
         // The client is still sending: swallow its data to the end marker, then answer 451.
-        data_rejected_ = true;
-        lost_in_data_ = true;
+        txn_ = transaction::lost;
         decoder_->abandon();
-        state_ = state::data;
+        step_ = step::client_data;
         return;
     }
-    if (what == pending::rset_then_ehlo || what == pending::rset_then_helo) {
+    phase_ = phase::command;
+    if (step_ == step::reply && (answers_ == answers::rset_then_ehlo || answers_ == answers::rset_then_helo)) {
         // The EHLO/HELO is ours to answer; the transaction it resets went away with the provider anyway.
         reset_transaction();
-        state_ = state::command;
-        if (what == pending::rset_then_ehlo)
-            ehlo_reply();
-        else
-            say("250 " + options_.host_name);
+        hello_reply();
         return;
     }
-    if (data_in_flight) {
+    if (chunk || step_ == step::verdict) {
         // The end of data went (or may have gone) out and its reply is lost: the provider may have taken the
         // message. Asking for a retry risks a duplicate, which is better than a loss; claiming nothing was sent
         // would be a lie.
-        say("451 4.4.1 Connection to the mail provider lost after the end of the message; it may have been "
-            "delivered: try again (a duplicate is possible)");
+        reply("451 4.4.1 Connection to the mail provider lost after the end of the message; it may have been "
+              "delivered: try again (a duplicate is possible)");
     } else {
-        say("451 4.4.1 Connection to the mail provider failed; nothing was sent, try again later");
+        reply("451 4.4.1 Connection to the mail provider failed; nothing was sent, try again later");
     }
     reset_transaction();
-    state_ = state::command;
 }
 
 } // namespace mailgate::protocols::smtp

@@ -2,20 +2,23 @@
 // 8BITMIME, 2920 PIPELINING, 2034 ENHANCEDSTATUSCODES, 6531 SMTPUTF8, 3461 DSN). It never relays bytes blindly:
 // every MAIL, RCPT and DATA is parsed, checked and re-serialized for the provider, and DATA is streamed through
 // the data_decoder so that no bare CR or LF ever reaches the provider.
+//
+// Flow: the shared phases of server_codec (greeting, command, sasl, authenticating, closing), and in `relaying`
+// the transaction steps (transaction_step): `select_account` (MAIL without AUTH from a relay network; answered
+// with login_result(), bad_credentials meaning "no account may send as this sender"), `command` (MAIL, RCPT,
+// DATA, RSET for the provider: answer with upstream_reply()), `data` (a chunk of decoded DATA: answer with
+// upstream_written()), `verdict` (the end of DATA went out: answer with upstream_reply()), `abort` (drop the
+// provider session: a refused message must never complete there). upstream_failed() answers any of them when
+// the provider connection broke. The client hears 250 for a message only because the provider said 250.
 #pragma once
 
-#include "protocols/common/action.hpp"
-#include "protocols/common/client_input.hpp"
-#include "protocols/common/secret.hpp"
-#include "protocols/common/session_error.hpp"
-#include "protocols/sasl/server_exchange.hpp"
+#include "protocols/common/server_codec.hpp"
 #include "protocols/smtp/command.hpp"
 #include "protocols/smtp/data_decoder.hpp"
 #include "protocols/smtp/reply.hpp"
 
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 
 namespace mailgate::protocols::smtp {
@@ -34,89 +37,84 @@ struct server_options {
     unsigned max_errors = 20;
 };
 
-enum class login_outcome { ok, bad_credentials, provider_temp, provider_perm };
-enum class account_outcome { ok, no_account, provider_temp, provider_perm };
-
-class server {
+class server final : public server_codec {
 public:
     explicit server(server_options options);
 
-    action next();
-    void wrote() { out_.clear(); }
-    void received(std::string_view bytes);
-    void tls_started();
-
-    // `authenticate`: the local credential.
-    const std::string& user() const { return user_; }
-    // Valid after `authenticate`; login_result() wipes the password (the driver takes its own copy first).
-    const std::string& password() const { return password_.str(); }
-    // `extensions` are the provider's EHLO keywords (upper-cased, with arguments), valid when ok.
-    void login_result(login_outcome outcome, const std::set<std::string>& extensions = {});
+    submission_action next();
+    std::string_view goodbye() const override { return "421 4.3.2 mailgate is shutting down\r\n"; }
+    static std::string_view refusal_line(refusal why);
 
     // `select_account`: the MAIL FROM address that picks the account.
     const std::string& sender() const { return sender_; }
-    void account_result(account_outcome outcome, const std::set<std::string>& extensions = {});
 
-    // `upstream_command`: the provider's reply. `upstream_data`: the chunk was written.
-    void upstream_reply(const reply& r);
+    // `command` and `verdict`: the provider's reply. `data`: the chunk was written.
+    void upstream_reply(const smtp::reply& r);
     void upstream_written();
-    // The provider connection failed during a transaction: the client gets a 4xx and may retry.
+    // The provider connection failed during a transaction step: the client gets a 4xx and may retry.
     void upstream_failed();
 
-    bool in_data() const { return state_ == state::data; }
-    bool has_open_transaction() const { return mail_accepted_; }
-    std::error_code error() const { return error_; }
+    // The client is sending DATA (a reply of ours now would be read as part of the message).
+    bool in_data() const { return phase_ == phase::relaying && step_ == step::client_data; }
+    bool has_open_transaction() const { return txn_ != transaction::none; }
 
 private:
-    enum class state { greeting, command, sasl, authenticating, selecting, upstream, data, closing, closed };
-    // What an outstanding upstream reply answers.
-    enum class pending { none, mail, rcpt, data_start, data_end, rset, rset_then_ehlo, rset_then_helo };
+    // The mail transaction (RFC 5321 §3.3).
+    enum class transaction {
+        none,     // no MAIL accepted
+        open,     // MAIL accepted by the provider; RCPT and DATA may follow
+        data,     // the provider said 354: client data is decoded and forwarded
+        refused,  // data refused midway (size, bare CR/LF): swallowed to the end marker, then refused
+        lost,     // the provider failed midway: swallowed to the end marker, then 451
+        ending,   // the chunk being written ends the data: the verdict follows
+    };
+    // What the `relaying` phase waits for.
+    enum class step { account, reply, chunk, verdict, client_data };
+    // What the outstanding provider reply answers.
+    enum class answers { mail, rcpt, data_start, rset, rset_then_ehlo, rset_then_helo };
+    enum class hello { none, helo, ehlo };
 
-    void on_line(std::string_view line);
+    void greet() override;
+    void on_command_line(std::string_view line) override;
+    void on_line_too_long() override;
+    void on_bare_lf() override;
+    void on_control_bytes() override;
+    std::string_view sasl_challenge_prefix() const override { return "334 "; }
+    void on_sasl_refused(sasl::server_exchange::result why) override;
+    void answer_login(login_outcome outcome, const provider_capabilities& capabilities) override;
+    void on_too_many_failures() override;
+    void forget_pre_tls_state() override;
+
+    std::optional<submission_action> take_data();
     void on_command(const parsed_command& c);
     void on_ehlo(const parsed_command& c);
     void on_auth(const std::string& argument);
     void on_mail(const std::string& argument);
+    void account_chosen(login_outcome outcome, const provider_capabilities& extensions);
     void send_mail();
     void on_rcpt(const std::string& argument);
-    void on_sasl_result(sasl::server_exchange::result r);
     void reset_transaction();
-    void ehlo_reply();
+    void hello_reply();
     bool extension_ok(const path_parameter& p, std::string& reject_reply) const;
     bool has_upstream_extension(std::string_view keyword) const;
-    void forward(std::string line, pending what);
-    void say(std::string_view text) { out_ += std::string(text) + "\r\n"; }
-    void relay_reply(const reply& r);
+    void forward(std::string line, answers what);
+    void relay_reply(const smtp::reply& r);
     void error_reply(std::string_view text); // counts toward max_errors
-    void end(session_errc why) { error_ = make_error_code(why); state_ = state::closing; }
-    bool login_permitted() const { return options_.tls_active || options_.plaintext_auth_allowed; }
 
     server_options options_;
-    state state_ = state::greeting;
-    client_input in_;
-    std::string out_;
-    std::string upstream_out_; // command line or DATA chunk for the provider
-    pending pending_ = pending::none;
-    bool want_tls_ = false;
-    bool helo_seen_ = false;
-    bool esmtp_ = false;
+    hello hello_ = hello::none;
     bool authenticated_ = false;
-    bool mail_accepted_ = false;
-    bool data_rejected_ = false;
-    bool abort_pending_ = false;
-    bool data_end_next_ = false; // the chunk being written ends the data: the verdict follows
-    bool lost_in_data_ = false;  // the provider failed while the client was still sending
+    transaction txn_ = transaction::none;
+    step step_ = step::reply;
+    answers answers_ = answers::mail;
+    bool abort_owed_ = false; // a refusal noticed in DATA: `abort` goes out before anything else
+    std::string upstream_out_; // command line or DATA chunk for the provider
     unsigned recipients_ = 0;
-    unsigned auth_failures_ = 0;
     unsigned errors_ = 0;
-    std::string user_;
-    secret_string password_;
     std::string sender_;
     std::optional<mail_path> mail_;
-    std::set<std::string> upstream_extensions_;
-    sasl::server_exchange sasl_;
+    provider_capabilities upstream_extensions_;
     std::optional<data_decoder> decoder_;
-    std::error_code error_;
 };
 
 } // namespace mailgate::protocols::smtp

@@ -135,25 +135,25 @@ TEST(secret, server_codec_wipes_the_password_after_the_outcome) {
         make_server_codec<pop3::server>(pop3::server_options{.tls_active = true}),
         {expect_write("+OK mailgate POP3 ready\r\n"), feed("USER alice\r\n"), expect_write("+OK\r\n"),
          feed("PASS correct horse battery\r\n"),
-         expect_authenticate("alice", "correct horse battery", pop3::login_outcome::bad_credentials),
+         expect_authenticate("alice", "correct horse battery", login_outcome::bad_credentials),
          check<pop3::server>([](pop3::server& s) { EXPECT_TRUE(buffer_is_zero(s.password())); }),
          expect_write("-ERR [AUTH] Authentication failed\r\n")}));
 }
 
 TEST(secret, client_codec_wipes_a_credential_line_once_written) {
     pop3::client c(upstream_tls::implicit, {"alice", "correct horse battery"});
-    auto a = c.next();
-    ASSERT_EQ(a.kind, action_kind::read);
+    auto a = test::view_of(c.next());
+    ASSERT_EQ(a.kind, "read");
     c.received("+OK\r\n");
-    a = c.next();
-    ASSERT_EQ(a.kind, action_kind::write);
+    a = test::view_of(c.next());
+    ASSERT_EQ(a.kind, "write");
     c.wrote();
     c.received("+OK\r\nUSER\r\n.\r\n");
-    a = c.next();
+    a = test::view_of(c.next());
     ASSERT_EQ(a.bytes, "USER alice\r\n");
     c.wrote();
     c.received("+OK\r\n");
-    a = c.next();
+    a = test::view_of(c.next());
     ASSERT_EQ(a.bytes, "PASS correct horse battery\r\n");
     const char* line = a.bytes.data();
     std::size_t size = a.bytes.size();

@@ -7,15 +7,14 @@
 namespace mailgate::test::server_transcript {
 namespace {
 
-using protocols::action;
-using protocols::action_kind;
+using action = action_view;
 
-std::string describe(const action& a, const server_codec& codec) {
-    std::string out = kind_name(a.kind);
-    if (a.kind == action_kind::write || a.kind == action_kind::upstream_command)
+std::string describe(const action& a, server_codec& codec) {
+    std::string out(a.kind);
+    if (a.kind == "write" || a.kind == "upstream_command")
         out += " \"" + escape_bytes(a.bytes) + "\"";
-    if (a.kind == action_kind::close)
-        out += " (error: " + codec.error().message() + ")";
+    if (a.kind == "close")
+        out += " (error: " + codec.contract().error().message() + ")";
     return out;
 }
 
@@ -65,15 +64,15 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
         }
         for (;;) {
             action a = codec->next();
-            if (a.kind == action_kind::upstream_abort) {
+            if (a.kind == "upstream_abort") {
                 ++up.aborts;
-            } else if (a.kind == action_kind::upstream_data && up.fail_next_data) {
+            } else if (a.kind == "upstream_data" && up.fail_next_data) {
                 up.fail_next_data = false;
                 up.data.clear();
-                codec->upstream_failed();
-            } else if (a.kind == action_kind::upstream_data) {
+                codec->smtp()->upstream_failed();
+            } else if (a.kind == "upstream_data") {
                 up.data.append(a.bytes);
-                codec->upstream_written();
+                codec->smtp()->upstream_written();
             } else {
                 return a;
             }
@@ -87,14 +86,15 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             return *err + "; then came " + describe(a, *codec);
         return std::nullopt;
     };
-    auto expect_kind = [&](action_kind want, const char* why) -> std::optional<std::string> {
+    auto expect_kind = [&](std::string_view want, const char* why) -> std::optional<std::string> {
         action a{};
         if (auto err = next_settled(a))
             return err;
         if (a.kind == want)
             return std::nullopt;
-        return std::string("expected ") + kind_name(want) + why + ", got " + describe(a, *codec);
+        return "expected " + std::string(want) + why + ", got " + describe(a, *codec);
     };
+    auto& c = codec->contract();
 
     for (std::size_t i = 0; i < script.size(); ++i) {
         const step& s = script[i];
@@ -103,11 +103,11 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             action a{};
             if (auto err = next_settled(a))
                 return run_failure{i, *err};
-            if (a.kind != action_kind::write || a.bytes != s.bytes) {
+            if (a.kind != "write" || a.bytes != s.bytes) {
                 return run_failure{i, "expected write \"" + escape_bytes(s.bytes) + "\", got " +
                                           describe(a, *codec)};
             }
-            codec->wrote();
+            c.wrote();
             break;
         }
         case step::kind::feed:
@@ -116,46 +116,46 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             for (auto piece : pieces_of(s.bytes, s.what == step::kind::feed, i, m)) {
                 // DATA in flight may be cut into chunks between the pieces: collected, not settled.
                 action a = next_action();
-                if (a.kind != action_kind::read) {
+                if (a.kind != "read") {
                     return run_failure{i, "expected read, got " + describe(a, *codec) +
                                               " before delivering byte offset " + std::to_string(delivered) +
                                               " of \"" + escape_bytes(s.bytes) + "\""};
                 }
-                codec->received(piece);
+                c.received(piece);
                 delivered += piece.size();
             }
             break;
         }
         case step::kind::feed_eof:
-            if (auto err = expect_kind(action_kind::read, " (before EOF)"))
+            if (auto err = expect_kind("read", " (before EOF)"))
                 return run_failure{i, *err};
-            codec->received({});
+            c.received({});
             break;
         case step::kind::expect_start_tls:
-            if (auto err = expect_kind(action_kind::start_tls, ""))
+            if (auto err = expect_kind("start_tls", ""))
                 return run_failure{i, *err};
-            codec->tls_started();
+            c.tls_started();
             break;
         case step::kind::expect_authenticate:
-            if (auto err = expect_kind(action_kind::authenticate, ""))
+            if (auto err = expect_kind("authenticate", ""))
                 return run_failure{i, *err};
-            if (codec->user() != s.user || codec->password() != s.password) {
+            if (c.user() != s.user || c.password() != s.password) {
                 return run_failure{i, "expected credential \"" + escape_bytes(s.user) + "\" / \"" +
                                           escape_bytes(s.password) + "\", got \"" +
-                                          escape_bytes(codec->user()) + "\" / \"" +
-                                          escape_bytes(codec->password()) + "\""};
+                                          escape_bytes(c.user()) + "\" / \"" +
+                                          escape_bytes(c.password()) + "\""};
             }
-            codec->login_result(s.outcome, s.capabilities);
-            if (!codec->password().empty())
+            c.login_result(static_cast<protocols::login_outcome>(s.outcome), s.capabilities);
+            if (!c.password().empty())
                 return run_failure{i, "the password must be forgotten once the login outcome is known"};
             break;
         case step::kind::expect_relay: {
             for (int repeat = 0; repeat < 2; ++repeat) {
                 if (auto err =
-                        expect_kind(action_kind::relay, repeat == 0 ? "" : " again (relay must be sticky)"))
+                        expect_kind("relay", repeat == 0 ? "" : " again (relay must be sticky)"))
                     return run_failure{i, *err};
             }
-            std::string pipelined = codec->take_pipelined();
+            std::string pipelined = c.take_pipelined();
             if (pipelined != s.bytes) {
                 return run_failure{i, "expected pipelined bytes \"" + escape_bytes(s.bytes) + "\", got \"" +
                                           escape_bytes(pipelined) + "\""};
@@ -166,12 +166,12 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             auto want = protocols::make_error_code(s.error);
             for (int repeat = 0; repeat < 2; ++repeat) {
                 if (auto err =
-                        expect_kind(action_kind::close, repeat == 0 ? "" : " again (close must be sticky)"))
+                        expect_kind("close", repeat == 0 ? "" : " again (close must be sticky)"))
                     return run_failure{i, *err};
             }
-            if (codec->error() != want) {
+            if (c.error() != want) {
                 return run_failure{i, "expected close with error \"" + want.message() + "\", got \"" +
-                                          codec->error().message() + "\""};
+                                          c.error().message() + "\""};
             }
             break;
         }
@@ -180,30 +180,33 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
                 return run_failure{i, "check failed (see above)"};
             break;
         case step::kind::expect_select_account:
-            if (auto err = expect_kind(action_kind::select_account, ""))
+            if (auto err = expect_kind("select_account", ""))
                 return run_failure{i, *err};
-            if (codec->sender() != s.user) {
+            if (codec->smtp()->sender() != s.user) {
                 return run_failure{i, "expected sender \"" + escape_bytes(s.user) + "\", got \"" +
-                                          escape_bytes(codec->sender()) + "\""};
+                                          escape_bytes(codec->smtp()->sender()) + "\""};
             }
-            codec->account_result(s.outcome, s.capabilities);
+            c.login_result(static_cast<protocols::login_outcome>(s.outcome), s.capabilities);
             break;
         case step::kind::expect_upstream_command: {
             action a{};
             if (auto err = next_settled(a))
                 return run_failure{i, *err};
-            if (a.kind != action_kind::upstream_command || a.bytes != s.bytes) {
+            // The reply to the end of DATA is read without a command of its own.
+            bool matches = s.bytes.empty() ? a.kind == "upstream_verdict"
+                                           : a.kind == "upstream_command" && a.bytes == s.bytes;
+            if (!matches) {
                 return run_failure{i, "expected upstream_command \"" + escape_bytes(s.bytes) + "\", got " +
                                           describe(a, *codec)};
             }
             if (!s.reply) {
-                codec->upstream_failed();
+                codec->smtp()->upstream_failed();
                 break;
             }
             auto r = parse_reply(*s.reply);
             if (!r)
                 return run_failure{i, "the script's reply \"" + escape_bytes(*s.reply) + "\" is malformed"};
-            codec->upstream_reply(*r);
+            codec->smtp()->upstream_reply(*r);
             break;
         }
         case step::kind::expect_upstream_data:

@@ -3,15 +3,15 @@
 // (DESIGN.md "Tests").
 #pragma once
 
-#include "protocols/common/action.hpp"
-#include "protocols/common/session_error.hpp"
-#include "protocols/smtp/reply.hpp"
+#include "protocols/common/server_codec.hpp"
+#include "protocols/smtp/server.hpp"
+#include "tests/protocols/action_view.hpp"
 #include "tests/protocols/transcript.hpp"
 
 #include <functional>
 #include <memory>
 #include <optional>
-#include <set>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,94 +19,27 @@
 
 namespace mailgate::test::server_transcript {
 
-// What the runner drives. Server codecs share a driver interface but no base class; server_codec_adapter
-// wraps one.
+// What the runner drives: any server codec through the shared contract, and the SMTP codec's transaction steps.
 class server_codec {
 public:
     virtual ~server_codec() = default;
-    virtual protocols::action next() = 0;
-    virtual void wrote() = 0;
-    virtual void received(std::string_view bytes) = 0;
-    virtual void tls_started() = 0;
-    virtual const std::string& user() const = 0;
-    virtual const std::string& password() const = 0;
-    // The codec's login_outcome enum as an int; `capabilities` reach codecs whose login_result takes the
-    // provider's post-login capabilities (IMAP) or EHLO extensions (SMTP) and are ignored by the others.
-    virtual void login_result(int outcome, const std::vector<std::string>& capabilities) = 0;
-    virtual std::string take_pipelined() = 0;
-    virtual std::error_code error() const = 0;
-    // The SMTP server codec's transaction answers (it re-originates MAIL/RCPT/DATA instead of relaying);
-    // `outcome` is its account_outcome enum as an int. Other codecs never ask for them.
-    virtual const std::string& sender() const = 0;
-    virtual void account_result(int outcome, const std::vector<std::string>& extensions) = 0;
-    virtual void upstream_reply(const protocols::smtp::reply& r) = 0;
-    virtual void upstream_written() = 0;
-    virtual void upstream_failed() = 0;
+    virtual action_view next() = 0;
+    virtual protocols::server_codec& contract() = 0;
+    virtual protocols::smtp::server* smtp() { return nullptr; }
 };
-
-namespace detail {
-// The codec's login_outcome type: the first parameter of login_result (any later ones must have defaults).
-template <class F> struct login_outcome_of;
-template <class C, class O, class... Rest> struct login_outcome_of<void (C::*)(O, Rest...)> {
-    using type = O;
-};
-} // namespace detail
 
 template <class Codec> class server_codec_adapter final : public server_codec {
 public:
-    using outcome_type = typename detail::login_outcome_of<decltype(&Codec::login_result)>::type;
-
     template <class... Args>
     explicit server_codec_adapter(Args&&... args) : codec_(std::forward<Args>(args)...) {}
 
-    protocols::action next() override { return codec_.next(); }
-    void wrote() override { codec_.wrote(); }
-    void received(std::string_view bytes) override { codec_.received(bytes); }
-    void tls_started() override { codec_.tls_started(); }
-    const std::string& user() const override { return codec_.user(); }
-    const std::string& password() const override { return codec_.password(); }
-    void login_result(int outcome, const std::vector<std::string>& capabilities) override {
-        if constexpr (requires { codec_.login_result(outcome_type{}, capabilities); })
-            codec_.login_result(static_cast<outcome_type>(outcome), capabilities);
-        else if constexpr (requires { codec_.login_result(outcome_type{}, std::set<std::string>{}); })
-            codec_.login_result(static_cast<outcome_type>(outcome),
-                                {capabilities.begin(), capabilities.end()});
+    action_view next() override { return view_of(codec_.next()); }
+    protocols::server_codec& contract() override { return codec_; }
+    protocols::smtp::server* smtp() override {
+        if constexpr (std::is_same_v<Codec, protocols::smtp::server>)
+            return &codec_;
         else
-            codec_.login_result(static_cast<outcome_type>(outcome));
-    }
-    std::string take_pipelined() override {
-        if constexpr (requires { codec_.take_pipelined(); })
-            return codec_.take_pipelined();
-        else
-            return {};
-    }
-    std::error_code error() const override { return codec_.error(); }
-    const std::string& sender() const override {
-        static const std::string none;
-        if constexpr (requires { codec_.sender(); })
-            return codec_.sender();
-        else
-            return none;
-    }
-    void account_result(int outcome, const std::vector<std::string>& extensions) override {
-        if constexpr (requires { &Codec::account_result; }) {
-            // The account_outcome type: the first parameter, as for login_result.
-            using account_outcome = typename detail::login_outcome_of<decltype(&Codec::account_result)>::type;
-            codec_.account_result(static_cast<account_outcome>(outcome),
-                                  {extensions.begin(), extensions.end()});
-        }
-    }
-    void upstream_reply(const protocols::smtp::reply& r) override {
-        if constexpr (requires { codec_.upstream_reply(r); })
-            codec_.upstream_reply(r);
-    }
-    void upstream_written() override {
-        if constexpr (requires { codec_.upstream_written(); })
-            codec_.upstream_written();
-    }
-    void upstream_failed() override {
-        if constexpr (requires { codec_.upstream_failed(); })
-            codec_.upstream_failed();
+            return nullptr;
     }
 
     Codec& codec() { return codec_; }
@@ -198,7 +131,8 @@ step expect_select_account(std::string sender, Outcome outcome,
             .outcome = static_cast<int>(outcome),
             .capabilities = std::move(provider_extensions)};
 }
-// next() must be `upstream_command` with exactly `line` (empty: only read the reply); the runner answers
+// next() must be `upstream_command` with exactly `line` (empty: `upstream_verdict`, the reply to the end of
+// DATA); the runner answers
 // with upstream_reply() of `reply`, given as the provider's wire text ("250-a\r\n250 b\r\n").
 step expect_upstream_command(std::string line, std::string reply);
 // Like expect_upstream_command, but the provider connection fails: the runner calls upstream_failed().

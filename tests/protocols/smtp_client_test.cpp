@@ -372,7 +372,12 @@ std::vector<step> logged_in() {
 }
 
 step transact(std::string line) {
-    return check<client>([line](client& c) { c.transact(line); });
+    return check<client>([line](client& c) {
+        if (line.empty())
+            c.await_verdict();
+        else
+            c.transact(line);
+    });
 }
 
 step last_reply_is(int code, std::vector<std::string> lines) {

@@ -260,7 +260,7 @@ TEST(smtp_server, relay_without_auth_selects_the_account_by_sender) {
     EXPECT_TRUE(run_transcript(
         relay, script{expect_write(greeting)} + ehlo({.auth = false}) +
                    script{feed("MAIL FROM: <Printer@Example.org>\r\n"),
-                          expect_select_account("Printer@Example.org", account_outcome::ok, full_provider),
+                          expect_select_account("Printer@Example.org", login_outcome::ok, full_provider),
                           expect_upstream_command("MAIL FROM:<Printer@Example.org>\r\n", mail_ok),
                           expect_write(mail_ok)} +
                    rcpt_to() + quit()));
@@ -268,15 +268,15 @@ TEST(smtp_server, relay_without_auth_selects_the_account_by_sender) {
 
 TEST(smtp_server, relay_account_failures) {
     struct want {
-        account_outcome outcome;
+        login_outcome outcome;
         std::string reply;
     };
     for (const auto& w : {
-             want{account_outcome::no_account,
+             want{login_outcome::bad_credentials,
                   "550 5.7.1 Sender <x@y> is not allowed to send through this gateway\r\n"},
-             want{account_outcome::provider_temp,
+             want{login_outcome::provider_temp,
                   "451 4.4.1 The mail provider is not reachable right now, try again later\r\n"},
-             want{account_outcome::provider_perm,
+             want{login_outcome::provider_perm,
                   "454 4.7.0 The mail provider refused the gateway's login; tell your administrator\r\n"},
          }) {
         EXPECT_TRUE(run_transcript(
@@ -287,7 +287,7 @@ TEST(smtp_server, relay_account_failures) {
                        // No transaction is open: RCPT is out of sequence, and a new MAIL asks again.
                        feed("RCPT TO:<c@d>\r\n"), expect_write("503 5.5.1 Need MAIL before RCPT\r\n"),
                        feed("MAIL FROM:<x@y>\r\n"),
-                       expect_select_account("x@y", account_outcome::ok, full_provider),
+                       expect_select_account("x@y", login_outcome::ok, full_provider),
                        expect_upstream_command("MAIL FROM:<x@y>\r\n", mail_ok), expect_write(mail_ok)}));
     }
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
+#include "tests/protocols/action_view.hpp"
 
 #include <functional>
 #include <memory>
@@ -104,7 +105,5 @@ bool run_in_every_mode(const std::vector<step_outline>& outline,
 // Runs a `check` step's callback; true when it added gtest failures.
 bool check_fails(const std::function<void()>& fn, std::size_t index, const delivery_mode& m);
 
-// Name of an action kind for failure messages.
-const char* kind_name(protocols::action_kind k);
 
 } // namespace mailgate::test
