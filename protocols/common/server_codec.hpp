@@ -18,6 +18,8 @@
 
 #include "protocols/common/action.hpp"
 #include "protocols/common/client_input.hpp"
+#include "protocols/common/login_outcome.hpp"
+#include "protocols/common/refusal.hpp"
 #include "protocols/common/secret.hpp"
 #include "protocols/common/session_error.hpp"
 #include "protocols/sasl/server_exchange.hpp"
@@ -28,19 +30,6 @@
 #include <vector>
 
 namespace mailgate::protocols {
-
-// The outcome of an `authenticate` (or SMTP `select_account`) step, as the client is to hear it.
-enum class login_outcome {
-    ok,              // local credential good (or, for select_account, an account found), provider logged in
-    bad_credentials, // wrong local user/password or disabled account; for select_account: no account may send
-    provider_temp,   // provider unreachable, TLS failure, "try later", a credential that needs the admin soon
-    provider_perm,   // provider rejected the stored credential
-};
-// The provider's post-login capabilities: IMAP capability atoms, SMTP EHLO keywords (upper-cased, with args).
-using provider_capabilities = std::vector<std::string>;
-
-// Why a listener turns a connection away before any codec runs.
-enum class refusal { not_allowed, too_busy };
 
 // What decides the login rules of one connection; TLS fields change when STARTTLS completes.
 struct server_policy {

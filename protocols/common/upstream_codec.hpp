@@ -4,6 +4,7 @@
 
 #include "protocols/common/action.hpp"
 #include "protocols/common/line_buffer.hpp"
+#include "protocols/common/login_outcome.hpp"
 #include "protocols/common/secret.hpp"
 #include "protocols/common/upstream_error.hpp"
 
@@ -54,6 +55,9 @@ public:
     void tls_started();
     // After `done` (logged in): say goodbye; next() then leads to `done` again once the provider confirms.
     void logout();
+
+    // After login: what the provider offers the logged-in client (IMAP capabilities, SMTP EHLO keywords).
+    virtual provider_capabilities post_login_capabilities() const { return {}; }
 
     std::error_code error() const { return error_; }
     // The provider's own words for the failure, sanitized and length-capped. Never a credential: every form

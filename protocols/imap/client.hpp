@@ -18,6 +18,7 @@ public:
     const std::set<std::string>& capabilities() const { return capabilities_; }
     // The same atoms as the provider spelled and ordered them (what a client is shown after login).
     const std::vector<std::string>& capability_atoms() const { return capability_atoms_; }
+    provider_capabilities post_login_capabilities() const override { return capability_atoms_; }
 
 private:
     enum class state { greeting, capability, starttls, authenticate, login, post_login_capability, logged_in, logout };

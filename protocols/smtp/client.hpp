@@ -16,6 +16,7 @@ public:
 
     // Upper-cased EHLO keywords with arguments, e.g. "SIZE 35882577", "AUTH PLAIN LOGIN".
     const std::set<std::string>& extensions() const { return extensions_; }
+    provider_capabilities post_login_capabilities() const override { return {extensions_.begin(), extensions_.end()}; }
     bool has_extension(std::string_view keyword) const;
 
     // After login (`done`): sends `line` (a command) and waits for the provider's reply; next() leads to `done`

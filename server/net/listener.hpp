@@ -2,6 +2,7 @@
 // does implicit TLS when asked, and hands each connection to a protocol session handler on its own strand.
 #pragma once
 
+#include "protocols/common/refusal.hpp"
 #include "server/net/cidr.hpp"
 #include "server/net/connection_limits.hpp"
 #include "server/net/mail_stream.hpp"
@@ -25,7 +26,7 @@ struct listener_spec {
     bool implicit_tls = false;
 };
 
-enum class refusal { not_allowed, busy };
+using refusal = protocols::refusal;
 
 class session_handler {
 public:

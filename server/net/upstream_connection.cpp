@@ -1,6 +1,7 @@
 // Upstream connect + TLS + codec driving.
 #include "server/net/upstream_connection.hpp"
 
+#include "server/net/codec_driver.hpp"
 #include "server/net/peer_verification.hpp"
 #include "server/net/timed.hpp"
 
@@ -142,48 +143,44 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
                                                                             upstream_step step,
                                                                             std::chrono::steady_clock::duration timeout,
                                                                             const step_observer& observer) {
+    co_return co_await drive(codec, step, [timeout](protocols::read_deadline) { return timeout; }, observer);
+}
+
+asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(protocols::upstream_codec& codec,
+                                                                            upstream_step step,
+                                                                            const io_deadlines& deadlines,
+                                                                            const step_observer& observer) {
     std::array<char, 16 * 1024> buffer;
+    bool in_tls = false;
+    codec_io io{stream_, buffer, deadlines, [&]() -> asio::awaitable<void> {
+                    in_tls = true;
+                    co_await handshake();
+                    in_tls = false;
+                    report(observer, upstream_step::tls, true,
+                           "STARTTLS, " + tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
+                }};
     try {
-        for (;;) {
-            auto next = codec.next();
-            switch (next.kind) {
-            case protocols::action_kind::write:
-                co_await timed(stream_.write(asio::buffer(next.bytes)), timeout);
-                codec.wrote();
-                break;
-            case protocols::action_kind::read: {
-                auto n = co_await timed(stream_.read_some(asio::buffer(buffer)), timeout);
-                codec.received(std::string_view(buffer.data(), n));
-                break;
-            }
-            case protocols::action_kind::start_tls:
-                if (auto failure = co_await secure(timeout, observer, "STARTTLS, ")) co_return failure;
-                codec.tls_started();
-                break;
-            case protocols::action_kind::done: report(observer, step, true, {}); co_return std::nullopt;
-            case protocols::action_kind::close: {
-                auto errc = static_cast<protocols::upstream_errc>(codec.error().value());
-                std::string reason = codec.error().message();
-                if (!codec.diagnostics().empty()) reason += ": " + codec.diagnostics();
-                failure_kind kind = failure_kind::protocol;
-                if (errc == protocols::upstream_errc::temporarily_unavailable) kind = failure_kind::temporary;
-                else if (protocols::classify(errc) == protocols::upstream_failure_class::auth) kind = failure_kind::auth_upstream;
-                else if (protocols::classify(errc) == protocols::upstream_failure_class::tls) kind = failure_kind::tls;
-                report(observer, step == upstream_step::login && kind == failure_kind::tls ? upstream_step::tls : step, false,
-                       reason);
-                co_return upstream_failure{kind, reason, codec.error()};
-            }
-            case protocols::action_kind::authenticate: // server-codec actions: a client codec never asks for them
-            case protocols::action_kind::relay:
-            case protocols::action_kind::select_account:
-            case protocols::action_kind::upstream_command:
-            case protocols::action_kind::upstream_data:
-            case protocols::action_kind::upstream_abort:
-                report(observer, step, false, "internal error: unexpected codec action");
-                co_return upstream_failure{failure_kind::internal, "internal error: unexpected codec action"};
-            }
+        auto outcome = co_await run_io(codec, io);
+        if (outcome == protocols::client_step::done) {
+            report(observer, step, true, {});
+            co_return std::nullopt;
         }
+        auto errc = static_cast<protocols::upstream_errc>(codec.error().value());
+        std::string reason = codec.error().message();
+        if (!codec.diagnostics().empty()) reason += ": " + codec.diagnostics();
+        failure_kind kind = failure_kind::protocol;
+        if (errc == protocols::upstream_errc::temporarily_unavailable) kind = failure_kind::temporary;
+        else if (protocols::classify(errc) == protocols::upstream_failure_class::auth) kind = failure_kind::auth_upstream;
+        else if (protocols::classify(errc) == protocols::upstream_failure_class::tls) kind = failure_kind::tls;
+        report(observer, step == upstream_step::login && kind == failure_kind::tls ? upstream_step::tls : step, false,
+               reason);
+        co_return upstream_failure{kind, reason, codec.error()};
     } catch (const system_error& e) {
+        if (in_tls) {
+            auto failure = tls_failure(e);
+            report(observer, upstream_step::tls, false, failure.reason);
+            co_return failure;
+        }
         std::string reason = e.code() == asio::error::timed_out ? "provider did not answer in time"
                                                                 : "connection to provider failed: " + e.code().message();
         report(observer, step, false, reason);

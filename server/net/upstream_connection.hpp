@@ -3,6 +3,7 @@
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
+#include "server/net/codec_driver.hpp"
 #include "server/net/mail_stream.hpp"
 #include "server/net/upstream_endpoint.hpp"
 
@@ -49,9 +50,13 @@ public:
                                                                  std::chrono::steady_clock::duration timeout,
                                                                  const step_observer& observer = {});
 
-    // Runs a client codec until it is `done` (reported as `step`) or fails; STARTTLS happens inside.
+    // Runs a client codec until it is `done` (reported as `step`) or fails; STARTTLS happens inside. Every
+    // read waits at most `timeout`, or what `deadlines` gives its deadline class.
     boost::asio::awaitable<std::optional<upstream_failure>> drive(protocols::upstream_codec& codec, upstream_step step,
                                                                   std::chrono::steady_clock::duration timeout,
+                                                                  const step_observer& observer = {});
+    boost::asio::awaitable<std::optional<upstream_failure>> drive(protocols::upstream_codec& codec, upstream_step step,
+                                                                  const io_deadlines& deadlines,
                                                                   const step_observer& observer = {});
 
     mail_stream& stream() { return stream_; }

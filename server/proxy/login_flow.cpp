@@ -1,6 +1,7 @@
 // Local authentication + upstream login.
 #include "server/proxy/login_flow.hpp"
 
+#include "protocols/common/session_error.hpp"
 #include "server/proxy/provider_login.hpp"
 #include "server/proxy/upstream_login.hpp"
 #include "server/store/crypto.hpp"
@@ -20,6 +21,35 @@ namespace asio = boost::asio;
 std::uint64_t next_session_id() {
     static std::atomic<std::uint64_t> counter{0};
     return ++counter;
+}
+
+protocols::login_outcome client_outcome(const login_result& result) {
+    switch (result.status) {
+    case login_status::ok: return protocols::login_outcome::ok;
+    case login_status::bad_credentials: return protocols::login_outcome::bad_credentials;
+    case login_status::provider_temporary: return protocols::login_outcome::provider_temp;
+    case login_status::provider_permanent: return protocols::login_outcome::provider_perm;
+    }
+    return protocols::login_outcome::provider_temp;
+}
+
+protocols::provider_capabilities provider_capabilities_of(const login_result& result) {
+    if (result.status != login_status::ok || !result.codec) return {};
+    return result.codec->post_login_capabilities();
+}
+
+void log_plaintext_dropped(const session_label& label, std::size_t bytes) {
+    if (bytes == 0) return;
+    spdlog::warn("{} #{} from {}: {} bytes sent after STARTTLS before the handshake were dropped unread", label.protocol,
+                 label.id, label.peer, bytes);
+}
+
+void log_dialogue_end(const session_label& label, std::error_code why) {
+    bool routine = why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
+    if (routine)
+        spdlog::debug("{} #{} from {}: {}", label.protocol, label.id, label.peer, why.message());
+    else
+        spdlog::info("{} #{} from {}: closing: {}", label.protocol, label.id, label.peer, why.message());
 }
 
 namespace {

@@ -3,6 +3,7 @@
 // outcome (last login, upstream status) and logs it once, never with a password.
 #pragma once
 
+#include "protocols/common/login_outcome.hpp"
 #include "server/net/upstream_connection.hpp"
 #include "server/proxy/gateway_settings.hpp"
 
@@ -26,6 +27,16 @@ struct session_label {
     std::uint64_t id;
     std::string_view peer;
 };
+
+// What the client hears of `result`, and the provider's post-login capabilities for its codec (none unless ok).
+protocols::login_outcome client_outcome(const login_result& result);
+protocols::provider_capabilities provider_capabilities_of(const login_result& result);
+
+// STARTTLS with plaintext pipelined after the command: the bytes were dropped unread (CVE-2011-0411); say so.
+void log_plaintext_dropped(const session_label& label, std::size_t bytes);
+
+// The end of a client dialogue: routine ends (QUIT, the client went away) only at debug level.
+void log_dialogue_end(const session_label& label, std::error_code why);
 
 // Wipes `password` before returning.
 boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,

@@ -3,6 +3,7 @@
 
 #include "protocols/smtp/client.hpp"
 #include "protocols/smtp/server.hpp"
+#include "server/net/codec_driver.hpp"
 #include "server/net/timed.hpp"
 #include "server/proxy/login_flow.hpp"
 #include "server/proxy/upstream_login.hpp"
@@ -51,23 +52,9 @@ asio::awaitable<void> quit_politely(provider& p) {
     p.drop();
 }
 
-template <class Outcome> Outcome provider_outcome(login_status s, Outcome ok, Outcome temp, Outcome perm, Outcome bad) {
-    switch (s) {
-    case login_status::ok: return ok;
-    case login_status::provider_temporary: return temp;
-    case login_status::provider_permanent: return perm;
-    case login_status::bad_credentials: return bad;
-    }
-    return temp;
-}
-
 } // namespace
 
-std::string_view smtp_session::refusal_line(net::refusal why) const {
-    // RFC 5321 §3.1: a server that will not serve answers 554 (permanent) or 421 (try later) and closes.
-    if (why == net::refusal::not_allowed) return "554 5.7.1 mailgate: your network is not allowed\r\n";
-    return "421 4.7.0 mailgate: too many connections, try again later\r\n";
-}
+std::string_view smtp_session::refusal_line(net::refusal why) const { return smtp::server::refusal_line(why); }
 
 asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::listener_spec&,
                                           net::connection_slot& slot) {
@@ -89,62 +76,63 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                            if (reason == close_reason::shutdown_idle && busy) return; // mid-transaction: the grace
                            // Between transactions the client may hear why; inside DATA a reply would be misread.
                            if (reason != close_reason::account_removed && !codec.in_data())
-                               stream.write_now("421 4.3.2 mailgate is shutting down\r\n");
+                               stream.write_now(codec.goodbye());
                            stream.close();
                            // Only close: the session coroutine may be inside a provider exchange using the codec
                            // and connection right now; it fails out of it and destroys them itself.
                            if (up.connection) up.connection->close();
                        });
+    // Until the first AUTH or MAIL the pre-login deadline applies too (a stranger's time is bounded), after it
+    // only RFC 5321's per-command timeouts.
+    net::codec_io io{stream, {buffer.get(), read_size},
+                     [&](protocols::read_deadline d) {
+                         return slot.step_limit(d == protocols::read_deadline::data ? smtp_.data_timeout
+                                                                                    : smtp_.command_timeout);
+                     },
+                     [&]() -> asio::awaitable<void> {
+                         co_await quit_politely(up); // the codec forgets AUTH: so does the provider side
+                         log_plaintext_dropped(label, codec.plaintext_dropped());
+                         stream.begin_tls(settings_.client_tls, net::tls_role::server);
+                         co_await stream.handshake();
+                     }};
+    auto provider_deadlines = [](protocols::read_deadline d) -> std::chrono::steady_clock::duration {
+        return d == protocols::read_deadline::data_verdict ? data_end_reply_timeout : command_reply_timeout;
+    };
     try {
         for (;;) {
-            auto next = codec.next();
-            switch (next.kind) {
-            case protocols::action_kind::write:
-                co_await net::timed(stream.write(asio::buffer(next.bytes)), slot.step_limit(smtp_.command_timeout));
-                codec.wrote();
-                break;
-            case protocols::action_kind::read: {
-                // Until the first AUTH or MAIL the pre-login deadline applies too (a stranger's time is bounded),
-                // after it only RFC 5321's per-command timeouts.
-                auto limit = slot.step_limit(codec.in_data() ? smtp_.data_timeout : smtp_.command_timeout);
-                auto n = co_await net::timed(stream.read_some(asio::buffer(buffer.get(), read_size)), limit);
-                codec.received(std::string_view(buffer.get(), n));
-                break;
-            }
-            case protocols::action_kind::start_tls:
-                co_await quit_politely(up); // the codec forgets AUTH: so does the provider side
-                stream.begin_tls(settings_.client_tls, net::tls_role::server);
-                co_await net::timed(stream.handshake(), slot.step_limit(smtp_.command_timeout));
-                codec.tls_started();
-                break;
-            case protocols::action_kind::authenticate: {
+            auto next = co_await net::run_io(codec, io);
+            if (auto* s = std::get_if<protocols::session_step>(&next)) {
+                if (*s == protocols::session_step::close) {
+                    log_dialogue_end(label, codec.error());
+                    co_await quit_politely(up);
+                    co_return;
+                }
                 std::string password = codec.password();
                 auto r = co_await gateway_login(settings_, label, net::mail_protocol::smtp, codec.user(), password);
                 if (r.status == login_status::ok) {
                     up.adopt(r);
                     entry->set_account(up.account->name);
                     slot.logged_in();
-                    codec.login_result(smtp::login_outcome::ok, up.client().extensions());
-                } else {
-                    codec.login_result(provider_outcome(r.status, smtp::login_outcome::ok, smtp::login_outcome::provider_temp,
-                                                        smtp::login_outcome::provider_perm,
-                                                        smtp::login_outcome::bad_credentials));
                 }
-                break;
+                codec.login_result(client_outcome(r), up.connection ? up.codec->post_login_capabilities() : protocols::provider_capabilities{});
+                continue;
             }
-            case protocols::action_kind::select_account: {
+            auto step = std::get<protocols::transaction_step>(next);
+            using kind = protocols::transaction_step::kind;
+            switch (step.what) {
+            case kind::select_account: {
                 std::string sender = codec.sender();
                 auto account = co_await settings_.store.run(
                     [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
                 if (!account) {
                     spdlog::info("smtp #{} from {}: no account may send as <{}> (relay without AUTH)", label.id,
                                  label.peer, sender);
-                    codec.account_result(smtp::account_outcome::no_account);
+                    codec.login_result(protocols::login_outcome::bad_credentials);
                     break;
                 }
                 slot.logged_in(); // a relay network's sender with a known account: past the stranger phase
                 if (up.connection && up.account && up.account->id == account->id) {
-                    codec.account_result(smtp::account_outcome::ok, up.client().extensions());
+                    codec.login_result(protocols::login_outcome::ok, up.codec->post_login_capabilities());
                     break;
                 }
                 co_await quit_politely(up);
@@ -154,16 +142,17 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     entry->set_account(up.account->name);
                     spdlog::info("smtp #{} from {}: sending as <{}> through account '{}' (relay without AUTH)", label.id,
                                  label.peer, sender, account->name);
-                    codec.account_result(smtp::account_outcome::ok, up.client().extensions());
+                    codec.login_result(protocols::login_outcome::ok, up.codec->post_login_capabilities());
                 } else {
-                    codec.account_result(provider_outcome(r.status, smtp::account_outcome::ok,
-                                                          smtp::account_outcome::provider_temp,
-                                                          smtp::account_outcome::provider_perm,
-                                                          smtp::account_outcome::provider_perm));
+                    // The sender's local side is right whatever the provider said: never "no such account".
+                    auto outcome = client_outcome(r);
+                    if (outcome == protocols::login_outcome::bad_credentials) outcome = protocols::login_outcome::provider_perm;
+                    codec.login_result(outcome);
                 }
                 break;
             }
-            case protocols::action_kind::upstream_command: {
+            case kind::command:
+            case kind::verdict: {
                 if (!up.connection && up.account) { // dropped after a refused message: log in again
                     auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *up.account);
                     if (r.status != login_status::ok) {
@@ -176,10 +165,13 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     codec.upstream_failed();
                     break;
                 }
-                bool verdict = next.bytes.empty(); // the reply to the end of DATA
-                up.client().transact(std::string(next.bytes));
-                auto failure = co_await up.connection->drive(*up.codec, net::upstream_step::login,
-                                                            verdict ? data_end_reply_timeout : command_reply_timeout);
+                bool verdict = step.what == kind::verdict;
+                if (verdict)
+                    up.client().await_verdict();
+                else
+                    up.client().transact(std::string(step.bytes));
+                auto failure =
+                    co_await up.connection->drive(*up.codec, net::upstream_step::login, provider_deadlines);
                 if (failure) {
                     spdlog::warn("smtp #{} account '{}': provider connection failed: {}", label.id,
                                  up.account ? up.account->name : "?", failure->reason);
@@ -197,11 +189,11 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 codec.upstream_reply(reply);
                 break;
             }
-            case protocols::action_kind::upstream_data:
+            case kind::data:
                 try {
                     if (!up.connection) throw boost::system::system_error(asio::error::not_connected);
-                    co_await net::timed(up.connection->stream().write(asio::buffer(next.bytes)), smtp_.data_timeout);
-                    entry->counters().up += next.bytes.size();
+                    co_await net::timed(up.connection->stream().write(asio::buffer(step.bytes)), smtp_.data_timeout);
+                    entry->counters().up += step.bytes.size();
                     codec.upstream_written();
                 } catch (const boost::system::system_error& e) {
                     spdlog::warn("smtp #{}: provider connection failed during DATA: {}", label.id, e.code().message());
@@ -209,23 +201,11 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     codec.upstream_failed();
                 }
                 break;
-            case protocols::action_kind::upstream_abort:
+            case kind::abort:
                 spdlog::warn("smtp #{} from {}: message refused (bare CR/LF or over size); provider transaction dropped",
                              label.id, label.peer);
                 up.drop();
                 break;
-            case protocols::action_kind::close: {
-                auto why = codec.error();
-                bool routine = why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
-                if (routine)
-                    spdlog::debug("smtp #{} from {}: {}", label.id, label.peer, why.message());
-                else
-                    spdlog::info("smtp #{} from {}: closing: {}", label.id, label.peer, why.message());
-                co_await quit_politely(up);
-                co_return;
-            }
-            case protocols::action_kind::relay:
-            case protocols::action_kind::done: co_await quit_politely(up); co_return;
             }
         }
     } catch (const boost::system::system_error& e) {
