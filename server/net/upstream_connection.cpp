@@ -25,19 +25,6 @@ namespace mailgate::net {
 namespace asio = boost::asio;
 using boost::system::system_error;
 
-std::string_view to_string(failure_kind k) {
-    switch (k) {
-    case failure_kind::connect: return "connect";
-    case failure_kind::tls: return "tls";
-    case failure_kind::protocol: return "protocol";
-    case failure_kind::auth_upstream: return "auth-upstream";
-    case failure_kind::temporary: return "temporary";
-    case failure_kind::credential: return "credential";
-    case failure_kind::internal: return "internal";
-    }
-    return "internal";
-}
-
 std::string_view to_string(upstream_step s) {
     switch (s) {
     case upstream_step::resolve: return "resolve";
@@ -85,7 +72,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
     } catch (const system_error& e) {
         std::string reason = "cannot resolve " + endpoint.host + ": " + e.code().message();
         report(observer, upstream_step::resolve, false, reason);
-        co_return upstream_failure{failure_kind::connect, reason};
+        co_return upstream_failure{domain::failure::connect, reason};
     }
     report(observer, upstream_step::resolve, true, std::to_string(addresses.size()) + " address(es)");
 
@@ -98,7 +85,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
         std::string reason = "cannot connect to " + endpoint.host + " port " + std::to_string(endpoint.port) + ": " +
                              e.code().message();
         report(observer, upstream_step::connect, false, reason);
-        co_return upstream_failure{failure_kind::connect, reason};
+        co_return upstream_failure{domain::failure::connect, reason};
     }
 
     if (endpoint.tls == tls_mode::implicit) co_return co_await secure(timeout, observer, "");
@@ -133,10 +120,10 @@ asio::awaitable<void> upstream_connection::handshake() {
 }
 
 upstream_failure upstream_connection::tls_failure(const system_error& e) const {
-    if (auto why = verification_failure(stream_.ssl(), host_)) return {failure_kind::tls, *why};
-    if (e.code() == asio::error::timed_out) return {failure_kind::tls, "TLS handshake timed out"};
-    if (e.code() == asio::error::invalid_argument) return {failure_kind::tls, e.what()};
-    return {failure_kind::tls, "TLS handshake failed: " + e.code().message()};
+    if (auto why = verification_failure(stream_.ssl(), host_)) return {domain::failure::tls, *why};
+    if (e.code() == asio::error::timed_out) return {domain::failure::tls, "TLS handshake timed out"};
+    if (e.code() == asio::error::invalid_argument) return {domain::failure::tls, e.what()};
+    return {domain::failure::tls, "TLS handshake failed: " + e.code().message()};
 }
 
 asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(protocols::upstream_codec& codec,
@@ -168,11 +155,11 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
         auto errc = static_cast<protocols::upstream_errc>(codec.error().value());
         std::string reason = codec.error().message();
         if (!codec.diagnostics().empty()) reason += ": " + codec.diagnostics();
-        failure_kind kind = failure_kind::protocol;
-        if (errc == protocols::upstream_errc::temporarily_unavailable) kind = failure_kind::temporary;
-        else if (protocols::classify(errc) == protocols::upstream_failure_class::auth) kind = failure_kind::auth_upstream;
-        else if (protocols::classify(errc) == protocols::upstream_failure_class::tls) kind = failure_kind::tls;
-        report(observer, step == upstream_step::login && kind == failure_kind::tls ? upstream_step::tls : step, false,
+        domain::failure kind = domain::failure::protocol;
+        if (errc == protocols::upstream_errc::temporarily_unavailable) kind = domain::failure::temporary;
+        else if (protocols::classify(errc) == protocols::upstream_failure_class::auth) kind = domain::failure::auth_upstream;
+        else if (protocols::classify(errc) == protocols::upstream_failure_class::tls) kind = domain::failure::tls;
+        report(observer, step == upstream_step::login && kind == domain::failure::tls ? upstream_step::tls : step, false,
                reason);
         co_return upstream_failure{kind, reason, codec.error()};
     } catch (const system_error& e) {
@@ -184,7 +171,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
         std::string reason = e.code() == asio::error::timed_out ? "provider did not answer in time"
                                                                 : "connection to provider failed: " + e.code().message();
         report(observer, step, false, reason);
-        co_return upstream_failure{failure_kind::connect, reason};
+        co_return upstream_failure{domain::failure::connect, reason};
     }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
+#include "server/domain/failure.hpp"
 #include "server/net/codec_driver.hpp"
 #include "server/net/mail_stream.hpp"
 #include "server/net/upstream_endpoint.hpp"
@@ -19,14 +20,9 @@
 
 namespace mailgate::net {
 
-// The failure taxonomy toward providers (DESIGN.md "Errors"); each maps to a client reply and an account status.
-// `credential`: the stored credential cannot be used now (OAuth2 needs consent or its client is misconfigured);
-// nothing was sent to the provider.
-enum class failure_kind { connect, tls, protocol, auth_upstream, temporary, credential, internal };
-std::string_view to_string(failure_kind k);
-
+// A failure toward the provider, in the one taxonomy (server/domain/failure.hpp).
 struct upstream_failure {
-    failure_kind kind;
+    domain::failure kind;
     std::string reason; // for logs and the admin; never contains a credential
     std::error_code code{}; // the client codec's error, when it was the codec that failed
 };

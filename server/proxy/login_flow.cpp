@@ -2,6 +2,7 @@
 #include "server/proxy/login_flow.hpp"
 
 #include "protocols/common/session_error.hpp"
+#include "server/proxy/failure_report.hpp"
 #include "server/proxy/provider_login.hpp"
 #include "server/proxy/upstream_login.hpp"
 #include "server/store/crypto.hpp"
@@ -24,17 +25,11 @@ std::uint64_t next_session_id() {
 }
 
 protocols::login_outcome client_outcome(const login_result& result) {
-    switch (result.status) {
-    case login_status::ok: return protocols::login_outcome::ok;
-    case login_status::bad_credentials: return protocols::login_outcome::bad_credentials;
-    case login_status::provider_temporary: return protocols::login_outcome::provider_temp;
-    case login_status::provider_permanent: return protocols::login_outcome::provider_perm;
-    }
-    return protocols::login_outcome::provider_temp;
+    return result.ok() ? protocols::login_outcome::ok : client_reply(*result.failed);
 }
 
 protocols::provider_capabilities provider_capabilities_of(const login_result& result) {
-    if (result.status != login_status::ok || !result.codec) return {};
+    if (!result.ok() || !result.codec) return {};
     return result.codec->post_login_capabilities();
 }
 
@@ -110,7 +105,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
         attempt.finish(login_throttle::result::not_checked);
         spdlog::warn("{} #{} from {}: password checks are queued to their limit; asked the client to retry",
                      label.protocol, label.id, label.peer);
-        result.status = login_status::provider_temporary;
+        result.failed = domain::failure::temporary;
         co_return result;
     }
     auto& account = checked.record;
@@ -129,7 +124,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     }
     attempt.finish(login_throttle::result::success);
     auto provider = co_await open_provider_session(settings, label, protocol, *account);
-    if (provider.status == login_status::ok) {
+    if (provider.ok()) {
         spdlog::info("{} #{} from {}: user '{}' logged in as account '{}'", label.protocol, label.id, label.peer,
                      loggable(user), account->name);
         settings.live.record({std::chrono::system_clock::now(), event_kind::login_ok, std::string(label.protocol),
@@ -148,7 +143,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     if (endpoint == account->endpoints.end()) {
         spdlog::warn("{} #{} from {}: account '{}' has no {} endpoint", label.protocol, label.id, label.peer,
                      account->name, net::to_string(protocol));
-        result.status = login_status::provider_permanent;
+        result.failed = domain::failure::internal;
         co_return result;
     }
     auto login = co_await log_in_to_provider({settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout},
@@ -157,18 +152,17 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     auto& upstream = login.connection;
     auto id = account->id;
     if (failure) {
-        settings.store.record([id, protocol, status = status_for(failure->kind), reason = failure->reason](
-                                  store::account_repository& repo) { repo.record_status(id, protocol, status, reason); });
-        spdlog::warn("{} #{} from {}: account '{}': provider {} failed ({}): {}", label.protocol, label.id, label.peer,
-                     account->name, endpoint->second.endpoint.url(), net::to_string(failure->kind), failure->reason);
-        settings.live.count_upstream_error(std::string(label.protocol), net::to_string(failure->kind));
+        if (auto status = account_status(failure->kind))
+            settings.store.record([id, protocol, status = *status, reason = failure->reason](
+                                      store::account_repository& repo) { repo.record_status(id, protocol, status, reason); });
+        spdlog::warn("{} #{} from {}: account '{}': provider {}: {} ({}): {}", label.protocol, label.id, label.peer,
+                     account->name, endpoint->second.endpoint.url(), log_phrase(failure->kind),
+                     metric_label(failure->kind), failure->reason);
+        settings.live.count_upstream_error(std::string(label.protocol), std::string(metric_label(failure->kind)));
         settings.live.record({std::chrono::system_clock::now(), event_kind::upstream_error, std::string(label.protocol),
                               std::string(label.peer), account->name,
-                              std::string(net::to_string(failure->kind)) + ": " + failure->reason});
-        // A credential that is waiting for the admin (OAuth2 consent) is "try later" for the client: its local
-        // password was right, so it must not prompt for a new one.
-        result.status = failure->kind == net::failure_kind::auth_upstream ? login_status::provider_permanent
-                                                                          : login_status::provider_temporary;
+                              std::string(metric_label(failure->kind)) + ": " + failure->reason});
+        result.failed = failure->kind;
         co_return result;
     }
     settings.store.record([id, protocol](store::account_repository& repo) {
@@ -177,7 +171,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     });
     spdlog::debug("{} #{}: account '{}' connected to {} ({})", label.protocol, label.id, account->name,
                   endpoint->second.endpoint.url(), upstream->tls().version);
-    result.status = login_status::ok;
+    result.failed.reset();
     result.upstream = std::move(upstream);
     result.codec = std::move(login.codec);
     co_return result;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "protocols/common/login_outcome.hpp"
+#include "server/domain/failure.hpp"
 #include "server/net/upstream_connection.hpp"
 #include "server/proxy/gateway_settings.hpp"
 
@@ -12,10 +13,9 @@
 
 namespace mailgate::proxy {
 
-enum class login_status { ok, bad_credentials, provider_temporary, provider_permanent };
-
 struct login_result {
-    login_status status = login_status::bad_credentials;
+    std::optional<domain::failure> failed = domain::failure::auth_local; // nullopt: logged in
+    bool ok() const { return !failed; }
     std::string account; // name, when the local credential was good
     std::optional<store::account> record; // the account, when the local credential was good
     std::unique_ptr<net::upstream_connection> upstream; // logged in, when ok

@@ -20,12 +20,12 @@ struct credential {
     std::optional<net::upstream_failure> failure;
 };
 
-net::failure_kind kind_for(oauth::token_problem p) {
+domain::failure kind_for(oauth::token_problem p) {
     switch (p) {
     case oauth::token_problem::needs_consent:
-    case oauth::token_problem::config_error: return net::failure_kind::credential;
-    case oauth::token_problem::unavailable: return net::failure_kind::temporary;
-    default: return net::failure_kind::internal;
+    case oauth::token_problem::config_error: return domain::failure::needs_consent;
+    case oauth::token_problem::unavailable: return domain::failure::temporary;
+    default: return domain::failure::internal;
     }
 }
 
@@ -38,7 +38,7 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
             out.value = protocols::upstream_credentials{account.remote_user, std::move(secret)};
             store::wipe(secret);
         } catch (const store::secret_error& e) {
-            out.failure = net::upstream_failure{net::failure_kind::credential, e.what()};
+            out.failure = net::upstream_failure{domain::failure::needs_consent, e.what()};
         }
         co_return out;
     }

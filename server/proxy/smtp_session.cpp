@@ -109,7 +109,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 }
                 std::string password = codec.password();
                 auto r = co_await gateway_login(settings_, label, net::mail_protocol::smtp, codec.user(), password);
-                if (r.status == login_status::ok) {
+                if (r.ok()) {
                     up.adopt(r);
                     entry->set_account(up.account->name);
                     slot.logged_in();
@@ -137,7 +137,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 }
                 co_await quit_politely(up);
                 auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *account);
-                if (r.status == login_status::ok) {
+                if (r.ok()) {
                     up.adopt(r);
                     entry->set_account(up.account->name);
                     spdlog::info("smtp #{} from {}: sending as <{}> through account '{}' (relay without AUTH)", label.id,
@@ -155,7 +155,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
             case kind::verdict: {
                 if (!up.connection && up.account) { // dropped after a refused message: log in again
                     auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *up.account);
-                    if (r.status != login_status::ok) {
+                    if (!r.ok()) {
                         codec.upstream_failed();
                         break;
                     }

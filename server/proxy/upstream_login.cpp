@@ -21,19 +21,6 @@ std::unique_ptr<protocols::upstream_codec> make_login_codec(const net::upstream_
     return nullptr;
 }
 
-store::upstream_status status_for(net::failure_kind kind) {
-    switch (kind) {
-    case net::failure_kind::connect:
-    case net::failure_kind::temporary: return store::upstream_status::unreachable;
-    case net::failure_kind::tls: return store::upstream_status::tls_error;
-    case net::failure_kind::auth_upstream:
-    case net::failure_kind::credential: return store::upstream_status::auth_failed;
-    case net::failure_kind::protocol:
-    case net::failure_kind::internal: return store::upstream_status::protocol_error;
-    }
-    return store::upstream_status::protocol_error;
-}
-
 const std::string& local_helo_name() {
     static const std::string name = [] {
         char buf[256] = {};

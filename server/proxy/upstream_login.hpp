@@ -1,4 +1,4 @@
-// Choosing the client codec for an endpoint, and mapping upstream failures onto account status.
+// Choosing the client codec for an endpoint.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
@@ -13,8 +13,6 @@ namespace mailgate::proxy {
 std::unique_ptr<protocols::upstream_codec> make_login_codec(const net::upstream_endpoint& endpoint,
                                                             protocols::upstream_credentials credentials,
                                                             const std::string& helo_name);
-
-store::upstream_status status_for(net::failure_kind kind);
 
 // This machine's name for SMTP EHLO toward providers.
 const std::string& local_helo_name();

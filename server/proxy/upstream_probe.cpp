@@ -1,6 +1,7 @@
 // Endpoint probe.
 #include "server/proxy/upstream_probe.hpp"
 
+#include "server/proxy/failure_report.hpp"
 #include "server/proxy/upstream_login.hpp"
 
 namespace mailgate::proxy {
@@ -10,9 +11,9 @@ boost::asio::awaitable<probe_result> probe_endpoint(const store::account& accoun
     auto login = co_await log_in_to_provider(access, account, endpoint, observer);
     if (login.failure) {
         // No step ran: the credential itself was not usable (OAuth2 waiting for consent, say).
-        if (login.failure->kind == net::failure_kind::credential && observer)
+        if (login.failure->kind == domain::failure::needs_consent && observer)
             observer(net::upstream_step::login, false, login.failure->reason);
-        co_return probe_result{false, status_for(login.failure->kind), login.failure->reason};
+        co_return probe_result{false, account_status(login.failure->kind).value_or(store::upstream_status::protocol_error), login.failure->reason};
     }
     login.codec->logout();
     // A failed goodbye does not make the credential bad: it is reported but not recorded.
