@@ -100,10 +100,10 @@ po::options_description config_options(bool cli) {
         desc.add_options()("data_dir", po::value<std::string>(), "data directory");
     }
     for (const auto& l : listener_table()) {
-        desc.add_options()(("listen." + std::string(l.name)).c_str(), po::value<std::string>()->value_name("HOST:PORT"),
-                           ("listener, empty disables, port 0 picks a free one (default " +
-                            std::string(l.default_address) + ")")
-                               .c_str());
+        auto key = "listen." + std::string(l.name);
+        auto help = "listener, empty disables, port 0 picks a free one (default " +
+                    std::string(l.default_address) + ")";
+        desc.add_options()(key.c_str(), po::value<std::string>()->value_name("HOST:PORT"), help.c_str());
     }
     desc.add_options()
         ("tls.cert", po::value<std::string>()->value_name("FILE"), "local certificate chain (PEM); default: self-signed in the data dir")

@@ -1,8 +1,6 @@
 // The listener table and the banner's wording for it.
 #include "server/app/listener_table.hpp"
 
-#include <algorithm>
-
 namespace mailgate::app {
 namespace {
 
@@ -13,7 +11,8 @@ constexpr listener_entry entries[] = {
     {"imaps", listener_service::imap, true, "127.0.0.1:1993"},
     {"smtp", listener_service::smtp, false, "127.0.0.1:1587"},
     {"smtps", listener_service::smtp, true, "127.0.0.1:1465"},
-    {"admin", listener_service::admin, false, "127.0.0.1:8080"}, // HTTPS is admin.tls's choice, not the port's
+    // HTTPS on the admin port is admin.tls's choice.
+    {"admin", listener_service::admin, false, "127.0.0.1:8080"},
 };
 
 } // namespace
@@ -21,14 +20,16 @@ constexpr listener_entry entries[] = {
 std::span<const listener_entry> listener_table() { return entries; }
 
 const listener_entry* find_listener(std::string_view name) {
-    auto it = std::find_if(std::begin(entries), std::end(entries), [&](const auto& e) { return e.name == name; });
-    return it == std::end(entries) ? nullptr : &*it;
+    for (const auto& e : entries)
+        if (e.name == name) return &e;
+    return nullptr;
 }
 
 std::string_view describe_tls(const listener_entry& entry) {
     if (entry.implicit_tls) return "implicit TLS";
     // POP3 calls its upgrade command STLS (RFC 2595 §4).
-    return entry.service == listener_service::pop3 ? "plaintext, STLS offered" : "plaintext, STARTTLS offered";
+    if (entry.service == listener_service::pop3) return "plaintext, STLS offered";
+    return "plaintext, STARTTLS offered";
 }
 
 } // namespace mailgate::app

@@ -242,10 +242,11 @@ int serve(const config& c, const serve_options& options) {
         bool admin = b.entry.service == listener_service::admin;
         auto what = admin ? std::string("web admin (") + (c.admin_tls ? "HTTPS" : "HTTP") + ")"
                           : std::string(describe_tls(b.entry));
-        std::cout << "  " << b.entry.name << std::string(13 - b.entry.name.size(), ' ') << b.address.to_string()
-                  << "  " << what << "\n";
+        std::cout << "  " << b.entry.name << std::string(13 - b.entry.name.size(), ' ')
+                  << b.address.to_string() << "  " << what << "\n";
         if (!admin) continue;
-        std::cout << "  admin URL    " << (c.admin_tls ? "https://" : "http://") << b.address.to_string() << "/\n";
+        std::cout << "  admin URL    " << (c.admin_tls ? "https://" : "http://") << b.address.to_string()
+                  << "/\n";
         if (!admin_password_file.empty()) {
             std::cout << "  admin password  in " << admin_password_file.string()
                       << " (mode 0600; delete it once read, change it with 'mailgate admin passwd')\n";

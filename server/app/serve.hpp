@@ -9,7 +9,7 @@ namespace mailgate::app {
 
 // What `mailgate serve` takes besides the configuration.
 struct serve_options {
-    // Once every listener is bound, "NAME HOST:PORT" lines go there (the real ports, also those asked as port 0).
+    // Once every listener is bound, "NAME HOST:PORT" lines go there: the bound ports, also where 0 was asked.
     std::filesystem::path ports_file;
 };
 

@@ -18,8 +18,8 @@ public:
     // Where the time comes from: tests pass a clock they advance instead of sleeping.
     using now_function = std::function<clock::time_point()>;
 
-    explicit credential_cache(std::chrono::seconds ttl = std::chrono::minutes(5), std::size_t max_entries = 10000,
-                              now_function now = clock::now);
+    explicit credential_cache(std::chrono::seconds ttl = std::chrono::minutes(5),
+                              std::size_t max_entries = 10000, now_function now = clock::now);
 
     bool contains(std::string_view user, std::string_view password, std::string_view stored_hash);
     void remember(std::string_view user, std::string_view password, std::string_view stored_hash);
