@@ -26,22 +26,47 @@ namespace {
 constexpr auto read_deadline = std::chrono::seconds(30);
 constexpr std::size_t header_limit = 8 * 1024;
 constexpr std::size_t body_limit = 64 * 1024;
-} // namespace
 
-admin_server::admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
-                           asio::ssl::context* tls, api_settings settings)
-    : pool_(pool), allow_(allow), tls_(tls), acceptor_(pool.main()), api_(std::move(settings)) {
+asio::ip::tcp::acceptor bind_acceptor(asio::io_context& io, const net::host_port& address) {
     auto where = "listen.admin " + address.to_string();
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(address.host, ec);
     if (ec) throw std::runtime_error(where + ": '" + address.host + "' is not an IP address");
     asio::ip::tcp::endpoint endpoint(ip, address.port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    asio::ip::tcp::acceptor acceptor(io);
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error(where + ": cannot listen: " + ec.message());
-    api_.set_listener_port(acceptor_.local_endpoint().port());
+    return acceptor;
+}
+
+// The Host values the page answers to (DNS rebinding defence): its address, localhost and, on loopback, both
+// loopback spellings, all with the bound port; then each extra name with and without it.
+api_settings with_host_names(api_settings settings, const net::host_port& bound) {
+    auto port = ":" + std::to_string(bound.port);
+    std::vector<std::string> names{bound.to_string(), "localhost" + port};
+    if (bound.host == "127.0.0.1" || bound.host == "::1") {
+        names.push_back("127.0.0.1" + port);
+        names.push_back("[::1]" + port);
+    }
+    for (const auto& n : settings.host_names) {
+        names.push_back(n);
+        names.push_back(n + port);
+    }
+    settings.host_names = std::move(names);
+    return settings;
+}
+
+} // namespace
+
+admin_server::admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
+                           asio::ssl::context* tls, api_settings settings)
+    : pool_(pool), allow_(allow), tls_(tls), acceptor_(bind_acceptor(pool.main(), address)),
+      address_{address.host, acceptor_.local_endpoint().port()},
+      api_(with_host_names(std::move(settings), address_)) {
+    api_.set_listener_port(address_.port);
 }
 
 void admin_server::start() {

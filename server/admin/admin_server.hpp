@@ -17,12 +17,16 @@ namespace mailgate::admin {
 
 class admin_server : public std::enable_shared_from_this<admin_server> {
 public:
-    // Binds now (errors name listen.admin). `tls` non-null: HTTPS with the local certificate.
+    // Binds now (errors name listen.admin; port 0 gets a free port). `tls` non-null: HTTPS with the local
+    // certificate. `settings.host_names` holds the extra names (admin.names); the names of the bound address
+    // are added here, since with port 0 only the bind knows the port they carry.
     admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
                  boost::asio::ssl::context* tls, api_settings settings);
 
     void start();
     void stop();
+    // The address it listens on, with the port it got.
+    const net::host_port& address() const { return address_; }
 
 private:
     boost::asio::awaitable<void> accept_loop();
@@ -33,6 +37,7 @@ private:
     const net::cidr_list& allow_;
     boost::asio::ssl::context* tls_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    net::host_port address_;
     admin_api api_;
 };
 

@@ -20,7 +20,7 @@ struct api_settings {
     boost::asio::ssl::context& upstream_tls;
     std::chrono::seconds upstream_timeout;
     oauth::token_service& tokens;
-    std::vector<std::string> host_names; // accepted Host header values (DNS rebinding defence)
+    std::vector<std::string> host_names; // accepted Host values (DNS rebinding defence), see admin_server
     bool https = false;
 };
 

@@ -1,6 +1,8 @@
 // Configuration keys, defaults and validation.
 #include "server/app/config.hpp"
 
+#include "server/app/listener_table.hpp"
+
 #include <boost/program_options/parsers.hpp>
 
 #include <charconv>
@@ -14,15 +16,6 @@ namespace {
 // Loopback and the private ranges: what a LAN gateway serves unless told otherwise.
 constexpr const char* default_client_networks =
     "127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 fc00::/7 fe80::/10";
-
-struct listener_default {
-    const char* name;
-    const char* address;
-};
-constexpr listener_default listener_defaults[] = {
-    {"pop3", "127.0.0.1:1110"}, {"pop3s", "127.0.0.1:1995"}, {"imap", "127.0.0.1:1143"},  {"imaps", "127.0.0.1:1993"},
-    {"smtp", "127.0.0.1:1587"}, {"smtps", "127.0.0.1:1465"}, {"admin", "127.0.0.1:8080"},
-};
 
 std::string value_or(const po::variables_map& vm, const std::string& key, const std::string& fallback) {
     return vm.count(key) ? vm[key].as<std::string>() : fallback;
@@ -97,15 +90,6 @@ std::string to_string(tls_version v) {
     return "?";
 }
 
-const std::vector<std::string>& listener_names() {
-    static const std::vector<std::string> names = [] {
-        std::vector<std::string> out;
-        for (const auto& d : listener_defaults) out.emplace_back(d.name);
-        return out;
-    }();
-    return names;
-}
-
 po::options_description config_options(bool cli) {
     po::options_description desc("Configuration (INI keys; on the command line as --section.key)");
     if (cli) {
@@ -115,9 +99,11 @@ po::options_description config_options(bool cli) {
     } else {
         desc.add_options()("data_dir", po::value<std::string>(), "data directory");
     }
-    for (const auto& d : listener_defaults) {
-        desc.add_options()(("listen." + std::string(d.name)).c_str(), po::value<std::string>()->value_name("HOST:PORT"),
-                           ("listener, empty disables (default " + std::string(d.address) + ")").c_str());
+    for (const auto& l : listener_table()) {
+        auto key = "listen." + std::string(l.name);
+        auto help = "listener, empty disables, port 0 picks a free one (default " +
+                    std::string(l.default_address) + ")";
+        desc.add_options()(key.c_str(), po::value<std::string>()->value_name("HOST:PORT"), help.c_str());
     }
     desc.add_options()
         ("tls.cert", po::value<std::string>()->value_name("FILE"), "local certificate chain (PEM); default: self-signed in the data dir")
@@ -174,13 +160,13 @@ config load_config(const po::variables_map& command_line) {
     config c;
     c.data_dir = value_or(vm, "data-dir", value_or(vm, "data_dir", c.data_dir.string()));
     if (c.data_dir.empty()) throw config_error("data_dir: must not be empty");
-    for (const auto& d : listener_defaults) {
-        auto key = "listen." + std::string(d.name);
-        auto text = value_or(vm, key, d.address);
+    for (const auto& l : listener_table()) {
+        auto key = "listen." + std::string(l.name);
+        auto text = value_or(vm, key, std::string(l.default_address));
         if (text.empty()) continue;
-        auto parsed = net::parse_host_port(text);
+        auto parsed = net::parse_host_port(text, net::port_zero::ephemeral);
         if (!parsed) throw config_error(key + ": '" + text + "' is not HOST:PORT (IPv6 as [::1]:PORT)");
-        c.listen[d.name] = *parsed;
+        c.listen[std::string(l.name)] = *parsed;
     }
     c.tls_cert = value_or(vm, "tls.cert", "");
     c.tls_key = value_or(vm, "tls.key", "");

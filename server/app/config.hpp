@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace mailgate::app {
 
@@ -22,7 +23,7 @@ std::string to_string(tls_version v);
 
 struct config {
     std::filesystem::path data_dir = "./mailgate-data";
-    // Keyed by listener name: pop3, pop3s, imap, imaps, smtp, smtps, admin. Absent = disabled.
+    // Keyed by listener name (app/listener_table.hpp). Absent = disabled; port 0 = any free port.
     std::map<std::string, net::host_port> listen;
     std::filesystem::path tls_cert; // empty: self-signed certificate in the data dir
     std::filesystem::path tls_key;
@@ -72,8 +73,5 @@ boost::program_options::options_description config_options(bool cli);
 // Builds the configuration from parsed command-line values plus the --config file they name (if any).
 // Throws config_error naming the offending key.
 config load_config(const boost::program_options::variables_map& command_line);
-
-// Names of the listeners in banner order.
-const std::vector<std::string>& listener_names();
 
 } // namespace mailgate::app

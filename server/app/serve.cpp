@@ -2,6 +2,7 @@
 #include "server/app/serve.hpp"
 
 #include "server/admin/admin_server.hpp"
+#include "server/app/listener_table.hpp"
 #include "server/app/logging.hpp"
 #include "server/net/listener.hpp"
 #include "server/net/connection_limits.hpp"
@@ -28,6 +29,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -51,11 +53,28 @@ std::string proxy_random_password() {
     return out;
 }
 
-bool implicit_tls(const std::string& name) { return name == "pop3s" || name == "imaps" || name == "smtps"; }
+// A listener once bound: with port 0 in the configuration only now is its port known.
+struct bound_listener {
+    const listener_entry& entry;
+    net::host_port address;
+};
 
-std::string describe(const std::string& name) {
-    if (implicit_tls(name)) return "implicit TLS";
-    return name == "pop3" ? "plaintext, STLS offered" : "plaintext, STARTTLS offered";
+// One "NAME HOST:PORT" line per listener, replaced in one rename so that a reader never sees half a file.
+void write_ports_file(const std::filesystem::path& path, const std::vector<bound_listener>& bound) {
+    auto temporary = path;
+    temporary += ".tmp." + std::to_string(::getpid());
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        for (const auto& b : bound) out << b.entry.name << ' ' << b.address.to_string() << '\n';
+        out.flush();
+        if (!out) throw std::runtime_error("--print-ports: cannot write " + temporary.string());
+    }
+    std::error_code ec;
+    std::filesystem::rename(temporary, path, ec);
+    if (ec) {
+        std::filesystem::remove(temporary, ec);
+        throw std::runtime_error("--print-ports: cannot write " + path.string());
+    }
 }
 
 // Lets sessions finish for up to `grace`, then closes the rest (with their protocol's goodbye where one can be
@@ -129,7 +148,7 @@ std::filesystem::path write_admin_password(const std::filesystem::path& data_dir
 
 } // namespace
 
-int serve(const config& c) {
+int serve(const config& c, const serve_options& options) {
     setup_logging(c);
     auto open_files = raise_file_limit();
     bool data_dir_created = !std::filesystem::exists(c.data_dir);
@@ -185,54 +204,56 @@ int serve(const config& c) {
         repository.set_admin_password(new_admin_password);
     }
     std::shared_ptr<admin::admin_server> admin_http;
-    if (auto it = c.listen.find("admin"); it != c.listen.end()) {
-        const auto& address = it->second;
-        std::vector<std::string> names{address.to_string(), "localhost:" + std::to_string(address.port)};
-        if (address.host == "127.0.0.1" || address.host == "::1")
-            names.push_back("127.0.0.1:" + std::to_string(address.port)), names.push_back("[::1]:" + std::to_string(address.port));
-        for (const auto& n : c.admin_names) {
-            names.push_back(n);
-            names.push_back(n + ":" + std::to_string(address.port));
-        }
-        admin_http = std::make_shared<admin::admin_server>(
-            io, address, c.access_allow, c.admin_tls ? server_tls.get() : nullptr,
-            admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, tokens, names, c.admin_tls});
-        admin_http->start();
-    }
-
     std::vector<std::shared_ptr<net::listener>> listeners;
+    std::vector<bound_listener> bound;
     net::listener_settings settings{&c.access_allow, server_tls.get(), &limits};
-    for (const auto& name : listener_names()) {
-        auto it = c.listen.find(name);
-        if (it == c.listen.end() || name == "admin") continue;
-        net::listener_spec spec{name, it->second, implicit_tls(name)};
-        std::shared_ptr<net::session_handler> handler = smtp;
-        if (name == "pop3" || name == "pop3s") handler = pop3;
-        if (name == "imap" || name == "imaps") handler = imap;
+    for (const auto& entry : listener_table()) {
+        auto it = c.listen.find(std::string(entry.name));
+        if (it == c.listen.end()) continue;
+        if (entry.service == listener_service::admin) {
+            admin_http = std::make_shared<admin::admin_server>(
+                io, it->second, c.access_allow, c.admin_tls ? server_tls.get() : nullptr,
+                admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, tokens, c.admin_names,
+                                    c.admin_tls});
+            bound.push_back({entry, admin_http->address()});
+            continue;
+        }
+        std::shared_ptr<net::session_handler> handler;
+        switch (entry.service) {
+        case listener_service::pop3: handler = pop3; break;
+        case listener_service::imap: handler = imap; break;
+        case listener_service::smtp: handler = smtp; break;
+        case listener_service::admin: break;
+        }
+        net::listener_spec spec{std::string(entry.name), it->second, entry.implicit_tls};
         listeners.push_back(std::make_shared<net::listener>(io, spec, handler, settings));
+        bound.push_back({entry, listeners.back()->spec().address});
     }
+    if (admin_http) admin_http->start();
     for (auto& l : listeners) l->start();
+    if (!options.ports_file.empty()) write_ports_file(options.ports_file, bound);
 
     std::cout << "mailgate " << MAILGATE_VERSION << " running\n";
     std::cout << "  data dir     " << data_dir.string() << (data_dir_created ? " (created)" : "") << "\n";
     std::cout << "  accounts     " << repository.list().size() << "\n";
     std::cout << "  certificate  " << cert.string() << " (" << cert_note << "), clients from TLS "
               << to_string(c.tls_min_version) << "\n";
-    for (const auto& l : listeners) {
-        std::cout << "  " << l->spec().name << std::string(13 - l->spec().name.size(), ' ')
-                  << l->spec().address.to_string() << "  " << describe(l->spec().name) << "\n";
-    }
-    if (auto admin = c.listen.find("admin"); admin != c.listen.end()) {
-        std::cout << "  admin        " << admin->second.to_string() << "  web admin (" << (c.admin_tls ? "HTTPS" : "HTTP")
-                  << ")\n";
-        std::cout << "  admin URL    " << (c.admin_tls ? "https://" : "http://") << admin->second.to_string() << "/\n";
+    for (const auto& b : bound) {
+        bool admin = b.entry.service == listener_service::admin;
+        auto what = admin ? std::string("web admin (") + (c.admin_tls ? "HTTPS" : "HTTP") + ")"
+                          : std::string(describe_tls(b.entry));
+        std::cout << "  " << b.entry.name << std::string(13 - b.entry.name.size(), ' ')
+                  << b.address.to_string() << "  " << what << "\n";
+        if (!admin) continue;
+        std::cout << "  admin URL    " << (c.admin_tls ? "https://" : "http://") << b.address.to_string()
+                  << "/\n";
         if (!admin_password_file.empty()) {
             std::cout << "  admin password  in " << admin_password_file.string()
                       << " (mode 0600; delete it once read, change it with 'mailgate admin passwd')\n";
             if (::isatty(STDOUT_FILENO)) std::cout << "  admin password  " << new_admin_password << "\n";
         }
-        store::wipe(new_admin_password);
     }
+    store::wipe(new_admin_password);
     std::cout << "Stop with Ctrl-C." << std::endl;
     spdlog::info("started: {} listener(s), data dir {}", listeners.size(), data_dir.string());
 

@@ -10,7 +10,7 @@ std::string host_port::to_string() const {
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-std::optional<host_port> parse_host_port(std::string_view text) {
+std::optional<host_port> parse_host_port(std::string_view text, port_zero zero) {
     host_port out;
     std::string_view port_text;
     if (text.starts_with("[")) {
@@ -27,7 +27,8 @@ std::optional<host_port> parse_host_port(std::string_view text) {
     if (out.host.empty()) return std::nullopt;
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-    if (ec != std::errc{} || end != port_text.data() + port_text.size() || value == 0 || value > 65535) return std::nullopt;
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || value > 65535) return std::nullopt;
+    if (value == 0 && zero == port_zero::rejected) return std::nullopt;
     out.port = static_cast<std::uint16_t>(value);
     return out;
 }

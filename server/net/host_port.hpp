@@ -15,7 +15,10 @@ struct host_port {
     std::string to_string() const; // brackets around IPv6 literals
 };
 
-// nullopt when the text is not host:port with a port in 1..65535.
-std::optional<host_port> parse_host_port(std::string_view text);
+// Whether port 0 is an address: for a listener it asks the kernel for any free port.
+enum class port_zero { rejected, ephemeral };
+
+// nullopt when the text is not host:port with a port in 1..65535 (0..65535 with port_zero::ephemeral).
+std::optional<host_port> parse_host_port(std::string_view text, port_zero zero = port_zero::rejected);
 
 } // namespace mailgate::net

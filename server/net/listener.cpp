@@ -62,6 +62,8 @@ listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_ha
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error(where + ": cannot listen: " + ec.message());
+    // Port 0 asked the kernel for a free port: from here on the spec names the one it gave.
+    spec_.address.port = acceptor_.local_endpoint().port();
 }
 
 void listener::start() {

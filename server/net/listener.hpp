@@ -47,7 +47,8 @@ struct listener_settings {
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
-    // Binds now, so a busy or bad address stops startup with a message naming the configuration key.
+    // Binds now, so a busy or bad address stops startup with a message naming the configuration key. With
+    // port 0 the kernel picks one; spec().address then holds the bound port.
     listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_handler> handler,
              listener_settings settings);
 

@@ -5,11 +5,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace mailgate::store {
 
-credential_cache::credential_cache(std::chrono::seconds ttl, std::size_t max_entries)
-    : key_(random_bytes(32)), ttl_(ttl), max_entries_(max_entries) {}
+credential_cache::credential_cache(std::chrono::seconds ttl, std::size_t max_entries, now_function now)
+    : key_(random_bytes(32)), ttl_(ttl), max_entries_(max_entries), now_(std::move(now)) {}
 
 std::string credential_cache::entry_key(std::string_view user, std::string_view password,
                                         std::string_view stored_hash) const {
@@ -25,10 +26,11 @@ std::string credential_cache::entry_key(std::string_view user, std::string_view 
 
 bool credential_cache::contains(std::string_view user, std::string_view password, std::string_view stored_hash) {
     auto k = entry_key(user, password, stored_hash);
+    auto now = now_();
     std::lock_guard lock(mutex_);
     auto it = expiry_.find(k);
     if (it == expiry_.end()) return false;
-    if (it->second <= clock::now()) {
+    if (it->second <= now) {
         expiry_.erase(it);
         return false;
     }
@@ -37,7 +39,7 @@ bool credential_cache::contains(std::string_view user, std::string_view password
 
 void credential_cache::remember(std::string_view user, std::string_view password, std::string_view stored_hash) {
     auto k = entry_key(user, password, stored_hash);
-    auto now = clock::now();
+    auto now = now_();
     std::lock_guard lock(mutex_);
     if (expiry_.size() >= max_entries_) {
         std::erase_if(expiry_, [&](const auto& e) { return e.second <= now; });

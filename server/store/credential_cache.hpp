@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -14,8 +15,11 @@ namespace mailgate::store {
 class credential_cache {
 public:
     using clock = std::chrono::steady_clock;
+    // Where the time comes from: tests pass a clock they advance instead of sleeping.
+    using now_function = std::function<clock::time_point()>;
 
-    explicit credential_cache(std::chrono::seconds ttl = std::chrono::minutes(5), std::size_t max_entries = 10000);
+    explicit credential_cache(std::chrono::seconds ttl = std::chrono::minutes(5),
+                              std::size_t max_entries = 10000, now_function now = clock::now);
 
     bool contains(std::string_view user, std::string_view password, std::string_view stored_hash);
     void remember(std::string_view user, std::string_view password, std::string_view stored_hash);
@@ -31,6 +35,7 @@ private:
     std::string key_;
     std::chrono::seconds ttl_;
     std::size_t max_entries_;
+    now_function now_;
     std::mutex mutex_;
     std::unordered_map<std::string, clock::time_point> expiry_;
 };

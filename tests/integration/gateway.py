@@ -13,7 +13,8 @@ MAILGATE_BIN = os.environ.get("MAILGATE_BIN") or os.path.join(
 
 
 def free_port(host="127.0.0.1"):
-    """A port only this test process uses (rig.reserve_port: race-free under ctest -j); nothing listens on it yet."""
+    """A port only this test process uses (rig.reserve_port: race-free under ctest -j); nothing listens on it yet.
+    For test peers and dead endpoints: the gateway's own listeners bind port 0 instead (see Gateway)."""
     return reserve_port(host)
 
 
@@ -61,8 +62,19 @@ def add_failure_accounts(data_dir, rig, protocol, scheme, port_name, user="alice
                 f"--{protocol}", f"{scheme}://{rig.host}:{free_port()}")
 
 
+def read_ports_file(path):
+    """{name: port} from the file `mailgate serve --print-ports` writes ("NAME HOST:PORT" lines)."""
+    ports = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            name, address = line.split()
+            ports[name] = int(address.rsplit(":", 1)[1])
+    return ports
+
+
 class Gateway:
-    """`mailgate serve` on free loopback ports; stopped (SIGTERM) on exit."""
+    """`mailgate serve` on loopback; every listener binds port 0 (unless `ports` names one) and `ports` holds the
+    ports it got, read from --print-ports once started. Stopped (SIGTERM) on exit."""
 
     LISTENERS = ("pop3", "pop3s", "imap", "imaps", "smtp", "smtps", "admin")
 
@@ -73,16 +85,23 @@ class Gateway:
             data_dir = os.path.join(self._tmp.name, "data")
         self.data_dir = data_dir
         self.host = host
-        self.ports = {name: free_port(host) for name in self.LISTENERS}
-        self.ports.update(ports or {})
-        bracket = f"[{host}]" if ":" in host else host
-        self.args = [MAILGATE_BIN, "serve", "--data-dir", data_dir, "--log.level", "debug", *extra_args]
-        for name, port in self.ports.items():
-            self.args += [f"--listen.{name}", f"{bracket}:{port}"]
-        self.proc = None
-        self.banner = ""
+        self.ports = {}
         self._log_dir = tempfile.TemporaryDirectory(prefix="mailgate-log-")
         self.log_path = os.path.join(self._log_dir.name, "gateway.log")
+        self.ports_path = os.path.join(self._log_dir.name, "ports")
+        listen = {name: 0 for name in self.LISTENERS}
+        listen.update(ports or {})
+        bracket = f"[{host}]" if ":" in host else host
+        self.args = [MAILGATE_BIN, "serve", "--data-dir", data_dir, "--log.level", "debug", *extra_args]
+        for name, port in listen.items():
+            self.args += [f"--listen.{name}", f"{bracket}:{port}"]
+        self.args += self.print_ports_args()
+        self.proc = None
+        self.banner = ""
+
+    def print_ports_args(self):
+        """The arguments that make the gateway report its ports to this object; for tests that set `args` whole."""
+        return ["--print-ports", self.ports_path]
 
     def __enter__(self):
         self.start()
@@ -100,6 +119,9 @@ class Gateway:
             text = self.log()
             if "Stop with Ctrl-C.\n" in text:
                 self.banner = text[:text.index("Stop with Ctrl-C.\n") + len("Stop with Ctrl-C.\n")]
+                # Written before the banner, once every listener is bound (absent when a test replaced `args`).
+                if os.path.exists(self.ports_path):
+                    self.ports = read_ports_file(self.ports_path)
                 return
             if self.proc.poll() is not None:
                 break

@@ -10,7 +10,7 @@ import time
 import tempfile
 import unittest
 
-from gateway import Gateway, free_port, MAILGATE_BIN
+from gateway import Gateway, MAILGATE_BIN
 
 
 def read_line(sock):
@@ -91,14 +91,14 @@ class Serve(unittest.TestCase):
     def test_ini_configuration_file(self):
         tmp = tempfile.TemporaryDirectory(prefix="mailgate-ini-")
         self.addCleanup(tmp.cleanup)
-        pop3 = free_port()
         conf = os.path.join(tmp.name, "mailgate.conf")
         with open(conf, "w") as f:
-            f.write(f"data_dir = {tmp.name}/from-ini\n[listen]\npop3 = 127.0.0.1:{pop3}\npop3s =\nimap =\n"
+            f.write(f"data_dir = {tmp.name}/from-ini\n[listen]\npop3 = 127.0.0.1:0\npop3s =\nimap =\n"
                     "imaps =\nsmtp =\nsmtps =\nadmin =\n[log]\nlevel = warn\n")
         gw = Gateway(data_dir=None)
-        gw.args = [MAILGATE_BIN, "serve", "--config", conf]
+        gw.args = [MAILGATE_BIN, "serve", "--config", conf, *gw.print_ports_args()]
         with gw:
+            pop3 = gw.ports["pop3"]
             self.assertIn(f"{tmp.name}/from-ini", gw.banner)
             self.assertIn(f"pop3         127.0.0.1:{pop3}", gw.banner)
             self.assertNotIn("imaps", gw.banner)

@@ -106,3 +106,10 @@ TEST(config, the_shipped_example_file_is_valid) {
     EXPECT_EQ(c.imap_idle_timeout.count(), 1860);
     EXPECT_EQ(c.failed_login_delay.count(), 2);
 }
+
+TEST(config, listen_port_zero_asks_for_any_free_port) {
+    auto c = load({"--listen.pop3", "127.0.0.1:0", "--listen.admin", "[::1]:0"});
+    EXPECT_EQ(c.listen.at("pop3").port, 0);
+    EXPECT_EQ(c.listen.at("admin").to_string(), "[::1]:0");
+    EXPECT_EQ(c.listen.at("imap").port, 1143); // the others keep their defaults
+}

@@ -3,9 +3,19 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 using mailgate::store::credential_cache;
+
+namespace {
+
+// Time that moves only when the test says so.
+struct fake_clock {
+    credential_cache::clock::time_point now{std::chrono::hours(1)};
+    credential_cache::now_function function() {
+        return [this] { return now; };
+    }
+};
+
+} // namespace
 
 TEST(credential_cache, remembers_exact_triple_only) {
     credential_cache cache;
@@ -21,10 +31,11 @@ TEST(credential_cache, remembers_exact_triple_only) {
 }
 
 TEST(credential_cache, entries_expire) {
-    credential_cache cache(std::chrono::seconds(1));
+    fake_clock clock;
+    credential_cache cache(std::chrono::seconds(1), 10000, clock.function());
     cache.remember("bob", "pw", "$h");
     EXPECT_TRUE(cache.contains("bob", "pw", "$h"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    clock.now += std::chrono::milliseconds(1100);
     EXPECT_FALSE(cache.contains("bob", "pw", "$h"));
 }
 
