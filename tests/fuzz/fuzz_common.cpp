@@ -40,8 +40,28 @@ std::string escape(std::string_view bytes, std::size_t cap) {
     return out;
 }
 
-const char* kind_name(protocols::action_kind k) {
-    using protocols::action_kind;
+flat_action flatten(const test::action_view& a) {
+    static constexpr std::pair<std::string_view, action_kind> names[] = {
+        {"read", action_kind::read},
+        {"write", action_kind::write},
+        {"start_tls", action_kind::start_tls},
+        {"done", action_kind::done},
+        {"failed", action_kind::close},
+        {"close", action_kind::close},
+        {"authenticate", action_kind::authenticate},
+        {"relay", action_kind::relay},
+        {"select_account", action_kind::select_account},
+        {"upstream_command", action_kind::upstream_command},
+        {"upstream_data", action_kind::upstream_data},
+        {"upstream_verdict", action_kind::upstream_verdict},
+        {"upstream_abort", action_kind::upstream_abort},
+    };
+    for (auto [name, kind] : names)
+        if (a.kind == name) return {kind, a.bytes};
+    violation(__FILE__, __LINE__, "an action without a name", std::string(a.kind));
+}
+
+const char* kind_name(action_kind k) {
     switch (k) {
     case action_kind::read: return "read";
     case action_kind::write: return "write";
@@ -53,6 +73,7 @@ const char* kind_name(protocols::action_kind k) {
     case action_kind::select_account: return "select_account";
     case action_kind::upstream_command: return "upstream_command";
     case action_kind::upstream_data: return "upstream_data";
+    case action_kind::upstream_verdict: return "upstream_verdict";
     case action_kind::upstream_abort: return "upstream_abort";
     }
     return "?";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "protocols/common/action.hpp"
+#include "tests/protocols/action_view.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -26,7 +27,19 @@ namespace mailgate::fuzz {
 // Protocol bytes in printable form: CR, LF, TAB as \r \n \t, other bytes outside 0x20..0x7e as \xNN.
 std::string escape(std::string_view bytes, std::size_t cap = 600);
 
-const char* kind_name(protocols::action_kind k);
+// Every codec action flat, as the drivers switch on it (a client codec's `failed` counts as close).
+enum class action_kind {
+    read, write, start_tls, done, close, authenticate, relay,
+    select_account, upstream_command, upstream_data, upstream_verdict, upstream_abort
+};
+struct flat_action {
+    action_kind kind;
+    std::string_view bytes{};
+};
+flat_action flatten(const test::action_view& a);
+template <class... Steps> flat_action flatten(const protocols::action<Steps...>& a) { return flatten(test::view_of(a)); }
+
+const char* kind_name(action_kind k);
 
 // With MAILGATE_FUZZ_TRACE set, prints each action a driver sees (to check what a seed does); else nothing.
 void note(std::string_view what, std::string_view bytes = {});

@@ -92,9 +92,9 @@ struct imap_hooks {
     }
 
     bool report(imap::server& codec, std::uint8_t choice) {
-        auto outcome = static_cast<imap::login_outcome>(choice % 4);
+        auto outcome = static_cast<mailgate::protocols::login_outcome>(choice % 4);
         codec.login_result(outcome, provider_capabilities[(choice >> 2) % provider_capabilities.size()]);
-        return outcome == imap::login_outcome::ok;
+        return outcome == mailgate::protocols::login_outcome::ok;
     }
 };
 

@@ -34,9 +34,9 @@ struct pop3_hooks {
     }
 
     bool report(pop3::server& codec, std::uint8_t choice) {
-        auto outcome = static_cast<pop3::login_outcome>(choice % 4);
+        auto outcome = static_cast<mailgate::protocols::login_outcome>(choice % 4);
         codec.login_result(outcome);
-        return outcome == pop3::login_outcome::ok;
+        return outcome == mailgate::protocols::login_outcome::ok;
     }
 };
 

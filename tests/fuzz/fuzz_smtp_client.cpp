@@ -47,7 +47,11 @@ struct smtp_client_hooks {
             return true;
         }
         in_transaction = true;
-        c.transact(transaction_lines[(choice >> 2) % transaction_lines.size()]);
+        const auto& line = transaction_lines[(choice >> 2) % transaction_lines.size()];
+        if (line.empty())
+            c.await_verdict(); // the reply to the end of DATA
+        else
+            c.transact(line);
         return true;
     }
 };

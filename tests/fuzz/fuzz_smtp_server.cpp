@@ -7,12 +7,13 @@
 #include "tests/fuzz/fuzz_common.hpp"
 
 #include <array>
+#include <set>
 
 namespace {
 
 using namespace mailgate::fuzz;
 namespace smtp = mailgate::protocols::smtp;
-using mailgate::protocols::action_kind;
+using mailgate::fuzz::action_kind;
 
 // EHLO keyword sets a provider may offer (as smtp::client::extensions() reports them).
 const std::array<std::set<std::string>, 5> provider_extensions = {{
@@ -124,7 +125,7 @@ struct smtp_run {
         step_budget budget(input_size);
         for (;;) {
             budget.tick();
-            auto a = codec.next();
+            auto a = flatten(codec.next());
             note(kind_name(a.kind), a.bytes);
             if (first) {
                 FUZZ_CHECK(a.kind == action_kind::write && a.bytes.starts_with("220 "), "the greeting comes first");
@@ -158,6 +159,7 @@ struct smtp_run {
             case action_kind::authenticate: on_authenticate(codec); break;
             case action_kind::select_account: on_select(codec); break;
             case action_kind::upstream_command: on_command(codec, a.bytes); break;
+            case action_kind::upstream_verdict: on_command(codec, {}); break;
             case action_kind::upstream_data: on_data(codec, a.bytes); break;
             case action_kind::upstream_abort:
                 FUZZ_CHECK(provider.at == provider_model::phase::data, "upstream_abort outside DATA");
@@ -166,7 +168,7 @@ struct smtp_run {
             case action_kind::close: {
                 auto why = codec.error();
                 FUZZ_CHECK(why && why.category() == mailgate::protocols::session_category());
-                FUZZ_CHECK(codec.next().kind == action_kind::close, "close is not sticky");
+                FUZZ_CHECK(flatten(codec.next()).kind == action_kind::close, "close is not sticky");
                 return;
             }
             default: violation(__FILE__, __LINE__, "an action the SMTP server codec never asks for", kind_name(a.kind));
@@ -195,15 +197,15 @@ struct smtp_run {
         FUZZ_CHECK(!codec.user().empty() && codec.user().find('\0') == std::string::npos, "bad user name");
         FUZZ_CHECK(codec.password().find('\0') == std::string::npos, "NUL in the password");
         auto choice = src.choose();
-        auto outcome = static_cast<smtp::login_outcome>(choice % 4);
+        auto outcome = static_cast<mailgate::protocols::login_outcome>(choice % 4);
         const auto& extensions = provider_extensions[(choice >> 2) % provider_extensions.size()];
-        if (outcome == smtp::login_outcome::ok) {
+        if (outcome == mailgate::protocols::login_outcome::ok) {
             authenticated = true;
             provider.session = true;
             provider.end_transaction(); // a new provider connection
             provider.extensions = extensions;
         }
-        codec.login_result(outcome, extensions);
+        codec.login_result(outcome, {extensions.begin(), extensions.end()});
         FUZZ_CHECK(codec.password().empty(), "the password is kept after login_result()");
     }
 
@@ -213,14 +215,14 @@ struct smtp_run {
         for (unsigned char c : codec.sender())
             FUZZ_CHECK(c > 0x20 && c != 0x7f && c != '<' && c != '>', "unsafe sender: " + codec.sender());
         auto choice = src.choose();
-        auto outcome = static_cast<smtp::account_outcome>(choice % 4);
+        auto outcome = static_cast<mailgate::protocols::login_outcome>(choice % 4);
         const auto& extensions = provider_extensions[(choice >> 2) % provider_extensions.size()];
-        if (outcome == smtp::account_outcome::ok) {
+        if (outcome == mailgate::protocols::login_outcome::ok) {
             provider.session = true;
             provider.end_transaction();
             provider.extensions = extensions;
         }
-        codec.account_result(outcome, extensions);
+        codec.login_result(outcome, {extensions.begin(), extensions.end()});
     }
 
     void on_command(smtp::server& codec, std::string_view line) {

@@ -110,14 +110,13 @@ inline void check_diagnostics(const std::string& d, const std::string& secret) {
 template <class Client, class Hooks>
 void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::upstream_tls mode,
                     const protocols::upstream_credentials& credentials, std::size_t input_size) {
-    using protocols::action_kind;
     step_budget budget(input_size);
     upstream_state state{.tls = mode == protocols::upstream_tls::implicit};
     bool eof = false, credential_sent = false;
     std::size_t written = 0;
     for (;;) {
         budget.tick();
-        auto a = codec.next();
+        auto a = flatten(codec.next());
         note(kind_name(a.kind), a.bytes);
         switch (a.kind) {
         case action_kind::write:
@@ -162,7 +161,7 @@ void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::up
             auto why = codec.error();
             FUZZ_CHECK(why && why.category() == protocols::upstream_category(), "close without an upstream error");
             check_diagnostics(codec.diagnostics(), credentials.secret);
-            FUZZ_CHECK(codec.next().kind == action_kind::close, "close is not sticky");
+            FUZZ_CHECK(flatten(codec.next()).kind == action_kind::close, "close is not sticky");
             return;
         }
         default: violation(__FILE__, __LINE__, "an action a client codec never asks for", kind_name(a.kind));
