@@ -7,6 +7,7 @@
 #include "protocols/common/login_outcome.hpp"
 #include "protocols/common/secret.hpp"
 #include "protocols/common/upstream_error.hpp"
+#include "protocols/common/upstream_tls.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -14,8 +15,6 @@
 #include <string_view>
 
 namespace mailgate::protocols {
-
-enum class upstream_tls { implicit, starttls };
 
 enum class credential_kind { password, bearer };
 enum class bearer_mechanism { xoauth2, oauthbearer };

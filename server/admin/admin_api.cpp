@@ -3,9 +3,9 @@
 
 #include "server/admin/request_util.hpp"
 #include "server/admin/static_assets.hpp"
-#include "server/app/account_input.hpp"
-#include "server/app/account_view.hpp"
-#include "server/app/providers.hpp"
+#include "server/domain/account_input.hpp"
+#include "server/store/account_view.hpp"
+#include "server/domain/providers.hpp"
 #include "server/store/crypto.hpp"
 
 #include <boost/asio/this_coro.hpp>
@@ -50,7 +50,7 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 
 std::string time_text(std::chrono::system_clock::time_point t) {
-    return app::format_time(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+    return store::format_time(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
 }
 
 } // namespace
@@ -179,7 +179,7 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
         co_return make(status::ok, version, "application/json", json::serialize(json::object{{"csrf", *csrf}}));
     if (what == "providers" && req.method() == http::verb::get) {
         json::array out;
-        for (const auto& p : app::provider_presets())
+        for (const auto& p : domain::provider_presets())
             out.push_back(json::object{{"name", p.name}, {"title", p.title}, {"imap", p.imap}, {"pop3", p.pop3},
                                        {"smtp", p.smtp}, {"login", p.login_advice}});
         co_return make(status::ok, version, "application/json", json::serialize(out));
@@ -228,7 +228,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
     };
     // The stored account plus what only this process knows about its tokens (refreshing, backoff).
     auto view = [&](const store::account& a) {
-        auto v = app::account_json(a);
+        auto v = store::account_json(a);
         oauth_.decorate(v, a);
         return v;
     };
@@ -274,14 +274,14 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                                     std::pair{"remote_password", &remote_password}})
             if ((!*value || (*value)->empty()) && !(oauth2 && value == &remote_password))
                 co_return json_error(status::bad_request, version, std::string(field) + " is required");
-        app::endpoint_input input;
+        domain::endpoint_input input;
         if (provider) input.provider = *provider;
         for (int i = 0; i < 3; ++i)
             if (urls[i]) input.urls[protocols[i]] = *urls[i];
-        auto endpoints = app::resolve_endpoints(input);
+        auto endpoints = domain::resolve_endpoints(input);
         if (!endpoints) co_return json_error(status::bad_request, version, endpoints.error().message);
         if (senders)
-            if (auto ok = app::validate_senders(*senders); !ok)
+            if (auto ok = domain::validate_senders(*senders); !ok)
                 co_return json_error(status::bad_request, version, ok.error().message);
         store::new_account a{*name, *local_user, *local_password, *remote_user, *remote_password, input.provider,
                              std::move(*endpoints), senders.value_or(std::vector<std::string>{}),
@@ -350,17 +350,17 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                      read_strings(body, "senders", c.senders, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
         if (provider || urls[0] || urls[1] || urls[2]) {
-            app::endpoint_input input;
+            domain::endpoint_input input;
             if (provider) input.provider = *provider;
             for (int i = 0; i < 3; ++i)
                 if (urls[i]) input.urls[protocols[i]] = *urls[i];
-            auto endpoints = app::resolve_endpoints(input);
+            auto endpoints = domain::resolve_endpoints(input);
             if (!endpoints) co_return json_error(status::bad_request, version, endpoints.error().message);
             c.endpoints = std::move(*endpoints);
             c.provider = input.provider;
         }
         if (c.senders)
-            if (auto ok = app::validate_senders(*c.senders); !ok)
+            if (auto ok = domain::validate_senders(*c.senders); !ok)
                 co_return json_error(status::bad_request, version, ok.error().message);
         if (oauth_client && oauth_client->empty()) oauth_client.reset();
         bool client_changed = false;

@@ -55,7 +55,7 @@ response error_json(status s, unsigned version, const std::string& message, json
     return admin_api::make(s, version, "application/json", json::serialize(extra));
 }
 
-json::object client_json(const oauth::oauth_client& c, const std::vector<std::string>& used_by) {
+json::object client_json(const domain::oauth_client& c, const std::vector<std::string>& used_by) {
     json::array users;
     for (const auto& u : used_by) users.emplace_back(u);
     json::array flows;
@@ -70,7 +70,7 @@ json::object client_json(const oauth::oauth_client& c, const std::vector<std::st
                         {"device_url", c.device_url},
                         {"revoke_url", c.revoke_url},
                         {"scope", c.scope},
-                        {"mechanism", std::string(oauth::to_string(c.mechanism))},
+                        {"mechanism", std::string(domain::to_string(c.mechanism))},
                         {"tenant", c.tenant},
                         {"from_config", c.from_config},
                         {"used_by", std::move(users)},
@@ -117,16 +117,16 @@ bool oauth_api::callback_host(const request& req) const {
 
 response oauth_api::presets(const request& req) const {
     json::array out;
-    for (const auto& p : oauth::preset_names()) {
+    for (const auto& p : domain::preset_names()) {
         json::array checklist;
-        for (const auto& line : oauth::registration_checklist(p)) checklist.emplace_back(line);
+        for (const auto& line : domain::registration_checklist(p)) checklist.emplace_back(line);
         json::object defaults;
         if (p != "custom") {
-            oauth::oauth_client c;
+            domain::oauth_client c;
             c.name = "preset";
             c.preset = p;
             c.client_id = "preset";
-            if (auto done = oauth::complete_client(c))
+            if (auto done = domain::complete_client(c))
                 defaults = {{"authorize_url", done->authorize_url}, {"token_url", done->token_url},
                             {"device_url", done->device_url},       {"revoke_url", done->revoke_url},
                             {"scope", done->scope},                 {"tenant", done->tenant}};
@@ -217,7 +217,7 @@ asio::awaitable<response> oauth_api::clients(request& req, const std::vector<std
     auto saved = co_await settings_.store.run([&](store::account_repository& repo) {
         auto existing = repo.oauth().client(name);
         struct wipe_on_exit {
-            std::optional<oauth::oauth_client>& c;
+            std::optional<domain::oauth_client>& c;
             ~wipe_on_exit() { if (c) store::wipe(c->client_secret); }
         } guard{existing};
         if (creating && existing) return outcome{status::conflict, "an OAuth client named '" + name + "' already exists", {}};
@@ -225,13 +225,13 @@ asio::awaitable<response> oauth_api::clients(request& req, const std::vector<std
         if (existing && existing->from_config)
             return outcome{status::conflict,
                            "OAuth client '" + name + "' comes from the config file ([oauth." + name + "]): change it there", {}};
-        oauth::oauth_client c;
+        domain::oauth_client c;
         c.name = name;
         for (auto& [key, value] : given)
-            if (auto r = oauth::set_client_field(c, key, value); !r) return outcome{status::bad_request, r.error().message, {}};
+            if (auto r = domain::set_client_field(c, key, value); !r) return outcome{status::bad_request, r.error().message, {}};
         // The secret is write-only: an update without one keeps the stored one unless told to clear it.
         if (c.client_secret.empty() && existing && !clear_secret) c.client_secret = existing->client_secret;
-        auto done = oauth::complete_client(std::move(c));
+        auto done = domain::complete_client(std::move(c));
         if (!done) return outcome{status::bad_request, done.error().message, {}};
         auto stored = repo.oauth().save_client(*done);
         outcome r;
@@ -260,7 +260,7 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
         status code = status::ok;
         std::string error;
         std::optional<store::account> account;
-        std::optional<oauth::oauth_client> client;
+        std::optional<domain::oauth_client> client;
     };
     auto found = co_await settings_.store.run([&](store::account_repository& repo) {
         lookup l;
@@ -342,7 +342,7 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
 }
 
 void oauth_api::poll_device(asio::any_io_executor executor, std::shared_ptr<consent_job> job,
-                            oauth::oauth_client client, oauth::device_authorization device) {
+                            domain::oauth_client client, oauth::device_authorization device) {
     auto run = [this, job, client = std::move(client), device = std::move(device)]() mutable -> asio::awaitable<void> {
         std::function<bool()> cancelled = [this, job] { return jobs_.cancelled(*job); };
         oauth::consent_result result;
@@ -408,7 +408,7 @@ asio::awaitable<oauth_api::completion> oauth_api::complete_code(const oauth::aut
     }
     auto name = job->account;
     auto id = job->account_id;
-    auto client = co_await settings_.store.run([&](store::account_repository& repo) -> std::optional<oauth::oauth_client> {
+    auto client = co_await settings_.store.run([&](store::account_repository& repo) -> std::optional<domain::oauth_client> {
         auto a = repo.find(name);
         if (!a || a->id != id || a->credential != store::credential_kind::oauth2) return std::nullopt;
         return repo.oauth().client(a->oauth_client);

@@ -21,7 +21,7 @@ std::string test_jobs::start(boost::asio::any_io_executor executor, proxy::provi
     }
     auto run = [j, access, account = std::move(account)]() mutable -> boost::asio::awaitable<void> {
         for (const auto& [protocol, record] : account.endpoints) {
-            std::string name(net::to_string(protocol));
+            std::string name(domain::to_string(protocol));
             auto observer = [&j, name](net::upstream_step step, bool ok, const std::string& detail) {
                 std::lock_guard lock(j->mutex);
                 j->steps.push_back(boost::json::object{

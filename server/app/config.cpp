@@ -28,11 +28,11 @@ net::cidr_list parse_networks(const std::string& key, const std::string& text) {
     return *list;
 }
 
-tls_version parse_tls_version(const std::string& text) {
-    if (text == "1.0") return tls_version::v1_0;
-    if (text == "1.1") return tls_version::v1_1;
-    if (text == "1.2") return tls_version::v1_2;
-    if (text == "1.3") return tls_version::v1_3;
+net::min_tls parse_tls_version(const std::string& text) {
+    if (text == "1.0") return net::min_tls::v1_0;
+    if (text == "1.1") return net::min_tls::v1_1;
+    if (text == "1.2") return net::min_tls::v1_2;
+    if (text == "1.3") return net::min_tls::v1_3;
     throw config_error("tls.min_version: '" + text + "' is not one of 1.0, 1.1, 1.2, 1.3");
 }
 
@@ -57,8 +57,8 @@ std::uint64_t parse_count(const std::string& key, const std::string& text, std::
 
 // The [oauth.NAME] sections (names are the operator's, so they cannot be declared as options); any other unknown
 // key is an error, as before.
-std::vector<oauth::oauth_client> take_oauth_sections(po::parsed_options& parsed) {
-    std::map<std::string, oauth::oauth_client> clients;
+std::vector<domain::oauth_client> take_oauth_sections(po::parsed_options& parsed) {
+    std::map<std::string, domain::oauth_client> clients;
     for (auto& option : parsed.options) {
         if (!option.unregistered) continue;
         const auto& key = option.string_key;
@@ -70,25 +70,16 @@ std::vector<oauth::oauth_client> take_oauth_sections(po::parsed_options& parsed)
         client.name = name;
         client.from_config = true;
         auto value = option.value.empty() ? std::string() : option.value.front();
-        if (auto r = oauth::set_client_field(client, key.substr(dot + 1), std::move(value)); !r)
+        if (auto r = domain::set_client_field(client, key.substr(dot + 1), std::move(value)); !r)
             throw config_error(key + ": " + r.error().message);
     }
-    std::vector<oauth::oauth_client> out;
+    std::vector<domain::oauth_client> out;
     for (auto& [name, client] : clients) out.push_back(std::move(client));
     return out;
 }
 
 } // namespace
 
-std::string to_string(tls_version v) {
-    switch (v) {
-    case tls_version::v1_0: return "1.0";
-    case tls_version::v1_1: return "1.1";
-    case tls_version::v1_2: return "1.2";
-    case tls_version::v1_3: return "1.3";
-    }
-    return "?";
-}
 
 po::options_description config_options(bool cli) {
     po::options_description desc("Configuration (INI keys; on the command line as --section.key)");
@@ -141,7 +132,7 @@ po::options_description config_options(bool cli) {
 
 config load_config(const po::variables_map& command_line) {
     po::variables_map vm = command_line;
-    std::vector<oauth::oauth_client> oauth_sections;
+    std::vector<domain::oauth_client> oauth_sections;
     if (command_line.count("config")) {
         auto path = command_line["config"].as<std::string>();
         std::ifstream in(path);
@@ -225,7 +216,7 @@ config load_config(const po::variables_map& command_line) {
     c.log_file = value_or(vm, "log.file", "");
     for (auto& client : oauth_sections) {
         auto name = client.name;
-        auto completed = oauth::complete_client(std::move(client));
+        auto completed = domain::complete_client(std::move(client));
         if (!completed) throw config_error("oauth." + name + ": " + completed.error().message);
         c.oauth_clients.push_back(std::move(*completed));
     }

@@ -3,7 +3,8 @@
 
 #include "server/net/cidr.hpp"
 #include "server/net/host_port.hpp"
-#include "server/oauth/oauth_client.hpp"
+#include "server/net/min_tls.hpp"
+#include "server/domain/oauth_client.hpp"
 
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/variables_map.hpp>
@@ -18,16 +19,13 @@
 
 namespace mailgate::app {
 
-enum class tls_version { v1_0, v1_1, v1_2, v1_3 };
-std::string to_string(tls_version v);
-
 struct config {
     std::filesystem::path data_dir = "./mailgate-data";
     // Keyed by listener name (app/listener_table.hpp). Absent = disabled; port 0 = any free port.
     std::map<std::string, net::host_port> listen;
     std::filesystem::path tls_cert; // empty: self-signed certificate in the data dir
     std::filesystem::path tls_key;
-    tls_version tls_min_version = tls_version::v1_2;
+    net::min_tls tls_min_version = net::min_tls::v1_2;
     std::filesystem::path upstream_ca_file;
     std::chrono::seconds upstream_timeout{30};
     net::cidr_list access_allow;
@@ -56,7 +54,7 @@ struct config {
     bool admin_tls = false;
     std::vector<std::string> admin_names; // extra Host names for the admin page (besides its listen address)
     // [oauth.NAME] sections: OAuth2 client registrations (completed with their preset).
-    std::vector<oauth::oauth_client> oauth_clients;
+    std::vector<domain::oauth_client> oauth_clients;
     std::string log_level = "info";
     std::filesystem::path log_file;
 };

@@ -36,16 +36,6 @@
 namespace mailgate::app {
 namespace {
 
-net::min_tls to_min_tls(tls_version v) {
-    switch (v) {
-    case tls_version::v1_0: return net::min_tls::v1_0;
-    case tls_version::v1_1: return net::min_tls::v1_1;
-    case tls_version::v1_2: return net::min_tls::v1_2;
-    case tls_version::v1_3: return net::min_tls::v1_3;
-    }
-    return net::min_tls::v1_2;
-}
-
 std::string proxy_random_password() {
     static constexpr char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     std::string out;
@@ -164,7 +154,7 @@ int serve(const config& c, const serve_options& options) {
         key = local.key;
         cert_note = local.created ? "self-signed, created now" : "self-signed";
     }
-    auto server_tls = net::make_server_context(cert, key, to_min_tls(c.tls_min_version));
+    auto server_tls = net::make_server_context(cert, key, c.tls_min_version);
     auto upstream_tls = net::make_upstream_context(c.upstream_ca_file);
 
     unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
@@ -237,7 +227,7 @@ int serve(const config& c, const serve_options& options) {
     std::cout << "  data dir     " << data_dir.string() << (data_dir_created ? " (created)" : "") << "\n";
     std::cout << "  accounts     " << repository.list().size() << "\n";
     std::cout << "  certificate  " << cert.string() << " (" << cert_note << "), clients from TLS "
-              << to_string(c.tls_min_version) << "\n";
+              << net::to_string(c.tls_min_version) << "\n";
     for (const auto& b : bound) {
         bool admin = b.entry.service == listener_service::admin;
         auto what = admin ? std::string("web admin (") + (c.admin_tls ? "HTTPS" : "HTTP") + ")"

@@ -1,6 +1,6 @@
 // `mailgate account add|list|show|remove|enable|disable|passwd` (and dispatch to `test`).
-#include "server/app/account_input.hpp"
-#include "server/app/account_view.hpp"
+#include "server/domain/account_input.hpp"
+#include "server/store/account_view.hpp"
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
 #include "server/store/account_repository.hpp"
@@ -61,16 +61,16 @@ int add(const std::vector<std::string>& args) {
     a.name = required(vm, "name");
     a.local_user = required(vm, "local-user");
     a.remote_user = required(vm, "remote-user");
-    app::endpoint_input input;
+    domain::endpoint_input input;
     if (vm.count("provider")) input.provider = vm["provider"].as<std::string>();
     for (const char* protocol : {"imap", "pop3", "smtp"})
         if (vm.count(protocol)) input.urls[protocol] = vm[protocol].as<std::string>();
-    auto endpoints = app::resolve_endpoints(input);
+    auto endpoints = domain::resolve_endpoints(input);
     if (!endpoints) return fail(endpoints.error().message);
     a.provider = input.provider;
     a.endpoints = std::move(*endpoints);
     if (vm.count("sender")) a.senders = vm["sender"].as<std::vector<std::string>>();
-    if (auto ok = app::validate_senders(a.senders); !ok) return fail("--sender: " + ok.error().message);
+    if (auto ok = domain::validate_senders(a.senders); !ok) return fail("--sender: " + ok.error().message);
 
     auto auth = vm.count("auth") ? vm["auth"].as<std::string>() : std::string("password");
     if (auth != "password" && auth != "oauth2") return fail("--auth: '" + auth + "' is not password or oauth2");
@@ -90,7 +90,7 @@ int add(const std::vector<std::string>& args) {
     store::wipe(a.local_password);
     store::wipe(a.remote_secret);
     if (!created) return fail(created.error().message);
-    std::cout << "account '" << created->name << "' added\n" << app::format_account(*created);
+    std::cout << "account '" << created->name << "' added\n" << store::format_account(*created);
     return 0;
 }
 
@@ -103,7 +103,7 @@ int list(const std::vector<std::string>& args) {
     auto accounts = repo.list();
     if (parsed->values.count("json")) {
         boost::json::array out;
-        for (const auto& a : accounts) out.push_back(app::account_json(a));
+        for (const auto& a : accounts) out.push_back(store::account_json(a));
         std::cout << boost::json::serialize(out) << "\n";
         return 0;
     }
@@ -114,12 +114,12 @@ int list(const std::vector<std::string>& args) {
     for (const auto& a : accounts) {
         std::string protocols, status;
         for (const auto& [protocol, e] : a.endpoints) {
-            protocols += (protocols.empty() ? "" : ",") + std::string(net::to_string(protocol));
+            protocols += (protocols.empty() ? "" : ",") + std::string(domain::to_string(protocol));
             status += (status.empty() ? "" : ",") + std::string(store::to_string(e.status));
         }
         std::cout << a.name << "  local=" << a.local_user << "  remote=" << a.remote_user << "  provider=" << a.provider
                   << "  protocols=" << protocols << "  " << (a.enabled ? "enabled" : "disabled")
-                  << "  last-login=" << app::format_time(a.last_login_at) << "  upstream=" << status << "\n";
+                  << "  last-login=" << store::format_time(a.last_login_at) << "  upstream=" << status << "\n";
     }
     return 0;
 }
@@ -135,7 +135,7 @@ int single(const std::string& sub, const std::vector<std::string>& args) {
     if (sub == "show") {
         auto a = repo.find(name);
         if (!a) return fail(a.error().message);
-        std::cout << app::format_account(*a);
+        std::cout << store::format_account(*a);
         return 0;
     }
     auto result = sub == "remove" ? repo.remove(name) : repo.set_enabled(name, sub == "enable");

@@ -112,7 +112,7 @@ int account_oauth_command(const std::vector<std::string>& args) {
     if (vm.count("no-test")) return 0;
 
     auto fresh = repo.find(name);
-    auto endpoint = fresh->endpoints.find(net::mail_protocol::imap);
+    auto endpoint = fresh->endpoints.find(domain::mail_protocol::imap);
     if (endpoint == fresh->endpoints.end()) endpoint = fresh->endpoints.begin();
     if (endpoint == fresh->endpoints.end()) return 0;
     std::cout << "trying " << endpoint->second.endpoint.url() << " with the new token" << std::endl;

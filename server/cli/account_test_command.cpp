@@ -39,7 +39,7 @@ int account_test_command(const std::vector<std::string>& args) {
         io,
         [&]() -> boost::asio::awaitable<void> {
             for (const auto& [protocol, record] : account->endpoints) {
-                std::cout << net::to_string(protocol) << " " << record.endpoint.url() << std::endl;
+                std::cout << domain::to_string(protocol) << " " << record.endpoint.url() << std::endl;
                 auto result = co_await proxy::probe_endpoint(*account, record.endpoint, local.access(), observer);
                 repo.record_status(account->id, protocol, result.status, result.reason); // the CLI has no I/O to stall
                 all_ok = all_ok && result.ok;

@@ -1,5 +1,5 @@
 // `mailgate providers`: the preset table.
-#include "server/app/providers.hpp"
+#include "server/domain/providers.hpp"
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
 
@@ -9,7 +9,7 @@ namespace mailgate::cli {
 
 int providers_command(const std::vector<std::string>& args) {
     if (!parse_command(args, "mailgate providers [OPTIONS]", po::options_description("Options"))) return 0;
-    for (const auto& p : app::provider_presets()) {
+    for (const auto& p : domain::provider_presets()) {
         std::cout << p.name << "  (" << p.title << ")\n";
         std::cout << "  imap: " << (p.imap.empty() ? "-" : p.imap) << "\n";
         std::cout << "  pop3: " << (p.pop3.empty() ? "-" : p.pop3) << "\n";

@@ -50,4 +50,14 @@ std::shared_ptr<ssl::context> make_server_context(const std::filesystem::path& c
     return ctx;
 }
 
+std::string to_string(min_tls v) {
+    switch (v) {
+    case min_tls::v1_0: return "1.0";
+    case min_tls::v1_1: return "1.1";
+    case min_tls::v1_2: return "1.2";
+    case min_tls::v1_3: return "1.3";
+    }
+    return "?";
+}
+
 } // namespace mailgate::net

@@ -2,14 +2,14 @@
 // They are never shared: old-client settings (security level 0) must not weaken the upstream side.
 #pragma once
 
+#include "server/net/min_tls.hpp"
+
 #include <boost/asio/ssl/context.hpp>
 
 #include <filesystem>
 #include <memory>
 
 namespace mailgate::net {
-
-enum class min_tls { v1_0, v1_1, v1_2, v1_3 };
 
 // Chain verification against the system store plus `extra_ca_file` (may be empty). Hostname checks are per
 // connection (see upstream_connector).

@@ -60,7 +60,7 @@ upstream_connection::upstream_connection(asio::any_io_executor executor, asio::s
 
 void upstream_connection::close() { stream_.close(); }
 
-asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const upstream_endpoint& endpoint,
+asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const domain::upstream_endpoint& endpoint,
                                                                            std::chrono::steady_clock::duration timeout,
                                                                            const step_observer& observer) {
     host_ = endpoint.host;
@@ -88,7 +88,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
         co_return upstream_failure{domain::failure::connect, reason};
     }
 
-    if (endpoint.tls == tls_mode::implicit) co_return co_await secure(timeout, observer, "");
+    if (endpoint.tls == protocols::upstream_tls::implicit) co_return co_await secure(timeout, observer, "");
     co_return std::nullopt;
 }
 

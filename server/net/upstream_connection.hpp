@@ -6,7 +6,7 @@
 #include "server/domain/failure.hpp"
 #include "server/net/codec_driver.hpp"
 #include "server/net/mail_stream.hpp"
-#include "server/net/upstream_endpoint.hpp"
+#include "server/domain/endpoint.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -42,7 +42,7 @@ public:
     upstream_connection(boost::asio::any_io_executor executor, boost::asio::ssl::context& context);
 
     // Resolve, connect (trying every address), and for implicit TLS the handshake.
-    boost::asio::awaitable<std::optional<upstream_failure>> open(const upstream_endpoint& endpoint,
+    boost::asio::awaitable<std::optional<upstream_failure>> open(const domain::upstream_endpoint& endpoint,
                                                                  std::chrono::steady_clock::duration timeout,
                                                                  const step_observer& observer = {});
 

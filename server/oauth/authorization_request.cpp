@@ -49,7 +49,7 @@ std::string s256_challenge(const std::string& verifier) {
     return base64url(std::string_view(reinterpret_cast<const char*>(digest), size));
 }
 
-authorization_request start_authorization(const oauth_client& c, const std::string& redirect_uri,
+authorization_request start_authorization(const domain::oauth_client& c, const std::string& redirect_uri,
                                           const std::string& login_hint) {
     authorization_request r;
     r.state = random_token(24);

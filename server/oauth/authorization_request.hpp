@@ -2,7 +2,7 @@
 // opens, and the redirected URL that comes back (by the gateway's callback or pasted by the admin).
 #pragma once
 
-#include "server/oauth/oauth_client.hpp"
+#include "server/domain/oauth_client.hpp"
 
 #include <optional>
 #include <string>
@@ -17,7 +17,7 @@ struct authorization_request {
 };
 
 // `login_hint`: the account's remote user, so the provider preselects it.
-authorization_request start_authorization(const oauth_client& c, const std::string& redirect_uri,
+authorization_request start_authorization(const domain::oauth_client& c, const std::string& redirect_uri,
                                           const std::string& login_hint);
 
 struct authorization_response {

@@ -61,7 +61,7 @@ std::string consent_result::message() const {
 }
 
 asio::awaitable<std::variant<device_authorization, token_failure>>
-begin_device_consent(const oauth_client& client, asio::ssl::context& tls, std::chrono::seconds timeout) {
+begin_device_consent(const domain::oauth_client& client, asio::ssl::context& tls, std::chrono::seconds timeout) {
     if (client.device_url.empty()) {
         token_failure f;
         f.state = store::oauth_state::config_error;
@@ -75,7 +75,7 @@ begin_device_consent(const oauth_client& client, asio::ssl::context& tls, std::c
 }
 
 asio::awaitable<consent_result> finish_device_consent(store::store_service& store, std::int64_t account_id,
-                                                      const oauth_client& client, device_authorization device,
+                                                      const domain::oauth_client& client, device_authorization device,
                                                       asio::ssl::context& tls, std::chrono::seconds timeout,
                                                       std::function<bool()> cancelled) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(device.expires_in);
@@ -113,7 +113,7 @@ asio::awaitable<consent_result> finish_device_consent(store::store_service& stor
 }
 
 asio::awaitable<consent_result> exchange_code(store::store_service& store, std::int64_t account_id,
-                                              const oauth_client& client, std::string code, const std::string& verifier,
+                                              const domain::oauth_client& client, std::string code, const std::string& verifier,
                                               const std::string& redirect_uri, asio::ssl::context& tls,
                                               std::chrono::seconds timeout) {
     auto outcome = co_await request_tokens(client.token_url, code_form(client, std::move(code), verifier, redirect_uri),

@@ -18,7 +18,7 @@ namespace {
 
 
 // The client authentication of RFC 6749 §2.3.1 in the body (client_secret_post; what Google and Microsoft take).
-void add_client(form_fields& f, const oauth_client& c) {
+void add_client(form_fields& f, const domain::oauth_client& c) {
     f.emplace_back("client_id", c.client_id);
     if (!c.client_secret.empty()) f.emplace_back("client_secret", c.client_secret);
 }
@@ -139,26 +139,26 @@ store::oauth_state classify_oauth_error(std::string_view error, std::string_view
     return oauth_state::degraded;
 }
 
-form_fields refresh_form(const oauth_client& c, std::string refresh_token) {
+form_fields refresh_form(const domain::oauth_client& c, std::string refresh_token) {
     form_fields f{{"grant_type", "refresh_token"}, {"refresh_token", std::move(refresh_token)}};
     add_client(f, c);
     return f;
 }
 
-form_fields code_form(const oauth_client& c, std::string code, const std::string& verifier, const std::string& redirect_uri) {
+form_fields code_form(const domain::oauth_client& c, std::string code, const std::string& verifier, const std::string& redirect_uri) {
     form_fields f{{"grant_type", "authorization_code"}, {"code", std::move(code)}, {"code_verifier", verifier},
                   {"redirect_uri", redirect_uri}};
     add_client(f, c);
     return f;
 }
 
-form_fields device_authorization_form(const oauth_client& c) {
+form_fields device_authorization_form(const domain::oauth_client& c) {
     form_fields f{{"scope", c.scope}};
     add_client(f, c);
     return f;
 }
 
-form_fields device_token_form(const oauth_client& c, const std::string& device_code) {
+form_fields device_token_form(const domain::oauth_client& c, const std::string& device_code) {
     form_fields f{{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"}, {"device_code", device_code}};
     add_client(f, c);
     return f;

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "server/oauth/https_post.hpp"
-#include "server/oauth/oauth_client.hpp"
+#include "server/domain/oauth_client.hpp"
 #include "server/store/oauth_grant.hpp"
 
 #include <cstdint>
@@ -43,10 +43,10 @@ struct device_authorization {
 // Which state an OAuth error leads to (RFC 6749 §5.2, OIDC, Microsoft's AADSTS codes).
 store::oauth_state classify_oauth_error(std::string_view error, std::string_view description, int http_status);
 
-form_fields refresh_form(const oauth_client& c, std::string refresh_token);
-form_fields code_form(const oauth_client& c, std::string code, const std::string& verifier, const std::string& redirect_uri);
-form_fields device_authorization_form(const oauth_client& c);
-form_fields device_token_form(const oauth_client& c, const std::string& device_code);
+form_fields refresh_form(const domain::oauth_client& c, std::string refresh_token);
+form_fields code_form(const domain::oauth_client& c, std::string code, const std::string& verifier, const std::string& redirect_uri);
+form_fields device_authorization_form(const domain::oauth_client& c);
+form_fields device_token_form(const domain::oauth_client& c, const std::string& device_code);
 
 token_outcome parse_token_reply(const http_response& reply);
 std::variant<device_authorization, token_failure> parse_device_authorization(const http_response& reply);

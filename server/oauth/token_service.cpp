@@ -58,7 +58,7 @@ token_problem problem_for(oauth_state s) {
 
 struct snapshot {
     std::optional<store::oauth_grant> grant;
-    std::optional<oauth_client> client;
+    std::optional<domain::oauth_client> client;
     std::optional<store::oauth_tokens> tokens; // when the stored generation differs from the one held
     std::string error;                          // a sealed row that would not open
 };
@@ -91,7 +91,7 @@ struct token_service::entry {
     std::int64_t obtained_at = 0;
     std::int64_t lifetime = 0;
     std::int64_t used_at = 0;
-    sasl_mechanism mechanism = sasl_mechanism::xoauth2;
+    domain::sasl_mechanism mechanism = domain::sasl_mechanism::xoauth2;
     std::shared_ptr<flight> in_flight;
     int failures = 0;
     std::int64_t retry_at = 0;
@@ -277,7 +277,7 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
     }
     struct fresh {
         std::optional<store::oauth_grant> grant;
-        std::optional<oauth_client> client;
+        std::optional<domain::oauth_client> client;
         store::oauth_tokens tokens;
     };
     auto current = co_await store_.run([id](store::account_repository& repo) {

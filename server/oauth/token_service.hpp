@@ -5,7 +5,7 @@
 // Consent is not done here: needs_consent and config_error make logins fail at once, with no token request.
 #pragma once
 
-#include "server/oauth/oauth_client.hpp"
+#include "server/domain/oauth_client.hpp"
 #include "server/store/account.hpp"
 #include "server/store/oauth_grant.hpp"
 #include "server/store/store_service.hpp"
@@ -30,7 +30,7 @@ std::string_view to_string(token_problem p);
 struct access_grant {
     std::string token;
     std::int64_t generation = 0;
-    sasl_mechanism mechanism = sasl_mechanism::xoauth2;
+    domain::sasl_mechanism mechanism = domain::sasl_mechanism::xoauth2;
     token_problem problem = token_problem::none;
     std::string reason; // why not, for the log and the admin; never a token
 };

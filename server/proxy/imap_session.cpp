@@ -17,7 +17,7 @@ boost::asio::awaitable<void> imap_session::serve(net::mail_stream& stream, const
                         .plaintext_login_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
                         .tls_active = stream.tls_active(),
                         .version = MAILGATE_VERSION});
-    co_await drive_session(codec, stream, slot, settings_, label, net::mail_protocol::imap);
+    co_await drive_session(codec, stream, slot, settings_, label, domain::mail_protocol::imap);
 }
 
 } // namespace mailgate::proxy

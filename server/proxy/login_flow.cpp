@@ -79,7 +79,7 @@ asio::awaitable<void> pause(std::chrono::milliseconds delay) {
 } // namespace
 
 asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,
-                                            net::mail_protocol protocol, const std::string& user,
+                                            domain::mail_protocol protocol, const std::string& user,
                                             std::string& password) {
     login_result result;
     auto attempt = settings.throttle.begin(label.peer, user);
@@ -134,7 +134,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
 }
 
 asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_label& label,
-                                                    net::mail_protocol protocol, const store::account& account_record) {
+                                                    domain::mail_protocol protocol, const store::account& account_record) {
     login_result result;
     const auto* account = &account_record;
     result.record = account_record;
@@ -142,7 +142,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     auto endpoint = account->endpoints.find(protocol);
     if (endpoint == account->endpoints.end()) {
         spdlog::warn("{} #{} from {}: account '{}' has no {} endpoint", label.protocol, label.id, label.peer,
-                     account->name, net::to_string(protocol));
+                     account->name, domain::to_string(protocol));
         result.failed = domain::failure::internal;
         co_return result;
     }

@@ -40,12 +40,12 @@ void log_dialogue_end(const session_label& label, std::error_code why);
 
 // Wipes `password` before returning.
 boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,
-                                                   net::mail_protocol protocol, const std::string& user,
+                                                   domain::mail_protocol protocol, const std::string& user,
                                                    std::string& password);
 
 // The provider half alone, for an account already chosen (SMTP relay without AUTH, reconnects).
 boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_label& label,
-                                                           net::mail_protocol protocol, const store::account& account);
+                                                           domain::mail_protocol protocol, const store::account& account);
 
 std::uint64_t next_session_id();
 

@@ -30,7 +30,7 @@ domain::failure kind_for(oauth::token_problem p) {
 }
 
 asio::awaitable<credential> credential_for(const provider_access& access, const store::account& account,
-                                           const net::upstream_endpoint& endpoint, std::int64_t rejected_generation) {
+                                           const domain::upstream_endpoint& endpoint, std::int64_t rejected_generation) {
     credential out;
     if (account.credential == store::credential_kind::password) {
         try {
@@ -56,7 +56,7 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
     c.secret = std::move(grant.token);
     store::wipe(grant.token);
     c.kind = protocols::credential_kind::bearer;
-    c.mechanism = grant.mechanism == oauth::sasl_mechanism::oauthbearer ? protocols::bearer_mechanism::oauthbearer
+    c.mechanism = grant.mechanism == domain::sasl_mechanism::oauthbearer ? protocols::bearer_mechanism::oauthbearer
                                                                          : protocols::bearer_mechanism::xoauth2;
     c.host = endpoint.host;
     c.port = endpoint.port;
@@ -68,7 +68,7 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
 } // namespace
 
 asio::awaitable<provider_login> log_in_to_provider(const provider_access& access, const store::account& account,
-                                                   const net::upstream_endpoint& endpoint,
+                                                   const domain::upstream_endpoint& endpoint,
                                                    const net::step_observer& observer) {
     provider_login out;
     std::int64_t rejected = -1;

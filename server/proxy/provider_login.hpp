@@ -30,7 +30,7 @@ struct provider_login {
 };
 
 boost::asio::awaitable<provider_login> log_in_to_provider(const provider_access& access, const store::account& account,
-                                                          const net::upstream_endpoint& endpoint,
+                                                          const domain::upstream_endpoint& endpoint,
                                                           const net::step_observer& observer = {});
 
 } // namespace mailgate::proxy

@@ -19,7 +19,7 @@ namespace mailgate::proxy {
 template <class Codec>
 boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& stream, net::connection_slot& slot,
                                            const gateway_settings& settings, const session_label& label,
-                                           net::mail_protocol protocol) {
+                                           domain::mail_protocol protocol) {
     namespace asio = boost::asio;
     std::unique_ptr<net::upstream_connection> upstream;
     std::string account;

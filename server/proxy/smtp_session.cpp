@@ -108,7 +108,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     co_return;
                 }
                 std::string password = codec.password();
-                auto r = co_await gateway_login(settings_, label, net::mail_protocol::smtp, codec.user(), password);
+                auto r = co_await gateway_login(settings_, label, domain::mail_protocol::smtp, codec.user(), password);
                 if (r.ok()) {
                     up.adopt(r);
                     entry->set_account(up.account->name);
@@ -136,7 +136,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     break;
                 }
                 co_await quit_politely(up);
-                auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *account);
+                auto r = co_await open_provider_session(settings_, label, domain::mail_protocol::smtp, *account);
                 if (r.ok()) {
                     up.adopt(r);
                     entry->set_account(up.account->name);
@@ -154,7 +154,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
             case kind::command:
             case kind::verdict: {
                 if (!up.connection && up.account) { // dropped after a refused message: log in again
-                    auto r = co_await open_provider_session(settings_, label, net::mail_protocol::smtp, *up.account);
+                    auto r = co_await open_provider_session(settings_, label, domain::mail_protocol::smtp, *up.account);
                     if (!r.ok()) {
                         codec.upstream_failed();
                         break;

@@ -9,14 +9,14 @@
 
 namespace mailgate::proxy {
 
-std::unique_ptr<protocols::upstream_codec> make_login_codec(const net::upstream_endpoint& endpoint,
+std::unique_ptr<protocols::upstream_codec> make_login_codec(const domain::upstream_endpoint& endpoint,
                                                             protocols::upstream_credentials credentials,
                                                             const std::string& helo_name) {
-    auto tls = endpoint.tls == net::tls_mode::implicit ? protocols::upstream_tls::implicit : protocols::upstream_tls::starttls;
+    auto tls = endpoint.tls;
     switch (endpoint.protocol) {
-    case net::mail_protocol::imap: return std::make_unique<protocols::imap::client>(tls, std::move(credentials));
-    case net::mail_protocol::pop3: return std::make_unique<protocols::pop3::client>(tls, std::move(credentials));
-    case net::mail_protocol::smtp: return std::make_unique<protocols::smtp::client>(tls, std::move(credentials), helo_name);
+    case domain::mail_protocol::imap: return std::make_unique<protocols::imap::client>(tls, std::move(credentials));
+    case domain::mail_protocol::pop3: return std::make_unique<protocols::pop3::client>(tls, std::move(credentials));
+    case domain::mail_protocol::smtp: return std::make_unique<protocols::smtp::client>(tls, std::move(credentials), helo_name);
     }
     return nullptr;
 }

@@ -10,7 +10,7 @@
 
 namespace mailgate::proxy {
 
-std::unique_ptr<protocols::upstream_codec> make_login_codec(const net::upstream_endpoint& endpoint,
+std::unique_ptr<protocols::upstream_codec> make_login_codec(const domain::upstream_endpoint& endpoint,
                                                             protocols::upstream_credentials credentials,
                                                             const std::string& helo_name);
 

@@ -6,7 +6,7 @@
 
 namespace mailgate::proxy {
 
-boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account, const net::upstream_endpoint& endpoint,
+boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account, const domain::upstream_endpoint& endpoint,
                                                     const provider_access& access, const net::step_observer& observer) {
     auto login = co_await log_in_to_provider(access, account, endpoint, observer);
     if (login.failure) {

@@ -17,7 +17,7 @@ struct probe_result {
     std::string reason;
 };
 
-boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account, const net::upstream_endpoint& endpoint,
+boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account, const domain::upstream_endpoint& endpoint,
                                                     const provider_access& access, const net::step_observer& observer);
 
 } // namespace mailgate::proxy

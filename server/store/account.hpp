@@ -1,7 +1,7 @@
 // What the store knows about an account, minus its secrets (those have their own calls).
 #pragma once
 
-#include "server/net/upstream_endpoint.hpp"
+#include "server/domain/endpoint.hpp"
 #include "server/store/oauth_grant.hpp"
 
 #include <cstdint>
@@ -22,7 +22,7 @@ enum class credential_kind { password, oauth2 };
 std::string_view to_string(credential_kind k);
 
 struct endpoint_record {
-    net::upstream_endpoint endpoint;
+    domain::upstream_endpoint endpoint;
     upstream_status status = upstream_status::unknown;
     std::optional<std::int64_t> status_at; // unix seconds
     std::string status_reason;
@@ -38,7 +38,7 @@ struct account {
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
     std::optional<std::int64_t> last_login_at;
-    std::map<net::mail_protocol, endpoint_record> endpoints;
+    std::map<domain::mail_protocol, endpoint_record> endpoints;
     std::vector<std::string> senders; // allowed MAIL FROM addresses (SMTP); empty means the remote user only
     credential_kind credential = credential_kind::password;
     std::string oauth_client; // oauth2 accounts: the client registration their grant belongs to
@@ -52,7 +52,7 @@ struct new_account {
     std::string remote_user;
     std::string remote_secret;
     std::string provider;
-    std::vector<net::upstream_endpoint> endpoints;
+    std::vector<domain::upstream_endpoint> endpoints;
     std::vector<std::string> senders;
     credential_kind credential = credential_kind::password; // oauth2: remote_secret stays empty
     std::string oauth_client;

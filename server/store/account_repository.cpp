@@ -109,10 +109,10 @@ user_result<account> account_repository::create(const new_account& a) {
     for (const auto& e : a.endpoints) {
         try {
             db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
-                .bind(1, id).bind(2, net::to_string(e.protocol)).bind(3, e.url()).run();
+                .bind(1, id).bind(2, domain::to_string(e.protocol)).bind(3, e.url()).run();
         } catch (const sqlite_error& err) {
             if (!err.is_constraint()) throw;
-            return user_error{"more than one " + std::string(net::to_string(e.protocol)) + " endpoint given"};
+            return user_error{"more than one " + std::string(domain::to_string(e.protocol)) + " endpoint given"};
         }
     }
     for (const auto& s : a.senders) {
@@ -149,7 +149,7 @@ void account_repository::load_details(account& a) {
     auto endpoints = db_.prepare("SELECT url, status, status_at, status_reason FROM endpoints WHERE account_id = ?1");
     endpoints.bind(1, a.id);
     while (endpoints.step()) {
-        auto parsed = net::parse_upstream_url(endpoints.column_text(0));
+        auto parsed = domain::parse_upstream_url(endpoints.column_text(0));
         if (!parsed) continue; // only valid URLs are ever written
         endpoint_record r{*parsed, upstream_status_from_string(endpoints.column_text(1)),
                           endpoints.column_optional_int64(2), endpoints.column_text(3)};
@@ -292,10 +292,10 @@ user_result<account> account_repository::update(std::string_view name, const cha
         for (const auto& e : *c.endpoints) {
             try {
                 db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
-                    .bind(1, id).bind(2, net::to_string(e.protocol)).bind(3, e.url()).run();
+                    .bind(1, id).bind(2, domain::to_string(e.protocol)).bind(3, e.url()).run();
             } catch (const sqlite_error& err) {
                 if (!err.is_constraint()) throw;
-                return user_error{"more than one " + std::string(net::to_string(e.protocol)) + " endpoint given"};
+                return user_error{"more than one " + std::string(domain::to_string(e.protocol)) + " endpoint given"};
             }
         }
     }
@@ -324,13 +324,13 @@ void account_repository::set_admin_password(std::string_view password) {
         .bind_blob(1, hash).run();
 }
 
-void account_repository::record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,
+void account_repository::record_status(std::int64_t account_id, domain::mail_protocol protocol, upstream_status status,
                                        std::string_view reason) {
     std::lock_guard lock(mutex_);
     db_.prepare("UPDATE endpoints SET status = ?1, status_at = ?2, status_reason = ?3 WHERE account_id = ?4 AND "
                 "protocol = ?5")
         .bind(1, to_string(status)).bind(2, unix_now()).bind(3, reason).bind(4, account_id)
-        .bind(5, net::to_string(protocol)).run();
+        .bind(5, domain::to_string(protocol)).run();
 }
 
 void account_repository::record_login(std::int64_t account_id) {

@@ -56,7 +56,7 @@ public:
         std::optional<std::string> local_user;
         std::optional<std::string> remote_user;
         std::optional<std::string> provider;
-        std::optional<std::vector<net::upstream_endpoint>> endpoints;
+        std::optional<std::vector<domain::upstream_endpoint>> endpoints;
         std::optional<std::vector<std::string>> senders;
     };
     user_result<account> update(std::string_view name, const changes& c);
@@ -68,7 +68,7 @@ public:
     std::optional<std::string> admin_password_hash();
     void set_admin_password(std::string_view password);
 
-    void record_status(std::int64_t account_id, net::mail_protocol protocol, upstream_status status,
+    void record_status(std::int64_t account_id, domain::mail_protocol protocol, upstream_status status,
                        std::string_view reason);
     void record_login(std::int64_t account_id);
 

@@ -45,8 +45,8 @@ std::optional<std::string> oauth_repository::open_sealed(std::string_view sealed
     return open(key_.get(), sealed, aad);
 }
 
-oauth::oauth_client oauth_repository::read_client(statement& q, bool with_secret) {
-    oauth::oauth_client c;
+domain::oauth_client oauth_repository::read_client(statement& q, bool with_secret) {
+    domain::oauth_client c;
     c.name = q.column_text(0);
     c.preset = q.column_text(1);
     c.client_id = q.column_text(2);
@@ -55,7 +55,7 @@ oauth::oauth_client oauth_repository::read_client(statement& q, bool with_secret
     c.device_url = q.column_text(5);
     c.revoke_url = q.column_text(6);
     c.scope = q.column_text(7);
-    c.mechanism = q.column_text(8) == "oauthbearer" ? oauth::sasl_mechanism::oauthbearer : oauth::sasl_mechanism::xoauth2;
+    c.mechanism = q.column_text(8) == "oauthbearer" ? domain::sasl_mechanism::oauthbearer : domain::sasl_mechanism::xoauth2;
     c.tenant = q.column_text(9);
     c.from_config = q.column_int64(10) != 0;
     if (with_secret && !q.column_is_null(11)) {
@@ -66,9 +66,9 @@ oauth::oauth_client oauth_repository::read_client(statement& q, bool with_secret
     return c;
 }
 
-std::vector<oauth::oauth_client> oauth_repository::clients() {
+std::vector<domain::oauth_client> oauth_repository::clients() {
     std::lock_guard lock(mutex_);
-    std::vector<oauth::oauth_client> out;
+    std::vector<domain::oauth_client> out;
     auto q = db_.prepare(std::string(client_columns) + "ORDER BY name");
     while (q.step()) {
         out.push_back(read_client(q, false));
@@ -77,7 +77,7 @@ std::vector<oauth::oauth_client> oauth_repository::clients() {
     return out;
 }
 
-std::optional<oauth::oauth_client> oauth_repository::client(std::string_view name, bool with_secret) {
+std::optional<domain::oauth_client> oauth_repository::client(std::string_view name, bool with_secret) {
     std::lock_guard lock(mutex_);
     auto q = db_.prepare(std::string(client_columns) + "WHERE name = ?1");
     q.bind(1, name);
@@ -85,7 +85,7 @@ std::optional<oauth::oauth_client> oauth_repository::client(std::string_view nam
     return read_client(q, with_secret);
 }
 
-user_result<void> oauth_repository::write_client(const oauth::oauth_client& c, bool from_config) {
+user_result<void> oauth_repository::write_client(const domain::oauth_client& c, bool from_config) {
     auto existing = db_.prepare("SELECT from_config FROM oauth_clients WHERE name = ?1");
     existing.bind(1, c.name);
     if (existing.step() && existing.column_int64(0) != 0 && !from_config)
@@ -101,16 +101,16 @@ user_result<void> oauth_repository::write_client(const oauth::oauth_client& c, b
     if (c.client_secret.empty()) q.bind_null(4);
     else q.bind_blob(4, seal(key_.get(), c.client_secret, client_aad(c.name)));
     q.bind(5, c.authorize_url).bind(6, c.token_url).bind(7, c.device_url).bind(8, c.revoke_url).bind(9, c.scope)
-        .bind(10, oauth::to_string(c.mechanism)).bind(11, c.tenant).bind(12, from_config ? 1 : 0).run();
+        .bind(10, domain::to_string(c.mechanism)).bind(11, c.tenant).bind(12, from_config ? 1 : 0).run();
     return {};
 }
 
-user_result<void> oauth_repository::save_client(const oauth::oauth_client& c) {
+user_result<void> oauth_repository::save_client(const domain::oauth_client& c) {
     std::lock_guard lock(mutex_);
     return write_client(c, false);
 }
 
-void oauth_repository::sync_config_clients(const std::vector<oauth::oauth_client>& from_config) {
+void oauth_repository::sync_config_clients(const std::vector<domain::oauth_client>& from_config) {
     std::lock_guard lock(mutex_);
     transaction tx(db_);
     // A section removed from the file no longer pins its row: it stays (accounts may use it) but becomes editable.

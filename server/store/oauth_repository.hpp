@@ -5,7 +5,7 @@
 #pragma once
 
 #include "server/common/user_error.hpp"
-#include "server/oauth/oauth_client.hpp"
+#include "server/domain/oauth_client.hpp"
 #include "server/store/guarded_key.hpp"
 #include "server/store/oauth_grant.hpp"
 #include "server/store/sqlite.hpp"
@@ -20,13 +20,13 @@ public:
     oauth_repository(database& db, const guarded_key& key, std::mutex& mutex) : db_(db), key_(key), mutex_(mutex) {}
 
     // Clients (secret included only by client(): the token service needs it, nothing shows it).
-    std::vector<oauth::oauth_client> clients();
+    std::vector<domain::oauth_client> clients();
     // `with_secret` false: the settings alone, without opening the sealed secret (a login needs only the mechanism).
-    std::optional<oauth::oauth_client> client(std::string_view name, bool with_secret = true);
+    std::optional<domain::oauth_client> client(std::string_view name, bool with_secret = true);
     // Inserts or replaces; a client from the config file cannot be changed from elsewhere.
-    user_result<void> save_client(const oauth::oauth_client& c);
+    user_result<void> save_client(const domain::oauth_client& c);
     // The [oauth.NAME] sections of the config file, written over what the store had under those names.
-    void sync_config_clients(const std::vector<oauth::oauth_client>& from_config);
+    void sync_config_clients(const std::vector<domain::oauth_client>& from_config);
     user_result<void> remove_client(std::string_view name);
 
     // Grants. Absent for password accounts.
@@ -51,8 +51,8 @@ private:
     std::string client_aad(std::string_view name) const;
     std::string token_aad(std::int64_t account_id, std::string_view field) const;
     std::optional<std::string> open_sealed(std::string_view sealed, const std::string& aad) const;
-    oauth::oauth_client read_client(statement& q, bool with_secret);
-    user_result<void> write_client(const oauth::oauth_client& c, bool from_config);
+    domain::oauth_client read_client(statement& q, bool with_secret);
+    user_result<void> write_client(const domain::oauth_client& c, bool from_config);
 
     database& db_;
     const guarded_key& key_;

@@ -24,7 +24,7 @@ new_account sample(std::string name = "office", std::string local = "scanner") {
     a.remote_user = "office@example.com";
     a.remote_secret = "remote-app-password";
     a.provider = "custom";
-    a.endpoints = {*net::parse_upstream_url("imaps://imap.example.com"), *net::parse_upstream_url("smtps://smtp.example.com")};
+    a.endpoints = {*domain::parse_upstream_url("imaps://imap.example.com"), *domain::parse_upstream_url("smtps://smtp.example.com")};
     a.senders = {"office@example.com", "scans@example.com"};
     return a;
 }
@@ -53,7 +53,7 @@ TEST(account_repository, create_find_list_and_secret_round_trip) {
     ASSERT_TRUE(created) << created.error().message;
     EXPECT_EQ(created->name, "office");
     EXPECT_EQ(created->endpoints.size(), 2u);
-    EXPECT_EQ(created->endpoints.at(net::mail_protocol::imap).endpoint.url(), "imaps://imap.example.com:993");
+    EXPECT_EQ(created->endpoints.at(domain::mail_protocol::imap).endpoint.url(), "imaps://imap.example.com:993");
     EXPECT_EQ(created->senders, (std::vector<std::string>{"office@example.com", "scans@example.com"}));
     EXPECT_EQ(repo.remote_secret(*created), "remote-app-password");
     EXPECT_EQ(repo.list().size(), 1u);
@@ -92,14 +92,14 @@ TEST(account_repository, enable_disable_remove_and_status) {
     auto a = *repo.create(sample());
     ASSERT_TRUE(repo.set_enabled("office", false));
     EXPECT_FALSE(repo.find("office")->enabled);
-    repo.record_status(a.id, net::mail_protocol::imap, upstream_status::auth_failed, "535 rejected");
+    repo.record_status(a.id, domain::mail_protocol::imap, upstream_status::auth_failed, "535 rejected");
     repo.record_login(a.id);
     auto again = *repo.find("office");
-    const auto& imap = again.endpoints.at(net::mail_protocol::imap);
+    const auto& imap = again.endpoints.at(domain::mail_protocol::imap);
     EXPECT_EQ(imap.status, upstream_status::auth_failed);
     EXPECT_EQ(imap.status_reason, "535 rejected");
     EXPECT_TRUE(imap.status_at);
-    EXPECT_EQ(again.endpoints.at(net::mail_protocol::smtp).status, upstream_status::unknown);
+    EXPECT_EQ(again.endpoints.at(domain::mail_protocol::smtp).status, upstream_status::unknown);
     EXPECT_TRUE(again.last_login_at);
     ASSERT_TRUE(repo.remove("office"));
     EXPECT_FALSE(repo.find("office"));

@@ -50,7 +50,7 @@ TEST(config, embedded_defaults) {
     EXPECT_EQ(c.listen.at("smtp").to_string(), "127.0.0.1:1587");
     EXPECT_EQ(c.listen.at("smtps").to_string(), "127.0.0.1:1465");
     EXPECT_EQ(c.listen.at("admin").to_string(), "127.0.0.1:8080");
-    EXPECT_EQ(c.tls_min_version, tls_version::v1_2);
+    EXPECT_EQ(c.tls_min_version, mailgate::net::min_tls::v1_2);
     EXPECT_TRUE(c.access_allow.contains("192.168.1.10"));
     EXPECT_TRUE(c.access_allow.contains("127.0.0.1"));
     EXPECT_FALSE(c.access_allow.contains("8.8.8.8"));
@@ -66,7 +66,7 @@ TEST(config, flags_set_every_key) {
     EXPECT_EQ(c.data_dir, "/var/lib/mailgate");
     EXPECT_EQ(c.listen.at("imap").host, "::1");
     EXPECT_FALSE(c.listen.contains("pop3")); // empty disables
-    EXPECT_EQ(c.tls_min_version, tls_version::v1_0);
+    EXPECT_EQ(c.tls_min_version, mailgate::net::min_tls::v1_0);
     EXPECT_FALSE(c.access_allow.contains("127.0.0.1"));
     EXPECT_TRUE(c.access_plaintext_auth.contains("10.9.9.9"));
     EXPECT_TRUE(c.access_relay_without_auth.contains("10.0.0.5"));
@@ -81,7 +81,7 @@ TEST(config, ini_file_with_flags_winning) {
     EXPECT_EQ(c.data_dir, "/srv/mail");
     EXPECT_EQ(c.listen.at("smtp").to_string(), "0.0.0.0:587");
     EXPECT_FALSE(c.listen.contains("admin"));
-    EXPECT_EQ(c.tls_min_version, tls_version::v1_1);
+    EXPECT_EQ(c.tls_min_version, mailgate::net::min_tls::v1_1);
     EXPECT_FALSE(c.access_plaintext_auth.contains("10.0.0.1"));
 }
 

@@ -9,6 +9,7 @@
 
 using namespace mailgate;
 using namespace mailgate::oauth;
+using mailgate::domain::oauth_client;
 
 namespace {
 

@@ -1,11 +1,11 @@
 // OAuth2 client registrations: what the google/microsoft presets fill in, what the validation refuses, and
 // the setter the config file and the admin API go through.
-#include "server/oauth/oauth_client.hpp"
+#include "server/domain/oauth_client.hpp"
 
 #include <gtest/gtest.h>
 
 using namespace mailgate;
-using namespace mailgate::oauth;
+using namespace mailgate::domain;
 
 namespace {
 

@@ -61,7 +61,7 @@ TEST(oauth_config, microsoft_section_is_completed_with_its_preset) {
     EXPECT_EQ(o.device_url, "https://login.microsoftonline.com/contoso/oauth2/v2.0/devicecode");
     EXPECT_TRUE(contains(o.scope, "offline_access"));
     EXPECT_TRUE(o.client_secret.empty());
-    EXPECT_EQ(o.mechanism, oauth::sasl_mechanism::xoauth2);
+    EXPECT_EQ(o.mechanism, domain::sasl_mechanism::xoauth2);
 }
 
 TEST(oauth_config, several_sections_and_no_section) {
@@ -76,8 +76,8 @@ TEST(oauth_config, several_sections_and_no_section) {
              "device_url = https://idp.lan/device\nscope = mail offline_access\nmechanism = oauthbearer\n");
     ASSERT_EQ(c.oauth_clients.size(), 2u);
     EXPECT_EQ(c.listen.at("smtp").to_string(), "0.0.0.0:587"); // other sections still apply
-    const oauth::oauth_client* gmail = nullptr;
-    const oauth::oauth_client* own = nullptr;
+    const domain::oauth_client* gmail = nullptr;
+    const domain::oauth_client* own = nullptr;
     for (const auto& o : c.oauth_clients)
         (o.name == "gmail" ? gmail : own) = &o;
     ASSERT_TRUE(gmail && own);
@@ -87,7 +87,7 @@ TEST(oauth_config, several_sections_and_no_section) {
     EXPECT_TRUE(gmail->from_config);
     EXPECT_EQ(own->name, "own");
     EXPECT_EQ(own->preset, "custom");
-    EXPECT_EQ(own->mechanism, oauth::sasl_mechanism::oauthbearer);
+    EXPECT_EQ(own->mechanism, domain::sasl_mechanism::oauthbearer);
     EXPECT_EQ(own->scope, "mail offline_access");
     EXPECT_TRUE(own->from_config);
 }

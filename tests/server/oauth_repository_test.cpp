@@ -24,8 +24,8 @@ const std::string refresh_1 = "1//REFRESH-one-Mn4bV7cX1zLk9jH2gF5dS8aQ3wE6rT0y";
 const std::string refresh_2 = "1//REFRESH-two-Pl0oK9iJ8uH7yG6tF5rD4eS3wA2qZ1xC";
 const std::string client_secret = "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5Ke2Tj8Yh4";
 
-oauth::oauth_client client(std::string name = "corp") {
-    oauth::oauth_client c;
+domain::oauth_client client(std::string name = "corp") {
+    domain::oauth_client c;
     c.name = std::move(name);
     c.preset = "microsoft";
     c.client_id = "11111111-2222-3333-4444-555555555555";
@@ -45,7 +45,7 @@ new_account oauth_account(std::string name = "office", std::string local = "scan
     a.local_password = "local-pw";
     a.remote_user = "office@contoso.com";
     a.provider = "microsoft";
-    a.endpoints = {*net::parse_upstream_url("imaps://outlook.office365.com")};
+    a.endpoints = {*domain::parse_upstream_url("imaps://outlook.office365.com")};
     a.credential = credential_kind::oauth2;
     a.oauth_client = std::move(client);
     return a;
@@ -59,7 +59,7 @@ new_account password_account(std::string name = "legacy", std::string local = "p
     a.remote_user = "legacy@example.com";
     a.remote_secret = "app-password";
     a.provider = "custom";
-    a.endpoints = {*net::parse_upstream_url("imaps://imap.example.com")};
+    a.endpoints = {*domain::parse_upstream_url("imaps://imap.example.com")};
     return a;
 }
 
@@ -113,7 +113,7 @@ TEST(oauth_repository, save_list_and_read_a_client) {
     c.revoke_url = "https://example.com/revoke";
     ASSERT_TRUE(repo.oauth().save_client(c));
     auto pub = client("public");
-    pub.mechanism = oauth::sasl_mechanism::oauthbearer;
+    pub.mechanism = domain::sasl_mechanism::oauthbearer;
     pub.preset = "custom";
     ASSERT_TRUE(repo.oauth().save_client(pub));
 
@@ -125,7 +125,7 @@ TEST(oauth_repository, save_list_and_read_a_client) {
         EXPECT_FALSE(contains(l.client_secret, client_secret)) << l.name;
     EXPECT_EQ(listed[0].client_secret, "(set)"); // the listing says a secret exists, never what it is
     EXPECT_EQ(listed[1].client_secret, "");
-    EXPECT_EQ(listed[1].mechanism, oauth::sasl_mechanism::oauthbearer);
+    EXPECT_EQ(listed[1].mechanism, domain::sasl_mechanism::oauthbearer);
 
     auto read = repo.oauth().client("corp");
     ASSERT_TRUE(read);
@@ -138,7 +138,7 @@ TEST(oauth_repository, save_list_and_read_a_client) {
     EXPECT_EQ(read->device_url, c.device_url);
     EXPECT_EQ(read->revoke_url, "https://example.com/revoke");
     EXPECT_EQ(read->scope, c.scope);
-    EXPECT_EQ(read->mechanism, oauth::sasl_mechanism::xoauth2);
+    EXPECT_EQ(read->mechanism, domain::sasl_mechanism::xoauth2);
     EXPECT_FALSE(read->from_config);
     EXPECT_EQ(repo.oauth().client("public")->client_secret, "");
 }

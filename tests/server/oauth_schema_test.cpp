@@ -142,7 +142,7 @@ TEST(oauth_schema, a_version_1_database_migrates_and_keeps_password_accounts) {
     }
 
     // The migrated store takes OAuth2 accounts beside the old ones.
-    oauth::oauth_client c;
+    domain::oauth_client c;
     c.name = "corp";
     c.client_id = "cid";
     c.token_url = "https://idp.example.com/token";
@@ -155,7 +155,7 @@ TEST(oauth_schema, a_version_1_database_migrates_and_keeps_password_accounts) {
     a.local_password = "pw";
     a.remote_user = "office@example.com";
     a.provider = "custom";
-    a.endpoints = {*net::parse_upstream_url("imaps://imap.example.com")};
+    a.endpoints = {*domain::parse_upstream_url("imaps://imap.example.com")};
     a.credential = credential_kind::oauth2;
     a.oauth_client = "corp";
     auto created = repo.create(a);

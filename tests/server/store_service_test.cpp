@@ -17,7 +17,7 @@ TEST(store_service, authenticates_off_the_io_thread) {
     temp_dir tmp;
     account_repository repo(tmp.data(), password_hasher({.log2_n = 10, .r = 8, .p = 1}));
     new_account a{"office", "scanner", "local-pw", "r@example.com", "secret", "custom",
-                  {*net::parse_upstream_url("imaps://imap.example.com")}, {}};
+                  {*domain::parse_upstream_url("imaps://imap.example.com")}, {}};
     ASSERT_TRUE(repo.create(a));
     boost::asio::thread_pool pool(1);
     store_service service(repo, pool);

@@ -1,23 +1,24 @@
 // Provider endpoint URLs.
-#include "server/net/upstream_endpoint.hpp"
+#include "server/domain/endpoint.hpp"
 
 #include <gtest/gtest.h>
 
-using namespace mailgate::net;
+using namespace mailgate::domain;
+using mailgate::protocols::upstream_tls;
 
 TEST(upstream_endpoint, schemes_and_default_ports) {
     struct case_t {
         const char* url;
         mail_protocol protocol;
-        tls_mode tls;
+        upstream_tls tls;
         std::uint16_t port;
     };
-    for (auto c : {case_t{"imaps://imap.gmail.com", mail_protocol::imap, tls_mode::implicit, 993},
-                   case_t{"imap+starttls://mail.example.com", mail_protocol::imap, tls_mode::starttls, 143},
-                   case_t{"pop3s://pop.gmail.com", mail_protocol::pop3, tls_mode::implicit, 995},
-                   case_t{"pop3+starttls://mail.example.com", mail_protocol::pop3, tls_mode::starttls, 110},
-                   case_t{"smtps://smtp.gmail.com", mail_protocol::smtp, tls_mode::implicit, 465},
-                   case_t{"smtp+starttls://smtp.office365.com", mail_protocol::smtp, tls_mode::starttls, 587}}) {
+    for (auto c : {case_t{"imaps://imap.gmail.com", mail_protocol::imap, upstream_tls::implicit, 993},
+                   case_t{"imap+starttls://mail.example.com", mail_protocol::imap, upstream_tls::starttls, 143},
+                   case_t{"pop3s://pop.gmail.com", mail_protocol::pop3, upstream_tls::implicit, 995},
+                   case_t{"pop3+starttls://mail.example.com", mail_protocol::pop3, upstream_tls::starttls, 110},
+                   case_t{"smtps://smtp.gmail.com", mail_protocol::smtp, upstream_tls::implicit, 465},
+                   case_t{"smtp+starttls://smtp.office365.com", mail_protocol::smtp, upstream_tls::starttls, 587}}) {
         auto e = parse_upstream_url(c.url);
         ASSERT_TRUE(e) << c.url;
         EXPECT_EQ(e->protocol, c.protocol);

@@ -7,10 +7,10 @@
 
 #include <string>
 
-namespace mailgate::app {
+namespace mailgate::store {
 
 std::string format_time(std::optional<std::int64_t> unix_seconds);
 std::string format_account(const store::account& a);
 boost::json::value account_json(const store::account& a);
 
-} // namespace mailgate::app
+} // namespace mailgate::store

@@ -1,12 +1,12 @@
 // Account rendering.
-#include "server/app/account_view.hpp"
+#include "server/store/account_view.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <ctime>
 
-namespace mailgate::app {
+namespace mailgate::store {
 
 std::string format_time(std::optional<std::int64_t> unix_seconds) {
     if (!unix_seconds) return "never";
@@ -26,7 +26,7 @@ std::string format_account(const store::account& a) {
     out += "provider:     " + a.provider + "\n";
     out += std::string("enabled:      ") + (a.enabled ? "yes" : "no") + "\n";
     for (const auto& [protocol, e] : a.endpoints) {
-        out += std::string(net::to_string(protocol)) + ":         " + e.endpoint.url() + "  [" +
+        out += std::string(domain::to_string(protocol)) + ":         " + e.endpoint.url() + "  [" +
                std::string(store::to_string(e.status));
         if (e.status_at) out += " at " + format_time(e.status_at);
         if (!e.status_reason.empty()) out += ": " + e.status_reason;
@@ -75,7 +75,7 @@ boost::json::value account_json(const store::account& a) {
         ep["status"] = std::string(store::to_string(e.status));
         ep["status_at"] = e.status_at ? boost::json::value(*e.status_at) : nullptr;
         ep["status_reason"] = e.status_reason;
-        endpoints[std::string(net::to_string(protocol))] = std::move(ep);
+        endpoints[std::string(domain::to_string(protocol))] = std::move(ep);
     }
     o["endpoints"] = std::move(endpoints);
     boost::json::array senders;
@@ -106,4 +106,4 @@ boost::json::value account_json(const store::account& a) {
     return o;
 }
 
-} // namespace mailgate::app
+} // namespace mailgate::store

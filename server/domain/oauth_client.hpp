@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mailgate::oauth {
+namespace mailgate::domain {
 
 enum class sasl_mechanism { xoauth2, oauthbearer };
 std::string_view to_string(sasl_mechanism m);

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mailgate::app {
+namespace mailgate::domain {
 
 struct provider_preset {
     std::string_view name;

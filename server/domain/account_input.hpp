@@ -3,14 +3,14 @@
 #pragma once
 
 #include "server/common/user_error.hpp"
-#include "server/net/upstream_endpoint.hpp"
+#include "server/domain/endpoint.hpp"
 
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace mailgate::app {
+namespace mailgate::domain {
 
 struct endpoint_input {
     std::string provider = "custom";
@@ -18,7 +18,7 @@ struct endpoint_input {
 };
 
 // The endpoints for a preset and/or explicit URLs. Errors name the protocol ("imap: ...").
-user_result<std::vector<net::upstream_endpoint>> resolve_endpoints(const endpoint_input& input);
+user_result<std::vector<domain::upstream_endpoint>> resolve_endpoints(const endpoint_input& input);
 
 user_result<void> validate_senders(const std::vector<std::string>& senders);
 

@@ -1,22 +1,21 @@
 // A provider endpoint as a URL: imaps://, imap+starttls://, pop3s://, pop3+starttls://, smtps://, smtp+starttls://.
 #pragma once
 
+#include "protocols/common/upstream_tls.hpp"
 #include "server/common/user_error.hpp"
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace mailgate::net {
+namespace mailgate::domain {
 
 enum class mail_protocol { imap, pop3, smtp };
 std::string_view to_string(mail_protocol p);
 
-enum class tls_mode { implicit, starttls };
-
 struct upstream_endpoint {
     mail_protocol protocol;
-    tls_mode tls;
+    protocols::upstream_tls tls; // implicit TLS, or STARTTLS that must succeed
     std::string host;
     std::uint16_t port;
 

@@ -1,11 +1,11 @@
 // Shared validation of account input.
-#include "server/app/account_input.hpp"
+#include "server/domain/account_input.hpp"
 
-#include "server/app/providers.hpp"
+#include "server/domain/providers.hpp"
 
-namespace mailgate::app {
+namespace mailgate::domain {
 
-user_result<std::vector<net::upstream_endpoint>> resolve_endpoints(const endpoint_input& input) {
+user_result<std::vector<domain::upstream_endpoint>> resolve_endpoints(const endpoint_input& input) {
     std::map<std::string, std::string> urls;
     if (input.provider != "custom") {
         const auto* preset = find_provider(input.provider);
@@ -20,11 +20,11 @@ user_result<std::vector<net::upstream_endpoint>> resolve_endpoints(const endpoin
         if (!url.empty()) urls[protocol] = url; // explicit URLs override a preset's
     }
     if (urls.empty()) return user_error{"choose a provider or give at least one of the imap, pop3, smtp URLs"};
-    std::vector<net::upstream_endpoint> out;
+    std::vector<domain::upstream_endpoint> out;
     for (const auto& [protocol, url] : urls) {
-        auto endpoint = net::parse_upstream_url(url);
+        auto endpoint = domain::parse_upstream_url(url);
         if (!endpoint) return user_error{protocol + ": " + endpoint.error().message};
-        if (net::to_string(endpoint->protocol) != protocol)
+        if (domain::to_string(endpoint->protocol) != protocol)
             return user_error{protocol + ": '" + url + "' is not a " + protocol + " URL"};
         out.push_back(*endpoint);
     }

@@ -1,22 +1,22 @@
 // Upstream URL parsing with Boost.URL; only TLS schemes are accepted.
-#include "server/net/upstream_endpoint.hpp"
+#include "server/domain/endpoint.hpp"
 
 #include <boost/url/parse.hpp>
 
-namespace mailgate::net {
+namespace mailgate::domain {
 namespace {
 
 struct scheme_info {
     std::string_view scheme;
     mail_protocol protocol;
-    tls_mode tls;
+    protocols::upstream_tls tls;
     std::uint16_t default_port;
 };
 
 constexpr scheme_info schemes[] = {
-    {"imaps", mail_protocol::imap, tls_mode::implicit, 993},  {"imap+starttls", mail_protocol::imap, tls_mode::starttls, 143},
-    {"pop3s", mail_protocol::pop3, tls_mode::implicit, 995},  {"pop3+starttls", mail_protocol::pop3, tls_mode::starttls, 110},
-    {"smtps", mail_protocol::smtp, tls_mode::implicit, 465},  {"smtp+starttls", mail_protocol::smtp, tls_mode::starttls, 587},
+    {"imaps", mail_protocol::imap, protocols::upstream_tls::implicit, 993},  {"imap+starttls", mail_protocol::imap, protocols::upstream_tls::starttls, 143},
+    {"pop3s", mail_protocol::pop3, protocols::upstream_tls::implicit, 995},  {"pop3+starttls", mail_protocol::pop3, protocols::upstream_tls::starttls, 110},
+    {"smtps", mail_protocol::smtp, protocols::upstream_tls::implicit, 465},  {"smtp+starttls", mail_protocol::smtp, protocols::upstream_tls::starttls, 587},
 };
 
 } // namespace

@@ -1,9 +1,9 @@
 // Presets and validation of OAuth2 client registrations.
-#include "server/oauth/oauth_client.hpp"
+#include "server/domain/oauth_client.hpp"
 
 #include <boost/url/parse.hpp>
 
-namespace mailgate::oauth {
+namespace mailgate::domain {
 namespace {
 
 const std::string microsoft_base = "https://login.microsoftonline.com/";

@@ -1,7 +1,7 @@
 // The preset table. Every endpoint is TLS: implicit on 993/995/465, STARTTLS on 587.
-#include "server/app/providers.hpp"
+#include "server/domain/providers.hpp"
 
-namespace mailgate::app {
+namespace mailgate::domain {
 
 const std::vector<provider_preset>& provider_presets() {
     static const std::vector<provider_preset> presets{
