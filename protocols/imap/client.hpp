@@ -1,5 +1,11 @@
 // IMAP client codec toward the provider: greeting, CAPABILITY, STARTTLS, login (AUTHENTICATE PLAIN or LOGIN for a
 // password, AUTHENTICATE XOAUTH2 or OAUTHBEARER for an OAuth2 token), post-login capabilities, LOGOUT.
+//
+// Flow (upstream_codec's actions): read the * OK greeting (its [CAPABILITY] code, else CAPABILITY) -> with
+// STARTTLS mode STARTTLS, `start_tls`, CAPABILITY again (pre-TLS capabilities forgotten) -> AUTHENTICATE (SASL-IR
+// when offered) or LOGIN with quoted/literal strings -> the tagged OK's [CAPABILITY] code or one more CAPABILITY
+// -> `done`, with capability_atoms() for the client; NO -> `failed` (auth_rejected, token_rejected, or
+// temporarily_unavailable for [UNAVAILABLE]), BAD -> `failed` (malformed_reply). logout(): LOGOUT -> `done`.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"

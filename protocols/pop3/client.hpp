@@ -1,5 +1,11 @@
 // POP3 client codec toward the provider: greeting, CAPA, STLS, login (AUTH PLAIN or USER/PASS for a password,
 // AUTH XOAUTH2 or OAUTHBEARER for an OAuth2 token), QUIT.
+//
+// Flow (upstream_codec's actions): read the +OK greeting -> CAPA -> with STARTTLS mode STLS, `start_tls`, CAPA
+// again (pre-TLS capabilities forgotten) -> a password: AUTH PLAIN if SASL PLAIN is listed, else USER/PASS; a
+// bearer token: AUTH XOAUTH2/OAUTHBEARER only if listed -> `done` (logged in; the relay takes over) or `failed`
+// (-ERR [AUTH] and other refusals: auth_rejected / token_rejected; [IN-USE], [SYS/TEMP]: temporarily_unavailable).
+// logout(): QUIT -> `done`.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"

@@ -1,5 +1,10 @@
 // SMTP client codec toward the provider: greeting, EHLO, STARTTLS, AUTH (PLAIN or LOGIN for a password, XOAUTH2
 // or OAUTHBEARER for an OAuth2 token), QUIT.
+//
+// Flow (upstream_codec's actions): read the 220 greeting -> EHLO -> with STARTTLS mode STARTTLS, `start_tls`,
+// EHLO again (extensions forgotten) -> AUTH (inline response when the line fits 512 octets, else after 334) ->
+// 235 `done`; 4xx, 5xx -> `failed`. After login, transact(line) or await_verdict() (the reply to the end of DATA,
+// read under the data_verdict deadline) -> `done` with last_reply(). logout(): QUIT -> `done`.
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"

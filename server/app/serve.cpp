@@ -16,6 +16,7 @@
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -68,31 +69,22 @@ void write_ports_file(const std::filesystem::path& path, const std::vector<bound
 }
 
 // Lets sessions finish for up to `grace`, then closes the rest (with their protocol's goodbye where one can be
-// said) and stops the loops once they are gone or a second later.
-void stop_after_grace(net::io_pool& io, proxy::activity& live, const net::connection_limits& limits,
+// said); the loops stop once the last session has ended, or a second after the rest were closed.
+void stop_after_grace(net::io_pool& io, proxy::activity& live, net::connection_limits& limits,
                       std::chrono::seconds grace) {
-    auto timer = std::make_shared<boost::asio::steady_timer>(io.main());
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    auto closed = std::make_shared<bool>(false);
-    auto poll = std::make_shared<std::function<void()>>();
-    // The closure holds itself only weakly; the pending wait keeps it alive, so it is freed once polling ends.
-    *poll = [&io, &live, &limits, timer, deadline, closed, self = std::weak_ptr(poll)] {
-        auto now = std::chrono::steady_clock::now();
-        if (limits.active() == 0 || now >= deadline + std::chrono::seconds(1)) {
-            io.stop();
-            return;
-        }
-        if (now >= deadline && !*closed) {
-            *closed = true;
-            spdlog::info("closing {} remaining session(s)", live.close_all_sessions(proxy::close_reason::shutdown_all));
-        }
-        timer->expires_after(std::chrono::milliseconds(100));
-        timer->async_wait([poll = self.lock()](boost::system::error_code) { (*poll)(); });
+    auto stop = [&io] {
+        // A moment first, so that what stopping just cancelled (the accept loops, the token service's timers)
+        // finishes normally rather than being destroyed half-way with the loops.
+        auto settle = std::make_shared<boost::asio::steady_timer>(io.main(), std::chrono::milliseconds(100));
+        settle->async_wait([&io, settle](boost::system::error_code) { io.stop(); });
     };
-    // The first look comes after one interval, so that what stopping just cancelled (the accept loops, the token
-    // service's timers) finishes normally rather than being destroyed half-way with the loops.
-    timer->expires_after(std::chrono::milliseconds(100));
-    timer->async_wait([poll](boost::system::error_code) { (*poll)(); });
+    limits.when_drained([&io, stop] { boost::asio::post(io.main(), stop); });
+    auto timer = std::make_shared<boost::asio::steady_timer>(io.main(), grace);
+    timer->async_wait([&io, &live, timer](boost::system::error_code) {
+        spdlog::info("closing {} remaining session(s)", live.close_all_sessions(proxy::close_reason::shutdown_all));
+        timer->expires_after(std::chrono::seconds(1));
+        timer->async_wait([&io, timer](boost::system::error_code) { io.stop(); });
+    });
 }
 
 // Each relayed session holds two sockets; the usual soft limit of 1024 would cap the gateway near 500 sessions.

@@ -1,6 +1,8 @@
 // Connection accounting for the caps and the pre-login deadline.
 #include "server/net/connection_limits.hpp"
 
+#include <utility>
+
 namespace mailgate::net {
 
 std::string_view to_string(cap_reached c) {
@@ -14,7 +16,7 @@ std::string_view to_string(cap_reached c) {
 }
 
 connection_slot::connection_slot(connection_slot&& other) noexcept
-    : owner_(other.owner_), address_(std::move(other.address_)), deadline_(other.deadline_),
+    : owner_(other.owner_), id_(other.id_), address_(std::move(other.address_)), deadline_(other.deadline_),
       prelogin_(other.prelogin_) {
     other.owner_ = nullptr;
 }
@@ -44,14 +46,31 @@ std::optional<connection_slot> connection_limits::admit(const std::string& addre
     ++total_;
     ++prelogin_;
     ++per_address_[address];
-    return connection_slot(this, address, connection_slot::clock::now() + caps_.login_deadline);
+    return connection_slot(this, ++admitted_, address, connection_slot::clock::now() + caps_.login_deadline);
 }
 
 void connection_limits::release(const std::string& address, bool prelogin) {
-    std::lock_guard lock(mutex_);
-    --total_;
-    if (prelogin) --prelogin_;
-    if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+    std::function<void()> drained;
+    {
+        std::lock_guard lock(mutex_);
+        --total_;
+        if (prelogin) --prelogin_;
+        if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0)
+            per_address_.erase(it);
+        if (total_ == 0) drained = std::exchange(drained_, nullptr);
+    }
+    if (drained) drained();
+}
+
+void connection_limits::when_drained(std::function<void()> drained) {
+    {
+        std::lock_guard lock(mutex_);
+        if (total_ > 0) {
+            drained_ = std::move(drained);
+            return;
+        }
+    }
+    drained();
 }
 
 void connection_limits::left_prelogin() {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,6 +36,8 @@ public:
     connection_slot& operator=(connection_slot&&) = delete;
     ~connection_slot();
 
+    // The session's number, unique in this process (the "#7" of every log line about it).
+    std::uint64_t id() const { return id_; }
     void logged_in();
     bool is_logged_in() const { return !prelogin_; }
     // Time left of the pre-login deadline (zero or less: expired).
@@ -47,10 +51,11 @@ public:
 
 private:
     friend class connection_limits;
-    connection_slot(connection_limits* owner, std::string address, clock::time_point deadline)
-        : owner_(owner), address_(std::move(address)), deadline_(deadline) {}
+    connection_slot(connection_limits* owner, std::uint64_t id, std::string address, clock::time_point deadline)
+        : owner_(owner), id_(id), address_(std::move(address)), deadline_(deadline) {}
 
     connection_limits* owner_;
+    std::uint64_t id_;
     std::string address_;
     clock::time_point deadline_;
     bool prelogin_ = true;
@@ -66,6 +71,9 @@ public:
 
     std::size_t active() const;
     std::size_t prelogin() const;
+    // Calls `drained` once no slot is left: at once if none is, else when the last one is released (on that
+    // session's thread). Shutdown waits on it instead of polling.
+    void when_drained(std::function<void()> drained);
     const connection_caps& caps() const { return caps_; }
 
 private:
@@ -76,6 +84,8 @@ private:
     connection_caps caps_;
     mutable std::mutex mutex_;
     std::size_t total_ = 0;
+    std::uint64_t admitted_ = 0;
+    std::function<void()> drained_;
     std::size_t prelogin_ = 0;
     std::unordered_map<std::string, std::size_t> per_address_;
 };

@@ -122,8 +122,9 @@ asio::awaitable<void> listener::accept_loop() {
             continue;
         }
         auto executor = stream.socket().get_executor();
+        auto who = spec_.name + " #" + std::to_string(slot->id()) + " from " + stream.peer_address();
         asio::co_spawn(executor, run_session(std::move(stream), std::move(*slot)),
-                       log_failure(spec_.name + ": session ended with an internal error"));
+                       log_failure(who + ": session ended with an internal error"));
     }
 }
 

@@ -65,41 +65,46 @@ struct direction {
     relay_end on_eof, on_from_error, on_to_error;
 };
 
+struct stop {
+    relay_end end;
+    boost::system::error_code error{};
+};
+
 // Never throws: `||` waits for the first *successful* branch, so errors are returned as values.
-asio::awaitable<relay_end> pump(direction d) {
+asio::awaitable<stop> pump(direction d) {
     for (;;) {
         try {
             co_await d.from.wait_readable();
-        } catch (const boost::system::system_error&) {
-            co_return d.on_from_error;
+        } catch (const boost::system::system_error& e) {
+            co_return stop{d.on_from_error, e.code()};
         }
         lent_buffer buffer;
         std::size_t n = 0;
         try {
             n = co_await d.from.read_some(asio::buffer(buffer.data.get(), transfer_size));
-        } catch (const boost::system::system_error&) {
-            co_return d.on_from_error;
+        } catch (const boost::system::system_error& e) {
+            co_return stop{d.on_from_error, e.code()};
         }
-        if (n == 0) co_return d.on_eof;
+        if (n == 0) co_return stop{d.on_eof};
         d.last_activity = clock::now();
         try {
             co_await d.to.write(asio::buffer(buffer.data.get(), n));
-        } catch (const boost::system::system_error&) {
-            co_return d.on_to_error;
+        } catch (const boost::system::system_error& e) {
+            co_return stop{d.on_to_error, e.code()};
         }
         d.count += n;
         d.last_activity = clock::now();
     }
 }
 
-asio::awaitable<relay_end> watchdog(clock::time_point& last_activity, clock::duration idle) {
+asio::awaitable<stop> watchdog(clock::time_point& last_activity, clock::duration idle) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
         timer.expires_at(last_activity + idle);
         boost::system::error_code ec;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return relay_end::idle_timeout; // cancelled: another branch finished first
-        if (clock::now() >= last_activity + idle) co_return relay_end::idle_timeout;
+        if (ec) co_return stop{relay_end::idle_timeout}; // cancelled: another branch finished first
+        if (clock::now() >= last_activity + idle) co_return stop{relay_end::idle_timeout};
     }
 }
 
@@ -112,8 +117,9 @@ asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream, 
     if (!client_first.empty()) {
         try {
             co_await upstream.write(asio::buffer(client_first));
-        } catch (const boost::system::system_error&) {
+        } catch (const boost::system::system_error& e) {
             result.end = relay_end::upstream_error;
+            result.error = e.code();
             co_return result;
         }
         counters.up += client_first.size();
@@ -124,7 +130,12 @@ asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream, 
     direction down{upstream, client, counters.down, last_activity,
                    relay_end::upstream_closed, relay_end::upstream_error, relay_end::client_error};
     auto first = co_await (pump(up) || pump(down) || watchdog(last_activity, idle));
-    std::visit([&](relay_end e) { result.end = e; }, first);
+    std::visit(
+        [&](const stop& s) {
+            result.end = s.end;
+            result.error = s.error;
+        },
+        first);
     result.client_to_upstream = counters.up.load();
     result.upstream_to_client = counters.down.load();
     co_return result;

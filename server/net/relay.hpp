@@ -6,6 +6,7 @@
 #include "server/net/mail_stream.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -25,6 +26,7 @@ struct relay_counters {
 
 struct relay_result {
     relay_end end;
+    boost::system::error_code error; // for client_error and upstream_error: what failed
     std::uint64_t client_to_upstream = 0;
     std::uint64_t upstream_to_client = 0;
 };

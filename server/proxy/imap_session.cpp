@@ -12,7 +12,7 @@ std::string_view imap_session::refusal_line(net::refusal why) const { return ima
 
 boost::asio::awaitable<void> imap_session::serve(net::mail_stream& stream, const net::listener_spec&,
                                                  net::connection_slot& slot) {
-    session_label label{"imap", next_session_id(), stream.peer_address()};
+    session_context label{"imap", slot.id(), stream.peer_address()};
     imap::server codec({.starttls_offered = !stream.tls_active(),
                         .plaintext_login_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
                         .tls_active = stream.tls_active(),

@@ -13,16 +13,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 
 namespace mailgate::proxy {
 
 namespace asio = boost::asio;
-
-std::uint64_t next_session_id() {
-    static std::atomic<std::uint64_t> counter{0};
-    return ++counter;
-}
 
 protocols::login_outcome client_outcome(const login_result& result) {
     return result.ok() ? protocols::login_outcome::ok : client_reply(*result.failed);
@@ -33,18 +27,17 @@ protocols::provider_capabilities provider_capabilities_of(const login_result& re
     return result.codec->post_login_capabilities();
 }
 
-void log_plaintext_dropped(const session_label& label, std::size_t bytes) {
+void log_plaintext_dropped(const session_context& label, std::size_t bytes) {
     if (bytes == 0) return;
-    spdlog::warn("{} #{} from {}: {} bytes sent after STARTTLS before the handshake were dropped unread", label.protocol,
-                 label.id, label.peer, bytes);
+    label.warn("{} bytes sent after STARTTLS before the handshake were dropped unread", bytes);
 }
 
-void log_dialogue_end(const session_label& label, std::error_code why) {
+void log_dialogue_end(const session_context& label, std::error_code why) {
     bool routine = why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
     if (routine)
-        spdlog::debug("{} #{} from {}: {}", label.protocol, label.id, label.peer, why.message());
+        label.debug("{}", why.message());
     else
-        spdlog::info("{} #{} from {}: closing: {}", label.protocol, label.id, label.peer, why.message());
+        label.info("closing: {}", why.message());
 }
 
 namespace {
@@ -78,7 +71,7 @@ asio::awaitable<void> pause(std::chrono::milliseconds delay) {
 
 } // namespace
 
-asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,
+asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
                                             domain::mail_protocol protocol, const std::string& user,
                                             std::string& password) {
     login_result result;
@@ -87,10 +80,9 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
         // Unchecked: from here a right password is answered like a wrong one, so guessing gains nothing.
         store::wipe(password);
         if (attempt.first_refusal()) {
-            spdlog::warn("{} #{} from {}: {} failed logins from this address in {} s: further logins refused "
-                         "unchecked until they age out",
-                         label.protocol, label.id, label.peer, attempt.failures(),
-                         settings.throttle.policy().window.count());
+            label.warn("{} failed logins from this address in {} s: further logins refused unchecked until they "
+                       "age out",
+                       attempt.failures(), settings.throttle.policy().window.count());
             settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed,
                                   std::string(label.protocol), std::string(label.peer), "",
                                   "too many failed logins from this address: refusing logins for a while"});
@@ -103,8 +95,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     store::wipe(password);
     if (checked.verdict == store::local_check::busy) {
         attempt.finish(login_throttle::result::not_checked);
-        spdlog::warn("{} #{} from {}: password checks are queued to their limit; asked the client to retry",
-                     label.protocol, label.id, label.peer);
+        label.warn("password checks are queued to their limit; asked the client to retry");
         result.failed = domain::failure::temporary;
         co_return result;
     }
@@ -114,7 +105,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
                        : account ? login_throttle::result::success // right password, account disabled
                                  : login_throttle::result::failure);
         auto who = checked.known_user ? "user '" + loggable(user) + "'" : unknown_user_label(user);
-        spdlog::info("{} #{} from {}: local login failed for {}{}", label.protocol, label.id, label.peer, who,
+        label.info("local login failed for {}{}", who,
                      account ? " (account disabled)" : "");
         settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed, std::string(label.protocol),
                               std::string(label.peer), account ? account->name : "", "local login failed for " + who});
@@ -125,7 +116,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     attempt.finish(login_throttle::result::success);
     auto provider = co_await open_provider_session(settings, label, protocol, *account);
     if (provider.ok()) {
-        spdlog::info("{} #{} from {}: user '{}' logged in as account '{}'", label.protocol, label.id, label.peer,
+        label.info("user '{}' logged in as account '{}'",
                      loggable(user), account->name);
         settings.live.record({std::chrono::system_clock::now(), event_kind::login_ok, std::string(label.protocol),
                               std::string(label.peer), account->name, "user '" + loggable(user) + "'"});
@@ -133,7 +124,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     co_return provider;
 }
 
-asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_label& label,
+asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_context& label,
                                                     domain::mail_protocol protocol, const store::account& account_record) {
     login_result result;
     const auto* account = &account_record;
@@ -141,7 +132,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     result.account = account->name;
     auto endpoint = account->endpoints.find(protocol);
     if (endpoint == account->endpoints.end()) {
-        spdlog::warn("{} #{} from {}: account '{}' has no {} endpoint", label.protocol, label.id, label.peer,
+        label.warn("account '{}' has no {} endpoint",
                      account->name, domain::to_string(protocol));
         result.failed = domain::failure::internal;
         co_return result;
@@ -155,7 +146,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         if (auto status = account_status(failure->kind))
             settings.store.record([id, protocol, status = *status, reason = failure->reason](
                                       store::account_repository& repo) { repo.record_status(id, protocol, status, reason); });
-        spdlog::warn("{} #{} from {}: account '{}': provider {}: {} ({}): {}", label.protocol, label.id, label.peer,
+        label.warn("account '{}': provider {}: {} ({}): {}",
                      account->name, endpoint->second.endpoint.url(), log_phrase(failure->kind),
                      metric_label(failure->kind), failure->reason);
         settings.live.count_upstream_error(std::string(label.protocol), std::string(metric_label(failure->kind)));
@@ -169,8 +160,8 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         repo.record_status(id, protocol, store::upstream_status::ok, "");
         repo.record_login(id);
     });
-    spdlog::debug("{} #{}: account '{}' connected to {} ({})", label.protocol, label.id, account->name,
-                  endpoint->second.endpoint.url(), upstream->tls().version);
+    label.debug("account '{}' connected to {} ({})", account->name, endpoint->second.endpoint.url(),
+                upstream->tls().version);
     result.failed.reset();
     result.upstream = std::move(upstream);
     result.codec = std::move(login.codec);

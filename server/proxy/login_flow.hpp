@@ -7,6 +7,7 @@
 #include "server/domain/failure.hpp"
 #include "server/net/upstream_connection.hpp"
 #include "server/proxy/gateway_settings.hpp"
+#include "server/proxy/session_context.hpp"
 
 #include <memory>
 #include <string>
@@ -22,31 +23,24 @@ struct login_result {
     std::unique_ptr<protocols::upstream_codec> codec;    // its client codec (capabilities, extensions)
 };
 
-struct session_label {
-    std::string_view protocol; // "pop3", "imap", "smtp"
-    std::uint64_t id;
-    std::string_view peer;
-};
 
 // What the client hears of `result`, and the provider's post-login capabilities for its codec (none unless ok).
 protocols::login_outcome client_outcome(const login_result& result);
 protocols::provider_capabilities provider_capabilities_of(const login_result& result);
 
 // STARTTLS with plaintext pipelined after the command: the bytes were dropped unread (CVE-2011-0411); say so.
-void log_plaintext_dropped(const session_label& label, std::size_t bytes);
+void log_plaintext_dropped(const session_context& label, std::size_t bytes);
 
 // The end of a client dialogue: routine ends (QUIT, the client went away) only at debug level.
-void log_dialogue_end(const session_label& label, std::error_code why);
+void log_dialogue_end(const session_context& label, std::error_code why);
 
 // Wipes `password` before returning.
-boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_label& label,
+boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
                                                    domain::mail_protocol protocol, const std::string& user,
                                                    std::string& password);
 
 // The provider half alone, for an account already chosen (SMTP relay without AUTH, reconnects).
-boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_label& label,
+boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_context& label,
                                                            domain::mail_protocol protocol, const store::account& account);
-
-std::uint64_t next_session_id();
 
 } // namespace mailgate::proxy

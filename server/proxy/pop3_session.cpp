@@ -12,7 +12,7 @@ std::string_view pop3_session::refusal_line(net::refusal why) const { return pop
 
 boost::asio::awaitable<void> pop3_session::serve(net::mail_stream& stream, const net::listener_spec&,
                                                  net::connection_slot& slot) {
-    session_label label{"pop3", next_session_id(), stream.peer_address()};
+    session_context label{"pop3", slot.id(), stream.peer_address()};
     pop3::server codec({.stls_offered = !stream.tls_active(),
                         .plaintext_login_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
                         .tls_active = stream.tls_active()});

@@ -18,7 +18,7 @@ namespace mailgate::proxy {
 
 template <class Codec>
 boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& stream, net::connection_slot& slot,
-                                           const gateway_settings& settings, const session_label& label,
+                                           const gateway_settings& settings, const session_context& label,
                                            domain::mail_protocol protocol) {
     namespace asio = boost::asio;
     std::unique_ptr<net::upstream_connection> upstream;
@@ -47,9 +47,9 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
                                                    settings.idle_timeout, entry->counters());
                 // Closing without the protocol's goodbye: a vanished client's POP3 DELEs are rolled back.
                 upstream->close();
-                spdlog::info("{} #{} account '{}': session ended ({}), {} bytes up, {} bytes down", label.protocol,
-                             label.id, account, net::to_string(outcome.end), outcome.client_to_upstream,
-                             outcome.upstream_to_client);
+                label.info("account '{}': session ended ({}{}), {} bytes up, {} bytes down", account,
+                           net::to_string(outcome.end), outcome.error ? ": " + outcome.error.message() : "",
+                           outcome.client_to_upstream, outcome.upstream_to_client);
                 co_return;
             }
             switch (std::get<protocols::session_step>(step)) {
@@ -70,7 +70,7 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
         }
     } catch (const boost::system::system_error& e) {
         if (upstream) upstream->close();
-        spdlog::info("{} #{} from {}: {}", label.protocol, label.id, label.peer,
+        label.info("{}",
                      e.code() == asio::error::timed_out ? "timed out before login" : e.code().message());
     }
 }

@@ -58,7 +58,7 @@ std::string_view smtp_session::refusal_line(net::refusal why) const { return smt
 
 asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::listener_spec&,
                                           net::connection_slot& slot) {
-    session_label label{"smtp", next_session_id(), stream.peer_address()};
+    session_context label{"smtp", slot.id(), stream.peer_address()};
     smtp::server codec({.starttls_offered = !stream.tls_active(),
                         .plaintext_auth_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
                         .relay_allowed = smtp_.relay_without_auth.contains(stream.peer_address()),
@@ -125,8 +125,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 auto account = co_await settings_.store.run(
                     [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
                 if (!account) {
-                    spdlog::info("smtp #{} from {}: no account may send as <{}> (relay without AUTH)", label.id,
-                                 label.peer, sender);
+                    label.info("no account may send as <{}> (relay without AUTH)", sender);
                     codec.login_result(protocols::login_outcome::bad_credentials);
                     break;
                 }
@@ -140,8 +139,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 if (r.ok()) {
                     up.adopt(r);
                     entry->set_account(up.account->name);
-                    spdlog::info("smtp #{} from {}: sending as <{}> through account '{}' (relay without AUTH)", label.id,
-                                 label.peer, sender, account->name);
+                    label.info("sending as <{}> through account '{}' (relay without AUTH)", sender, account->name);
                     codec.login_result(protocols::login_outcome::ok, up.codec->post_login_capabilities());
                 } else {
                     // The sender's local side is right whatever the provider said: never "no such account".
@@ -173,8 +171,8 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 auto failure =
                     co_await up.connection->drive(*up.codec, net::upstream_step::login, provider_deadlines);
                 if (failure) {
-                    spdlog::warn("smtp #{} account '{}': provider connection failed: {}", label.id,
-                                 up.account ? up.account->name : "?", failure->reason);
+                    label.warn("account '{}': provider connection failed: {}", up.account ? up.account->name : "?",
+                               failure->reason);
                     up.drop();
                     codec.upstream_failed();
                     break;
@@ -182,9 +180,8 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                 const auto& reply = up.client().last_reply();
                 if (verdict) {
                     ++messages;
-                    spdlog::info("smtp #{} account '{}': message {}: provider said {} {}", label.id,
-                                 up.account ? up.account->name : "?", messages, reply.code,
-                                 reply.lines.empty() ? "" : reply.lines.back().substr(0, 120));
+                    label.info("account '{}': message {}: provider said {} {}", up.account ? up.account->name : "?",
+                               messages, reply.code, reply.lines.empty() ? "" : reply.lines.back().substr(0, 120));
                 }
                 codec.upstream_reply(reply);
                 break;
@@ -196,20 +193,19 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     entry->counters().up += step.bytes.size();
                     codec.upstream_written();
                 } catch (const boost::system::system_error& e) {
-                    spdlog::warn("smtp #{}: provider connection failed during DATA: {}", label.id, e.code().message());
+                    label.warn("provider connection failed during DATA: {}", e.code().message());
                     up.drop();
                     codec.upstream_failed();
                 }
                 break;
             case kind::abort:
-                spdlog::warn("smtp #{} from {}: message refused (bare CR/LF or over size); provider transaction dropped",
-                             label.id, label.peer);
+                label.warn("message refused (bare CR/LF or over size); provider transaction dropped");
                 up.drop();
                 break;
             }
         }
     } catch (const boost::system::system_error& e) {
-        spdlog::info("smtp #{} from {}: {}", label.id, label.peer,
+        label.info("{}",
                      e.code() == asio::error::timed_out ? "timed out" : e.code().message());
         up.drop();
     }

@@ -1,5 +1,6 @@
 // line_buffer: CRLF framing, strictness (bare LF), the length limit and raw byte takes; each framing case is
 // run whole, split at every offset and byte by byte.
+#include "tests/protocols/deliveries.hpp"
 #include "protocols/common/line_buffer.hpp"
 
 #include <gtest/gtest.h>
@@ -42,7 +43,7 @@ std::ostream& operator<<(std::ostream& os, const outcome& o) {
 }
 
 // Appends `chunks` one by one, draining lines after each, and stops at the first error.
-outcome frame(std::size_t max_line, const std::vector<std::string>& chunks) {
+outcome frame(std::size_t max_line, const std::vector<std::string_view>& chunks) {
     line_buffer buffer(max_line);
     outcome out;
     for (const auto& chunk : chunks) {
@@ -62,14 +63,8 @@ outcome frame(std::size_t max_line, const std::vector<std::string>& chunks) {
 
 // Frames `input` whole, split at every offset and byte by byte; all must equal `expected`.
 void expect_framing(std::size_t max_line, const std::string& input, const outcome& expected) {
-    EXPECT_EQ(frame(max_line, {input}), expected) << "whole";
-    for (std::size_t i = 1; i < input.size(); ++i) {
-        EXPECT_EQ(frame(max_line, {input.substr(0, i), input.substr(i)}), expected) << "split at " << i;
-    }
-    std::vector<std::string> bytes;
-    for (char c : input)
-        bytes.emplace_back(1, c);
-    EXPECT_EQ(frame(max_line, bytes), expected) << "byte by byte";
+    for (const auto& d : test::every_delivery(input))
+        EXPECT_EQ(frame(max_line, d.pieces), expected) << d.name;
 }
 
 TEST(line_buffer, hands_out_crlf_lines_without_the_terminator) {

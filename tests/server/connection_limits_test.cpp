@@ -45,3 +45,25 @@ TEST(connection_limits, step_limit_keeps_to_the_login_deadline_until_login) {
     EXPECT_EQ(slot->step_limit(std::chrono::seconds(60)), std::chrono::seconds(60));
     EXPECT_EQ(limits.prelogin(), 0u);
 }
+
+TEST(connection_limits, slots_are_numbered_and_shutdown_hears_when_the_last_one_goes) {
+    connection_limits limits({.sessions = 5, .sessions_per_address = 5, .prelogin_sessions = 5,
+                              .login_deadline = std::chrono::seconds(60)});
+    int drained = 0;
+    limits.when_drained([&] { ++drained; });
+    EXPECT_EQ(drained, 1); // nothing was open: at once
+    cap_reached why{};
+    std::vector<connection_slot> slots;
+    slots.push_back(*limits.admit("192.0.2.1", why));
+    slots.push_back(*limits.admit("192.0.2.2", why));
+    EXPECT_NE(slots[0].id(), slots[1].id());
+    EXPECT_GT(slots[1].id(), slots[0].id());
+    limits.when_drained([&] { ++drained; });
+    slots.pop_back();
+    EXPECT_EQ(drained, 1); // one still open
+    slots.pop_back();
+    EXPECT_EQ(drained, 2);
+    slots.push_back(*limits.admit("192.0.2.3", why));
+    slots.pop_back();
+    EXPECT_EQ(drained, 2); // called once per when_drained()
+}
