@@ -17,6 +17,7 @@ test_packages=(
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix
     chromium
     clang libclang-rt-14-dev  # the fuzzers (tests/fuzz/run.sh): clang with libFuzzer and its sanitizer runtimes
+    clang-format              # tests/check_format.sh: the tree keeps .clang-format
 )
 
 packages=("${build_packages[@]}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing (including Dovecot and Postfix for the provider rig), build,
-# and run every test through ctest; then the unit and integration tests again in an ASan+UBSan build (build-asan,
+# and run every test through ctest (after checking the C++ sources keep .clang-format); then the unit and integration tests again in an ASan+UBSan build (build-asan,
 # tests/sanitizers/run.sh), and the fuzzers for 30 s each when tests/fuzz/run.sh exists. Every stage runs even
 # when an earlier one failed; the exit status is non-zero when any did.
 set -euo pipefail
@@ -29,6 +29,7 @@ stage() { # stage NAME COMMAND...: runs it, times it, records a failure instead 
     fi
 }
 
+stage "format (.clang-format)" bash "$here/tests/check_format.sh"
 stage "ctest (build)" ctest --test-dir "$here/build" --output-on-failure --timeout 600 -j "$(nproc)"
 stage "sanitizers (build-asan)" bash "$here/tests/sanitizers/run.sh"
 if [[ -f $here/tests/fuzz/run.sh ]]; then

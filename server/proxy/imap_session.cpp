@@ -1,5 +1,5 @@
 // IMAP session: the imap::server codec under the shared session driver.
-#include "server/proxy/imap_session.hpp"
+#include "server/proxy/relay_session.hpp"
 
 #include "protocols/imap/server.hpp"
 #include "server/proxy/session_driver.hpp"
@@ -8,8 +8,9 @@ namespace mailgate::proxy {
 
 namespace imap = protocols::imap;
 
-std::string_view imap_session::refusal_line(net::refusal why) const { return imap::server::refusal_line(why); }
+template <> std::string_view imap_session::refusal_line(net::refusal why) const { return imap::server::refusal_line(why); }
 
+template <>
 boost::asio::awaitable<void> imap_session::serve(net::mail_stream& stream, const net::listener_spec&,
                                                  net::connection_slot& slot) {
     session_context label{"imap", slot.id(), stream.peer_address()};

@@ -6,6 +6,7 @@
 #include "protocols/common/login_outcome.hpp"
 #include "server/domain/failure.hpp"
 #include "server/net/upstream_connection.hpp"
+#include "server/proxy/client_codec.hpp"
 #include "server/proxy/gateway_settings.hpp"
 #include "server/proxy/session_context.hpp"
 
@@ -20,7 +21,7 @@ struct login_result {
     std::string account; // name, when the local credential was good
     std::optional<store::account> record; // the account, when the local credential was good
     std::unique_ptr<net::upstream_connection> upstream; // logged in, when ok
-    std::unique_ptr<protocols::upstream_codec> codec;    // its client codec (capabilities, extensions)
+    client_codec codec;                                  // its client codec (capabilities, SMTP transactions)
 };
 
 

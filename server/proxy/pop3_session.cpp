@@ -1,5 +1,5 @@
 // POP3 session: the pop3::server codec under the shared session driver.
-#include "server/proxy/pop3_session.hpp"
+#include "server/proxy/relay_session.hpp"
 
 #include "protocols/pop3/server.hpp"
 #include "server/proxy/session_driver.hpp"
@@ -8,8 +8,9 @@ namespace mailgate::proxy {
 
 namespace pop3 = protocols::pop3;
 
-std::string_view pop3_session::refusal_line(net::refusal why) const { return pop3::server::refusal_line(why); }
+template <> std::string_view pop3_session::refusal_line(net::refusal why) const { return pop3::server::refusal_line(why); }
 
+template <>
 boost::asio::awaitable<void> pop3_session::serve(net::mail_stream& stream, const net::listener_spec&,
                                                  net::connection_slot& slot) {
     session_context label{"pop3", slot.id(), stream.peer_address()};

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "server/net/upstream_connection.hpp"
+#include "server/proxy/client_codec.hpp"
 #include "server/oauth/token_service.hpp"
 #include "server/store/store_service.hpp"
 
@@ -26,7 +27,7 @@ struct provider_access {
 struct provider_login {
     std::optional<net::upstream_failure> failure;
     std::unique_ptr<net::upstream_connection> connection; // logged in, when no failure
-    std::unique_ptr<protocols::upstream_codec> codec;
+    client_codec codec;
 };
 
 boost::asio::awaitable<provider_login> log_in_to_provider(const provider_access& access, const store::account& account,

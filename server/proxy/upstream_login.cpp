@@ -1,24 +1,22 @@
 // Codec selection and failure-to-status mapping.
 #include "server/proxy/upstream_login.hpp"
 
-#include "protocols/imap/client.hpp"
-#include "protocols/pop3/client.hpp"
-#include "protocols/smtp/client.hpp"
-
 #include <unistd.h>
 
 namespace mailgate::proxy {
 
-std::unique_ptr<protocols::upstream_codec> make_login_codec(const domain::upstream_endpoint& endpoint,
-                                                            protocols::upstream_credentials credentials,
-                                                            const std::string& helo_name) {
+client_codec make_login_codec(const domain::upstream_endpoint& endpoint, protocols::upstream_credentials credentials,
+                              const std::string& helo_name) {
     auto tls = endpoint.tls;
     switch (endpoint.protocol) {
-    case domain::mail_protocol::imap: return std::make_unique<protocols::imap::client>(tls, std::move(credentials));
-    case domain::mail_protocol::pop3: return std::make_unique<protocols::pop3::client>(tls, std::move(credentials));
-    case domain::mail_protocol::smtp: return std::make_unique<protocols::smtp::client>(tls, std::move(credentials), helo_name);
+    case domain::mail_protocol::imap:
+        return client_codec(std::make_unique<protocols::imap::client>(tls, std::move(credentials)));
+    case domain::mail_protocol::pop3:
+        return client_codec(std::make_unique<protocols::pop3::client>(tls, std::move(credentials)));
+    case domain::mail_protocol::smtp:
+        return client_codec(std::make_unique<protocols::smtp::client>(tls, std::move(credentials), helo_name));
     }
-    return nullptr;
+    return {};
 }
 
 const std::string& local_helo_name() {
