@@ -37,9 +37,9 @@ struct transaction_step {
     enum class kind {
         select_account, // no AUTH, relay allowed: pick the account by sender(), log in, report with login_result()
         command,        // send `bytes` (one command line) upstream, report the provider's reply
-        data,           // send `bytes` (DATA content, the last chunk ends with ".\r\n") upstream, report it written
-        verdict,        // the end of DATA went out: wait for the provider's reply to it, report it
-        abort,          // drop the provider connection without finishing the transaction
+        data,    // send `bytes` (DATA content, the last chunk ends with ".\r\n") upstream, report it written
+        verdict, // the end of DATA went out: wait for the provider's reply to it, report it
+        abort,   // drop the provider connection without finishing the transaction
     };
     kind what;
     std::string_view bytes{}; // command and data only; valid until the next call into the codec
@@ -54,8 +54,8 @@ enum class client_step {
 // What next() returns: one of the I/O actions or one of the codec's own steps.
 template <class... Steps> using action = std::variant<read_input, write_output, start_tls, Steps...>;
 
-using pre_login_action = action<session_step, relay_bytes>;                   // POP3, IMAP server codecs
-using submission_action = action<session_step, transaction_step>;             // SMTP server codec
-using client_action = action<client_step>;                                    // every client codec
+using pre_login_action = action<session_step, relay_bytes>;       // POP3, IMAP server codecs
+using submission_action = action<session_step, transaction_step>; // SMTP server codec
+using client_action = action<client_step>;                        // every client codec
 
 } // namespace mailgate::protocols

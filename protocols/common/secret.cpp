@@ -7,8 +7,7 @@ namespace mailgate::protocols {
 
 void secure_wipe(void* data, std::size_t size) noexcept {
     auto* p = static_cast<volatile unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i)
-        p[i] = 0;
+    for (std::size_t i = 0; i < size; ++i) p[i] = 0;
 }
 
 void wipe(std::string& s) noexcept {

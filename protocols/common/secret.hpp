@@ -36,8 +36,7 @@ using secret_strings = std::vector<std::string, wiping_allocator<std::string>>;
 
 // Wipes every element (see above), then empties the vector.
 template <class Allocator> void wipe(std::vector<std::string, Allocator>& v) noexcept {
-    for (auto& s : v)
-        wipe(s);
+    for (auto& s : v) wipe(s);
     v.clear();
 }
 

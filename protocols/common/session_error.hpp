@@ -7,17 +7,19 @@
 namespace mailgate::protocols {
 
 enum class session_errc {
-    client_quit = 1,      // orderly end: the client said QUIT/LOGOUT
-    client_closed,        // the client closed the connection
-    line_too_long,        // a command line over the protocol's limit
-    too_many_failures,    // repeated failed logins
-    garbage,              // bytes that are not the protocol (binary, NUL, bare LF)
-    tls_on_plaintext,     // a TLS ClientHello on a plaintext port
+    client_quit = 1,   // orderly end: the client said QUIT/LOGOUT
+    client_closed,     // the client closed the connection
+    line_too_long,     // a command line over the protocol's limit
+    too_many_failures, // repeated failed logins
+    garbage,           // bytes that are not the protocol (binary, NUL, bare LF)
+    tls_on_plaintext,  // a TLS ClientHello on a plaintext port
 };
 
 const std::error_category& session_category() noexcept;
 
-inline std::error_code make_error_code(session_errc e) noexcept { return {static_cast<int>(e), session_category()}; }
+inline std::error_code make_error_code(session_errc e) noexcept {
+    return {static_cast<int>(e), session_category()};
+}
 
 } // namespace mailgate::protocols
 

@@ -164,7 +164,7 @@ bool upstream_codec::continue_login(std::string_view challenge) {
         error_report_.assign(challenge);
     }
     auto answer = credentials_.mechanism == bearer_mechanism::oauthbearer ? sasl::oauthbearer_error_answer
-                                                                           : sasl::xoauth2_error_answer;
+                                                                          : sasl::xoauth2_error_answer;
     send(std::string(answer) + "\r\n");
     return true;
 }

@@ -21,10 +21,10 @@ enum class bearer_mechanism { xoauth2, oauthbearer };
 
 struct upstream_credentials {
     std::string user;
-    std::string secret;                 // the password, or the OAuth2 access token when kind == bearer
+    std::string secret; // the password, or the OAuth2 access token when kind == bearer
     credential_kind kind = credential_kind::password;
     bearer_mechanism mechanism = bearer_mechanism::xoauth2; // only for bearer
-    std::string host{};                 // provider host name and port, sent in OAUTHBEARER's kvpairs
+    std::string host{}; // provider host name and port, sent in OAUTHBEARER's kvpairs
     std::uint16_t port = 0;
 };
 
@@ -129,10 +129,10 @@ private:
     upstream_limits limits_;
     line_buffer input_;
     std::string out_;
-    secret_strings held_;          // credential pieces waiting for continuations, from held_next_ on
+    secret_strings held_; // credential pieces waiting for continuations, from held_next_ on
     std::size_t held_next_ = 0;
-    secret_strings sent_forms_;    // every encoded form of the credential this codec sent, for redaction
-    std::string error_report_;     // a bearer login's error report, decoded (it may echo the token: wiped)
+    secret_strings sent_forms_; // every encoded form of the credential this codec sent, for redaction
+    std::string error_report_;  // a bearer login's error report, decoded (it may echo the token: wiped)
     bool error_report_answered_ = false;
     std::size_t reply_lines_ = 0;
     std::size_t reply_bytes_ = 0;

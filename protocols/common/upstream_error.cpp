@@ -16,9 +16,11 @@ public:
         case upstream_errc::greeting_rejected: return "provider rejected the connection";
         case upstream_errc::starttls_unsupported: return "provider does not offer STARTTLS";
         case upstream_errc::starttls_refused: return "provider refused STARTTLS";
-        case upstream_errc::data_after_starttls: return "provider sent data after the STARTTLS reply (injection)";
+        case upstream_errc::data_after_starttls:
+            return "provider sent data after the STARTTLS reply (injection)";
         case upstream_errc::no_usable_mechanism: return "provider offers no usable login method";
-        case upstream_errc::credential_unencodable: return "stored credential contains a byte the protocol cannot carry";
+        case upstream_errc::credential_unencodable:
+            return "stored credential contains a byte the protocol cannot carry";
         case upstream_errc::auth_rejected: return "provider rejected the stored credential";
         case upstream_errc::temporarily_unavailable: return "provider temporarily unavailable";
         case upstream_errc::closed: return "provider closed the connection";

@@ -8,19 +8,19 @@ namespace mailgate::protocols {
 
 // Every value is fatal for the upstream connection: the client codec stops and the driver closes.
 enum class upstream_errc {
-    malformed_reply = 1,    // the provider sent something that is not the protocol
-    line_too_long,          // a reply line exceeded the codec's limit
-    greeting_rejected,      // the provider refused the connection in its greeting
-    starttls_unsupported,   // STARTTLS/STLS required by the endpoint but not advertised
-    starttls_refused,       // the provider answered STARTTLS/STLS with an error
-    data_after_starttls,    // bytes arrived after the STARTTLS reply, before the handshake (CVE-2011-0411)
-    no_usable_mechanism,    // the provider offers no login we can use (e.g. LOGINDISABLED, no AUTH)
-    credential_unencodable, // the stored credential holds a byte the protocol cannot carry
-    auth_rejected,          // the provider rejected the stored credential
-    temporarily_unavailable,// the provider said "try later" to the login
-    closed,                 // the provider closed the connection
-    reply_too_large,        // a multi-line reply exceeded the codec's line or byte limit
-    token_rejected,         // the provider refused the OAuth2 access token (expired, revoked, wrong scope)
+    malformed_reply = 1,     // the provider sent something that is not the protocol
+    line_too_long,           // a reply line exceeded the codec's limit
+    greeting_rejected,       // the provider refused the connection in its greeting
+    starttls_unsupported,    // STARTTLS/STLS required by the endpoint but not advertised
+    starttls_refused,        // the provider answered STARTTLS/STLS with an error
+    data_after_starttls,     // bytes arrived after the STARTTLS reply, before the handshake (CVE-2011-0411)
+    no_usable_mechanism,     // the provider offers no login we can use (e.g. LOGINDISABLED, no AUTH)
+    credential_unencodable,  // the stored credential holds a byte the protocol cannot carry
+    auth_rejected,           // the provider rejected the stored credential
+    temporarily_unavailable, // the provider said "try later" to the login
+    closed,                  // the provider closed the connection
+    reply_too_large,         // a multi-line reply exceeded the codec's line or byte limit
+    token_rejected,          // the provider refused the OAuth2 access token (expired, revoked, wrong scope)
 };
 
 const std::error_category& upstream_category() noexcept;

@@ -6,7 +6,6 @@
 #include "protocols/imap/string_encoding.hpp"
 #include "protocols/sasl/client_mechanisms.hpp"
 
-
 namespace mailgate::protocols::imap {
 namespace {
 
@@ -87,8 +86,10 @@ void client::on_line(std::string_view line) {
             // PREAUTH would skip our login and BYE refuses us: neither is a usable provider session.
             return fail(upstream_errc::greeting_rejected, line);
         }
-        if (k == "CAPABILITY") read_capabilities(rest);
-        else if (k == "BYE" && state_ != state::logout) return fail(upstream_errc::closed, line);
+        if (k == "CAPABILITY")
+            read_capabilities(rest);
+        else if (k == "BYE" && state_ != state::logout)
+            return fail(upstream_errc::closed, line);
         return; // other untagged data before login is not passed on
     }
     if (line.starts_with("+")) {
@@ -103,7 +104,8 @@ void client::on_line(std::string_view line) {
     reply_complete();
     auto [status_word, text] = split_word(rest);
     auto status = ascii_upper(status_word);
-    if (status != "OK" && status != "NO" && status != "BAD") return fail(upstream_errc::malformed_reply, line);
+    if (status != "OK" && status != "NO" && status != "BAD")
+        return fail(upstream_errc::malformed_reply, line);
 
     switch (state_) {
     case state::capability:

@@ -27,7 +27,16 @@ public:
     provider_capabilities post_login_capabilities() const override { return capability_atoms_; }
 
 private:
-    enum class state { greeting, capability, starttls, authenticate, login, post_login_capability, logged_in, logout };
+    enum class state {
+        greeting,
+        capability,
+        starttls,
+        authenticate,
+        login,
+        post_login_capability,
+        logged_in,
+        logout
+    };
 
     void on_line(std::string_view line) override;
     void on_tls_started() override;

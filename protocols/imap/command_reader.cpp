@@ -17,7 +17,8 @@ bool astring_char(char c) {
 }
 
 // A trailing "{n}" (synchronizing) or "{n+}" (LITERAL+) at the end of a line.
-bool literal_suffix(std::string_view line, std::size_t& size, bool& synchronizing, bool& valid, std::size_t& start) {
+bool literal_suffix(std::string_view line, std::size_t& size, bool& synchronizing, bool& valid,
+                    std::size_t& start) {
     if (!line.ends_with('}')) return false;
     auto open = line.rfind('{');
     if (open == std::string_view::npos) return false;
@@ -79,7 +80,8 @@ template <class Strings> bool tokenize_into(std::string_view text, Strings& out)
             ++i;
         } else if (astring_char(c) || static_cast<unsigned char>(c) >= 0x80) {
             auto start = i;
-            while (i < text.size() && (astring_char(text[i]) || static_cast<unsigned char>(text[i]) >= 0x80)) ++i;
+            while (i < text.size() && (astring_char(text[i]) || static_cast<unsigned char>(text[i]) >= 0x80))
+                ++i;
             out.emplace_back(text.substr(start, i - start));
         } else {
             return false;

@@ -21,10 +21,10 @@ class command_reader {
 public:
     enum class status {
         need_more,
-        complete,       // command() holds the command
+        complete,          // command() holds the command
         send_continuation, // a synchronizing literal {n}: the codec sends "+ ..." and calls next() again
-        too_long,       // over the limit (line or literal); the client must be cut off
-        bad_literal,    // literal length that is not a number or overflows
+        too_long,          // over the limit (line or literal); the client must be cut off
+        bad_literal,       // literal length that is not a number or overflows
         nul_in_literal, // a literal is CHAR8 (RFC 9051 §9): NUL travels only in literal8, which we do not take
         bare_lf,
     };

@@ -127,9 +127,12 @@ bool server::refuse(const command& c, bool partial) {
     const auto& name = c.name;
     if (name == "CAPABILITY" || name == "NOOP" || name == "LOGOUT" || name == "ID") return false;
     if (name == "STARTTLS") {
-        if (tls_active()) tagged("BAD TLS is already active");
-        else if (!starttls_offered()) tagged("BAD STARTTLS not available");
-        else return false;
+        if (tls_active())
+            tagged("BAD TLS is already active");
+        else if (!starttls_offered())
+            tagged("BAD STARTTLS not available");
+        else
+            return false;
         return true;
     }
     if (name == "LOGIN") {
@@ -186,7 +189,8 @@ void server::on_command(const command& c) {
 }
 
 void server::on_sasl_refused(sasl::server_exchange::result why) {
-    if (why == sasl::server_exchange::result::cancelled) return tagged("BAD AUTHENTICATE cancelled"); // RFC 9051 §6.2.2
+    if (why == sasl::server_exchange::result::cancelled)
+        return tagged("BAD AUTHENTICATE cancelled"); // RFC 9051 §6.2.2
     tagged("BAD Invalid SASL response");
 }
 
@@ -207,7 +211,8 @@ void server::answer_login(login_outcome outcome, const provider_capabilities& pr
     case login_outcome::provider_temp:
         return tagged("NO [UNAVAILABLE] The mail provider is not reachable right now, try again later");
     case login_outcome::provider_perm:
-        return tagged("NO [UNAVAILABLE] The mail provider refused the gateway's login; tell your administrator");
+        return tagged(
+            "NO [UNAVAILABLE] The mail provider refused the gateway's login; tell your administrator");
     }
 }
 

@@ -27,8 +27,8 @@ std::string literal_marker(std::size_t size, bool literal_plus) {
     return "{" + std::to_string(size) + (literal_plus ? "+}\r\n" : "}\r\n");
 }
 
-std::optional<std::vector<std::string>> encode_command(std::string_view prefix, const std::vector<std::string_view>& args,
-                                                       bool literal_plus) {
+std::optional<std::vector<std::string>>
+encode_command(std::string_view prefix, const std::vector<std::string_view>& args, bool literal_plus) {
     std::vector<std::string> pieces{std::string(prefix)};
     for (auto arg : args) {
         if (arg.find('\0') != std::string_view::npos) return std::nullopt;

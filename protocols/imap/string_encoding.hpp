@@ -12,8 +12,8 @@ namespace mailgate::protocols::imap {
 // ends in "{n}\r\n" and must wait for the server's "+" before the next is sent. nullopt when a value holds NUL.
 // For commands without credentials: the client codec's LOGIN is built from quote() and literal_marker() so
 // that its secret goes out through upstream_codec::send_credential().
-std::optional<std::vector<std::string>> encode_command(std::string_view prefix, const std::vector<std::string_view>& args,
-                                                       bool literal_plus);
+std::optional<std::vector<std::string>>
+encode_command(std::string_view prefix, const std::vector<std::string_view>& args, bool literal_plus);
 
 // A quoted string if the text can be one, else nullopt.
 std::optional<std::string> quote(std::string_view text);

@@ -2,8 +2,8 @@
 // XOAUTH2).
 #include "protocols/pop3/client.hpp"
 
-#include "protocols/sasl/client_mechanisms.hpp"
 #include "protocols/pop3/reply.hpp"
+#include "protocols/sasl/client_mechanisms.hpp"
 
 namespace mailgate::protocols::pop3 {
 
@@ -53,9 +53,7 @@ void client::on_line(std::string_view line) {
         send_credential("PASS ", std::string(credentials_.secret));
         state_ = state::pass;
         return;
-    case state::quit:
-        finish();
-        return;
+    case state::quit: finish(); return;
     case state::logged_in:
     case state::capa_lines: return fail(upstream_errc::malformed_reply, line);
     }
@@ -79,7 +77,8 @@ void client::after_capabilities() {
         if (!response) return fail(upstream_errc::credential_unencodable);
         return authenticate("PLAIN", std::move(*response));
     }
-    if (!line_safe(credentials_.user) || !line_safe(credentials_.secret) || credentials_.user.find(' ') != std::string::npos)
+    if (!line_safe(credentials_.user) || !line_safe(credentials_.secret) ||
+        credentials_.user.find(' ') != std::string::npos)
         return fail(upstream_errc::credential_unencodable);
     send("USER " + credentials_.user + "\r\n");
     state_ = state::user;

@@ -118,7 +118,8 @@ void server::answer_login(login_outcome outcome, const provider_capabilities&) {
     case login_outcome::provider_temp:
         return reply("-ERR [SYS/TEMP] The mail provider is not reachable right now, try again later");
     case login_outcome::provider_perm:
-        return reply("-ERR [SYS/PERM] The mail provider refused the gateway's login; tell your administrator");
+        return reply(
+            "-ERR [SYS/PERM] The mail provider refused the gateway's login; tell your administrator");
     }
 }
 

@@ -13,10 +13,11 @@
 namespace mailgate::protocols::pop3 {
 
 struct server_options {
-    bool stls_offered = false;            // plaintext connection and a certificate is configured
-    bool plaintext_login_allowed = false; // client network is in access.plaintext_auth (ignored once TLS is up)
-    bool tls_active = false;              // implicit TLS port
-    std::size_t max_line = 255;           // RFC 2449 §4: 255 octets including CRLF
+    bool stls_offered = false; // plaintext connection and a certificate is configured
+    bool plaintext_login_allowed =
+        false;                  // client network is in access.plaintext_auth (ignored once TLS is up)
+    bool tls_active = false;    // implicit TLS port
+    std::size_t max_line = 255; // RFC 2449 §4: 255 octets including CRLF
     unsigned max_failures = 3;
     std::string greeting = "mailgate POP3 ready";
 };

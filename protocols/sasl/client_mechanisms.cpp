@@ -23,9 +23,12 @@ std::size_t saslname_size(std::string_view user) {
 
 void append_saslname(std::string& out, std::string_view user) {
     for (char c : user) {
-        if (c == ',') out += "=2C";
-        else if (c == '=') out += "=3D";
-        else out += c;
+        if (c == ',')
+            out += "=2C";
+        else if (c == '=')
+            out += "=3D";
+        else
+            out += c;
     }
 }
 
@@ -39,7 +42,8 @@ std::string encode_and_wipe(std::string& message) {
 } // namespace
 
 std::optional<std::string> plain_initial_response(std::string_view user, std::string_view secret) {
-    if (user.find('\0') != std::string_view::npos || secret.find('\0') != std::string_view::npos) return std::nullopt;
+    if (user.find('\0') != std::string_view::npos || secret.find('\0') != std::string_view::npos)
+        return std::nullopt;
     std::string message;
     message.reserve(user.size() + secret.size() + 2);
     message += '\0';
@@ -51,7 +55,10 @@ std::optional<std::string> plain_initial_response(std::string_view user, std::st
 
 std::optional<std::string> xoauth2_initial_response(std::string_view user, std::string_view token) {
     if (!kvpair_safe(user) || !kvpair_safe(token)) return std::nullopt;
-    constexpr std::string_view user_key = "user=", auth_key = "\x01" "auth=Bearer ", end = "\x01\x01";
+    constexpr std::string_view user_key = "user=",
+                               auth_key = "\x01"
+                                          "auth=Bearer ",
+                               end = "\x01\x01";
     std::string message;
     message.reserve(user_key.size() + user.size() + auth_key.size() + token.size() + end.size());
     message.append(user_key).append(user).append(auth_key).append(token).append(end);

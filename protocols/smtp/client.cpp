@@ -7,13 +7,15 @@
 
 namespace mailgate::protocols::smtp {
 
-client::client(upstream_tls tls, upstream_credentials credentials, std::string helo_name, upstream_limits limits)
+client::client(upstream_tls tls, upstream_credentials credentials, std::string helo_name,
+               upstream_limits limits)
     : upstream_codec(tls, std::move(credentials), limits), helo_name_(std::move(helo_name)),
       tls_done_(tls == upstream_tls::implicit) {}
 
 bool client::has_extension(std::string_view keyword) const {
     for (const auto& ext : extensions_) {
-        if (ext == keyword || (ext.starts_with(keyword) && ext.size() > keyword.size() && ext[keyword.size()] == ' '))
+        if (ext == keyword ||
+            (ext.starts_with(keyword) && ext.size() > keyword.size() && ext[keyword.size()] == ' '))
             return true;
     }
     return false;
@@ -21,7 +23,9 @@ bool client::has_extension(std::string_view keyword) const {
 
 bool client::auth_offers(std::string_view mechanism) const {
     for (const auto& ext : extensions_) {
-        if (ext.starts_with("AUTH ") && (ext + " ").find(" " + std::string(mechanism) + " ") != std::string::npos) return true;
+        if (ext.starts_with("AUTH ") &&
+            (ext + " ").find(" " + std::string(mechanism) + " ") != std::string::npos)
+            return true;
     }
     return false;
 }
@@ -31,9 +35,7 @@ void client::on_line(std::string_view line) {
     switch (assembler_.feed(line)) {
     case reply_assembler::result::malformed: return fail(upstream_errc::malformed_reply, line);
     case reply_assembler::result::more: return;
-    case reply_assembler::result::complete:
-        reply_complete();
-        on_reply(assembler_.take(), line);
+    case reply_assembler::result::complete: reply_complete(); on_reply(assembler_.take(), line);
     }
 }
 

@@ -17,11 +17,14 @@ namespace mailgate::protocols::smtp {
 
 class client final : public upstream_codec {
 public:
-    client(upstream_tls tls, upstream_credentials credentials, std::string helo_name, upstream_limits limits = {});
+    client(upstream_tls tls, upstream_credentials credentials, std::string helo_name,
+           upstream_limits limits = {});
 
     // Upper-cased EHLO keywords with arguments, e.g. "SIZE 35882577", "AUTH PLAIN LOGIN".
     const std::set<std::string>& extensions() const { return extensions_; }
-    provider_capabilities post_login_capabilities() const override { return {extensions_.begin(), extensions_.end()}; }
+    provider_capabilities post_login_capabilities() const override {
+        return {extensions_.begin(), extensions_.end()};
+    }
     bool has_extension(std::string_view keyword) const;
 
     // After login (`done`): sends `line` (a command) and waits for the provider's reply; next() leads to `done`
@@ -33,7 +36,18 @@ public:
     const reply& last_reply() const { return last_reply_; }
 
 private:
-    enum class state { greeting, ehlo, starttls, auth_sasl, auth_login_user, auth_login_pass, auth_result, logged_in, transaction, quit };
+    enum class state {
+        greeting,
+        ehlo,
+        starttls,
+        auth_sasl,
+        auth_login_user,
+        auth_login_pass,
+        auth_result,
+        logged_in,
+        transaction,
+        quit
+    };
 
     void on_line(std::string_view line) override;
     void on_tls_started() override;

@@ -42,7 +42,8 @@ parsed_command parse_command(std::string_view line) {
 }
 
 std::optional<mail_path> parse_path(std::string_view argument, std::string_view prefix) {
-    if (argument.size() < prefix.size() || ascii_upper(argument.substr(0, prefix.size())) != prefix) return std::nullopt;
+    if (argument.size() < prefix.size() || ascii_upper(argument.substr(0, prefix.size())) != prefix)
+        return std::nullopt;
     auto rest = argument.substr(prefix.size());
     if (rest.starts_with(' ')) rest.remove_prefix(1);
     if (!rest.starts_with('<')) return std::nullopt;

@@ -26,11 +26,14 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
             const char* from = in.data() + i;
             auto* cr = static_cast<const char*>(std::memchr(from, '\r', in.size() - i));
             std::size_t span = cr ? static_cast<std::size_t>(cr - from) : in.size() - i;
-            if (auto* lf = static_cast<const char*>(std::memchr(from, '\n', span))) span = static_cast<std::size_t>(lf - from);
+            if (auto* lf = static_cast<const char*>(std::memchr(from, '\n', span)))
+                span = static_cast<std::size_t>(lf - from);
             auto end = i + span;
             // Emission stops with the byte that crosses the limit, exactly as byte-by-byte processing would.
-            std::uint64_t left = max_size_ - size_; // size_ <= max_size_ here: otherwise we would be discarding
-            auto n = static_cast<std::size_t>(std::min<std::uint64_t>(end - i, left == UINT64_MAX ? left : left + 1));
+            std::uint64_t left =
+                max_size_ - size_; // size_ <= max_size_ here: otherwise we would be discarding
+            auto n = static_cast<std::size_t>(
+                std::min<std::uint64_t>(end - i, left == UINT64_MAX ? left : left + 1));
             out.append(in.substr(i, n));
             dot_line_ = false;
             size_ += n;

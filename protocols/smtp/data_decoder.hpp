@@ -42,7 +42,7 @@ private:
     bool after_cr_ = false;
     bool dot_line_ = false; // the current line so far is exactly "."
     reason reason_ = reason::none;
-    unsigned match_ = 2;    // while discarding: how much of "\r\n.\r\n" has matched (starts as after a CRLF)
+    unsigned match_ = 2; // while discarding: how much of "\r\n.\r\n" has matched (starts as after a CRLF)
 };
 
 } // namespace mailgate::protocols::smtp

@@ -9,11 +9,9 @@
 namespace mailgate::protocols::smtp {
 namespace {
 
-
 bool non_ascii(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
-
 
 } // namespace
 
@@ -67,7 +65,8 @@ std::optional<submission_action> server::take_data() {
         }
         if (status == data_decoder::status::rejected) {
             if (txn_ == transaction::lost)
-                reply("451 4.4.1 Connection to the mail provider failed during DATA; message not sent, try again");
+                reply("451 4.4.1 Connection to the mail provider failed during DATA; message not sent, try "
+                      "again");
             else if (decoder_->why() == data_decoder::reason::too_big)
                 reply("552 5.3.4 Message size exceeds the fixed maximum message size");
             else
@@ -167,7 +166,8 @@ void server::on_command(const parsed_command& c) {
         reset_transaction();
         return reply("250 2.0.0 OK");
     }
-    if (verb == "VRFY") return reply("252 2.5.0 Cannot VRFY user, but will accept the message and attempt delivery");
+    if (verb == "VRFY")
+        return reply("252 2.5.0 Cannot VRFY user, but will accept the message and attempt delivery");
     if (verb == "HELP") return reply("214 2.0.0 mailgate: EHLO, AUTH, MAIL, RCPT, DATA, RSET, NOOP, QUIT");
     if (verb == "STARTTLS") {
         if (tls_active()) return error_reply("503 5.5.1 TLS already active");
@@ -207,14 +207,16 @@ void server::on_auth(const std::string& argument) {
     auto space = argument.find(' ');
     auto mechanism = sasl::parse_mechanism(std::string_view(argument).substr(0, space));
     if (!mechanism) return error_reply("504 5.5.4 Unsupported authentication mechanism");
-    if (!login_permitted()) return error_reply("538 5.7.11 Encryption required for requested authentication mechanism");
+    if (!login_permitted())
+        return error_reply("538 5.7.11 Encryption required for requested authentication mechanism");
     std::optional<std::string_view> initial;
     if (space != std::string::npos) initial = std::string_view(argument).substr(space + 1);
     begin_sasl(*mechanism, initial);
 }
 
 void server::on_sasl_refused(sasl::server_exchange::result why) {
-    if (why == sasl::server_exchange::result::cancelled) return error_reply("501 5.0.0 Authentication cancelled");
+    if (why == sasl::server_exchange::result::cancelled)
+        return error_reply("501 5.0.0 Authentication cancelled");
     error_reply("501 5.5.2 Invalid SASL response");
 }
 
@@ -232,11 +234,14 @@ void server::answer_login(login_outcome outcome, const provider_capabilities& ex
     case login_outcome::provider_temp:
         return reply("454 4.7.0 Temporary authentication failure: the mail provider is not reachable");
     case login_outcome::provider_perm:
-        return reply("454 4.7.0 Temporary authentication failure: the mail provider refused the gateway's login");
+        return reply(
+            "454 4.7.0 Temporary authentication failure: the mail provider refused the gateway's login");
     }
 }
 
-void server::on_too_many_failures() { reply("421 4.7.0 Too many failed authentications, closing connection"); }
+void server::on_too_many_failures() {
+    reply("421 4.7.0 Too many failed authentications, closing connection");
+}
 
 bool server::has_upstream_extension(std::string_view keyword) const {
     for (const auto& e : upstream_extensions_)
@@ -280,7 +285,8 @@ void server::on_mail(const std::string& argument) {
         if (p.keyword == "SIZE") {
             std::uint64_t size = 0;
             auto [end, ec] = std::from_chars(p.value.data(), p.value.data() + p.value.size(), size);
-            if (ec != std::errc{} || end != p.value.data() + p.value.size()) return error_reply("501 5.5.4 Bad SIZE");
+            if (ec != std::errc{} || end != p.value.data() + p.value.size())
+                return error_reply("501 5.5.4 Bad SIZE");
             if (size > options_.max_message_size)
                 return reply("552 5.3.4 Message size exceeds the fixed maximum message size");
         }
@@ -301,9 +307,7 @@ void server::on_mail(const std::string& argument) {
 void server::account_chosen(login_outcome outcome, const provider_capabilities& extensions) {
     phase_ = phase::command;
     switch (outcome) {
-    case login_outcome::ok:
-        upstream_extensions_ = extensions;
-        return send_mail();
+    case login_outcome::ok: upstream_extensions_ = extensions; return send_mail();
     case login_outcome::bad_credentials: // no account may send as this sender
         mail_.reset();
         return error_reply("550 5.7.1 Sender <" + sender_ + "> is not allowed to send through this gateway");
@@ -420,7 +424,8 @@ void server::upstream_failed() {
         return;
     }
     phase_ = phase::command;
-    if (step_ == step::reply && (answers_ == answers::rset_then_ehlo || answers_ == answers::rset_then_helo)) {
+    if (step_ == step::reply &&
+        (answers_ == answers::rset_then_ehlo || answers_ == answers::rset_then_helo)) {
         // The EHLO/HELO is ours to answer; the transaction it resets went away with the provider anyway.
         reset_transaction();
         hello_reply();

@@ -61,12 +61,12 @@ public:
 private:
     // The mail transaction (RFC 5321 §3.3).
     enum class transaction {
-        none,     // no MAIL accepted
-        open,     // MAIL accepted by the provider; RCPT and DATA may follow
-        data,     // the provider said 354: client data is decoded and forwarded
-        refused,  // data refused midway (size, bare CR/LF): swallowed to the end marker, then refused
-        lost,     // the provider failed midway: swallowed to the end marker, then 451
-        ending,   // the chunk being written ends the data: the verdict follows
+        none,    // no MAIL accepted
+        open,    // MAIL accepted by the provider; RCPT and DATA may follow
+        data,    // the provider said 354: client data is decoded and forwarded
+        refused, // data refused midway (size, bare CR/LF): swallowed to the end marker, then refused
+        lost,    // the provider failed midway: swallowed to the end marker, then 451
+        ending,  // the chunk being written ends the data: the verdict follows
     };
     // What the `relaying` phase waits for.
     enum class step { account, reply, chunk, verdict, client_data };
@@ -107,7 +107,7 @@ private:
     transaction txn_ = transaction::none;
     step step_ = step::reply;
     answers answers_ = answers::mail;
-    bool abort_owed_ = false; // a refusal noticed in DATA: `abort` goes out before anything else
+    bool abort_owed_ = false;  // a refusal noticed in DATA: `abort` goes out before anything else
     std::string upstream_out_; // command line or DATA chunk for the provider
     unsigned recipients_ = 0;
     unsigned errors_ = 0;

@@ -4,8 +4,8 @@
 #include "server/admin/request_util.hpp"
 #include "server/admin/static_assets.hpp"
 #include "server/domain/account_input.hpp"
-#include "server/store/account_view.hpp"
 #include "server/domain/providers.hpp"
+#include "server/store/account_view.hpp"
 #include "server/store/crypto.hpp"
 
 #include <boost/asio/this_coro.hpp>
@@ -102,7 +102,8 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
     if (!host_allowed(req) && !(callback && oauth_.callback_host(req)))
         co_return json_error(status::misdirected_request, version, "unknown Host");
     if (req.method() == http::verb::get) {
-        if (auto asset = find_asset(path)) co_return make(status::ok, version, std::string(asset->content_type), std::string(asset->body));
+        if (auto asset = find_asset(path))
+            co_return make(status::ok, version, std::string(asset->content_type), std::string(asset->body));
         if (path == "/healthz") co_return make(status::ok, version, "text/plain", "ok\n");
         if (path == "/metrics") {
             auto text = settings_.live.prometheus_metrics();
@@ -121,8 +122,10 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
 
 boost::asio::awaitable<response> admin_api::login(request& req, const std::string& client) {
     auto version = req.version();
-    if (req.method() != http::verb::post) co_return json_error(status::method_not_allowed, version, "use POST");
-    if (!origin_allowed(req)) co_return json_error(status::forbidden, version, "cross-origin request refused");
+    if (req.method() != http::verb::post)
+        co_return json_error(status::method_not_allowed, version, "use POST");
+    if (!origin_allowed(req))
+        co_return json_error(status::forbidden, version, "cross-origin request refused");
     boost::system::error_code ec;
     auto body = json::parse(req.body(), ec);
     if (ec || !body.is_object()) co_return json_error(status::bad_request, version, "malformed JSON");
@@ -134,10 +137,12 @@ boost::asio::awaitable<response> admin_api::login(request& req, const std::strin
     auto attempt = login_throttle_.begin(client, "admin");
     if (attempt.refused()) {
         store::wipe(pw);
-        if (attempt.first_refusal()) spdlog::warn("admin: too many failed logins from {}: refusing for a while", client);
+        if (attempt.first_refusal())
+            spdlog::warn("admin: too many failed logins from {}: refusing for a while", client);
         co_return json_error(status::too_many_requests, version, "too many failed logins; wait a minute");
     }
-    auto hash = co_await settings_.store.run([](store::account_repository& repo) { return repo.admin_password_hash(); });
+    auto hash = co_await settings_.store.run(
+        [](store::account_repository& repo) { return repo.admin_password_hash(); });
     bool ok = false;
     if (hash) ok = co_await settings_.store.verify_password(std::move(pw), *hash, client);
     store::wipe(pw);
@@ -147,14 +152,16 @@ boost::asio::awaitable<response> admin_api::login(request& req, const std::strin
         co_return json_error(status::unauthorized, version, "wrong password");
     }
     auto issued = sessions_.create();
-    auto res = make(status::ok, version, "application/json", json::serialize(json::object{{"csrf", issued.csrf}}));
+    auto res =
+        make(status::ok, version, "application/json", json::serialize(json::object{{"csrf", issued.csrf}}));
     res.set(http::field::set_cookie, "mg_session=" + issued.token + "; Path=/; HttpOnly; SameSite=Strict" +
                                          (settings_.https ? "; Secure" : ""));
     spdlog::info("admin: login from {}", client);
     co_return res;
 }
 
-boost::asio::awaitable<response> admin_api::api(request& req, const std::string& client, const std::string& path) {
+boost::asio::awaitable<response> admin_api::api(request& req, const std::string& client,
+                                                const std::string& path) {
     auto version = req.version();
     auto parts = split_path(path);
     if (parts.size() == 1 && parts[0] == "login") co_return co_await login(req, client);
@@ -165,7 +172,8 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
     if (req.method() != http::verb::get) {
         if (!store::constant_time_equal(req["X-CSRF-Token"], *csrf))
             co_return json_error(status::forbidden, version, "missing or wrong CSRF token");
-        if (!origin_allowed(req)) co_return json_error(status::forbidden, version, "cross-origin request refused");
+        if (!origin_allowed(req))
+            co_return json_error(status::forbidden, version, "cross-origin request refused");
     }
     if (parts.empty()) co_return json_error(status::not_found, version, "not found");
     const auto& what = parts[0];
@@ -176,21 +184,28 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
         co_return res;
     }
     if (what == "me" && req.method() == http::verb::get)
-        co_return make(status::ok, version, "application/json", json::serialize(json::object{{"csrf", *csrf}}));
+        co_return make(status::ok, version, "application/json",
+                       json::serialize(json::object{{"csrf", *csrf}}));
     if (what == "providers" && req.method() == http::verb::get) {
         json::array out;
         for (const auto& p : domain::provider_presets())
-            out.push_back(json::object{{"name", p.name}, {"title", p.title}, {"imap", p.imap}, {"pop3", p.pop3},
-                                       {"smtp", p.smtp}, {"login", p.login_advice}});
+            out.push_back(json::object{{"name", p.name},
+                                       {"title", p.title},
+                                       {"imap", p.imap},
+                                       {"pop3", p.pop3},
+                                       {"smtp", p.smtp},
+                                       {"login", p.login_advice}});
         co_return make(status::ok, version, "application/json", json::serialize(out));
     }
     if (what == "accounts" && parts.size() == 4 && parts[2] == "oauth")
         co_return co_await oauth_.start_consent(req, *token, parts[1], parts[3]);
     if (what == "accounts") co_return co_await accounts(req, parts);
     if (what == "oauth-clients") co_return co_await oauth_.clients(req, parts);
-    if (what == "oauth-presets" && parts.size() == 1 && req.method() == http::verb::get) co_return oauth_.presets(req);
+    if (what == "oauth-presets" && parts.size() == 1 && req.method() == http::verb::get)
+        co_return oauth_.presets(req);
     if (what == "consents" && parts.size() == 2) co_return co_await oauth_.consent(req, parts[1]);
-    if (what == "oauth" && parts.size() == 2 && parts[1] == "paste") co_return co_await oauth_.paste(req, *token);
+    if (what == "oauth" && parts.size() == 2 && parts[1] == "paste")
+        co_return co_await oauth_.paste(req, *token);
     if (what == "tests" && parts.size() == 2 && req.method() == http::verb::get) {
         auto s = tests_.status(parts[1]);
         if (!s) co_return json_error(status::not_found, version, "no such test");
@@ -199,16 +214,23 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
     if (what == "sessions" && req.method() == http::verb::get) {
         json::array out;
         for (const auto& s : settings_.live.sessions())
-            out.push_back(json::object{{"id", s.id}, {"protocol", s.protocol}, {"client", s.peer},
-                                       {"account", s.account}, {"since", time_text(s.since)},
-                                       {"bytes_up", s.bytes_up}, {"bytes_down", s.bytes_down}});
+            out.push_back(json::object{{"id", s.id},
+                                       {"protocol", s.protocol},
+                                       {"client", s.peer},
+                                       {"account", s.account},
+                                       {"since", time_text(s.since)},
+                                       {"bytes_up", s.bytes_up},
+                                       {"bytes_down", s.bytes_down}});
         co_return make(status::ok, version, "application/json", json::serialize(out));
     }
     if (what == "events" && req.method() == http::verb::get) {
         json::array out;
         for (const auto& e : settings_.live.recent_events())
-            out.push_back(json::object{{"at", time_text(e.at)}, {"kind", std::string(proxy::to_string(e.kind))},
-                                       {"protocol", e.protocol}, {"client", e.peer}, {"account", e.account},
+            out.push_back(json::object{{"at", time_text(e.at)},
+                                       {"kind", std::string(proxy::to_string(e.kind))},
+                                       {"protocol", e.protocol},
+                                       {"client", e.peer},
+                                       {"account", e.account},
                                        {"detail", e.detail}});
         co_return make(status::ok, version, "application/json", json::serialize(out));
     }
@@ -218,7 +240,9 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
 boost::asio::awaitable<response> admin_api::accounts(request& req, const std::vector<std::string>& parts) {
     auto version = req.version();
     auto method = req.method();
-    auto ok_json = [&](const json::value& v) { return make(status::ok, version, "application/json", json::serialize(v)); };
+    auto ok_json = [&](const json::value& v) {
+        return make(status::ok, version, "application/json", json::serialize(v));
+    };
     auto parse_body = [&](json::object& out) -> std::optional<response> {
         boost::system::error_code ec;
         auto body = json::parse(req.body(), ec);
@@ -248,30 +272,35 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         std::optional<std::vector<std::string>> senders;
         std::string error;
         static const char* protocols[] = {"imap", "pop3", "smtp"};
-        bool valid = read_string(body, "name", name, error) && read_string(body, "local_user", local_user, error) &&
-                     read_string(body, "local_password", local_password, error) &&
-                     read_string(body, "remote_user", remote_user, error) &&
-                     read_string(body, "remote_password", remote_password, error) &&
-                     read_string(body, "provider", provider, error) && read_string(body, "imap", urls[0], error) &&
-                     read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
-                     read_strings(body, "senders", senders, error) && read_string(body, "credential", credential, error) &&
-                     read_string(body, "oauth_client", oauth_client, error);
+        bool valid =
+            read_string(body, "name", name, error) && read_string(body, "local_user", local_user, error) &&
+            read_string(body, "local_password", local_password, error) &&
+            read_string(body, "remote_user", remote_user, error) &&
+            read_string(body, "remote_password", remote_password, error) &&
+            read_string(body, "provider", provider, error) && read_string(body, "imap", urls[0], error) &&
+            read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
+            read_strings(body, "senders", senders, error) &&
+            read_string(body, "credential", credential, error) &&
+            read_string(body, "oauth_client", oauth_client, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
         // credential: "password" (an app password, the default) or "oauth2" (tokens from a consent, no password).
         bool oauth2 = credential && *credential == "oauth2";
         if (credential && !oauth2 && *credential != "password")
             co_return json_error(status::bad_request, version, "credential must be password or oauth2");
         if (oauth2 && remote_password && !remote_password->empty())
-            co_return json_error(status::bad_request, version,
-                                 "an oauth2 account has no provider password (its tokens come from a consent)");
+            co_return json_error(
+                status::bad_request, version,
+                "an oauth2 account has no provider password (its tokens come from a consent)");
         if (!oauth2 && oauth_client)
             co_return json_error(status::bad_request, version, "oauth_client is only for credential oauth2");
         if (oauth2 && (!oauth_client || oauth_client->empty()))
-            co_return json_error(status::bad_request, version, "oauth_client is required for credential oauth2");
+            co_return json_error(status::bad_request, version,
+                                 "oauth_client is required for credential oauth2");
         if (oauth2) remote_password = std::string();
-        for (auto [field, value] : {std::pair{"name", &name}, std::pair{"local_user", &local_user},
-                                    std::pair{"local_password", &local_password}, std::pair{"remote_user", &remote_user},
-                                    std::pair{"remote_password", &remote_password}})
+        for (auto [field, value] :
+             {std::pair{"name", &name}, std::pair{"local_user", &local_user},
+              std::pair{"local_password", &local_password}, std::pair{"remote_user", &remote_user},
+              std::pair{"remote_password", &remote_password}})
             if ((!*value || (*value)->empty()) && !(oauth2 && value == &remote_password))
                 co_return json_error(status::bad_request, version, std::string(field) + " is required");
         domain::endpoint_input input;
@@ -283,9 +312,16 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         if (senders)
             if (auto ok = domain::validate_senders(*senders); !ok)
                 co_return json_error(status::bad_request, version, ok.error().message);
-        store::new_account a{*name, *local_user, *local_password, *remote_user, *remote_password, input.provider,
-                             std::move(*endpoints), senders.value_or(std::vector<std::string>{}),
-                             store::credential_kind::password, std::string()};
+        store::new_account a{*name,
+                             *local_user,
+                             *local_password,
+                             *remote_user,
+                             *remote_password,
+                             input.provider,
+                             std::move(*endpoints),
+                             senders.value_or(std::vector<std::string>{}),
+                             store::credential_kind::password,
+                             std::string()};
         if (oauth2) {
             a.credential = store::credential_kind::oauth2;
             a.oauth_client = *oauth_client;
@@ -300,11 +336,13 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             });
             if (!known) {
                 store::wipe(a.local_password);
-                co_return json_error(status::bad_request, version, "no OAuth client named '" + a.oauth_client +
-                                                                       "' (add it under OAuth clients first)");
+                co_return json_error(status::bad_request, version,
+                                     "no OAuth client named '" + a.oauth_client +
+                                         "' (add it under OAuth clients first)");
             }
         }
-        auto created = co_await settings_.store.run([&](store::account_repository& repo) { return repo.create(a); });
+        auto created =
+            co_await settings_.store.run([&](store::account_repository& repo) { return repo.create(a); });
         store::wipe(a.local_password);
         store::wipe(a.remote_secret);
         if (!created) co_return json_error(status::conflict, version, created.error().message);
@@ -315,20 +353,24 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
     }
     if (parts.size() < 2) co_return json_error(status::method_not_allowed, version, "method not allowed");
     const std::string name = parts[1];
-    auto not_found_or = [&](const user_error& e) { return json_error(status::not_found, version, e.message); };
+    auto not_found_or = [&](const user_error& e) {
+        return json_error(status::not_found, version, e.message);
+    };
 
     if (parts.size() == 2 && method == http::verb::get) {
-        auto a = co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
+        auto a =
+            co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
         if (!a) co_return not_found_or(a.error());
         co_return ok_json(view(*a));
     }
     if (parts.size() == 2 && method == http::verb::delete_) {
-        auto r = co_await settings_.store.run([&](store::account_repository& repo) -> user_result<std::int64_t> {
-            auto found = repo.find(name);
-            if (!found) return found.error();
-            if (auto removed = repo.remove(name); !removed) return removed.error();
-            return found->id;
-        });
+        auto r =
+            co_await settings_.store.run([&](store::account_repository& repo) -> user_result<std::int64_t> {
+                auto found = repo.find(name);
+                if (!found) return found.error();
+                if (auto removed = repo.remove(name); !removed) return removed.error();
+                return found->id;
+            });
         if (!r) co_return not_found_or(r.error());
         settings_.tokens.forget(*r);
         auto closed = settings_.live.close_account_sessions(name);
@@ -345,8 +387,9 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         bool valid = read_string(body, "oauth_client", oauth_client, error) &&
                      read_string(body, "local_user", c.local_user, error) &&
                      read_string(body, "remote_user", c.remote_user, error) &&
-                     read_string(body, "provider", provider, error) && read_string(body, "imap", urls[0], error) &&
-                     read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
+                     read_string(body, "provider", provider, error) &&
+                     read_string(body, "imap", urls[0], error) && read_string(body, "pop3", urls[1], error) &&
+                     read_string(body, "smtp", urls[2], error) &&
                      read_strings(body, "senders", c.senders, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
         if (provider || urls[0] || urls[1] || urls[2]) {
@@ -364,26 +407,29 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                 co_return json_error(status::bad_request, version, ok.error().message);
         if (oauth_client && oauth_client->empty()) oauth_client.reset();
         bool client_changed = false;
-        auto updated = co_await settings_.store.run([&](store::account_repository& repo) -> user_result<store::account> {
-            if (oauth_client) {
-                auto a = repo.find(name);
-                if (!a) return a.error();
-                if (a->credential != store::credential_kind::oauth2)
-                    return user_error{"account '" + name + "' logs in with a password: it has no OAuth client"};
-                client_changed = a->oauth_client != *oauth_client;
-                if (client_changed && !repo.oauth().client(*oauth_client))
-                    return user_error{"no OAuth client named '" + *oauth_client + "'"};
-            }
-            auto result = repo.update(name, c);
-            if (!result || !client_changed) return result;
-            // Another client for an oauth2 account: its tokens belong to the old one, so it needs consent again.
-            if (auto r = repo.oauth().set_grant_client(result->id, *oauth_client); !r) return r.error();
-            return repo.find(name);
-        });
+        auto updated =
+            co_await settings_.store.run([&](store::account_repository& repo) -> user_result<store::account> {
+                if (oauth_client) {
+                    auto a = repo.find(name);
+                    if (!a) return a.error();
+                    if (a->credential != store::credential_kind::oauth2)
+                        return user_error{"account '" + name +
+                                          "' logs in with a password: it has no OAuth client"};
+                    client_changed = a->oauth_client != *oauth_client;
+                    if (client_changed && !repo.oauth().client(*oauth_client))
+                        return user_error{"no OAuth client named '" + *oauth_client + "'"};
+                }
+                auto result = repo.update(name, c);
+                if (!result || !client_changed) return result;
+                // Another client for an oauth2 account: its tokens belong to the old one, so it needs consent again.
+                if (auto r = repo.oauth().set_grant_client(result->id, *oauth_client); !r) return r.error();
+                return repo.find(name);
+            });
         if (!updated) co_return json_error(status::bad_request, version, updated.error().message);
         if (client_changed) {
             settings_.tokens.forget(updated->id);
-            spdlog::info("admin: account '{}' now uses OAuth client '{}' (consent needed)", name, *oauth_client);
+            spdlog::info("admin: account '{}' now uses OAuth client '{}' (consent needed)", name,
+                         *oauth_client);
         }
         co_return ok_json(view(*updated));
     }
@@ -406,7 +452,8 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             if (!read_string(body, "local", local, error) || !read_string(body, "remote", remote, error))
                 co_return json_error(status::bad_request, version, error);
             if (!local == !remote || (local && local->empty()) || (remote && remote->empty()))
-                co_return json_error(status::bad_request, version, "give exactly one of local, remote (not empty)");
+                co_return json_error(status::bad_request, version,
+                                     "give exactly one of local, remote (not empty)");
             bool exists = true;
             auto r = co_await settings_.store.run([&](store::account_repository& repo) -> user_result<void> {
                 if (auto found = repo.find(name); !found) {
@@ -418,15 +465,19 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             if (local) store::wipe(*local);
             if (remote) store::wipe(*remote);
             // Not found, or refused (an oauth2 account has no provider password).
-            if (!r) co_return json_error(exists ? status::bad_request : status::not_found, version, r.error().message);
+            if (!r)
+                co_return json_error(exists ? status::bad_request : status::not_found, version,
+                                     r.error().message);
             co_return ok_json(json::object{{"name", name}, {"changed", local ? "local" : "remote"}});
         }
         if (action == "test") {
-            auto found = co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
+            auto found = co_await settings_.store.run(
+                [&](store::account_repository& repo) { return repo.find(name); });
             if (!found) co_return json_error(status::not_found, version, "no account named '" + name + "'");
-            auto id = tests_.start(co_await boost::asio::this_coro::executor,
-                                   {settings_.store, settings_.tokens, settings_.upstream_tls, settings_.upstream_timeout},
-                                   std::move(*found));
+            auto id = tests_.start(
+                co_await boost::asio::this_coro::executor,
+                {settings_.store, settings_.tokens, settings_.upstream_tls, settings_.upstream_timeout},
+                std::move(*found));
             co_return ok_json(json::object{{"id", id}});
         }
     }

@@ -32,8 +32,10 @@ public:
     void set_listener_port(std::uint16_t port) { oauth_.set_listener_port(port); }
 
     // A bare response with the security headers every answer carries.
-    static response make(boost::beast::http::status status, unsigned version, std::string content_type, std::string body);
-    static response json_error(boost::beast::http::status status, unsigned version, const std::string& message);
+    static response make(boost::beast::http::status status, unsigned version, std::string content_type,
+                         std::string body);
+    static response json_error(boost::beast::http::status status, unsigned version,
+                               const std::string& message);
 
 private:
     boost::asio::awaitable<response> api(request& req, const std::string& client, const std::string& path);
@@ -46,7 +48,8 @@ private:
     api_settings settings_;
     admin_sessions sessions_;
     // 5 failed logins per client address a minute, then 429 until they age out; attempts being checked count.
-    proxy::login_throttle login_throttle_{{.free_failures = 5, .max_failures = 5, .window = std::chrono::seconds(60)}};
+    proxy::login_throttle login_throttle_{
+        {.free_failures = 5, .max_failures = 5, .window = std::chrono::seconds(60)}};
     test_jobs tests_;
     oauth_api oauth_{settings_, sessions_, tests_};
 };

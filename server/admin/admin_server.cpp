@@ -63,15 +63,17 @@ api_settings with_host_names(api_settings settings, const net::host_port& bound)
 
 admin_server::admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
                            asio::ssl::context* tls, api_settings settings)
-    : pool_(pool), allow_(allow), tls_(tls), acceptor_(bind_acceptor(pool.main(), address)),
-      address_{address.host, acceptor_.local_endpoint().port()},
+    : pool_(pool), allow_(allow), tls_(tls),
+      acceptor_(bind_acceptor(pool.main(), address)), address_{address.host,
+                                                               acceptor_.local_endpoint().port()},
       api_(with_host_names(std::move(settings), address_)) {
     api_.set_listener_port(address_.port);
 }
 
 void admin_server::start() {
-    asio::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
-                   asio::detached);
+    asio::co_spawn(
+        acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
+        asio::detached);
 }
 
 void admin_server::stop() {
@@ -82,7 +84,8 @@ void admin_server::stop() {
 asio::awaitable<void> admin_server::accept_loop() {
     while (acceptor_.is_open()) {
         boost::system::error_code ec;
-        auto socket = co_await acceptor_.async_accept(pool_.next(), asio::redirect_error(asio::use_awaitable, ec));
+        auto socket =
+            co_await acceptor_.async_accept(pool_.next(), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (!acceptor_.is_open()) break;
             continue;
@@ -114,7 +117,8 @@ asio::awaitable<void> admin_server::session(asio::ip::tcp::socket socket) {
     }
     asio::ssl::stream<beast::tcp_stream> secure(std::move(stream), *tls_);
     beast::get_lowest_layer(secure).expires_after(read_deadline);
-    auto [hs_error] = co_await secure.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    auto [hs_error] =
+        co_await secure.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
     if (hs_error) co_return;
     co_await serve(secure, client);
 }
@@ -127,11 +131,13 @@ template <class Stream> asio::awaitable<void> admin_server::serve(Stream& stream
         parser.body_limit(body_limit);
         beast::get_lowest_layer(stream).expires_after(read_deadline);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-        if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout) co_return;
+        if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout)
+            co_return;
         response res;
         bool keep_alive = false;
         if (ec == http::error::header_limit) {
-            res = admin_api::json_error(http::status::request_header_fields_too_large, 11, "request headers too large");
+            res = admin_api::json_error(http::status::request_header_fields_too_large, 11,
+                                        "request headers too large");
         } else if (ec == http::error::body_limit) {
             res = admin_api::json_error(http::status::payload_too_large, 11, "request body too large");
         } else if (ec) {
@@ -144,7 +150,8 @@ template <class Stream> asio::awaitable<void> admin_server::serve(Stream& stream
             res.keep_alive(keep_alive);
         }
         beast::get_lowest_layer(stream).expires_after(read_deadline);
-        auto [write_error, written] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        auto [write_error, written] =
+            co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
         if (write_error || !keep_alive) {
             beast::get_lowest_layer(stream).socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
             co_return;

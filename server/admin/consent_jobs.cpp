@@ -9,7 +9,9 @@ namespace mailgate::admin {
 namespace {
 
 std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 bool expired(const consent_job& j) { return std::chrono::steady_clock::now() > j.deadline; }
@@ -39,8 +41,8 @@ std::shared_ptr<consent_job> consent_jobs::add(std::shared_ptr<consent_job> job)
     auto stale = std::chrono::steady_clock::now() - std::chrono::hours(1);
     std::erase_if(jobs_, [&](const auto& item) {
         const auto& j = *item.second;
-        return j.deadline < stale || (j.status != consent_status::pending && j.status != consent_status::exchanging &&
-                                      jobs_.size() > max_jobs);
+        return j.deadline < stale || (j.status != consent_status::pending &&
+                                      j.status != consent_status::exchanging && jobs_.size() > max_jobs);
     });
     for (auto& [other_id, other] : jobs_) {
         if (other->account_id == job->account_id && other->status == consent_status::pending) {
@@ -101,8 +103,8 @@ bool consent_jobs::cancel(consent_job& job) {
 }
 
 void consent_jobs::finish(consent_job& job, consent_status status, std::string message,
-                          std::optional<store::oauth_error_record> error, std::string identity, std::string scopes,
-                          std::string test_id) {
+                          std::optional<store::oauth_error_record> error, std::string identity,
+                          std::string scopes, std::string test_id) {
     std::lock_guard lock(mutex_);
     job.status = status;
     job.message = std::move(message);
@@ -118,16 +120,17 @@ boost::json::object consent_jobs::to_json(consent_job& job) {
     auto status = job.status;
     // A pending request past its deadline is shown as what it has become; the device poller ends on its own.
     if (status == consent_status::pending && expired(job)) status = consent_status::failed;
-    boost::json::object o{{"id", job.id},
-                          {"account", job.account},
-                          {"kind", job.kind},
-                          {"status", std::string(to_string(status))},
-                          {"message", status == job.status ? job.message : "the request expired: start again"},
-                          {"expires_at", job.expires_at},
-                          {"expires_in", std::max<std::int64_t>(0, job.expires_at - now_unix())},
-                          {"identity", job.identity},
-                          {"scopes", job.scopes},
-                          {"test", job.test_id.empty() ? boost::json::value(nullptr) : boost::json::value(job.test_id)}};
+    boost::json::object o{
+        {"id", job.id},
+        {"account", job.account},
+        {"kind", job.kind},
+        {"status", std::string(to_string(status))},
+        {"message", status == job.status ? job.message : "the request expired: start again"},
+        {"expires_at", job.expires_at},
+        {"expires_in", std::max<std::int64_t>(0, job.expires_at - now_unix())},
+        {"identity", job.identity},
+        {"scopes", job.scopes},
+        {"test", job.test_id.empty() ? boost::json::value(nullptr) : boost::json::value(job.test_id)}};
     if (job.error)
         o["error"] = boost::json::object{{"error", job.error->error},
                                          {"description", job.error->description},

@@ -24,20 +24,20 @@ struct consent_job {
     ~consent_job();
 
     std::string id;
-    std::string session;   // the admin session (cookie value) that started it
-    std::string binding;   // code flow: the value of the mg_oauth_<id> cookie that the callback must bring
+    std::string session; // the admin session (cookie value) that started it
+    std::string binding; // code flow: the value of the mg_oauth_<id> cookie that the callback must bring
     std::string account;
     std::int64_t account_id = 0;
-    std::string kind;      // "device" or "code"
+    std::string kind; // "device" or "code"
     std::chrono::steady_clock::time_point deadline;
     std::int64_t expires_at = 0; // unix seconds, for the page
 
     // Guarded by the registry's mutex from here on.
     consent_status status = consent_status::pending;
-    std::string message;   // one line for the page; never a token
+    std::string message; // one line for the page; never a token
     std::optional<store::oauth_error_record> error;
     std::string identity, scopes;
-    std::string test_id;   // the login test run with the new token
+    std::string test_id; // the login test run with the new token
     // device flow
     std::string user_code, verification_uri, verification_uri_complete;
     std::int64_t interval = 0;

@@ -35,15 +35,18 @@ constexpr auto code_request_lifetime = std::chrono::minutes(10);
 // Pending consents at once (each device-flow one polls the provider until it is approved or expires).
 constexpr std::size_t max_pending = 20;
 
-const char* const client_fields[] = {"preset",     "client_id", "client_secret", "authorize_url", "token_url",
-                                     "device_url", "revoke_url", "scope",        "mechanism",     "tenant"};
+const char* const client_fields[] = {"preset",    "client_id",  "client_secret", "authorize_url",
+                                     "token_url", "device_url", "revoke_url",    "scope",
+                                     "mechanism", "tenant"};
 
 const store::oauth_state all_states[] = {store::oauth_state::ok, store::oauth_state::refreshing,
                                          store::oauth_state::degraded, store::oauth_state::needs_consent,
                                          store::oauth_state::config_error};
 
 std::int64_t now_unix() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 response ok_json(unsigned version, const json::value& v, status s = status::ok) {
@@ -88,10 +91,14 @@ std::vector<std::string> users_of(const std::vector<store::account>& accounts, c
 std::string label(std::string_view v) {
     std::string out;
     for (char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -127,13 +134,18 @@ response oauth_api::presets(const request& req) const {
             c.preset = p;
             c.client_id = "preset";
             if (auto done = domain::complete_client(c))
-                defaults = {{"authorize_url", done->authorize_url}, {"token_url", done->token_url},
-                            {"device_url", done->device_url},       {"revoke_url", done->revoke_url},
-                            {"scope", done->scope},                 {"tenant", done->tenant}};
+                defaults = {{"authorize_url", done->authorize_url},
+                            {"token_url", done->token_url},
+                            {"device_url", done->device_url},
+                            {"revoke_url", done->revoke_url},
+                            {"scope", done->scope},
+                            {"tenant", done->tenant}};
         }
         json::array mechanisms{"xoauth2"};
         if (p != "microsoft") mechanisms.emplace_back("oauthbearer");
-        out.push_back(json::object{{"name", p}, {"checklist", std::move(checklist)}, {"defaults", std::move(defaults)},
+        out.push_back(json::object{{"name", p},
+                                   {"checklist", std::move(checklist)},
+                                   {"defaults", std::move(defaults)},
                                    {"mechanisms", std::move(mechanisms)}});
     }
     return ok_json(req.version(), out);
@@ -183,8 +195,11 @@ asio::awaitable<response> oauth_api::clients(request& req, const std::vector<std
             store::wipe(c->client_secret);
             if (c->from_config)
                 return outcome{status::conflict,
-                               "OAuth client '" + name + "' comes from the config file ([oauth." + name + "]): remove it there", {}};
-            if (auto r = repo.oauth().remove_client(name); !r) return outcome{status::conflict, r.error().message, {}};
+                               "OAuth client '" + name + "' comes from the config file ([oauth." + name +
+                                   "]): remove it there",
+                               {}};
+            if (auto r = repo.oauth().remove_client(name); !r)
+                return outcome{status::conflict, r.error().message, {}};
             return outcome{};
         });
         if (removed.code != status::ok) co_return admin_api::json_error(removed.code, version, removed.error);
@@ -194,16 +209,19 @@ asio::awaitable<response> oauth_api::clients(request& req, const std::vector<std
 
     bool creating = parts.size() == 1 && method == http::verb::post;
     bool updating = parts.size() == 2 && method == http::verb::put;
-    if (!creating && !updating) co_return admin_api::json_error(status::method_not_allowed, version, "method not allowed");
+    if (!creating && !updating)
+        co_return admin_api::json_error(status::method_not_allowed, version, "method not allowed");
     boost::system::error_code ec;
     auto parsed = json::parse(req.body(), ec);
-    if (ec || !parsed.is_object()) co_return admin_api::json_error(status::bad_request, version, "malformed JSON");
+    if (ec || !parsed.is_object())
+        co_return admin_api::json_error(status::bad_request, version, "malformed JSON");
     auto& body = parsed.as_object();
     std::map<std::string, std::string> given;
     std::string error;
     std::optional<std::string> name_field;
     bool clear_secret = false;
-    bool valid = read_string(body, "name", name_field, error) && read_bool(body, "clear_client_secret", clear_secret, error);
+    bool valid = read_string(body, "name", name_field, error) &&
+                 read_bool(body, "clear_client_secret", clear_secret, error);
     for (const char* key : client_fields) {
         std::optional<std::string> value;
         valid = valid && read_string(body, key, value, error);
@@ -218,25 +236,34 @@ asio::awaitable<response> oauth_api::clients(request& req, const std::vector<std
         auto existing = repo.oauth().client(name);
         struct wipe_on_exit {
             std::optional<domain::oauth_client>& c;
-            ~wipe_on_exit() { if (c) store::wipe(c->client_secret); }
+            ~wipe_on_exit() {
+                if (c) store::wipe(c->client_secret);
+            }
         } guard{existing};
-        if (creating && existing) return outcome{status::conflict, "an OAuth client named '" + name + "' already exists", {}};
-        if (updating && !existing) return outcome{status::not_found, "no OAuth client named '" + name + "'", {}};
+        if (creating && existing)
+            return outcome{status::conflict, "an OAuth client named '" + name + "' already exists", {}};
+        if (updating && !existing)
+            return outcome{status::not_found, "no OAuth client named '" + name + "'", {}};
         if (existing && existing->from_config)
             return outcome{status::conflict,
-                           "OAuth client '" + name + "' comes from the config file ([oauth." + name + "]): change it there", {}};
+                           "OAuth client '" + name + "' comes from the config file ([oauth." + name +
+                               "]): change it there",
+                           {}};
         domain::oauth_client c;
         c.name = name;
         for (auto& [key, value] : given)
-            if (auto r = domain::set_client_field(c, key, value); !r) return outcome{status::bad_request, r.error().message, {}};
+            if (auto r = domain::set_client_field(c, key, value); !r)
+                return outcome{status::bad_request, r.error().message, {}};
         // The secret is write-only: an update without one keeps the stored one unless told to clear it.
         if (c.client_secret.empty() && existing && !clear_secret) c.client_secret = existing->client_secret;
         auto done = domain::complete_client(std::move(c));
         if (!done) return outcome{status::bad_request, done.error().message, {}};
         auto stored = repo.oauth().save_client(*done);
         outcome r;
-        if (!stored) r = outcome{status::conflict, stored.error().message, {}};
-        else r.client = client_json(*done, users_of(repo.list(), name));
+        if (!stored)
+            r = outcome{status::conflict, stored.error().message, {}};
+        else
+            r.client = client_json(*done, users_of(repo.list(), name));
         store::wipe(done->client_secret);
         return r;
     });
@@ -248,11 +275,13 @@ asio::awaitable<response> oauth_api::clients(request& req, const std::vector<std
 
 // ------------------------------------------------------------------------------------------------ consent
 
-asio::awaitable<response> oauth_api::start_consent(request& req, const std::string& session, const std::string& name,
-                                                   const std::string& kind) {
+asio::awaitable<response> oauth_api::start_consent(request& req, const std::string& session,
+                                                   const std::string& name, const std::string& kind) {
     auto version = req.version();
-    if (kind != "device" && kind != "authorize") co_return admin_api::json_error(status::not_found, version, "not found");
-    if (req.method() != http::verb::post) co_return admin_api::json_error(status::method_not_allowed, version, "use POST");
+    if (kind != "device" && kind != "authorize")
+        co_return admin_api::json_error(status::not_found, version, "not found");
+    if (req.method() != http::verb::post)
+        co_return admin_api::json_error(status::method_not_allowed, version, "use POST");
     if (jobs_.pending() >= max_pending)
         co_return admin_api::json_error(status::too_many_requests, version,
                                         "too many consent requests waiting: finish or cancel some first");
@@ -268,10 +297,14 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
         if (!a) return lookup{status::not_found, a.error().message, {}, {}};
         if (a->credential != store::credential_kind::oauth2)
             return lookup{status::bad_request,
-                          "account '" + name + "' logs in with a password; OAuth2 consent is for oauth2 accounts", {}, {}};
+                          "account '" + name +
+                              "' logs in with a password; OAuth2 consent is for oauth2 accounts",
+                          {},
+                          {}};
         l.client = repo.oauth().client(a->oauth_client);
         if (!l.client)
-            return lookup{status::bad_request, "OAuth client '" + a->oauth_client + "' is not configured", {}, {}};
+            return lookup{
+                status::bad_request, "OAuth client '" + a->oauth_client + "' is not configured", {}, {}};
         l.account = std::move(*a);
         return l;
     });
@@ -286,7 +319,8 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
 
     if (kind == "device") {
         job->kind = "device";
-        auto started = co_await oauth::begin_device_consent(client, settings_.upstream_tls, settings_.upstream_timeout);
+        auto started =
+            co_await oauth::begin_device_consent(client, settings_.upstream_tls, settings_.upstream_timeout);
         if (auto* f = std::get_if<oauth::token_failure>(&started)) {
             store::wipe(client.client_secret);
             auto message = "device authorization failed: " + f->summary();
@@ -315,7 +349,8 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
     if (client.authorize_url.empty()) {
         store::wipe(client.client_secret);
         co_return admin_api::json_error(status::bad_request, version,
-                                        "OAuth client '" + client.name + "' has no authorize_url: use the device flow");
+                                        "OAuth client '" + client.name +
+                                            "' has no authorize_url: use the device flow");
     }
     auto request = oauth::start_authorization(client, redirect_uri(), account.remote_user);
     store::wipe(client.client_secret);
@@ -326,7 +361,8 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
     job->redirect_uri = request.redirect_uri;
     job->binding = oauth::random_token(24);
     job->deadline = std::chrono::steady_clock::now() + code_request_lifetime;
-    job->expires_at = now_unix() + std::chrono::duration_cast<std::chrono::seconds>(code_request_lifetime).count();
+    job->expires_at =
+        now_unix() + std::chrono::duration_cast<std::chrono::seconds>(code_request_lifetime).count();
     job->message = "waiting for the sign-in at the provider";
     jobs_.add(job);
     spdlog::info("admin: account '{}': authorization-code consent started", account.name);
@@ -343,12 +379,14 @@ asio::awaitable<response> oauth_api::start_consent(request& req, const std::stri
 
 void oauth_api::poll_device(asio::any_io_executor executor, std::shared_ptr<consent_job> job,
                             domain::oauth_client client, oauth::device_authorization device) {
-    auto run = [this, job, client = std::move(client), device = std::move(device)]() mutable -> asio::awaitable<void> {
+    auto run = [this, job, client = std::move(client),
+                device = std::move(device)]() mutable -> asio::awaitable<void> {
         std::function<bool()> cancelled = [this, job] { return jobs_.cancelled(*job); };
         oauth::consent_result result;
         try {
-            result = co_await oauth::finish_device_consent(settings_.store, job->account_id, client, std::move(device),
-                                                           settings_.upstream_tls, settings_.upstream_timeout, cancelled);
+            result = co_await oauth::finish_device_consent(settings_.store, job->account_id, client,
+                                                           std::move(device), settings_.upstream_tls,
+                                                           settings_.upstream_timeout, cancelled);
         } catch (const std::exception& e) {
             result.failure = internal_failure(e.what());
         }
@@ -365,11 +403,13 @@ void oauth_api::poll_device(asio::any_io_executor executor, std::shared_ptr<cons
     });
 }
 
-asio::awaitable<void> oauth_api::finished(const std::shared_ptr<consent_job>& job, const oauth::consent_result& result) {
+asio::awaitable<void> oauth_api::finished(const std::shared_ptr<consent_job>& job,
+                                          const oauth::consent_result& result) {
     if (!result.ok) {
         if (jobs_.cancelled(*job)) co_return;
         auto message = "consent failed: " + result.message();
-        spdlog::warn("admin: account '{}': OAuth2 {} consent failed: {}", job->account, job->kind, result.message());
+        spdlog::warn("admin: account '{}': OAuth2 {} consent failed: {}", job->account, job->kind,
+                     result.message());
         std::optional<store::oauth_error_record> record;
         if (result.failure) record = result.failure->record;
         jobs_.finish(*job, consent_status::failed, message, record);
@@ -381,22 +421,26 @@ asio::awaitable<void> oauth_api::finished(const std::shared_ptr<consent_job>& jo
                  result.identity.empty() ? "" : ", consented by " + result.identity);
     std::string test_id;
     auto name = job->account;
-    auto found = co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
+    auto found =
+        co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
     if (found && !found->endpoints.empty()) {
         auto executor = co_await asio::this_coro::executor;
-        proxy::provider_access access{settings_.store, settings_.tokens, settings_.upstream_tls, settings_.upstream_timeout};
+        proxy::provider_access access{settings_.store, settings_.tokens, settings_.upstream_tls,
+                                      settings_.upstream_timeout};
         test_id = tests_.start(executor, access, std::move(*found));
     }
-    jobs_.finish(*job, consent_status::ok, result.message(), std::nullopt, result.identity, result.scopes, test_id);
+    jobs_.finish(*job, consent_status::ok, result.message(), std::nullopt, result.identity, result.scopes,
+                 test_id);
 }
 
 asio::awaitable<oauth_api::completion> oauth_api::complete_code(const oauth::authorization_response& answer,
                                                                 const std::shared_ptr<consent_job>& job) {
     std::string verifier;
     if (!jobs_.take(*job, verifier))
-        co_return completion{status::conflict,
-                             "this sign-in was already completed, cancelled or has expired: start it again on the admin page",
-                             job};
+        co_return completion{
+            status::conflict,
+            "this sign-in was already completed, cancelled or has expired: start it again on the admin page",
+            job};
     if (!answer.error.empty()) {
         store::wipe(verifier);
         auto message = "the provider refused: " + answer.error +
@@ -408,11 +452,12 @@ asio::awaitable<oauth_api::completion> oauth_api::complete_code(const oauth::aut
     }
     auto name = job->account;
     auto id = job->account_id;
-    auto client = co_await settings_.store.run([&](store::account_repository& repo) -> std::optional<domain::oauth_client> {
-        auto a = repo.find(name);
-        if (!a || a->id != id || a->credential != store::credential_kind::oauth2) return std::nullopt;
-        return repo.oauth().client(a->oauth_client);
-    });
+    auto client = co_await settings_.store.run(
+        [&](store::account_repository& repo) -> std::optional<domain::oauth_client> {
+            auto a = repo.find(name);
+            if (!a || a->id != id || a->credential != store::credential_kind::oauth2) return std::nullopt;
+            return repo.oauth().client(a->oauth_client);
+        });
     if (!client) {
         store::wipe(verifier);
         std::string message = "the account or its OAuth client is gone";
@@ -422,8 +467,9 @@ asio::awaitable<oauth_api::completion> oauth_api::complete_code(const oauth::aut
     oauth::consent_result result;
     std::string code = answer.code;
     try {
-        result = co_await oauth::exchange_code(settings_.store, id, *client, std::move(code), verifier, job->redirect_uri,
-                                               settings_.upstream_tls, settings_.upstream_timeout);
+        result = co_await oauth::exchange_code(settings_.store, id, *client, std::move(code), verifier,
+                                               job->redirect_uri, settings_.upstream_tls,
+                                               settings_.upstream_timeout);
     } catch (const std::exception& e) {
         result.failure = internal_failure(e.what());
     }
@@ -441,7 +487,8 @@ asio::awaitable<response> oauth_api::consent(request& req, const std::string& id
     if (!job) co_return admin_api::json_error(status::not_found, version, "no such consent request");
     if (req.method() == http::verb::get) co_return ok_json(version, jobs_.to_json(*job));
     if (req.method() == http::verb::delete_) {
-        if (jobs_.cancel(*job)) spdlog::info("admin: account '{}': {} consent cancelled", job->account, job->kind);
+        if (jobs_.cancel(*job))
+            spdlog::info("admin: account '{}': {} consent cancelled", job->account, job->kind);
         co_return ok_json(version, jobs_.to_json(*job));
     }
     co_return admin_api::json_error(status::method_not_allowed, version, "method not allowed");
@@ -449,31 +496,37 @@ asio::awaitable<response> oauth_api::consent(request& req, const std::string& id
 
 asio::awaitable<response> oauth_api::paste(request& req, const std::string& session) {
     auto version = req.version();
-    if (req.method() != http::verb::post) co_return admin_api::json_error(status::method_not_allowed, version, "use POST");
+    if (req.method() != http::verb::post)
+        co_return admin_api::json_error(status::method_not_allowed, version, "use POST");
     boost::system::error_code ec;
     auto parsed = json::parse(req.body(), ec);
-    if (ec || !parsed.is_object()) co_return admin_api::json_error(status::bad_request, version, "malformed JSON");
+    if (ec || !parsed.is_object())
+        co_return admin_api::json_error(status::bad_request, version, "malformed JSON");
     std::optional<std::string> url;
     std::string error;
     if (!read_string(parsed.as_object(), "url", url, error) || !url || url->empty())
-        co_return admin_api::json_error(status::bad_request, version, error.empty() ? "url is required" : error);
+        co_return admin_api::json_error(status::bad_request, version,
+                                        error.empty() ? "url is required" : error);
     wipe_member(parsed.as_object(), "url");
     auto answer = oauth::parse_authorization_response(*url);
     store::wipe(*url);
     if (!answer)
-        co_return admin_api::json_error(status::bad_request, version,
-                                        "that address has neither a code nor an error: paste the whole address from the "
-                                        "browser's address bar");
+        co_return admin_api::json_error(
+            status::bad_request, version,
+            "that address has neither a code nor an error: paste the whole address from the "
+            "browser's address bar");
     auto job = jobs_.find_by_state(answer->state);
     if (!job) {
         store::wipe(answer->code);
-        co_return admin_api::json_error(status::bad_request, version,
-                                        "that address belongs to no pending sign-in of this gateway (unknown or expired "
-                                        "state; requests last 10 minutes and are used once): start again");
+        co_return admin_api::json_error(
+            status::bad_request, version,
+            "that address belongs to no pending sign-in of this gateway (unknown or expired "
+            "state; requests last 10 minutes and are used once): start again");
     }
     if (!store::constant_time_equal(job->session, session)) {
         store::wipe(answer->code);
-        spdlog::warn("admin: account '{}': a pasted sign-in address of another admin session was refused", job->account);
+        spdlog::warn("admin: account '{}': a pasted sign-in address of another admin session was refused",
+                     job->account);
         co_return admin_api::json_error(status::forbidden, version,
                                         "that sign-in was started by another admin session: refused");
     }
@@ -511,19 +564,23 @@ asio::awaitable<std::string> oauth_api::wait_for_test(const std::string& test_id
         const auto& st = step.as_object();
         std::string detail(st.at("detail").as_string());
         html += std::string("<li class=\"") + (st.at("ok").as_bool() ? "ok" : "bad") + "\">" +
-                html_escape(std::string(st.at("protocol").as_string()) + " " + std::string(st.at("step").as_string()) +
-                            (detail.empty() ? "" : ": " + detail)) +
+                html_escape(std::string(st.at("protocol").as_string()) + " " +
+                            std::string(st.at("step").as_string()) + (detail.empty() ? "" : ": " + detail)) +
                 "</li>";
     }
     html += "</ol><p id=\"test-result\">";
-    if (!o.at("done").as_bool()) html += "still running: the admin page shows the rest";
-    else html += o.at("ok").as_bool() ? "all checks passed" : "some checks failed";
+    if (!o.at("done").as_bool())
+        html += "still running: the admin page shows the rest";
+    else
+        html += o.at("ok").as_bool() ? "all checks passed" : "some checks failed";
     co_return html + "</p>";
 }
 
-response oauth_api::page(const request& req, status s, const std::string& title, const std::string& body_html) const {
+response oauth_api::page(const request& req, status s, const std::string& title,
+                         const std::string& body_html) const {
     std::string html = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mailgate: " +
-                       html_escape(title) + "</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body>"
+                       html_escape(title) +
+                       "</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body>"
                        "<header><h1>mailgate</h1></header><main id=\"callback\"><h2 id=\"callback-title\">" +
                        html_escape(title) + "</h2>" + body_html +
                        "<p><a id=\"back\" href=\"/\">Back to the admin page</a></p></main></body></html>\n";
@@ -533,40 +590,50 @@ response oauth_api::page(const request& req, status s, const std::string& title,
 asio::awaitable<response> oauth_api::callback(request& req) {
     auto answer = oauth::parse_authorization_response(std::string(req.target()));
     if (!answer)
-        co_return page(req, status::bad_request, "Nothing to complete",
-                       "<p id=\"result\" class=\"status-bad\">This address carries neither an authorization code nor an "
-                       "error from the provider.</p>");
+        co_return page(
+            req, status::bad_request, "Nothing to complete",
+            "<p id=\"result\" class=\"status-bad\">This address carries neither an authorization code nor an "
+            "error from the provider.</p>");
     auto job = jobs_.find_by_state(answer->state);
     if (!job) {
         store::wipe(answer->code);
-        co_return page(req, status::bad_request, "Unknown sign-in",
-                       "<p id=\"result\" class=\"status-bad\">This sign-in is unknown to the gateway or has expired: its "
-                       "state matches no pending request (requests last 10 minutes and are used once).</p>"
-                       "<p>If you started it with <code>mailgate account oauth NAME --paste</code>, paste this page's "
-                       "full address from the address bar there. Otherwise start it again on the admin page.</p>");
+        co_return page(
+            req, status::bad_request, "Unknown sign-in",
+            "<p id=\"result\" class=\"status-bad\">This sign-in is unknown to the gateway or has expired: "
+            "its "
+            "state matches no pending request (requests last 10 minutes and are used once).</p>"
+            "<p>If you started it with <code>mailgate account oauth NAME --paste</code>, paste this page's "
+            "full address from the address bar there. Otherwise start it again on the admin page.</p>");
     }
     auto how = callback_binding(req, *job);
     if (how != binding::same) {
         store::wipe(answer->code);
         std::string why, hint;
         if (how == binding::none) {
-            why = "This browser has no admin session for this sign-in (the admin page may be open on another machine "
+            why = "This browser has no admin session for this sign-in (the admin page may be open on another "
+                  "machine "
                   "or under another address).";
             // This request was started on the admin page, so the page (not the CLI, which has its own requests)
             // is where its address goes.
-            hint = "Copy this page's full address from the address bar and paste it into the field &ldquo;Paste the "
-                   "redirected address&rdquo; on the admin page where you started the sign-in (a sign-in started with "
-                   "<code>mailgate account oauth " + html_escape(job->account) + " --paste</code> takes its address "
+            hint = "Copy this page's full address from the address bar and paste it into the field "
+                   "&ldquo;Paste the "
+                   "redirected address&rdquo; on the admin page where you started the sign-in (a sign-in "
+                   "started with "
+                   "<code>mailgate account oauth " +
+                   html_escape(job->account) +
+                   " --paste</code> takes its address "
                    "in that command instead).";
         } else if (how == binding::foreign) {
             why = "This sign-in was started by another admin session: it is refused here.";
         } else {
-            why = "The admin session that started this sign-in has ended (logged out or expired): log in and start "
+            why = "The admin session that started this sign-in has ended (logged out or expired): log in and "
+                  "start "
                   "again.";
         }
         spdlog::warn("admin: account '{}': OAuth2 callback refused ({})", job->account,
-                     how == binding::none ? "no admin session" : how == binding::foreign ? "another admin session"
-                                                                                        : "session ended");
+                     how == binding::none      ? "no admin session"
+                     : how == binding::foreign ? "another admin session"
+                                               : "session ended");
         std::string body = "<p id=\"result\" class=\"status-bad\">" + why + "</p>";
         if (!hint.empty()) body += "<p id=\"hint\">" + hint + "</p>";
         co_return page(req, status::forbidden, "Sign-in not completed", body);
@@ -575,8 +642,7 @@ asio::awaitable<response> oauth_api::callback(request& req) {
     store::wipe(answer->code);
     bool ok = done.status == status::ok;
     std::string body = std::string("<p id=\"result\" class=\"") + (ok ? "status-ok" : "status-bad") + "\">" +
-                       html_escape("Account " + job->account + ": " + done.message) +
-                       "</p>";
+                       html_escape("Account " + job->account + ": " + done.message) + "</p>";
     std::string test_id;
     {
         auto j = jobs_.to_json(*job);
@@ -584,7 +650,8 @@ asio::awaitable<response> oauth_api::callback(request& req) {
     }
     if (!test_id.empty()) body += co_await wait_for_test(test_id);
     auto res = page(req, ok ? status::ok : done.status, ok ? "Consent stored" : "Consent failed", body);
-    res.set(http::field::set_cookie, "mg_oauth_" + job->id + "=; Path=/oauth/callback; HttpOnly; SameSite=Lax; Max-Age=0");
+    res.set(http::field::set_cookie,
+            "mg_oauth_" + job->id + "=; Path=/oauth/callback; HttpOnly; SameSite=Lax; Max-Age=0");
     co_return res;
 }
 
@@ -617,18 +684,21 @@ asio::awaitable<std::string> oauth_api::metrics() {
                                                        {"transient", c.transient.load()},
                                                        {"needs_consent", c.needs_consent.load()},
                                                        {"config_error", c.config_error.load()}};
-    for (const auto& [result, n] : results) out << "mailgate_oauth_refresh_total{result=\"" << result << "\"} " << n << "\n";
+    for (const auto& [result, n] : results)
+        out << "mailgate_oauth_refresh_total{result=\"" << result << "\"} " << n << "\n";
     auto accounts = co_await settings_.store.run([](store::account_repository& repo) { return repo.list(); });
     out << "# HELP mailgate_oauth_state State of each oauth2 account's grant (1 for the current state).\n"
            "# TYPE mailgate_oauth_state gauge\n";
     for (const auto& a : accounts) {
         if (!a.oauth) continue;
-        auto current = settings_.tokens.view(a.id).refreshing ? store::oauth_state::refreshing : a.oauth->state;
+        auto current =
+            settings_.tokens.view(a.id).refreshing ? store::oauth_state::refreshing : a.oauth->state;
         for (auto s : all_states)
-            out << "mailgate_oauth_state{account=\"" << label(a.name) << "\",state=\"" << store::to_string(s) << "\"} "
-                << (s == current ? 1 : 0) << "\n";
+            out << "mailgate_oauth_state{account=\"" << label(a.name) << "\",state=\"" << store::to_string(s)
+                << "\"} " << (s == current ? 1 : 0) << "\n";
     }
-    out << "# HELP mailgate_oauth_access_token_expiry_seconds When each oauth2 account's access token expires (unix "
+    out << "# HELP mailgate_oauth_access_token_expiry_seconds When each oauth2 account's access token "
+           "expires (unix "
            "time).\n# TYPE mailgate_oauth_access_token_expiry_seconds gauge\n";
     for (const auto& a : accounts)
         if (a.oauth && a.oauth->access_expires_at)

@@ -67,9 +67,10 @@ private:
     // temporaries with captures in a co_await expression twice, so no closures or by-value objects there).
     boost::asio::awaitable<completion> complete_code(const oauth::authorization_response& answer,
                                                      const std::shared_ptr<consent_job>& job);
-    boost::asio::awaitable<void> finished(const std::shared_ptr<consent_job>& job, const oauth::consent_result& result);
-    void poll_device(boost::asio::any_io_executor executor, std::shared_ptr<consent_job> job, domain::oauth_client client,
-                     oauth::device_authorization device);
+    boost::asio::awaitable<void> finished(const std::shared_ptr<consent_job>& job,
+                                          const oauth::consent_result& result);
+    void poll_device(boost::asio::any_io_executor executor, std::shared_ptr<consent_job> job,
+                     domain::oauth_client client, oauth::device_authorization device);
     boost::asio::awaitable<std::string> wait_for_test(const std::string& test_id);
     response page(const request& req, boost::beast::http::status status, const std::string& title,
                   const std::string& body_html) const;

@@ -27,8 +27,8 @@ inline bool read_string(const boost::json::object& o, const char* key, std::opti
     return true;
 }
 
-inline bool read_strings(const boost::json::object& o, const char* key, std::optional<std::vector<std::string>>& out,
-                         std::string& error) {
+inline bool read_strings(const boost::json::object& o, const char* key,
+                         std::optional<std::vector<std::string>>& out, std::string& error) {
     auto it = o.find(key);
     if (it == o.end() || it->value().is_null()) return true;
     if (!it->value().is_array()) {

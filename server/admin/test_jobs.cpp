@@ -24,8 +24,10 @@ std::string test_jobs::start(boost::asio::any_io_executor executor, proxy::provi
             std::string name(domain::to_string(protocol));
             auto observer = [&j, name](net::upstream_step step, bool ok, const std::string& detail) {
                 std::lock_guard lock(j->mutex);
-                j->steps.push_back(boost::json::object{
-                    {"protocol", name}, {"step", std::string(net::to_string(step))}, {"ok", ok}, {"detail", detail}});
+                j->steps.push_back(boost::json::object{{"protocol", name},
+                                                       {"step", std::string(net::to_string(step))},
+                                                       {"ok", ok},
+                                                       {"detail", detail}});
                 if (!ok) j->ok = false;
             };
             auto result = co_await proxy::probe_endpoint(account, record.endpoint, access, observer);

@@ -17,7 +17,8 @@ namespace mailgate::admin {
 class test_jobs {
 public:
     // Starts the probes of every endpoint of `account` on `executor`; returns the job id.
-    std::string start(boost::asio::any_io_executor executor, proxy::provider_access access, store::account account);
+    std::string start(boost::asio::any_io_executor executor, proxy::provider_access access,
+                      store::account account);
     // {"steps": [...], "done": bool, "ok": bool}; nullopt for an unknown id.
     std::optional<boost::json::value> status(const std::string& id);
 

@@ -41,17 +41,18 @@ std::chrono::seconds parse_seconds(const std::string& key, const std::string& te
     unsigned value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
-        throw config_error(key + ": '" + text + "' is not a number of seconds between " + std::to_string(min) +
-                           " and " + std::to_string(max));
+        throw config_error(key + ": '" + text + "' is not a number of seconds between " +
+                           std::to_string(min) + " and " + std::to_string(max));
     return std::chrono::seconds(value);
 }
 
-std::uint64_t parse_count(const std::string& key, const std::string& text, std::uint64_t min, std::uint64_t max) {
+std::uint64_t parse_count(const std::string& key, const std::string& text, std::uint64_t min,
+                          std::uint64_t max) {
     std::uint64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
-        throw config_error(key + ": '" + text + "' is not a whole number between " + std::to_string(min) + " and " +
-                           std::to_string(max));
+        throw config_error(key + ": '" + text + "' is not a whole number between " + std::to_string(min) +
+                           " and " + std::to_string(max));
     return value;
 }
 
@@ -80,7 +81,6 @@ std::vector<domain::oauth_client> take_oauth_sections(po::parsed_options& parsed
 
 } // namespace
 
-
 po::options_description config_options(bool cli) {
     po::options_description desc("Configuration (INI keys; on the command line as --section.key)");
     if (cli) {
@@ -96,37 +96,65 @@ po::options_description config_options(bool cli) {
                     std::string(l.default_address) + ")";
         desc.add_options()(key.c_str(), po::value<std::string>()->value_name("HOST:PORT"), help.c_str());
     }
-    desc.add_options()
-        ("tls.cert", po::value<std::string>()->value_name("FILE"), "local certificate chain (PEM); default: self-signed in the data dir")
-        ("tls.key", po::value<std::string>()->value_name("FILE"), "private key of tls.cert (PEM)")
-        ("tls.min_version", po::value<std::string>()->value_name("V"), "lowest TLS version offered to clients: 1.0, 1.1, 1.2 (default), 1.3")
-        ("upstream.ca_file", po::value<std::string>()->value_name("FILE"), "extra trust anchors for providers, added to the system store")
-        ("upstream.timeout", po::value<std::string>()->value_name("SECONDS"), "connect/TLS/login timeout toward providers (default 30)")
-        ("access.allow", po::value<std::string>()->value_name("CIDRS"), "client networks served at all (default loopback and private ranges)")
-        ("access.plaintext_auth", po::value<std::string>()->value_name("CIDRS"), "client networks that may log in without TLS (default: access.allow)")
-        ("access.relay_without_auth", po::value<std::string>()->value_name("CIDRS"), "client networks that may send mail without AUTH (default none)")
-        ("access.failed_login_delay", po::value<std::string>()->value_name("SECONDS"), "pause before answering a failed login, 0-60 (default 2)")
-        ("limits.max_sessions", po::value<std::string>()->value_name("N"), "client connections at once, all listeners (default 10000; lowered to what the open-file limit allows)")
-        ("limits.max_sessions_per_address", po::value<std::string>()->value_name("N"), "client connections at once from one address (default 100)")
-        ("limits.max_prelogin_sessions", po::value<std::string>()->value_name("N"), "client connections at once that have not logged in yet (default 1000)")
-        ("limits.login_deadline", po::value<std::string>()->value_name("SECONDS"), "time from connect to a successful login (SMTP: to the first AUTH or MAIL) before the connection is closed (default 60)")
-        ("auth.free_failures", po::value<std::string>()->value_name("N"), "failed logins per client address (and per user) in the window before each further attempt is delayed (default 3)")
-        ("auth.max_failures", po::value<std::string>()->value_name("N"), "failed logins per client address in the window after which logins from it are refused unchecked (default 10)")
-        ("auth.failure_window", po::value<std::string>()->value_name("SECONDS"), "how long a failed login counts (default 900)")
-        ("auth.max_delay", po::value<std::string>()->value_name("SECONDS"), "longest delay before a throttled login is checked (default 15)")
-        ("auth.kdf_threads", po::value<std::string>()->value_name("N"), "threads checking local passwords (scrypt, 128 MiB each; default 2)")
-        ("auth.kdf_queue", po::value<std::string>()->value_name("N"), "password checks that may wait at once; more get a temporary failure (default 64)")
-        ("pop3.login_timeout", po::value<std::string>()->value_name("SECONDS"), "POP3: time allowed for each client command before login (default 60)")
-        ("pop3.idle_timeout", po::value<std::string>()->value_name("SECONDS"), "POP3: close a logged-in session after this long without traffic (default 600)")
-        ("imap.login_timeout", po::value<std::string>()->value_name("SECONDS"), "IMAP: time allowed for each client command before login (default 60)")
-        ("imap.idle_timeout", po::value<std::string>()->value_name("SECONDS"), "IMAP: close a logged-in session after this long without traffic; at least 30 min by RFC 9051 (default 1860)")
-        ("smtp.command_timeout", po::value<std::string>()->value_name("SECONDS"), "SMTP: time allowed for each client command (default 300, RFC 5321 4.5.3.2)")
-        ("smtp.data_timeout", po::value<std::string>()->value_name("SECONDS"), "SMTP: time allowed between DATA blocks (default 180)")
-        ("smtp.max_message_size", po::value<std::string>()->value_name("BYTES"), "SMTP: largest message accepted, advertised as SIZE (default 52428800)")
-        ("admin.tls", po::value<std::string>()->value_name("BOOL"), "serve the admin page over HTTPS with the local certificate (default false)")
-        ("admin.names", po::value<std::string>()->value_name("NAMES"), "host names the admin page answers to besides its address and localhost (DNS rebinding defence)")
-        ("log.level", po::value<std::string>()->value_name("LEVEL"), "trace, debug, info (default), warn, error")
-        ("log.file", po::value<std::string>()->value_name("FILE"), "log file (default: standard error)");
+    desc.add_options()("tls.cert", po::value<std::string>()->value_name("FILE"),
+                       "local certificate chain (PEM); default: self-signed in the data dir")(
+        "tls.key", po::value<std::string>()->value_name("FILE"), "private key of tls.cert (PEM)")(
+        "tls.min_version", po::value<std::string>()->value_name("V"),
+        "lowest TLS version offered to clients: 1.0, 1.1, 1.2 (default), 1.3")(
+        "upstream.ca_file", po::value<std::string>()->value_name("FILE"),
+        "extra trust anchors for providers, added to the system store")(
+        "upstream.timeout", po::value<std::string>()->value_name("SECONDS"),
+        "connect/TLS/login timeout toward providers (default 30)")(
+        "access.allow", po::value<std::string>()->value_name("CIDRS"),
+        "client networks served at all (default loopback and private ranges)")(
+        "access.plaintext_auth", po::value<std::string>()->value_name("CIDRS"),
+        "client networks that may log in without TLS (default: access.allow)")(
+        "access.relay_without_auth", po::value<std::string>()->value_name("CIDRS"),
+        "client networks that may send mail without AUTH (default none)")(
+        "access.failed_login_delay", po::value<std::string>()->value_name("SECONDS"),
+        "pause before answering a failed login, 0-60 (default 2)")(
+        "limits.max_sessions", po::value<std::string>()->value_name("N"),
+        "client connections at once, all listeners (default 10000; lowered to what the open-file limit "
+        "allows)")("limits.max_sessions_per_address", po::value<std::string>()->value_name("N"),
+                   "client connections at once from one address (default 100)")(
+        "limits.max_prelogin_sessions", po::value<std::string>()->value_name("N"),
+        "client connections at once that have not logged in yet (default 1000)")(
+        "limits.login_deadline", po::value<std::string>()->value_name("SECONDS"),
+        "time from connect to a successful login (SMTP: to the first AUTH or MAIL) before the connection is "
+        "closed (default 60)")("auth.free_failures", po::value<std::string>()->value_name("N"),
+                               "failed logins per client address (and per user) in the window before each "
+                               "further attempt is delayed (default 3)")(
+        "auth.max_failures", po::value<std::string>()->value_name("N"),
+        "failed logins per client address in the window after which logins from it are refused unchecked "
+        "(default 10)")("auth.failure_window", po::value<std::string>()->value_name("SECONDS"),
+                        "how long a failed login counts (default 900)")(
+        "auth.max_delay", po::value<std::string>()->value_name("SECONDS"),
+        "longest delay before a throttled login is checked (default 15)")(
+        "auth.kdf_threads", po::value<std::string>()->value_name("N"),
+        "threads checking local passwords (scrypt, 128 MiB each; default 2)")(
+        "auth.kdf_queue", po::value<std::string>()->value_name("N"),
+        "password checks that may wait at once; more get a temporary failure (default 64)")(
+        "pop3.login_timeout", po::value<std::string>()->value_name("SECONDS"),
+        "POP3: time allowed for each client command before login (default 60)")(
+        "pop3.idle_timeout", po::value<std::string>()->value_name("SECONDS"),
+        "POP3: close a logged-in session after this long without traffic (default 600)")(
+        "imap.login_timeout", po::value<std::string>()->value_name("SECONDS"),
+        "IMAP: time allowed for each client command before login (default 60)")(
+        "imap.idle_timeout", po::value<std::string>()->value_name("SECONDS"),
+        "IMAP: close a logged-in session after this long without traffic; at least 30 min by RFC 9051 "
+        "(default 1860)")("smtp.command_timeout", po::value<std::string>()->value_name("SECONDS"),
+                          "SMTP: time allowed for each client command (default 300, RFC 5321 4.5.3.2)")(
+        "smtp.data_timeout", po::value<std::string>()->value_name("SECONDS"),
+        "SMTP: time allowed between DATA blocks (default 180)")(
+        "smtp.max_message_size", po::value<std::string>()->value_name("BYTES"),
+        "SMTP: largest message accepted, advertised as SIZE (default 52428800)")(
+        "admin.tls", po::value<std::string>()->value_name("BOOL"),
+        "serve the admin page over HTTPS with the local certificate (default false)")(
+        "admin.names", po::value<std::string>()->value_name("NAMES"),
+        "host names the admin page answers to besides its address and localhost (DNS rebinding defence)")(
+        "log.level", po::value<std::string>()->value_name("LEVEL"),
+        "trace, debug, info (default), warn, error")("log.file", po::value<std::string>()->value_name("FILE"),
+                                                     "log file (default: standard error)");
     return desc;
 }
 
@@ -162,7 +190,8 @@ config load_config(const po::variables_map& command_line) {
     c.tls_cert = value_or(vm, "tls.cert", "");
     c.tls_key = value_or(vm, "tls.key", "");
     if (c.tls_cert.empty() != c.tls_key.empty())
-        throw config_error(c.tls_cert.empty() ? "tls.cert: required when tls.key is set" : "tls.key: required when tls.cert is set");
+        throw config_error(c.tls_cert.empty() ? "tls.cert: required when tls.key is set"
+                                              : "tls.key: required when tls.cert is set");
     c.tls_min_version = parse_tls_version(value_or(vm, "tls.min_version", "1.2"));
     c.upstream_ca_file = value_or(vm, "upstream.ca_file", "");
     if (!c.upstream_ca_file.empty() && !std::ifstream(c.upstream_ca_file))
@@ -170,20 +199,27 @@ config load_config(const po::variables_map& command_line) {
     c.upstream_timeout = parse_seconds("upstream.timeout", value_or(vm, "upstream.timeout", "30"));
     auto allow = value_or(vm, "access.allow", default_client_networks);
     c.access_allow = parse_networks("access.allow", allow);
-    c.access_plaintext_auth = parse_networks("access.plaintext_auth", value_or(vm, "access.plaintext_auth", allow));
-    c.access_relay_without_auth = parse_networks("access.relay_without_auth", value_or(vm, "access.relay_without_auth", ""));
-    c.failed_login_delay = parse_seconds("access.failed_login_delay", value_or(vm, "access.failed_login_delay", "2"), 0, 60);
-    c.max_sessions = parse_count("limits.max_sessions", value_or(vm, "limits.max_sessions", "10000"), 1, 1000000);
-    c.max_sessions_per_address = parse_count("limits.max_sessions_per_address",
-                                             value_or(vm, "limits.max_sessions_per_address", "100"), 1, 1000000);
+    c.access_plaintext_auth =
+        parse_networks("access.plaintext_auth", value_or(vm, "access.plaintext_auth", allow));
+    c.access_relay_without_auth =
+        parse_networks("access.relay_without_auth", value_or(vm, "access.relay_without_auth", ""));
+    c.failed_login_delay =
+        parse_seconds("access.failed_login_delay", value_or(vm, "access.failed_login_delay", "2"), 0, 60);
+    c.max_sessions =
+        parse_count("limits.max_sessions", value_or(vm, "limits.max_sessions", "10000"), 1, 1000000);
+    c.max_sessions_per_address =
+        parse_count("limits.max_sessions_per_address", value_or(vm, "limits.max_sessions_per_address", "100"),
+                    1, 1000000);
     c.max_prelogin_sessions = parse_count("limits.max_prelogin_sessions",
                                           value_or(vm, "limits.max_prelogin_sessions", "1000"), 1, 1000000);
-    c.login_deadline = parse_seconds("limits.login_deadline", value_or(vm, "limits.login_deadline", "60"), 5, 3600);
-    c.auth_free_failures =
-        static_cast<unsigned>(parse_count("auth.free_failures", value_or(vm, "auth.free_failures", "3"), 0, 1000));
-    c.auth_max_failures =
-        static_cast<unsigned>(parse_count("auth.max_failures", value_or(vm, "auth.max_failures", "10"), 1, 100000));
-    c.auth_failure_window = parse_seconds("auth.failure_window", value_or(vm, "auth.failure_window", "900"), 1);
+    c.login_deadline =
+        parse_seconds("limits.login_deadline", value_or(vm, "limits.login_deadline", "60"), 5, 3600);
+    c.auth_free_failures = static_cast<unsigned>(
+        parse_count("auth.free_failures", value_or(vm, "auth.free_failures", "3"), 0, 1000));
+    c.auth_max_failures = static_cast<unsigned>(
+        parse_count("auth.max_failures", value_or(vm, "auth.max_failures", "10"), 1, 100000));
+    c.auth_failure_window =
+        parse_seconds("auth.failure_window", value_or(vm, "auth.failure_window", "900"), 1);
     c.auth_max_delay = parse_seconds("auth.max_delay", value_or(vm, "auth.max_delay", "15"), 0, 300);
     c.auth_kdf_threads =
         static_cast<unsigned>(parse_count("auth.kdf_threads", value_or(vm, "auth.kdf_threads", "2"), 1, 64));
@@ -192,12 +228,15 @@ config load_config(const po::variables_map& command_line) {
     c.pop3_idle_timeout = parse_seconds("pop3.idle_timeout", value_or(vm, "pop3.idle_timeout", "600"));
     c.imap_login_timeout = parse_seconds("imap.login_timeout", value_or(vm, "imap.login_timeout", "60"));
     c.imap_idle_timeout = parse_seconds("imap.idle_timeout", value_or(vm, "imap.idle_timeout", "1860"));
-    c.smtp_command_timeout = parse_seconds("smtp.command_timeout", value_or(vm, "smtp.command_timeout", "300"));
+    c.smtp_command_timeout =
+        parse_seconds("smtp.command_timeout", value_or(vm, "smtp.command_timeout", "300"));
     c.smtp_data_timeout = parse_seconds("smtp.data_timeout", value_or(vm, "smtp.data_timeout", "180"));
-    c.smtp_max_message_size = parse_count("smtp.max_message_size", value_or(vm, "smtp.max_message_size", "52428800"),
-                                          1024, std::uint64_t(1) << 40);
+    c.smtp_max_message_size =
+        parse_count("smtp.max_message_size", value_or(vm, "smtp.max_message_size", "52428800"), 1024,
+                    std::uint64_t(1) << 40);
     auto admin_tls = value_or(vm, "admin.tls", "false");
-    if (admin_tls != "true" && admin_tls != "false") throw config_error("admin.tls: '" + admin_tls + "' is not true or false");
+    if (admin_tls != "true" && admin_tls != "false")
+        throw config_error("admin.tls: '" + admin_tls + "' is not true or false");
     c.admin_tls = admin_tls == "true";
     {
         auto names = value_or(vm, "admin.names", "");
@@ -210,9 +249,11 @@ config load_config(const po::variables_map& command_line) {
         }
     }
     c.log_level = value_or(vm, "log.level", "info");
-    static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    static const std::vector<std::string> levels{"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
     if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end())
-        throw config_error("log.level: '" + c.log_level + "' is not one of trace, debug, info, warn, error, critical, off");
+        throw config_error("log.level: '" + c.log_level +
+                           "' is not one of trace, debug, info, warn, error, critical, off");
     c.log_file = value_or(vm, "log.file", "");
     for (auto& client : oauth_sections) {
         auto name = client.name;

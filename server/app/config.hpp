@@ -1,10 +1,10 @@
 // The gateway's configuration: embedded defaults, an INI file, and --section.key flags (flags win).
 #pragma once
 
+#include "server/domain/oauth_client.hpp"
 #include "server/net/cidr.hpp"
 #include "server/net/host_port.hpp"
 #include "server/net/min_tls.hpp"
-#include "server/domain/oauth_client.hpp"
 
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/variables_map.hpp>

@@ -4,8 +4,8 @@
 #include "server/admin/admin_server.hpp"
 #include "server/app/listener_table.hpp"
 #include "server/app/logging.hpp"
-#include "server/net/listener.hpp"
 #include "server/net/connection_limits.hpp"
+#include "server/net/listener.hpp"
 #include "server/net/local_certificate.hpp"
 #include "server/net/tls_contexts.hpp"
 #include "server/proxy/relay_session.hpp"
@@ -80,7 +80,8 @@ void stop_after_grace(net::io_pool& io, proxy::activity& live, net::connection_l
     limits.when_drained([&io, stop] { boost::asio::post(io.main(), stop); });
     auto timer = std::make_shared<boost::asio::steady_timer>(io.main(), grace);
     timer->async_wait([&io, &live, timer](boost::system::error_code) {
-        spdlog::info("closing {} remaining session(s)", live.close_all_sessions(proxy::close_reason::shutdown_all));
+        spdlog::info("closing {} remaining session(s)",
+                     live.close_all_sessions(proxy::close_reason::shutdown_all));
         timer->expires_after(std::chrono::seconds(1));
         timer->async_wait([&io, timer](boost::system::error_code) { io.stop(); });
     });
@@ -102,11 +103,13 @@ std::uint64_t raise_file_limit() {
 // The session cap that the descriptors allow: two per relayed session, and some for the database, the admin page
 // and the listeners. Past it accept() would fail instead of the client hearing "too many connections".
 net::connection_caps connection_caps_for(const config& c, std::uint64_t open_files) {
-    net::connection_caps caps{c.max_sessions, c.max_sessions_per_address, c.max_prelogin_sessions, c.login_deadline};
+    net::connection_caps caps{c.max_sessions, c.max_sessions_per_address, c.max_prelogin_sessions,
+                              c.login_deadline};
     std::uint64_t reserve = 128;
     std::uint64_t fit = open_files > 2 * reserve ? (open_files - reserve) / 2 : 16;
     if (caps.sessions > fit) {
-        spdlog::warn("limits.max_sessions {} lowered to {}: the open-file limit is {}", caps.sessions, fit, open_files);
+        spdlog::warn("limits.max_sessions {} lowered to {}: the open-file limit is {}", caps.sessions, fit,
+                     open_files);
         caps.sessions = fit;
     }
     return caps;
@@ -114,7 +117,8 @@ net::connection_caps connection_caps_for(const config& c, std::uint64_t open_fil
 
 // The first start's admin password goes to a file only root (or the service user) can read, not to standard output:
 // under systemd that is the journal. A person at a terminal also sees it there.
-std::filesystem::path write_admin_password(const std::filesystem::path& data_dir, const std::string& password) {
+std::filesystem::path write_admin_password(const std::filesystem::path& data_dir,
+                                           const std::string& password) {
     auto path = data_dir / "admin-password";
     std::filesystem::remove(path);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -173,8 +177,8 @@ int serve(const config& c, const serve_options& options) {
     imap_settings.idle_timeout = c.imap_idle_timeout;
     auto imap = std::make_shared<proxy::imap_session>(imap_settings);
     auto smtp = std::make_shared<proxy::smtp_session>(
-        gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout, c.smtp_data_timeout,
-                                      c.smtp_max_message_size});
+        gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout,
+                                      c.smtp_data_timeout, c.smtp_max_message_size});
 
     // First start: a random admin password, shown once in the banner; only its hash is kept.
     std::string new_admin_password;

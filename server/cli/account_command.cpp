@@ -1,9 +1,9 @@
 // `mailgate account add|list|show|remove|enable|disable|passwd` (and dispatch to `test`).
-#include "server/domain/account_input.hpp"
-#include "server/store/account_view.hpp"
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
+#include "server/domain/account_input.hpp"
 #include "server/store/account_repository.hpp"
+#include "server/store/account_view.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -41,19 +41,25 @@ std::string required(const po::variables_map& vm, const char* key) {
 
 int add(const std::vector<std::string>& args) {
     po::options_description own("Options");
-    own.add_options()("name", po::value<std::string>(), "account name")
-        ("local-user", po::value<std::string>()->value_name("U"), "the user name legacy clients log in with")
-        ("remote-user", po::value<std::string>()->value_name("R"), "the user name at the provider")
-        ("provider", po::value<std::string>()->value_name("P"), "gmail, outlook, yahoo, icloud, yahoo-jp, aol or custom")
-        ("imap", po::value<std::string>()->value_name("URL"), "IMAP endpoint (imaps:// or imap+starttls://)")
-        ("pop3", po::value<std::string>()->value_name("URL"), "POP3 endpoint (pop3s:// or pop3+starttls://)")
-        ("smtp", po::value<std::string>()->value_name("URL"), "SMTP endpoint (smtps:// or smtp+starttls://)")
-        ("sender", po::value<std::vector<std::string>>()->value_name("ADDR"), "allowed sender address (repeatable)")
-        ("auth", po::value<std::string>()->value_name("KIND"), "provider login: password (an app password; default) or oauth2")
-        ("oauth-client", po::value<std::string>()->value_name("CLIENT"), "oauth2: the [oauth.CLIENT] registration to use");
-    auto parsed = parse_command(args, "mailgate account add NAME --local-user U --remote-user R (--provider P | --imap "
-                                      "URL --pop3 URL --smtp URL) [--sender ADDR ...]",
-                                own, {"name"});
+    own.add_options()("name", po::value<std::string>(), "account name")(
+        "local-user", po::value<std::string>()->value_name("U"), "the user name legacy clients log in with")(
+        "remote-user", po::value<std::string>()->value_name("R"),
+        "the user name at the provider")("provider", po::value<std::string>()->value_name("P"),
+                                         "gmail, outlook, yahoo, icloud, yahoo-jp, aol or custom")(
+        "imap", po::value<std::string>()->value_name("URL"), "IMAP endpoint (imaps:// or imap+starttls://)")(
+        "pop3", po::value<std::string>()->value_name("URL"), "POP3 endpoint (pop3s:// or pop3+starttls://)")(
+        "smtp", po::value<std::string>()->value_name("URL"), "SMTP endpoint (smtps:// or smtp+starttls://)")(
+        "sender", po::value<std::vector<std::string>>()->value_name("ADDR"),
+        "allowed sender address (repeatable)")(
+        "auth", po::value<std::string>()->value_name("KIND"),
+        "provider login: password (an app password; default) or oauth2")(
+        "oauth-client", po::value<std::string>()->value_name("CLIENT"),
+        "oauth2: the [oauth.CLIENT] registration to use");
+    auto parsed =
+        parse_command(args,
+                      "mailgate account add NAME --local-user U --remote-user R (--provider P | --imap "
+                      "URL --pop3 URL --smtp URL) [--sender ADDR ...]",
+                      own, {"name"});
     if (!parsed) return 0;
     const auto& vm = parsed->values;
 
@@ -73,7 +79,8 @@ int add(const std::vector<std::string>& args) {
     if (auto ok = domain::validate_senders(a.senders); !ok) return fail("--sender: " + ok.error().message);
 
     auto auth = vm.count("auth") ? vm["auth"].as<std::string>() : std::string("password");
-    if (auth != "password" && auth != "oauth2") return fail("--auth: '" + auth + "' is not password or oauth2");
+    if (auth != "password" && auth != "oauth2")
+        return fail("--auth: '" + auth + "' is not password or oauth2");
     if (auth == "oauth2") {
         a.credential = store::credential_kind::oauth2;
         if (!vm.count("oauth-client")) return fail("--auth oauth2 needs --oauth-client CLIENT");
@@ -85,7 +92,8 @@ int add(const std::vector<std::string>& args) {
     repo.oauth().sync_config_clients(parsed->config.oauth_clients);
     a.local_password = read_secret("MAILGATE_LOCAL_PASSWORD", "Local password for " + a.local_user, true);
     if (a.credential == store::credential_kind::password)
-        a.remote_secret = read_secret("MAILGATE_REMOTE_PASSWORD", "Provider password for " + a.remote_user, true);
+        a.remote_secret =
+            read_secret("MAILGATE_REMOTE_PASSWORD", "Provider password for " + a.remote_user, true);
     auto created = repo.create(a);
     store::wipe(a.local_password);
     store::wipe(a.remote_secret);
@@ -117,9 +125,11 @@ int list(const std::vector<std::string>& args) {
             protocols += (protocols.empty() ? "" : ",") + std::string(domain::to_string(protocol));
             status += (status.empty() ? "" : ",") + std::string(store::to_string(e.status));
         }
-        std::cout << a.name << "  local=" << a.local_user << "  remote=" << a.remote_user << "  provider=" << a.provider
-                  << "  protocols=" << protocols << "  " << (a.enabled ? "enabled" : "disabled")
-                  << "  last-login=" << store::format_time(a.last_login_at) << "  upstream=" << status << "\n";
+        std::cout << a.name << "  local=" << a.local_user << "  remote=" << a.remote_user
+                  << "  provider=" << a.provider << "  protocols=" << protocols << "  "
+                  << (a.enabled ? "enabled" : "disabled")
+                  << "  last-login=" << store::format_time(a.last_login_at) << "  upstream=" << status
+                  << "\n";
     }
     return 0;
 }
@@ -146,8 +156,8 @@ int single(const std::string& sub, const std::vector<std::string>& args) {
 
 int passwd(const std::vector<std::string>& args) {
     po::options_description own("Options");
-    own.add_options()("name", po::value<std::string>(), "account name")
-        ("remote", "set the provider password instead of the local one");
+    own.add_options()("name", po::value<std::string>(),
+                      "account name")("remote", "set the provider password instead of the local one");
     auto parsed = parse_command(args, "mailgate account passwd NAME [--remote]", own, {"name"});
     if (!parsed) return 0;
     auto name = required(parsed->values, "name");

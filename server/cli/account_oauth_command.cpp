@@ -50,11 +50,13 @@ template <class T> T run_on(asio::io_context& io, asio::awaitable<T> op) {
 
 int account_oauth_command(const std::vector<std::string>& args) {
     po::options_description own("Options");
-    own.add_options()("name", po::value<std::string>(), "account name")
-        ("device", "device authorization: prints a code and a URL to open anywhere, waits for the approval")
-        ("paste", "authorization code + PKCE: prints a URL; paste the address the browser was sent to afterwards")
-        ("redirect-uri", po::value<std::string>()->value_name("URI"), "loopback redirect for --paste (default http://127.0.0.1:ADMIN_PORT/oauth/callback)")
-        ("no-test", "do not try a provider login with the new token");
+    own.add_options()("name", po::value<std::string>(), "account name")(
+        "device", "device authorization: prints a code and a URL to open anywhere, waits for the approval")(
+        "paste",
+        "authorization code + PKCE: prints a URL; paste the address the browser was sent to afterwards")(
+        "redirect-uri", po::value<std::string>()->value_name("URI"),
+        "loopback redirect for --paste (default http://127.0.0.1:ADMIN_PORT/oauth/callback)")(
+        "no-test", "do not try a provider login with the new token");
     auto parsed = parse_command(args, "mailgate account oauth NAME (--device | --paste)", own, {"name"});
     if (!parsed) return 0;
     const auto& vm = parsed->values;
@@ -69,7 +71,8 @@ int account_oauth_command(const std::vector<std::string>& args) {
     auto account = repo.find(name);
     if (!account) return fail(account.error().message);
     if (account->credential != store::credential_kind::oauth2)
-        return fail("account '" + name + "' logs in with a password; OAuth2 consent is for --auth oauth2 accounts");
+        return fail("account '" + name +
+                    "' logs in with a password; OAuth2 consent is for --auth oauth2 accounts");
     auto client = repo.oauth().client(account->oauth_client);
     if (!client) return fail("OAuth client '" + account->oauth_client + "' is not configured");
 
@@ -79,21 +82,26 @@ int account_oauth_command(const std::vector<std::string>& args) {
     oauth::consent_result result;
     if (device) {
         auto started = run_on(io, oauth::begin_device_consent(*client, *tls, config.upstream_timeout));
-        if (auto* f = std::get_if<oauth::token_failure>(&started)) return fail("device authorization failed: " + f->summary());
+        if (auto* f = std::get_if<oauth::token_failure>(&started))
+            return fail("device authorization failed: " + f->summary());
         auto& d = std::get<oauth::device_authorization>(started);
         std::cout << "To allow mailgate to use " << account->remote_user << ", open\n  " << d.verification_uri
                   << "\nand enter the code\n  " << d.user_code << "\n";
-        if (!d.verification_uri_complete.empty()) std::cout << "(or open " << d.verification_uri_complete << ")\n";
+        if (!d.verification_uri_complete.empty())
+            std::cout << "(or open " << d.verification_uri_complete << ")\n";
         std::cout << "Waiting up to " << d.expires_in << " s for the approval..." << std::endl;
-        result = run_on(io, oauth::finish_device_consent(local.store(), account->id, *client, std::move(d), *tls,
-                                                         config.upstream_timeout));
+        result = run_on(io, oauth::finish_device_consent(local.store(), account->id, *client, std::move(d),
+                                                         *tls, config.upstream_timeout));
     } else {
-        auto redirect = vm.count("redirect-uri") ? vm["redirect-uri"].as<std::string>() : default_redirect(config);
-        if (client->authorize_url.empty()) return fail("OAuth client '" + client->name + "' has no authorize_url; use --device");
+        auto redirect =
+            vm.count("redirect-uri") ? vm["redirect-uri"].as<std::string>() : default_redirect(config);
+        if (client->authorize_url.empty())
+            return fail("OAuth client '" + client->name + "' has no authorize_url; use --device");
         auto request = oauth::start_authorization(*client, redirect, account->remote_user);
-        std::cout << "Open this address in a browser and sign in as " << account->remote_user << ":\n\n  " << request.url
-                  << "\n\nThe browser is then sent to " << redirect
-                  << "?... (it may say it cannot connect).\nPaste that whole address here and press Enter:" << std::endl;
+        std::cout << "Open this address in a browser and sign in as " << account->remote_user << ":\n\n  "
+                  << request.url << "\n\nThe browser is then sent to " << redirect
+                  << "?... (it may say it cannot connect).\nPaste that whole address here and press Enter:"
+                  << std::endl;
         std::string line;
         if (!std::getline(std::cin, line)) return fail("no address was pasted");
         auto response = oauth::parse_authorization_response(line);
@@ -103,8 +111,9 @@ int account_oauth_command(const std::vector<std::string>& args) {
                         (response->error_description.empty() ? "" : ": " + response->error_description));
         if (response->state != request.state)
             return fail("the address does not belong to this request (state differs): start again");
-        result = run_on(io, oauth::exchange_code(local.store(), account->id, *client, std::move(response->code),
-                                                 request.code_verifier, redirect, *tls, config.upstream_timeout));
+        result =
+            run_on(io, oauth::exchange_code(local.store(), account->id, *client, std::move(response->code),
+                                            request.code_verifier, redirect, *tls, config.upstream_timeout));
         store::wipe(request.code_verifier);
     }
     if (!result.ok) return fail("consent failed: " + result.message());
@@ -117,12 +126,14 @@ int account_oauth_command(const std::vector<std::string>& args) {
     if (endpoint == fresh->endpoints.end()) return 0;
     std::cout << "trying " << endpoint->second.endpoint.url() << " with the new token" << std::endl;
     auto observer = [](net::upstream_step step, bool ok, const std::string& detail) {
-        std::cout << "  " << (ok ? "\u2713 " : "\u2717 ") << net::to_string(step) << (detail.empty() ? "" : ": ")
-                  << detail << std::endl;
+        std::cout << "  " << (ok ? "\u2713 " : "\u2717 ") << net::to_string(step)
+                  << (detail.empty() ? "" : ": ") << detail << std::endl;
     };
-    auto probe = run_on(io, proxy::probe_endpoint(*fresh, endpoint->second.endpoint, local.access(), observer));
+    auto probe =
+        run_on(io, proxy::probe_endpoint(*fresh, endpoint->second.endpoint, local.access(), observer));
     repo.record_status(fresh->id, endpoint->first, probe.status, probe.reason);
-    std::cout << (probe.ok ? "provider login with the new token works" : "the provider login failed: " + probe.reason)
+    std::cout << (probe.ok ? "provider login with the new token works"
+                           : "the provider login failed: " + probe.reason)
               << std::endl;
     return 0;
 }

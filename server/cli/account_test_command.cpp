@@ -1,6 +1,6 @@
 // `mailgate account test NAME`: probes every configured protocol and prints one line per step.
-#include "server/cli/command_line.hpp"
 #include "server/cli/cli_store.hpp"
+#include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
 #include "server/net/tls_contexts.hpp"
 #include "server/proxy/upstream_probe.hpp"
@@ -32,16 +32,18 @@ int account_test_command(const std::vector<std::string>& args) {
     cli_store local(repo, io.get_executor(), *tls, config.upstream_timeout);
     bool all_ok = true;
     auto observer = [](net::upstream_step step, bool ok, const std::string& detail) {
-        std::cout << "  " << (ok ? "\u2713 " : "\u2717 ") << net::to_string(step) << (detail.empty() ? "" : ": ")
-                  << detail << std::endl;
+        std::cout << "  " << (ok ? "\u2713 " : "\u2717 ") << net::to_string(step)
+                  << (detail.empty() ? "" : ": ") << detail << std::endl;
     };
     boost::asio::co_spawn(
         io,
         [&]() -> boost::asio::awaitable<void> {
             for (const auto& [protocol, record] : account->endpoints) {
                 std::cout << domain::to_string(protocol) << " " << record.endpoint.url() << std::endl;
-                auto result = co_await proxy::probe_endpoint(*account, record.endpoint, local.access(), observer);
-                repo.record_status(account->id, protocol, result.status, result.reason); // the CLI has no I/O to stall
+                auto result =
+                    co_await proxy::probe_endpoint(*account, record.endpoint, local.access(), observer);
+                repo.record_status(account->id, protocol, result.status,
+                                   result.reason); // the CLI has no I/O to stall
                 all_ok = all_ok && result.ok;
             }
         },

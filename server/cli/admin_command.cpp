@@ -10,8 +10,9 @@ namespace mailgate::cli {
 int admin_command(const std::vector<std::string>& args) {
     if (args.empty() || args[0] != "passwd") {
         bool help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
-        (help ? std::cout : std::cerr) << "Usage: mailgate admin passwd [OPTIONS]\n\nSets the admin page password "
-                                          "(MAILGATE_ADMIN_PASSWORD, else a prompt).\n";
+        (help ? std::cout : std::cerr)
+            << "Usage: mailgate admin passwd [OPTIONS]\n\nSets the admin page password "
+               "(MAILGATE_ADMIN_PASSWORD, else a prompt).\n";
         return help ? 0 : 2;
     }
     std::vector<std::string> rest(args.begin() + 1, args.end());

@@ -12,9 +12,10 @@ namespace mailgate::cli {
 
 class cli_store {
 public:
-    cli_store(store::account_repository& repo, boost::asio::any_io_executor executor, boost::asio::ssl::context& tls,
-              std::chrono::seconds timeout)
-        : store_(repo, pool_, {1, 4, 1}), tokens_(store_, executor, tls, timeout), tls_(tls), timeout_(timeout) {}
+    cli_store(store::account_repository& repo, boost::asio::any_io_executor executor,
+              boost::asio::ssl::context& tls, std::chrono::seconds timeout)
+        : store_(repo, pool_, {1, 4, 1}), tokens_(store_, executor, tls, timeout), tls_(tls),
+          timeout_(timeout) {}
     ~cli_store() {
         tokens_.stop();
         store_.stop();

@@ -11,7 +11,8 @@
 namespace mailgate::cli {
 
 std::optional<parsed_command> parse_command(const std::vector<std::string>& args, const std::string& usage,
-                                            po::options_description own, const std::vector<std::string>& positional) {
+                                            po::options_description own,
+                                            const std::vector<std::string>& positional) {
     own.add_options()("help,h", "show this help");
     po::options_description all;
     all.add(own).add(app::config_options(true));

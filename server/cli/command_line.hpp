@@ -21,7 +21,8 @@ struct parsed_command {
 // Parses args (after the subcommand words) with `own` options plus every configuration key. Prints help and
 // returns nullopt for --help. `positional` names positional options in order. Throws po::error / config_error.
 std::optional<parsed_command> parse_command(const std::vector<std::string>& args, const std::string& usage,
-                                            po::options_description own, const std::vector<std::string>& positional = {});
+                                            po::options_description own,
+                                            const std::vector<std::string>& positional = {});
 
 // The password for `what` from environment variable `env`, else a no-echo prompt on the terminal (asked twice
 // when `confirm`). Throws when neither is available.

@@ -1,7 +1,7 @@
 // `mailgate providers`: the preset table.
-#include "server/domain/providers.hpp"
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
+#include "server/domain/providers.hpp"
 
 #include <iostream>
 
@@ -16,8 +16,9 @@ int providers_command(const std::vector<std::string>& args) {
         std::cout << "  smtp: " << (p.smtp.empty() ? "-" : p.smtp) << "\n";
         std::cout << "  login: " << p.login_advice << "\n";
     }
-    std::cout << "custom  (any provider)\n  give --imap, --pop3 and/or --smtp URLs: imaps:// or imap+starttls://, "
-                 "pop3s:// or pop3+starttls://, smtps:// or smtp+starttls://\n";
+    std::cout
+        << "custom  (any provider)\n  give --imap, --pop3 and/or --smtp URLs: imaps:// or imap+starttls://, "
+           "pop3s:// or pop3+starttls://, smtps:// or smtp+starttls://\n";
     return 0;
 }
 

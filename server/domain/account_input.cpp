@@ -19,7 +19,8 @@ user_result<std::vector<domain::upstream_endpoint>> resolve_endpoints(const endp
             return user_error{"unknown protocol '" + protocol + "'"};
         if (!url.empty()) urls[protocol] = url; // explicit URLs override a preset's
     }
-    if (urls.empty()) return user_error{"choose a provider or give at least one of the imap, pop3, smtp URLs"};
+    if (urls.empty())
+        return user_error{"choose a provider or give at least one of the imap, pop3, smtp URLs"};
     std::vector<domain::upstream_endpoint> out;
     for (const auto& [protocol, url] : urls) {
         auto endpoint = domain::parse_upstream_url(url);
@@ -33,9 +34,10 @@ user_result<std::vector<domain::upstream_endpoint>> resolve_endpoints(const endp
 
 user_result<void> validate_senders(const std::vector<std::string>& senders) {
     for (const auto& s : senders)
-        if (s.find('@') == std::string::npos || s.find_first_of(" <>\r\n\t\"") != std::string::npos || s.size() > 254)
+        if (s.find('@') == std::string::npos || s.find_first_of(" <>\r\n\t\"") != std::string::npos ||
+            s.size() > 254)
             return user_error{"'" + s + "' is not a mail address"};
     return {};
 }
 
-} // namespace mailgate::app
+} // namespace mailgate::domain

@@ -22,4 +22,4 @@ user_result<std::vector<domain::upstream_endpoint>> resolve_endpoints(const endp
 
 user_result<void> validate_senders(const std::vector<std::string>& senders);
 
-} // namespace mailgate::app
+} // namespace mailgate::domain

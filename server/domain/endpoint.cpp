@@ -14,9 +14,12 @@ struct scheme_info {
 };
 
 constexpr scheme_info schemes[] = {
-    {"imaps", mail_protocol::imap, protocols::upstream_tls::implicit, 993},  {"imap+starttls", mail_protocol::imap, protocols::upstream_tls::starttls, 143},
-    {"pop3s", mail_protocol::pop3, protocols::upstream_tls::implicit, 995},  {"pop3+starttls", mail_protocol::pop3, protocols::upstream_tls::starttls, 110},
-    {"smtps", mail_protocol::smtp, protocols::upstream_tls::implicit, 465},  {"smtp+starttls", mail_protocol::smtp, protocols::upstream_tls::starttls, 587},
+    {"imaps", mail_protocol::imap, protocols::upstream_tls::implicit, 993},
+    {"imap+starttls", mail_protocol::imap, protocols::upstream_tls::starttls, 143},
+    {"pop3s", mail_protocol::pop3, protocols::upstream_tls::implicit, 995},
+    {"pop3+starttls", mail_protocol::pop3, protocols::upstream_tls::starttls, 110},
+    {"smtps", mail_protocol::smtp, protocols::upstream_tls::implicit, 465},
+    {"smtp+starttls", mail_protocol::smtp, protocols::upstream_tls::starttls, 587},
 };
 
 } // namespace
@@ -34,7 +37,8 @@ std::string upstream_endpoint::url() const {
     for (const auto& s : schemes) {
         if (s.protocol == protocol && s.tls == tls) {
             bool v6 = host.find(':') != std::string::npos;
-            return std::string(s.scheme) + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+            return std::string(s.scheme) + "://" + (v6 ? "[" + host + "]" : host) + ":" +
+                   std::to_string(port);
         }
     }
     return {};
@@ -42,25 +46,29 @@ std::string upstream_endpoint::url() const {
 
 user_result<upstream_endpoint> parse_upstream_url(std::string_view text) {
     auto parsed = boost::urls::parse_absolute_uri(text);
-    if (!parsed) return user_error{"'" + std::string(text) + "' is not a URL like imaps://imap.example.com:993"};
+    if (!parsed)
+        return user_error{"'" + std::string(text) + "' is not a URL like imaps://imap.example.com:993"};
     const auto& u = *parsed;
     std::string scheme(u.scheme());
     for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (scheme == "imap" || scheme == "pop3" || scheme == "pop" || scheme == "smtp") {
-        return user_error{"'" + scheme +
-                                    "://' has no TLS; mailgate never sends credentials to a provider in plaintext: use " +
-                                    (scheme == "smtp" ? "smtps:// or smtp+starttls://"
-                                                      : scheme == "imap" ? "imaps:// or imap+starttls://"
-                                                                         : "pop3s:// or pop3+starttls://")};
+        return user_error{
+            "'" + scheme +
+            "://' has no TLS; mailgate never sends credentials to a provider in plaintext: use " +
+            (scheme == "smtp"   ? "smtps:// or smtp+starttls://"
+             : scheme == "imap" ? "imaps:// or imap+starttls://"
+                                : "pop3s:// or pop3+starttls://")};
     }
     const scheme_info* info = nullptr;
     for (const auto& s : schemes)
         if (s.scheme == scheme) info = &s;
     if (!info)
         return user_error{"unknown scheme '" + scheme +
-                                    "'; use imaps, imap+starttls, pop3s, pop3+starttls, smtps or smtp+starttls"};
-    if (u.has_userinfo()) return user_error{"credentials do not belong in the URL; they are stored separately"};
-    if (!u.encoded_path().empty() && u.encoded_path() != "/") return user_error{"the URL must not have a path"};
+                          "'; use imaps, imap+starttls, pop3s, pop3+starttls, smtps or smtp+starttls"};
+    if (u.has_userinfo())
+        return user_error{"credentials do not belong in the URL; they are stored separately"};
+    if (!u.encoded_path().empty() && u.encoded_path() != "/")
+        return user_error{"the URL must not have a path"};
     if (u.has_query() || u.has_fragment()) return user_error{"the URL must not have a query or fragment"};
 
     upstream_endpoint out{info->protocol, info->tls, {}, info->default_port};
@@ -82,4 +90,4 @@ user_result<upstream_endpoint> parse_upstream_url(std::string_view text) {
     return out;
 }
 
-} // namespace mailgate::net
+} // namespace mailgate::domain

@@ -25,4 +25,4 @@ struct upstream_endpoint {
 // Errors carry a message for the user (e.g. why a scheme without TLS is refused).
 user_result<upstream_endpoint> parse_upstream_url(std::string_view text);
 
-} // namespace mailgate::net
+} // namespace mailgate::domain

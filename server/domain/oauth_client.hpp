@@ -17,15 +17,15 @@ struct oauth_client {
     std::string name;
     std::string preset = "custom"; // google, microsoft, custom
     std::string client_id;
-    std::string client_secret;     // optional; a secret: never shown, stored sealed
-    std::string authorize_url;     // authorization code + PKCE
+    std::string client_secret; // optional; a secret: never shown, stored sealed
+    std::string authorize_url; // authorization code + PKCE
     std::string token_url;
-    std::string device_url;        // device authorization (RFC 8628); empty: not offered
+    std::string device_url; // device authorization (RFC 8628); empty: not offered
     std::string revoke_url;
-    std::string scope;             // space separated
+    std::string scope; // space separated
     sasl_mechanism mechanism = sasl_mechanism::xoauth2;
-    std::string tenant;            // Microsoft: common, organizations, consumers or a tenant id
-    bool from_config = false;      // an [oauth.NAME] section: the admin page shows it read-only
+    std::string tenant;       // Microsoft: common, organizations, consumers or a tenant id
+    bool from_config = false; // an [oauth.NAME] section: the admin page shows it read-only
 };
 
 // Fills what the preset knows and the client left empty (URLs keep any override, so tests and sovereign clouds
@@ -41,4 +41,4 @@ std::vector<std::string> registration_checklist(std::string_view preset);
 // Names the presets accept.
 const std::vector<std::string>& preset_names();
 
-} // namespace mailgate::oauth
+} // namespace mailgate::domain

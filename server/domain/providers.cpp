@@ -28,4 +28,4 @@ const provider_preset* find_provider(std::string_view name) {
     return nullptr;
 }
 
-} // namespace mailgate::app
+} // namespace mailgate::domain

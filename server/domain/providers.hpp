@@ -20,4 +20,4 @@ struct provider_preset {
 const std::vector<provider_preset>& provider_presets();
 const provider_preset* find_provider(std::string_view name);
 
-} // namespace mailgate::app
+} // namespace mailgate::domain

@@ -42,7 +42,8 @@ std::optional<cidr> cidr::parse(std::string_view text) {
     if (slash != std::string_view::npos) {
         auto digits = text.substr(slash + 1);
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
-        if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || prefix > max) return std::nullopt;
+        if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || prefix > max)
+            return std::nullopt;
     }
     cidr out;
     out.v6_ = address->v6;

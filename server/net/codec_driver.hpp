@@ -33,13 +33,15 @@ namespace detail {
 // A codec's own steps: its action type minus the I/O alternatives (the step itself when it has only one).
 template <class Action> struct own_steps;
 template <class... Steps>
-struct own_steps<std::variant<protocols::read_input, protocols::write_output, protocols::start_tls, Steps...>> {
+struct own_steps<
+    std::variant<protocols::read_input, protocols::write_output, protocols::start_tls, Steps...>> {
     using type = std::conditional_t<sizeof...(Steps) == 1, std::tuple_element_t<0, std::tuple<Steps...>>,
                                     std::variant<Steps...>>;
 };
 } // namespace detail
 
-template <class Codec> using codec_step = typename detail::own_steps<decltype(std::declval<Codec&>().next())>::type;
+template <class Codec>
+using codec_step = typename detail::own_steps<decltype(std::declval<Codec&>().next())>::type;
 
 // Runs `codec`'s I/O until it asks for a step of its own, and returns that step. I/O failures and timeouts are
 // thrown (boost::system::system_error; asio::error::timed_out for a deadline).
@@ -47,11 +49,13 @@ template <class Codec> boost::asio::awaitable<codec_step<Codec>> run_io(Codec& c
     for (;;) {
         auto a = codec.next();
         if (auto* w = std::get_if<protocols::write_output>(&a)) {
-            co_await timed(io.stream.write(boost::asio::buffer(w->bytes)), io.limit(protocols::read_deadline::command));
+            co_await timed(io.stream.write(boost::asio::buffer(w->bytes)),
+                           io.limit(protocols::read_deadline::command));
             codec.wrote();
         } else if (auto* r = std::get_if<protocols::read_input>(&a)) {
-            auto n = co_await timed(io.stream.read_some(boost::asio::buffer(io.buffer.data(), io.buffer.size())),
-                                    io.limit(r->deadline));
+            auto n =
+                co_await timed(io.stream.read_some(boost::asio::buffer(io.buffer.data(), io.buffer.size())),
+                               io.limit(r->deadline));
             codec.received(std::string_view(io.buffer.data(), n));
         } else if (std::holds_alternative<protocols::start_tls>(a)) {
             co_await timed(io.start_tls(), io.limit(protocols::read_deadline::command));
@@ -60,7 +64,8 @@ template <class Codec> boost::asio::awaitable<codec_step<Codec>> run_io(Codec& c
             co_return std::visit(
                 [](auto&& x) -> codec_step<Codec> {
                     using T = std::decay_t<decltype(x)>;
-                    if constexpr (std::is_same_v<T, protocols::read_input> || std::is_same_v<T, protocols::write_output> ||
+                    if constexpr (std::is_same_v<T, protocols::read_input> ||
+                                  std::is_same_v<T, protocols::write_output> ||
                                   std::is_same_v<T, protocols::start_tls>)
                         throw std::logic_error("run_io: an I/O action left over"); // handled above
                     else

@@ -16,9 +16,9 @@
 namespace mailgate::net {
 
 struct connection_caps {
-    std::size_t sessions = 10000;           // all client connections
-    std::size_t sessions_per_address = 100; // from one client address
-    std::size_t prelogin_sessions = 1000;   // not yet logged in (where strangers sit)
+    std::size_t sessions = 10000;            // all client connections
+    std::size_t sessions_per_address = 100;  // from one client address
+    std::size_t prelogin_sessions = 1000;    // not yet logged in (where strangers sit)
     std::chrono::seconds login_deadline{60}; // accept to successful login
 };
 
@@ -51,7 +51,8 @@ public:
 
 private:
     friend class connection_limits;
-    connection_slot(connection_limits* owner, std::uint64_t id, std::string address, clock::time_point deadline)
+    connection_slot(connection_limits* owner, std::uint64_t id, std::string address,
+                    clock::time_point deadline)
         : owner_(owner), id_(id), address_(std::move(address)), deadline_(deadline) {}
 
     connection_limits* owner_;

@@ -15,7 +15,8 @@ std::optional<host_port> parse_host_port(std::string_view text, port_zero zero) 
     std::string_view port_text;
     if (text.starts_with("[")) {
         auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return std::nullopt;
         out.host = std::string(text.substr(1, close - 1));
         port_text = text.substr(close + 2);
     } else {

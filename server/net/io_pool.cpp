@@ -12,13 +12,12 @@ io_pool::io_pool(std::size_t threads) {
     }
 }
 
-boost::asio::any_io_executor io_pool::next() {
-    return contexts_[next_++ % contexts_.size()]->get_executor();
-}
+boost::asio::any_io_executor io_pool::next() { return contexts_[next_++ % contexts_.size()]->get_executor(); }
 
 void io_pool::run() {
     std::vector<std::thread> workers;
-    for (std::size_t i = 1; i < contexts_.size(); ++i) workers.emplace_back([this, i] { contexts_[i]->run(); });
+    for (std::size_t i = 1; i < contexts_.size(); ++i)
+        workers.emplace_back([this, i] { contexts_[i]->run(); });
     contexts_.front()->run();
     for (auto& t : workers) t.join();
 }

@@ -50,7 +50,8 @@ log_rate_limit handshake_failures;
 
 listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_handler> handler,
                    listener_settings settings)
-    : pool_(pool), spec_(std::move(spec)), handler_(std::move(handler)), settings_(settings), acceptor_(pool.main()) {
+    : pool_(pool), spec_(std::move(spec)), handler_(std::move(handler)), settings_(settings),
+      acceptor_(pool.main()) {
     auto where = "listen." + spec_.name + " " + spec_.address.to_string();
     boost::system::error_code ec;
     auto address = asio::ip::make_address(spec_.address.host, ec);
@@ -67,8 +68,9 @@ listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_ha
 }
 
 void listener::start() {
-    asio::co_spawn(acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
-                   log_failure("listen." + spec_.name + ": no longer accepting"));
+    asio::co_spawn(
+        acceptor_.get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
+        log_failure("listen." + spec_.name + ": no longer accepting"));
 }
 
 void listener::stop() {
@@ -81,7 +83,8 @@ void listener::turn_away(mail_stream& stream, refusal why, std::string_view deta
     auto& limiter = why == refusal::not_allowed ? not_allowed_log : busy_log;
     if (auto n = limiter.occurred())
         spdlog::warn("listen.{}: refused {} ({}){}", spec_.name, stream.peer_address(), detail,
-                     n > 1 ? " and " + std::to_string(n - 1) + " more such refusal(s) since the last report" : "");
+                     n > 1 ? " and " + std::to_string(n - 1) + " more such refusal(s) since the last report"
+                           : "");
     // No TLS work for a client we will not serve: on an implicit-TLS port it just sees the connection close.
     if (!spec_.implicit_tls) stream.write_now(handler_->refusal_line(why));
     stream.close();
@@ -93,7 +96,8 @@ asio::awaitable<void> listener::accept_loop() {
     asio::steady_timer pause(acceptor_.get_executor());
     while (acceptor_.is_open()) {
         boost::system::error_code ec;
-        auto socket = co_await acceptor_.async_accept(pool_.next(), asio::redirect_error(asio::use_awaitable, ec));
+        auto socket =
+            co_await acceptor_.async_accept(pool_.next(), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
             if (auto n = accept_errors.occurred())

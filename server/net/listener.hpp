@@ -5,9 +5,9 @@
 #include "protocols/common/refusal.hpp"
 #include "server/net/cidr.hpp"
 #include "server/net/connection_limits.hpp"
-#include "server/net/mail_stream.hpp"
 #include "server/net/host_port.hpp"
 #include "server/net/io_pool.hpp"
+#include "server/net/mail_stream.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,7 +21,7 @@
 namespace mailgate::net {
 
 struct listener_spec {
-    std::string name;   // configuration name, e.g. "pop3s"
+    std::string name; // configuration name, e.g. "pop3s"
     host_port address;
     bool implicit_tls = false;
 };

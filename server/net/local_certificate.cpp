@@ -68,27 +68,34 @@ certificate_files ensure_local_certificate(const std::filesystem::path& data_dir
 
     auto host = host_name();
     X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("mailgate local"), -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(host.empty() ? "localhost" : host.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("mailgate local"), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(
+        name, "CN", MBSTRING_ASC,
+        reinterpret_cast<const unsigned char*>(host.empty() ? "localhost" : host.c_str()), -1, -1, 0);
     X509_set_issuer_name(cert.get(), name);
 
     std::string san = "DNS:localhost,IP:127.0.0.1,IP:::1";
-    if (!host.empty() && host != "localhost" && host.find_first_of(",:") == std::string::npos) san += ",DNS:" + host;
+    if (!host.empty() && host != "localhost" && host.find_first_of(",:") == std::string::npos)
+        san += ",DNS:" + host;
     X509V3_CTX v3;
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
-    for (auto [nid, value] : {std::pair{NID_subject_alt_name, san.c_str()}, std::pair{NID_basic_constraints, "critical,CA:FALSE"},
-                              std::pair{NID_key_usage, "critical,digitalSignature"},
-                              std::pair{NID_ext_key_usage, "serverAuth"}}) {
+    for (auto [nid, value] :
+         {std::pair{NID_subject_alt_name, san.c_str()}, std::pair{NID_basic_constraints, "critical,CA:FALSE"},
+          std::pair{NID_key_usage, "critical,digitalSignature"},
+          std::pair{NID_ext_key_usage, "serverAuth"}}) {
         X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
         if (!ext) throw std::runtime_error("cannot build the local certificate extensions");
         X509_add_ext(cert.get(), ext, -1);
         X509_EXTENSION_free(ext);
     }
-    if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) throw std::runtime_error("cannot sign the local certificate");
+    if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
+        throw std::runtime_error("cannot sign the local certificate");
 
-    write_pem(files.key, 0600, [&](FILE* f) { return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+    write_pem(files.key, 0600, [&](FILE* f) {
+        return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+    });
     write_pem(files.cert, 0644, [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
     files.created = true;
     return files;

@@ -49,7 +49,8 @@ mail_stream::~mail_stream() { SSL_free(ssl_); }
 SSL* mail_stream::begin_tls(asio::ssl::context& context, tls_role role) {
     socket_.non_blocking(true);
     ssl_ = SSL_new(context.native_handle());
-    if (!ssl_) throw system_error(error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category()));
+    if (!ssl_)
+        throw system_error(error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category()));
     SSL_set_fd(ssl_, socket_.native_handle()); // the socket stays owned (and closed) by asio
     if (role == tls_role::client)
         SSL_set_connect_state(ssl_);
@@ -73,7 +74,8 @@ template <class Call> asio::awaitable<int> mail_stream::drive(Call call) {
         } else {
             auto code = ERR_get_error();
             ERR_clear_error();
-            if (code == 0) throw system_error(error_code(errno ? errno : EIO, boost::system::system_category()));
+            if (code == 0)
+                throw system_error(error_code(errno ? errno : EIO, boost::system::system_category()));
             throw system_error(error_code(static_cast<int>(code), asio::error::get_ssl_category()));
         }
     }

@@ -19,7 +19,8 @@ std::optional<std::string> verification_failure(SSL* ssl, const std::string& hos
     long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
         return "certificate verification failed: the certificate does not match host '" + host + "'";
-    if (verify != X509_V_OK) return std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
+    if (verify != X509_V_OK)
+        return std::string("certificate verification failed: ") + X509_verify_cert_error_string(verify);
     return std::nullopt;
 }
 

@@ -125,10 +125,20 @@ asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream, 
         counters.up += client_first.size();
     }
     auto last_activity = clock::now();
-    direction up{client, upstream, counters.up, last_activity,
-                 relay_end::client_closed, relay_end::client_error, relay_end::upstream_error};
-    direction down{upstream, client, counters.down, last_activity,
-                   relay_end::upstream_closed, relay_end::upstream_error, relay_end::client_error};
+    direction up{client,
+                 upstream,
+                 counters.up,
+                 last_activity,
+                 relay_end::client_closed,
+                 relay_end::client_error,
+                 relay_end::upstream_error};
+    direction down{upstream,
+                   client,
+                   counters.down,
+                   last_activity,
+                   relay_end::upstream_closed,
+                   relay_end::upstream_error,
+                   relay_end::client_error};
     auto first = co_await (pump(up) || pump(down) || watchdog(last_activity, idle));
     std::visit(
         [&](const stop& s) {

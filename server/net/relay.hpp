@@ -33,7 +33,8 @@ struct relay_result {
 
 // `client_first` (bytes the client pipelined before the relay began) goes upstream before anything else.
 // Returns when either side closes or fails, or nothing moved for `idle`; the caller closes both streams.
-boost::asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream, std::string client_first,
-                                           std::chrono::steady_clock::duration idle, relay_counters& counters);
+boost::asio::awaitable<relay_result> relay(mail_stream& client, mail_stream& upstream,
+                                           std::string client_first, std::chrono::steady_clock::duration idle,
+                                           relay_counters& counters);
 
 } // namespace mailgate::net

@@ -19,9 +19,7 @@ template <class T> struct outcome {
     std::exception_ptr error;
     std::optional<T> value;
 };
-template <> struct outcome<void> {
-    std::exception_ptr error;
-};
+template <> struct outcome<void> { std::exception_ptr error; };
 
 // `a || b` waits for the first *success*; a failing operation would leave us waiting for the timer, so failures
 // are turned into values here and rethrown by timed().
@@ -40,7 +38,8 @@ template <class T> boost::asio::awaitable<outcome<T>> capture(boost::asio::await
 
 } // namespace detail
 
-template <class T> boost::asio::awaitable<T> timed(boost::asio::awaitable<T> op, std::chrono::steady_clock::duration limit) {
+template <class T>
+boost::asio::awaitable<T> timed(boost::asio::awaitable<T> op, std::chrono::steady_clock::duration limit) {
     using namespace boost::asio::experimental::awaitable_operators;
     boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, limit);
     auto result = co_await (detail::capture(std::move(op)) || timer.async_wait(boost::asio::use_awaitable));

@@ -37,7 +37,8 @@ std::shared_ptr<ssl::context> make_server_context(const std::filesystem::path& c
         SSL_CTX_set_cipher_list(native, "DEFAULT:@SECLEVEL=0");
     }
     SSL_CTX_set_min_proto_version(native, version);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression | ssl::context::single_dh_use);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression |
+                     ssl::context::single_dh_use);
     SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
     boost::system::error_code ec;
@@ -45,7 +46,8 @@ std::shared_ptr<ssl::context> make_server_context(const std::filesystem::path& c
     if (ec) throw std::runtime_error("tls.cert: cannot load '" + cert_chain.string() + "': " + ec.message());
     ctx->use_private_key_file(key.string(), ssl::context::pem, ec);
     if (ec || SSL_CTX_check_private_key(native) != 1)
-        throw std::runtime_error("tls.key: '" + key.string() + "' cannot be loaded or does not belong to tls.cert" +
+        throw std::runtime_error("tls.key: '" + key.string() +
+                                 "' cannot be loaded or does not belong to tls.cert" +
                                  (ec ? ": " + ec.message() : std::string()));
     return ctx;
 }

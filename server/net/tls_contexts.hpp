@@ -16,7 +16,7 @@ namespace mailgate::net {
 std::shared_ptr<boost::asio::ssl::context> make_upstream_context(const std::filesystem::path& extra_ca_file);
 
 // For listeners. Below TLS 1.2 the context runs at OpenSSL security level 0 so that old ciphers and SHA-1 work.
-std::shared_ptr<boost::asio::ssl::context> make_server_context(const std::filesystem::path& cert_chain,
-                                                               const std::filesystem::path& key, min_tls floor);
+std::shared_ptr<boost::asio::ssl::context>
+make_server_context(const std::filesystem::path& cert_chain, const std::filesystem::path& key, min_tls floor);
 
 } // namespace mailgate::net

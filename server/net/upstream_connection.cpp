@@ -60,15 +60,16 @@ upstream_connection::upstream_connection(asio::any_io_executor executor, asio::s
 
 void upstream_connection::close() { stream_.close(); }
 
-asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const domain::upstream_endpoint& endpoint,
-                                                                           std::chrono::steady_clock::duration timeout,
-                                                                           const step_observer& observer) {
+asio::awaitable<std::optional<upstream_failure>>
+upstream_connection::open(const domain::upstream_endpoint& endpoint,
+                          std::chrono::steady_clock::duration timeout, const step_observer& observer) {
     host_ = endpoint.host;
     asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
     asio::ip::tcp::resolver::results_type addresses;
     try {
-        addresses = co_await timed(resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), asio::use_awaitable),
-                                   timeout);
+        addresses = co_await timed(
+            resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), asio::use_awaitable),
+            timeout);
     } catch (const system_error& e) {
         std::string reason = "cannot resolve " + endpoint.host + ": " + e.code().message();
         report(observer, upstream_step::resolve, false, reason);
@@ -77,13 +78,15 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
     report(observer, upstream_step::resolve, true, std::to_string(addresses.size()) + " address(es)");
 
     try {
-        auto peer = co_await timed(asio::async_connect(stream_.socket(), addresses, asio::use_awaitable), timeout);
+        auto peer =
+            co_await timed(asio::async_connect(stream_.socket(), addresses, asio::use_awaitable), timeout);
         boost::system::error_code ignored;
         stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
-        report(observer, upstream_step::connect, true, peer.address().to_string() + " port " + std::to_string(peer.port()));
+        report(observer, upstream_step::connect, true,
+               peer.address().to_string() + " port " + std::to_string(peer.port()));
     } catch (const system_error& e) {
-        std::string reason = "cannot connect to " + endpoint.host + " port " + std::to_string(endpoint.port) + ": " +
-                             e.code().message();
+        std::string reason = "cannot connect to " + endpoint.host + " port " + std::to_string(endpoint.port) +
+                             ": " + e.code().message();
         report(observer, upstream_step::connect, false, reason);
         co_return upstream_failure{domain::failure::connect, reason};
     }
@@ -92,9 +95,9 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::open(const
     co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<upstream_failure>> upstream_connection::secure(std::chrono::steady_clock::duration timeout,
-                                                                             const step_observer& observer,
-                                                                             std::string_view how) {
+asio::awaitable<std::optional<upstream_failure>>
+upstream_connection::secure(std::chrono::steady_clock::duration timeout, const step_observer& observer,
+                            std::string_view how) {
     try {
         co_await timed(handshake(), timeout);
     } catch (const system_error& e) {
@@ -110,7 +113,8 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::secure(std
 asio::awaitable<void> upstream_connection::handshake() {
     SSL* ssl = stream_.begin_tls(context_, tls_role::client);
     if (!expect_peer_name(ssl, host_))
-        throw system_error(asio::error::invalid_argument, "cannot set up the host name check for '" + host_ + "'");
+        throw system_error(asio::error::invalid_argument,
+                           "cannot set up the host name check for '" + host_ + "'");
     co_await stream_.handshake();
     tls_.version = SSL_get_version(ssl);
     tls_.cipher = SSL_get_cipher_name(ssl);
@@ -126,11 +130,11 @@ upstream_failure upstream_connection::tls_failure(const system_error& e) const {
     return {domain::failure::tls, "TLS handshake failed: " + e.code().message()};
 }
 
-asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(protocols::upstream_codec& codec,
-                                                                            upstream_step step,
-                                                                            std::chrono::steady_clock::duration timeout,
-                                                                            const step_observer& observer) {
-    co_return co_await drive(codec, step, [timeout](protocols::read_deadline) { return timeout; }, observer);
+asio::awaitable<std::optional<upstream_failure>>
+upstream_connection::drive(protocols::upstream_codec& codec, upstream_step step,
+                           std::chrono::steady_clock::duration timeout, const step_observer& observer) {
+    co_return co_await drive(
+        codec, step, [timeout](protocols::read_deadline) { return timeout; }, observer);
 }
 
 asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(protocols::upstream_codec& codec,
@@ -156,11 +160,15 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
         std::string reason = codec.error().message();
         if (!codec.diagnostics().empty()) reason += ": " + codec.diagnostics();
         domain::failure kind = domain::failure::protocol;
-        if (errc == protocols::upstream_errc::temporarily_unavailable) kind = domain::failure::temporary;
-        else if (protocols::classify(errc) == protocols::upstream_failure_class::auth) kind = domain::failure::auth_upstream;
-        else if (protocols::classify(errc) == protocols::upstream_failure_class::tls) kind = domain::failure::tls;
-        report(observer, step == upstream_step::login && kind == domain::failure::tls ? upstream_step::tls : step, false,
-               reason);
+        if (errc == protocols::upstream_errc::temporarily_unavailable)
+            kind = domain::failure::temporary;
+        else if (protocols::classify(errc) == protocols::upstream_failure_class::auth)
+            kind = domain::failure::auth_upstream;
+        else if (protocols::classify(errc) == protocols::upstream_failure_class::tls)
+            kind = domain::failure::tls;
+        report(observer,
+               step == upstream_step::login && kind == domain::failure::tls ? upstream_step::tls : step,
+               false, reason);
         co_return upstream_failure{kind, reason, codec.error()};
     } catch (const system_error& e) {
         if (in_tls) {
@@ -168,8 +176,9 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
             report(observer, upstream_step::tls, false, failure.reason);
             co_return failure;
         }
-        std::string reason = e.code() == asio::error::timed_out ? "provider did not answer in time"
-                                                                : "connection to provider failed: " + e.code().message();
+        std::string reason = e.code() == asio::error::timed_out
+                                 ? "provider did not answer in time"
+                                 : "connection to provider failed: " + e.code().message();
         report(observer, step, false, reason);
         co_return upstream_failure{domain::failure::connect, reason};
     }

@@ -3,10 +3,10 @@
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
+#include "server/domain/endpoint.hpp"
 #include "server/domain/failure.hpp"
 #include "server/net/codec_driver.hpp"
 #include "server/net/mail_stream.hpp"
-#include "server/domain/endpoint.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -23,7 +23,7 @@ namespace mailgate::net {
 // A failure toward the provider, in the one taxonomy (server/domain/failure.hpp).
 struct upstream_failure {
     domain::failure kind;
-    std::string reason; // for logs and the admin; never contains a credential
+    std::string reason;     // for logs and the admin; never contains a credential
     std::error_code code{}; // the client codec's error, when it was the codec that failed
 };
 
@@ -48,10 +48,12 @@ public:
 
     // Runs a client codec until it is `done` (reported as `step`) or fails; STARTTLS happens inside. Every
     // read waits at most `timeout`, or what `deadlines` gives its deadline class.
-    boost::asio::awaitable<std::optional<upstream_failure>> drive(protocols::upstream_codec& codec, upstream_step step,
+    boost::asio::awaitable<std::optional<upstream_failure>> drive(protocols::upstream_codec& codec,
+                                                                  upstream_step step,
                                                                   std::chrono::steady_clock::duration timeout,
                                                                   const step_observer& observer = {});
-    boost::asio::awaitable<std::optional<upstream_failure>> drive(protocols::upstream_codec& codec, upstream_step step,
+    boost::asio::awaitable<std::optional<upstream_failure>> drive(protocols::upstream_codec& codec,
+                                                                  upstream_step step,
                                                                   const io_deadlines& deadlines,
                                                                   const step_observer& observer = {});
 
@@ -63,8 +65,8 @@ public:
 private:
     boost::asio::awaitable<void> handshake();
     // Handshake with verification, reported as the tls step; `how` prefixes the detail ("STARTTLS, ").
-    boost::asio::awaitable<std::optional<upstream_failure>> secure(std::chrono::steady_clock::duration timeout,
-                                                                   const step_observer& observer, std::string_view how);
+    boost::asio::awaitable<std::optional<upstream_failure>>
+    secure(std::chrono::steady_clock::duration timeout, const step_observer& observer, std::string_view how);
     upstream_failure tls_failure(const boost::system::system_error& e) const;
 
     boost::asio::ssl::context& context_;

@@ -23,12 +23,14 @@ std::string form_decode(std::string_view text) {
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
-        if (c == '+') out += ' ';
+        if (c == '+')
+            out += ' ';
         else if (c == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
                  std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
             out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
             i += 2;
-        } else out += c;
+        } else
+            out += c;
     }
     return out;
 }
@@ -55,8 +57,12 @@ authorization_request start_authorization(const domain::oauth_client& c, const s
     r.state = random_token(24);
     r.code_verifier = random_token(48); // 64 characters, within RFC 7636's 43..128
     r.redirect_uri = redirect_uri;
-    form_fields query{{"response_type", "code"}, {"client_id", c.client_id}, {"redirect_uri", redirect_uri},
-                      {"scope", c.scope}, {"state", r.state}, {"code_challenge", s256_challenge(r.code_verifier)},
+    form_fields query{{"response_type", "code"},
+                      {"client_id", c.client_id},
+                      {"redirect_uri", redirect_uri},
+                      {"scope", c.scope},
+                      {"state", r.state},
+                      {"code_challenge", s256_challenge(r.code_verifier)},
                       {"code_challenge_method", "S256"}};
     if (!login_hint.empty()) query.emplace_back("login_hint", login_hint);
     // Google issues a refresh token only for offline access, and again only when consent is asked for.
@@ -64,17 +70,21 @@ authorization_request start_authorization(const domain::oauth_client& c, const s
         query.emplace_back("access_type", "offline");
         query.emplace_back("prompt", "consent");
     }
-    r.url = c.authorize_url + (c.authorize_url.find('?') == std::string::npos ? "?" : "&") + encode_form(query);
+    r.url =
+        c.authorize_url + (c.authorize_url.find('?') == std::string::npos ? "?" : "&") + encode_form(query);
     return r;
 }
 
 std::optional<authorization_response> parse_authorization_response(std::string_view text) {
     auto trimmed = text;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r' || trimmed.back() == ' ')) trimmed.remove_suffix(1);
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r' || trimmed.back() == ' '))
+        trimmed.remove_suffix(1);
     while (!trimmed.empty() && trimmed.front() == ' ') trimmed.remove_prefix(1);
     std::string query;
-    if (auto q = trimmed.find('?'); q != std::string_view::npos) query = std::string(trimmed.substr(q + 1));
-    else query = std::string(trimmed);
+    if (auto q = trimmed.find('?'); q != std::string_view::npos)
+        query = std::string(trimmed.substr(q + 1));
+    else
+        query = std::string(trimmed);
     if (auto hash = query.find('#'); hash != std::string::npos) query.resize(hash);
     authorization_response out;
     std::size_t pos = 0;
@@ -85,10 +95,14 @@ std::optional<authorization_response> parse_authorization_response(std::string_v
         auto eq = pair.find('=');
         auto key = form_decode(pair.substr(0, eq));
         auto value = eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
-        if (key == "code") out.code = std::move(value);
-        else if (key == "state") out.state = std::move(value);
-        else if (key == "error") out.error = protocols::sanitize_peer_text(value, 100);
-        else if (key == "error_description") out.error_description = protocols::sanitize_peer_text(value, 500);
+        if (key == "code")
+            out.code = std::move(value);
+        else if (key == "state")
+            out.state = std::move(value);
+        else if (key == "error")
+            out.error = protocols::sanitize_peer_text(value, 100);
+        else if (key == "error_description")
+            out.error_description = protocols::sanitize_peer_text(value, 500);
         pos = end + 1;
     }
     if (out.code.empty() && out.error.empty()) return std::nullopt;

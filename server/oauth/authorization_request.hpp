@@ -23,7 +23,7 @@ authorization_request start_authorization(const domain::oauth_client& c, const s
 struct authorization_response {
     std::string code;
     std::string state;
-    std::string error;             // the provider refused (access_denied, ...)
+    std::string error; // the provider refused (access_denied, ...)
     std::string error_description;
 };
 

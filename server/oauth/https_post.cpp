@@ -29,8 +29,10 @@ bool unreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.
 void append_encoded(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789ABCDEF";
     for (unsigned char c : text) {
-        if (unreserved(c)) out += static_cast<char>(c);
-        else if (c == ' ') out += '+';
+        if (unreserved(c))
+            out += static_cast<char>(c);
+        else if (c == ' ')
+            out += '+';
         else {
             out += '%';
             out += hex[c >> 4];
@@ -52,16 +54,16 @@ std::string encode_form(const form_fields& fields) {
     return out;
 }
 
-asio::awaitable<std::variant<http_response, http_failure>> https_post(const std::string& url, std::string body,
-                                                                      asio::ssl::context& tls,
-                                                                      std::chrono::seconds timeout) {
+asio::awaitable<std::variant<http_response, http_failure>>
+https_post(const std::string& url, std::string body, asio::ssl::context& tls, std::chrono::seconds timeout) {
     struct wipe_body {
         std::string& b;
         ~wipe_body() { store::wipe(b); }
     } wiper{body};
     auto parsed = boost::urls::parse_absolute_uri(url);
     if (!parsed || parsed->scheme() != "https" || parsed->host().empty())
-        co_return http_failure{"'" + url + "' is not an https:// URL; OAuth2 endpoints are only used over TLS"};
+        co_return http_failure{"'" + url +
+                               "' is not an https:// URL; OAuth2 endpoints are only used over TLS"};
     std::string host = parsed->host_address();
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
     std::string port = parsed->has_port() ? std::string(parsed->port()) : "443";
@@ -72,7 +74,9 @@ asio::awaitable<std::variant<http_response, http_failure>> https_post(const std:
     auto executor = co_await asio::this_coro::executor;
     beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto remaining = [&] { return std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration(0)); };
+    auto remaining = [&] {
+        return std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration(0));
+    };
     std::string step = "resolving " + host;
     try {
         asio::ip::tcp::resolver resolver(executor);
@@ -87,7 +91,8 @@ asio::awaitable<std::variant<http_response, http_failure>> https_post(const std:
         try {
             co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
         } catch (const boost::system::system_error&) {
-            if (auto why = net::verification_failure(stream.native_handle(), host)) co_return http_failure{*why};
+            if (auto why = net::verification_failure(stream.native_handle(), host))
+                co_return http_failure{*why};
             throw;
         }
         step = "HTTP exchange with " + host_header;

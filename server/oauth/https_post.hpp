@@ -28,7 +28,8 @@ using form_fields = std::vector<std::pair<std::string, std::string>>;
 std::string encode_form(const form_fields& fields);
 
 // POSTs `body` (already form-encoded; a secret: wiped) to an https:// URL. Anything else is refused unsent.
-boost::asio::awaitable<std::variant<http_response, http_failure>> https_post(const std::string& url, std::string body,
+boost::asio::awaitable<std::variant<http_response, http_failure>> https_post(const std::string& url,
+                                                                             std::string body,
                                                                              boost::asio::ssl::context& tls,
                                                                              std::chrono::seconds timeout);
 

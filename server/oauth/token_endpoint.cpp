@@ -1,11 +1,11 @@
 // Token endpoint requests and replies.
 #include "server/oauth/token_endpoint.hpp"
 
-#include "server/common/unix_time.hpp"
 #include "protocols/common/ascii.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/common/secret.hpp"
 #include "protocols/common/upstream_codec.hpp"
+#include "server/common/unix_time.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -15,7 +15,6 @@
 namespace mailgate::oauth {
 namespace json = boost::json;
 namespace {
-
 
 // The client authentication of RFC 6749 §2.3.1 in the body (client_secret_post; what Google and Microsoft take).
 void add_client(form_fields& f, const domain::oauth_client& c) {
@@ -43,15 +42,16 @@ std::int64_t number_of(const json::object& o, std::string_view key, std::int64_t
     if (v->is_string()) { // some servers quote numbers
         try {
             return std::stoll(std::string(v->get_string()));
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     return fallback;
 }
 
 // Every block json allocates for a reply is wiped when it is freed: the reply holds tokens.
 class wiping_resource final : public json::memory_resource {
-    void* do_allocate(std::size_t n, std::size_t align) override { return ::operator new(n, std::align_val_t(align)); }
+    void* do_allocate(std::size_t n, std::size_t align) override {
+        return ::operator new(n, std::align_val_t(align));
+    }
     void do_deallocate(void* p, std::size_t n, std::size_t align) override {
         protocols::secure_wipe(p, n);
         ::operator delete(p, std::align_val_t(align));
@@ -60,7 +60,8 @@ class wiping_resource final : public json::memory_resource {
 };
 
 // Parses with a monotonic arena over the wiping resource (a first block sized for typical replies, more as needed).
-template <class F> auto with_json(std::string_view body, F use) -> decltype(use(std::declval<const json::object*>())) {
+template <class F>
+auto with_json(std::string_view body, F use) -> decltype(use(std::declval<const json::object*>())) {
     wiping_resource wiping;
     json::monotonic_resource mr(body.size() * 4 + 4096, &wiping);
     json::error_code ec;
@@ -83,7 +84,9 @@ token_failure failure_from(const json::object* o, int status) {
         f.record.error = protocols::sanitize_peer_text(text_of(*o, "error"), 100);
         f.record.description = protocols::sanitize_peer_text(text_of(*o, "error_description"), 500);
     }
-    if (f.record.error.empty()) f.record.error = status >= 200 && status < 300 ? "invalid_response" : "http_" + std::to_string(status);
+    if (f.record.error.empty())
+        f.record.error =
+            status >= 200 && status < 300 ? "invalid_response" : "http_" + std::to_string(status);
     f.state = classify_oauth_error(f.record.error, f.record.description, status);
     return f;
 }
@@ -121,18 +124,21 @@ std::string token_failure::summary() const {
     return out;
 }
 
-store::oauth_state classify_oauth_error(std::string_view error, std::string_view description, int http_status) {
+store::oauth_state classify_oauth_error(std::string_view error, std::string_view description,
+                                        int http_status) {
     using store::oauth_state;
     // Microsoft: a public client that sent a secret, or a confidential one that sent none.
-    if (description.find("AADSTS700025") != std::string_view::npos || description.find("AADSTS7000218") != std::string_view::npos)
+    if (description.find("AADSTS700025") != std::string_view::npos ||
+        description.find("AADSTS7000218") != std::string_view::npos)
         return oauth_state::config_error;
-    for (auto e : {"invalid_grant", "interaction_required", "consent_required", "login_required", "access_denied",
-                   "expired_token"})
+    for (auto e : {"invalid_grant", "interaction_required", "consent_required", "login_required",
+                   "access_denied", "expired_token"})
         if (error == e) return oauth_state::needs_consent;
-    for (auto e : {"invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "invalid_request"})
+    for (auto e : {"invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope",
+                   "invalid_request"})
         if (error == e) return oauth_state::config_error;
-    if (http_status == 429 || http_status >= 500 || error == "temporarily_unavailable" || error == "server_error" ||
-        error == "slow_down" || error == "authorization_pending")
+    if (http_status == 429 || http_status >= 500 || error == "temporarily_unavailable" ||
+        error == "server_error" || error == "slow_down" || error == "authorization_pending")
         return oauth_state::degraded;
     // A 4xx that is no OAuth error at all (wrong URL: 404, 405) will not heal by itself.
     if (http_status >= 400) return oauth_state::config_error;
@@ -145,8 +151,11 @@ form_fields refresh_form(const domain::oauth_client& c, std::string refresh_toke
     return f;
 }
 
-form_fields code_form(const domain::oauth_client& c, std::string code, const std::string& verifier, const std::string& redirect_uri) {
-    form_fields f{{"grant_type", "authorization_code"}, {"code", std::move(code)}, {"code_verifier", verifier},
+form_fields code_form(const domain::oauth_client& c, std::string code, const std::string& verifier,
+                      const std::string& redirect_uri) {
+    form_fields f{{"grant_type", "authorization_code"},
+                  {"code", std::move(code)},
+                  {"code_verifier", verifier},
                   {"redirect_uri", redirect_uri}};
     add_client(f, c);
     return f;
@@ -159,14 +168,16 @@ form_fields device_authorization_form(const domain::oauth_client& c) {
 }
 
 form_fields device_token_form(const domain::oauth_client& c, const std::string& device_code) {
-    form_fields f{{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"}, {"device_code", device_code}};
+    form_fields f{{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                  {"device_code", device_code}};
     add_client(f, c);
     return f;
 }
 
 token_outcome parse_token_reply(const http_response& reply) {
     return with_json(reply.body, [&](const json::object* o) -> token_outcome {
-        if (reply.status != 200 || !o || text_of(*o, "access_token").empty()) return failure_from(o, reply.status);
+        if (reply.status != 200 || !o || text_of(*o, "access_token").empty())
+            return failure_from(o, reply.status);
         token_grant g;
         g.access_token = text_of(*o, "access_token");
         auto type = text_of(*o, "token_type");
@@ -187,21 +198,24 @@ token_outcome parse_token_reply(const http_response& reply) {
 }
 
 std::variant<device_authorization, token_failure> parse_device_authorization(const http_response& reply) {
-    return with_json(reply.body, [&](const json::object* o) -> std::variant<device_authorization, token_failure> {
-        if (reply.status != 200 || !o || text_of(*o, "device_code").empty() || text_of(*o, "user_code").empty())
-            return failure_from(o, reply.status);
-        device_authorization d;
-        d.device_code = text_of(*o, "device_code");
-        d.user_code = protocols::sanitize_peer_text(text_of(*o, "user_code"), 64);
-        // Microsoft's v2 endpoint follows RFC 8628; its older one said verification_url.
-        d.verification_uri = text_of(*o, "verification_uri");
-        if (d.verification_uri.empty()) d.verification_uri = text_of(*o, "verification_url");
-        d.verification_uri = protocols::sanitize_peer_text(d.verification_uri, 500);
-        d.verification_uri_complete = protocols::sanitize_peer_text(text_of(*o, "verification_uri_complete"), 700);
-        d.expires_in = std::clamp<std::int64_t>(number_of(*o, "expires_in", 900), 10, 3600);
-        d.interval = std::clamp<std::int64_t>(number_of(*o, "interval", 5), 1, 60);
-        return d;
-    });
+    return with_json(reply.body,
+                     [&](const json::object* o) -> std::variant<device_authorization, token_failure> {
+                         if (reply.status != 200 || !o || text_of(*o, "device_code").empty() ||
+                             text_of(*o, "user_code").empty())
+                             return failure_from(o, reply.status);
+                         device_authorization d;
+                         d.device_code = text_of(*o, "device_code");
+                         d.user_code = protocols::sanitize_peer_text(text_of(*o, "user_code"), 64);
+                         // Microsoft's v2 endpoint follows RFC 8628; its older one said verification_url.
+                         d.verification_uri = text_of(*o, "verification_uri");
+                         if (d.verification_uri.empty()) d.verification_uri = text_of(*o, "verification_url");
+                         d.verification_uri = protocols::sanitize_peer_text(d.verification_uri, 500);
+                         d.verification_uri_complete =
+                             protocols::sanitize_peer_text(text_of(*o, "verification_uri_complete"), 700);
+                         d.expires_in = std::clamp<std::int64_t>(number_of(*o, "expires_in", 900), 10, 3600);
+                         d.interval = std::clamp<std::int64_t>(number_of(*o, "interval", 5), 1, 60);
+                         return d;
+                     });
 }
 
 token_failure transport_failure(const http_failure& f) {
@@ -214,7 +228,8 @@ token_failure transport_failure(const http_failure& f) {
 }
 
 boost::asio::awaitable<token_outcome> request_tokens(const std::string& url, form_fields form,
-                                                     boost::asio::ssl::context& tls, std::chrono::seconds timeout) {
+                                                     boost::asio::ssl::context& tls,
+                                                     std::chrono::seconds timeout) {
     auto body = encode_form(form);
     for (auto& [name, value] : form) protocols::wipe(value);
     auto reply = co_await https_post(url, std::move(body), tls, timeout);

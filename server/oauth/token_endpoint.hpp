@@ -2,8 +2,8 @@
 // parsed into tokens or an error classified into the account state it leads to.
 #pragma once
 
-#include "server/oauth/https_post.hpp"
 #include "server/domain/oauth_client.hpp"
+#include "server/oauth/https_post.hpp"
 #include "server/store/oauth_grant.hpp"
 
 #include <cstdint>
@@ -18,13 +18,14 @@ struct token_grant {
     std::int64_t expires_in = 3600; // seconds
     std::string refresh_token;      // empty: not rotated (keep the old one)
     std::string scope;
-    std::string identity;           // from the id_token (email, preferred_username, upn, sub) when one came
+    std::string identity; // from the id_token (email, preferred_username, upn, sub) when one came
     void wipe();
 };
 
 struct token_failure {
-    store::oauth_state state = store::oauth_state::degraded; // degraded: transient; needs_consent; config_error
-    store::oauth_error_record record;                        // error code, description verbatim, HTTP status
+    store::oauth_state state =
+        store::oauth_state::degraded; // degraded: transient; needs_consent; config_error
+    store::oauth_error_record record; // error code, description verbatim, HTTP status
     bool transient() const { return state == store::oauth_state::degraded; }
     std::string summary() const; // "invalid_grant: AADSTS70008 ... (HTTP 400)"
 };
@@ -41,10 +42,12 @@ struct device_authorization {
 };
 
 // Which state an OAuth error leads to (RFC 6749 §5.2, OIDC, Microsoft's AADSTS codes).
-store::oauth_state classify_oauth_error(std::string_view error, std::string_view description, int http_status);
+store::oauth_state classify_oauth_error(std::string_view error, std::string_view description,
+                                        int http_status);
 
 form_fields refresh_form(const domain::oauth_client& c, std::string refresh_token);
-form_fields code_form(const domain::oauth_client& c, std::string code, const std::string& verifier, const std::string& redirect_uri);
+form_fields code_form(const domain::oauth_client& c, std::string code, const std::string& verifier,
+                      const std::string& redirect_uri);
 form_fields device_authorization_form(const domain::oauth_client& c);
 form_fields device_token_form(const domain::oauth_client& c, const std::string& device_code);
 
@@ -54,6 +57,7 @@ token_failure transport_failure(const http_failure& f);
 
 // POSTs a form to the client's endpoint and parses the reply; the form is wiped.
 boost::asio::awaitable<token_outcome> request_tokens(const std::string& url, form_fields form,
-                                                     boost::asio::ssl::context& tls, std::chrono::seconds timeout);
+                                                     boost::asio::ssl::context& tls,
+                                                     std::chrono::seconds timeout);
 
 } // namespace mailgate::oauth

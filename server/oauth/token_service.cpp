@@ -1,8 +1,8 @@
 // Token refresh: single flight per account, persisted before waiters proceed.
 #include "server/oauth/token_service.hpp"
 
-#include "server/common/unix_time.hpp"
 #include "protocols/common/secret.hpp"
+#include "server/common/unix_time.hpp"
 #include "server/oauth/token_endpoint.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -22,7 +22,6 @@ using store::oauth_state;
 
 namespace {
 
-
 // A login needs the token for a few seconds: it must not expire on the way.
 std::int64_t login_margin(std::int64_t lifetime) { return std::clamp<std::int64_t>(lifetime / 4, 1, 60); }
 
@@ -31,7 +30,8 @@ std::int64_t login_margin(std::int64_t lifetime) { return std::clamp<std::int64_
 std::int64_t ahead_margin(std::int64_t lifetime) {
     static thread_local std::mt19937 random{std::random_device{}()};
     auto margin = std::min<std::int64_t>(600, lifetime / 2);
-    return margin - static_cast<std::int64_t>(std::uniform_real_distribution<double>(0, 0.25)(random) * margin);
+    return margin -
+           static_cast<std::int64_t>(std::uniform_real_distribution<double>(0, 0.25)(random) * margin);
 }
 
 std::int64_t backoff_seconds(int failures) {
@@ -60,7 +60,7 @@ struct snapshot {
     std::optional<store::oauth_grant> grant;
     std::optional<domain::oauth_client> client;
     std::optional<store::oauth_tokens> tokens; // when the stored generation differs from the one held
-    std::string error;                          // a sealed row that would not open
+    std::string error;                         // a sealed row that would not open
 };
 
 } // namespace
@@ -78,7 +78,7 @@ std::string_view to_string(token_problem p) {
 
 struct token_service::flight {
     explicit flight(const asio::any_io_executor& ex) : done(ex) {}
-    asio::steady_timer done; // cancelled when the refresh is over
+    asio::steady_timer done;            // cancelled when the refresh is over
     std::optional<access_grant> result; // without the token: waiters take it from the entry
 };
 
@@ -99,7 +99,8 @@ struct token_service::entry {
     asio::steady_timer ahead;
 
     bool valid_for_login(std::int64_t now) const {
-        return !access_token.empty() && expires_at - now > login_margin(lifetime ? lifetime : expires_at - obtained_at);
+        return !access_token.empty() &&
+               expires_at - now > login_margin(lifetime ? lifetime : expires_at - obtained_at);
     }
     void adopt(store::oauth_tokens&& t, std::int64_t now) {
         protocols::wipe(access_token);
@@ -113,9 +114,10 @@ struct token_service::entry {
     }
 };
 
-token_service::token_service(store::store_service& store, asio::any_io_executor executor, asio::ssl::context& tls,
-                             std::chrono::seconds timeout)
-    : store_(store), strand_(asio::make_strand(executor)), tls_(tls), timeout_(timeout), keep_alive_(strand_) {}
+token_service::token_service(store::store_service& store, asio::any_io_executor executor,
+                             asio::ssl::context& tls, std::chrono::seconds timeout)
+    : store_(store), strand_(asio::make_strand(executor)), tls_(tls), timeout_(timeout),
+      keep_alive_(strand_) {}
 
 token_service::~token_service() { *stopped_ = true; }
 
@@ -131,7 +133,8 @@ asio::awaitable<access_grant> token_service::token_for(store::account account) {
     return asio::co_spawn(strand_, obtain(std::move(account), -1), asio::use_awaitable);
 }
 
-asio::awaitable<access_grant> token_service::replace_rejected(store::account account, std::int64_t generation) {
+asio::awaitable<access_grant> token_service::replace_rejected(store::account account,
+                                                              std::int64_t generation) {
     return asio::co_spawn(strand_, obtain(std::move(account), generation), asio::use_awaitable);
 }
 
@@ -148,7 +151,8 @@ token_view token_service::view(std::int64_t account_id) {
     return it == views_.end() ? token_view{} : it->second;
 }
 
-asio::awaitable<access_grant> token_service::obtain(store::account account, std::int64_t rejected_generation) {
+asio::awaitable<access_grant> token_service::obtain(store::account account,
+                                                    std::int64_t rejected_generation) {
     auto id = account.id;
     auto& slot = entries_[id];
     if (!slot) slot = std::make_shared<entry>(strand_);
@@ -160,7 +164,8 @@ asio::awaitable<access_grant> token_service::obtain(store::account account, std:
             snapshot s;
             s.grant = repo.oauth().grant(id);
             if (!s.grant) return s;
-            s.client = repo.oauth().client(s.grant->client, false); // the refresh reads the secret when it needs it
+            s.client =
+                repo.oauth().client(s.grant->client, false); // the refresh reads the secret when it needs it
             if (s.grant->generation != known) s.tokens = repo.oauth().tokens(id);
             return s;
         });
@@ -169,7 +174,8 @@ asio::awaitable<access_grant> token_service::obtain(store::account account, std:
     }
     if (!snap.grant) co_return problem(token_problem::internal, "the account has no OAuth2 grant");
     if (!snap.client)
-        co_return problem(token_problem::config_error, "OAuth client '" + snap.grant->client + "' is not configured");
+        co_return problem(token_problem::config_error,
+                          "OAuth client '" + snap.grant->client + "' is not configured");
     e->mechanism = snap.client->mechanism;
     protocols::wipe(snap.client->client_secret);
     auto now = unix_now();
@@ -181,7 +187,8 @@ asio::awaitable<access_grant> token_service::obtain(store::account account, std:
     }
     const auto& grant = *snap.grant;
     if (grant.state == oauth_state::needs_consent || grant.state == oauth_state::config_error) {
-        std::string why = grant.state == oauth_state::needs_consent ? "needs consent" : "OAuth client configuration error";
+        std::string why =
+            grant.state == oauth_state::needs_consent ? "needs consent" : "OAuth client configuration error";
         if (!grant.last_error.error.empty()) why += " (last error: " + grant.last_error.error + ")";
         co_return problem(problem_for(grant.state), why);
     }
@@ -190,7 +197,8 @@ asio::awaitable<access_grant> token_service::obtain(store::account account, std:
     if (rejected) {
         if (e->generation > rejected_generation && e->valid_for_login(now)) co_return grant_from(*e);
         if (!e->in_flight && now - e->forced_at < forced_refresh_spacing)
-            co_return problem(token_problem::unavailable, "the provider refused a freshly refreshed access token");
+            co_return problem(token_problem::unavailable,
+                              "the provider refused a freshly refreshed access token");
         e->forced_at = now;
         protocols::wipe(e->access_token); // known bad: never handed out again
         e->access_token.clear();
@@ -211,7 +219,8 @@ asio::awaitable<access_grant> token_service::refresh(const store::account& accou
     if (auto f = e.in_flight) {
         boost::system::error_code ec;
         co_await f->done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (!f->result) co_return problem(token_problem::unavailable, "timed out waiting for the token refresh");
+        if (!f->result)
+            co_return problem(token_problem::unavailable, "timed out waiting for the token refresh");
         if (f->result->problem != token_problem::none) co_return *f->result;
         co_return grant_from(e);
     }
@@ -233,9 +242,9 @@ asio::awaitable<access_grant> token_service::refresh(const store::account& accou
     if (failed) {
         spdlog::error("account '{}': OAuth2 refresh failed: {}", account.name, result.reason);
         try {
-            co_await store_.run([id = account.id](store::account_repository& repo) { repo.oauth().release_lease(id); });
-        } catch (const std::exception&) {
-        }
+            co_await store_.run(
+                [id = account.id](store::account_repository& repo) { repo.oauth().release_lease(id); });
+        } catch (const std::exception&) {}
     }
     {
         std::lock_guard lock(view_mutex_);
@@ -262,11 +271,13 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
     // with rotation and reuse detection would revoke the grant.
     for (;;) {
         auto now = unix_now();
-        bool leased = co_await store_.run(
-            [id, now, lease_seconds](store::account_repository& repo) { return repo.oauth().take_lease(id, now, now + lease_seconds); });
+        bool leased = co_await store_.run([id, now, lease_seconds](store::account_repository& repo) {
+            return repo.oauth().take_lease(id, now, now + lease_seconds);
+        });
         if (leased) break;
         if (std::chrono::steady_clock::now() > give_up)
-            co_return problem(token_problem::unavailable, "another process holds the refresh of this account");
+            co_return problem(token_problem::unavailable,
+                              "another process holds the refresh of this account");
         asio::steady_timer pause(strand_, std::chrono::milliseconds(250));
         co_await pause.async_wait(asio::use_awaitable);
         auto generation = co_await store_.run([id](store::account_repository& repo) {
@@ -301,8 +312,10 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
         e.adopt(std::move(current.tokens), now);
         protocols::wipe(current.client->client_secret);
         co_await release();
-        if (current.grant->state == oauth_state::needs_consent || current.grant->state == oauth_state::config_error)
-            co_return problem(problem_for(current.grant->state), "changed elsewhere: " + std::string(store::to_string(current.grant->state)));
+        if (current.grant->state == oauth_state::needs_consent ||
+            current.grant->state == oauth_state::config_error)
+            co_return problem(problem_for(current.grant->state),
+                              "changed elsewhere: " + std::string(store::to_string(current.grant->state)));
         if (e.valid_for_login(now)) {
             schedule_ahead(account, e);
             co_return grant_from(e);
@@ -311,7 +324,8 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
     }
     protocols::wipe(current.tokens.access_token);
     if (current.tokens.refresh_token.empty()) {
-        store::oauth_error_record none{"no_refresh_token", "no refresh token is stored: consent again", 0, now};
+        store::oauth_error_record none{"no_refresh_token", "no refresh token is stored: consent again", 0,
+                                       now};
         co_await store_.run([&](store::account_repository& repo) {
             repo.oauth().record_failure(id, oauth_state::needs_consent, none);
         });
@@ -319,8 +333,8 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
         co_return problem(token_problem::needs_consent, "no refresh token stored");
     }
     auto& client = *current.client;
-    auto outcome = co_await request_tokens(client.token_url, refresh_form(client, std::move(current.tokens.refresh_token)),
-                                           tls_, timeout_);
+    auto outcome = co_await request_tokens(
+        client.token_url, refresh_form(client, std::move(current.tokens.refresh_token)), tls_, timeout_);
     protocols::wipe(current.tokens.refresh_token);
     protocols::wipe(client.client_secret);
     now = unix_now();
@@ -345,8 +359,8 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
         e.failures = 0;
         e.retry_at = 0;
         ++counters_.ok;
-        spdlog::info("account '{}': OAuth2 access token refreshed (valid {} s{})", account.name, g->expires_in,
-                     rotated ? ", refresh token rotated" : "");
+        spdlog::info("account '{}': OAuth2 access token refreshed (valid {} s{})", account.name,
+                     g->expires_in, rotated ? ", refresh token rotated" : "");
         schedule_ahead(account, e);
         co_return grant_from(e);
     }
@@ -358,9 +372,7 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
     switch (failure.state) {
     case oauth_state::needs_consent: ++counters_.needs_consent; break;
     case oauth_state::config_error: ++counters_.config_error; break;
-    default:
-        ++counters_.transient;
-        e.retry_at = now + backoff_seconds(e.failures);
+    default: ++counters_.transient; e.retry_at = now + backoff_seconds(e.failures);
     }
     if (failure.transient()) {
         spdlog::warn("account '{}': OAuth2 refresh failed, tokens kept, retrying in {} s: {}", account.name,
@@ -370,7 +382,9 @@ asio::awaitable<access_grant> token_service::refresh_under_lease(const store::ac
     }
     spdlog::error("account '{}': OAuth2 refresh refused, the account is now {}: {}{}", account.name,
                   store::to_string(failure.state), failure.summary(),
-                  failure.state == oauth_state::needs_consent ? " (consent again on the admin page or with 'mailgate account oauth')" : "");
+                  failure.state == oauth_state::needs_consent
+                      ? " (consent again on the admin page or with 'mailgate account oauth')"
+                      : "");
     protocols::wipe(e.access_token);
     e.access_token.clear();
     co_return problem(problem_for(failure.state), failure.summary());
@@ -401,9 +415,7 @@ asio::awaitable<void> token_service::background_refresh(store::account account) 
     protocols::wipe(result.token);
 }
 
-void token_service::start() {
-    asio::co_spawn(strand_, keep_alive_loop(), asio::detached);
-}
+void token_service::start() { asio::co_spawn(strand_, keep_alive_loop(), asio::detached); }
 
 void token_service::stop() {
     *stopped_ = true;

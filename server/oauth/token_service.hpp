@@ -48,8 +48,8 @@ struct token_view {
 
 class token_service {
 public:
-    token_service(store::store_service& store, boost::asio::any_io_executor executor, boost::asio::ssl::context& tls,
-                  std::chrono::seconds timeout);
+    token_service(store::store_service& store, boost::asio::any_io_executor executor,
+                  boost::asio::ssl::context& tls, std::chrono::seconds timeout);
     ~token_service();
 
     // A token that stays valid for the login ahead: the one held, or one refreshed now.

@@ -40,7 +40,8 @@ live_session::live_session(activity& owner, std::uint64_t id, std::string protoc
                         })) {}
 
 std::unique_ptr<session_entry> activity::open(std::uint64_t id, std::string protocol, std::string peer,
-                                              boost::asio::any_io_executor executor, std::function<void(close_reason)> closer) {
+                                              boost::asio::any_io_executor executor,
+                                              std::function<void(close_reason)> closer) {
     auto entry = std::make_unique<session_entry>(*this, id, protocol, std::move(peer), std::move(executor),
                                                  std::move(closer));
     std::lock_guard lock(mutex_);
@@ -58,7 +59,8 @@ std::vector<session_view> activity::sessions() const {
     std::lock_guard lock(mutex_);
     std::vector<session_view> out;
     for (const auto& [id, e] : live_)
-        out.push_back({id, e->protocol_, e->peer_, e->account_, e->since_, e->counters_.up.load(), e->counters_.down.load()});
+        out.push_back({id, e->protocol_, e->peer_, e->account_, e->since_, e->counters_.up.load(),
+                       e->counters_.down.load()});
     return out;
 }
 
@@ -70,7 +72,8 @@ std::size_t activity::close_account_sessions(const std::string& account) {
             if (e->account_ == account) to_close.emplace_back(e->executor_, e->closer_);
     }
     // Each closer runs on its session's own executor; it only closes sockets, which ends the session's I/O.
-    for (auto& [executor, closer] : to_close) boost::asio::post(executor, [closer] { closer(close_reason::account_removed); });
+    for (auto& [executor, closer] : to_close)
+        boost::asio::post(executor, [closer] { closer(close_reason::account_removed); });
     return to_close.size();
 }
 
@@ -80,7 +83,8 @@ std::size_t activity::close_all_sessions(close_reason reason) {
         std::lock_guard lock(mutex_);
         for (const auto& [id, e] : live_) to_close.emplace_back(e->executor_, e->closer_);
     }
-    for (auto& [executor, closer] : to_close) boost::asio::post(executor, [closer, reason] { closer(reason); });
+    for (auto& [executor, closer] : to_close)
+        boost::asio::post(executor, [closer, reason] { closer(reason); });
     return to_close.size();
 }
 
@@ -115,25 +119,31 @@ std::string activity::prometheus_metrics() const {
     std::map<std::string, std::uint64_t> active;
     for (const auto& [id, e] : live_) ++active[e->protocol_];
     out << "# HELP mailgate_sessions_active Sessions open now.\n# TYPE mailgate_sessions_active gauge\n";
-    for (const char* p : {"pop3", "imap", "smtp"}) out << "mailgate_sessions_active{protocol=\"" << p << "\"} " << active[p] << "\n";
-    out << "# HELP mailgate_sessions_total Sessions accepted since start.\n# TYPE mailgate_sessions_total counter\n";
+    for (const char* p : {"pop3", "imap", "smtp"})
+        out << "mailgate_sessions_active{protocol=\"" << p << "\"} " << active[p] << "\n";
+    out << "# HELP mailgate_sessions_total Sessions accepted since start.\n# TYPE mailgate_sessions_total "
+           "counter\n";
     for (const char* p : {"pop3", "imap", "smtp"}) {
         auto it = sessions_total_.find(p);
-        out << "mailgate_sessions_total{protocol=\"" << p << "\"} " << (it == sessions_total_.end() ? 0 : it->second) << "\n";
+        out << "mailgate_sessions_total{protocol=\"" << p << "\"} "
+            << (it == sessions_total_.end() ? 0 : it->second) << "\n";
     }
-    out << "# HELP mailgate_local_auth_failures_total Failed local logins.\n# TYPE mailgate_local_auth_failures_total counter\n";
+    out << "# HELP mailgate_local_auth_failures_total Failed local logins.\n# TYPE "
+           "mailgate_local_auth_failures_total counter\n";
     for (const char* p : {"pop3", "imap", "smtp"}) {
         auto it = login_failures_.find(p);
-        out << "mailgate_local_auth_failures_total{protocol=\"" << p << "\"} " << (it == login_failures_.end() ? 0 : it->second)
-            << "\n";
+        out << "mailgate_local_auth_failures_total{protocol=\"" << p << "\"} "
+            << (it == login_failures_.end() ? 0 : it->second) << "\n";
     }
-    out << "# HELP mailgate_upstream_errors_total Provider-side failures by kind.\n# TYPE mailgate_upstream_errors_total counter\n";
+    out << "# HELP mailgate_upstream_errors_total Provider-side failures by kind.\n# TYPE "
+           "mailgate_upstream_errors_total counter\n";
     for (const auto& [key, n] : upstream_errors_) {
         auto slash = key.find('/');
-        out << "mailgate_upstream_errors_total{protocol=\"" << key.substr(0, slash) << "\",kind=\"" << key.substr(slash + 1)
-            << "\"} " << n << "\n";
+        out << "mailgate_upstream_errors_total{protocol=\"" << key.substr(0, slash) << "\",kind=\""
+            << key.substr(slash + 1) << "\"} " << n << "\n";
     }
-    out << "# HELP mailgate_bytes_relayed_total Bytes relayed by finished sessions.\n# TYPE mailgate_bytes_relayed_total counter\n";
+    out << "# HELP mailgate_bytes_relayed_total Bytes relayed by finished sessions.\n# TYPE "
+           "mailgate_bytes_relayed_total counter\n";
     out << "mailgate_bytes_relayed_total{direction=\"up\"} " << bytes_up_ << "\n";
     out << "mailgate_bytes_relayed_total{direction=\"down\"} " << bytes_down_ << "\n";
     return out.str();

@@ -86,7 +86,8 @@ struct event {
 class activity {
 public:
     std::unique_ptr<session_entry> open(std::uint64_t id, std::string protocol, std::string peer,
-                                        boost::asio::any_io_executor executor, std::function<void(close_reason)> closer);
+                                        boost::asio::any_io_executor executor,
+                                        std::function<void(close_reason)> closer);
     std::vector<session_view> sessions() const;
     // Closes every live session of `account` (disabled or deleted); returns how many.
     std::size_t close_account_sessions(const std::string& account);
@@ -108,9 +109,9 @@ private:
     mutable std::mutex mutex_;
     std::map<std::uint64_t, session_entry*> live_;
     std::deque<event> events_;
-    std::map<std::string, std::uint64_t> sessions_total_;     // per protocol
-    std::map<std::string, std::uint64_t> login_failures_;     // per protocol
-    std::map<std::string, std::uint64_t> upstream_errors_;    // "protocol/kind"
+    std::map<std::string, std::uint64_t> sessions_total_;  // per protocol
+    std::map<std::string, std::uint64_t> login_failures_;  // per protocol
+    std::map<std::string, std::uint64_t> upstream_errors_; // "protocol/kind"
     std::uint64_t bytes_up_ = 0, bytes_down_ = 0;
 };
 

@@ -38,8 +38,8 @@ private:
             codec_);
     }
 
-    std::variant<std::monostate, std::unique_ptr<protocols::pop3::client>, std::unique_ptr<protocols::imap::client>,
-                 std::unique_ptr<protocols::smtp::client>>
+    std::variant<std::monostate, std::unique_ptr<protocols::pop3::client>,
+                 std::unique_ptr<protocols::imap::client>, std::unique_ptr<protocols::smtp::client>>
         codec_;
 };
 

@@ -22,8 +22,8 @@ struct gateway_settings {
     login_throttle& throttle;
     oauth::token_service& tokens;
     std::chrono::seconds upstream_timeout{30};
-    std::chrono::seconds login_timeout{60};     // per read before login
-    std::chrono::seconds idle_timeout{600};     // relay without traffic either way
+    std::chrono::seconds login_timeout{60}; // per read before login
+    std::chrono::seconds idle_timeout{600}; // relay without traffic either way
     std::chrono::milliseconds failed_login_delay{2000};
 };
 

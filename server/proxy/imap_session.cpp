@@ -8,7 +8,9 @@ namespace mailgate::proxy {
 
 namespace imap = protocols::imap;
 
-template <> std::string_view imap_session::refusal_line(net::refusal why) const { return imap::server::refusal_line(why); }
+template <> std::string_view imap_session::refusal_line(net::refusal why) const {
+    return imap::server::refusal_line(why);
+}
 
 template <>
 boost::asio::awaitable<void> imap_session::serve(net::mail_stream& stream, const net::listener_spec&,

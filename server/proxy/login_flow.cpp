@@ -13,7 +13,6 @@
 
 #include <spdlog/spdlog.h>
 
-
 namespace mailgate::proxy {
 
 namespace asio = boost::asio;
@@ -33,7 +32,8 @@ void log_plaintext_dropped(const session_context& label, std::size_t bytes) {
 }
 
 void log_dialogue_end(const session_context& label, std::error_code why) {
-    bool routine = why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
+    bool routine =
+        why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
     if (routine)
         label.debug("{}", why.message());
     else
@@ -80,9 +80,10 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
         // Unchecked: from here a right password is answered like a wrong one, so guessing gains nothing.
         store::wipe(password);
         if (attempt.first_refusal()) {
-            label.warn("{} failed logins from this address in {} s: further logins refused unchecked until they "
-                       "age out",
-                       attempt.failures(), settings.throttle.policy().window.count());
+            label.warn(
+                "{} failed logins from this address in {} s: further logins refused unchecked until they "
+                "age out",
+                attempt.failures(), settings.throttle.policy().window.count());
             settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed,
                                   std::string(label.protocol), std::string(label.peer), "",
                                   "too many failed logins from this address: refusing logins for a while"});
@@ -101,14 +102,15 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     }
     auto& account = checked.record;
     if (!account || !account->enabled) {
-        attempt.finish(checked.verdict == store::local_check::repeated_wrong ? login_throttle::result::repeated_failure
+        attempt.finish(checked.verdict == store::local_check::repeated_wrong
+                           ? login_throttle::result::repeated_failure
                        : account ? login_throttle::result::success // right password, account disabled
                                  : login_throttle::result::failure);
         auto who = checked.known_user ? "user '" + loggable(user) + "'" : unknown_user_label(user);
-        label.info("local login failed for {}{}", who,
-                     account ? " (account disabled)" : "");
-        settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed, std::string(label.protocol),
-                              std::string(label.peer), account ? account->name : "", "local login failed for " + who});
+        label.info("local login failed for {}{}", who, account ? " (account disabled)" : "");
+        settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed,
+                              std::string(label.protocol), std::string(label.peer),
+                              account ? account->name : "", "local login failed for " + who});
         // The same delay for unknown users, wrong passwords and disabled accounts: no hint which it was.
         co_await pause(settings.failed_login_delay);
         co_return result;
@@ -116,42 +118,46 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     attempt.finish(login_throttle::result::success);
     auto provider = co_await open_provider_session(settings, label, protocol, *account);
     if (provider.ok()) {
-        label.info("user '{}' logged in as account '{}'",
-                     loggable(user), account->name);
-        settings.live.record({std::chrono::system_clock::now(), event_kind::login_ok, std::string(label.protocol),
-                              std::string(label.peer), account->name, "user '" + loggable(user) + "'"});
+        label.info("user '{}' logged in as account '{}'", loggable(user), account->name);
+        settings.live.record({std::chrono::system_clock::now(), event_kind::login_ok,
+                              std::string(label.protocol), std::string(label.peer), account->name,
+                              "user '" + loggable(user) + "'"});
     }
     co_return provider;
 }
 
-asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_context& label,
-                                                    domain::mail_protocol protocol, const store::account& account_record) {
+asio::awaitable<login_result> open_provider_session(const gateway_settings& settings,
+                                                    const session_context& label,
+                                                    domain::mail_protocol protocol,
+                                                    const store::account& account_record) {
     login_result result;
     const auto* account = &account_record;
     result.record = account_record;
     result.account = account->name;
     auto endpoint = account->endpoints.find(protocol);
     if (endpoint == account->endpoints.end()) {
-        label.warn("account '{}' has no {} endpoint",
-                     account->name, domain::to_string(protocol));
+        label.warn("account '{}' has no {} endpoint", account->name, domain::to_string(protocol));
         result.failed = domain::failure::internal;
         co_return result;
     }
-    auto login = co_await log_in_to_provider({settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout},
-                                             *account, endpoint->second.endpoint);
+    auto login = co_await log_in_to_provider(
+        {settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout}, *account,
+        endpoint->second.endpoint);
     auto& failure = login.failure;
     auto& upstream = login.connection;
     auto id = account->id;
     if (failure) {
         if (auto status = account_status(failure->kind))
-            settings.store.record([id, protocol, status = *status, reason = failure->reason](
-                                      store::account_repository& repo) { repo.record_status(id, protocol, status, reason); });
-        label.warn("account '{}': provider {}: {} ({}): {}",
-                     account->name, endpoint->second.endpoint.url(), log_phrase(failure->kind),
-                     metric_label(failure->kind), failure->reason);
-        settings.live.count_upstream_error(std::string(label.protocol), std::string(metric_label(failure->kind)));
-        settings.live.record({std::chrono::system_clock::now(), event_kind::upstream_error, std::string(label.protocol),
-                              std::string(label.peer), account->name,
+            settings.store.record(
+                [id, protocol, status = *status, reason = failure->reason](store::account_repository& repo) {
+                    repo.record_status(id, protocol, status, reason);
+                });
+        label.warn("account '{}': provider {}: {} ({}): {}", account->name, endpoint->second.endpoint.url(),
+                   log_phrase(failure->kind), metric_label(failure->kind), failure->reason);
+        settings.live.count_upstream_error(std::string(label.protocol),
+                                           std::string(metric_label(failure->kind)));
+        settings.live.record({std::chrono::system_clock::now(), event_kind::upstream_error,
+                              std::string(label.protocol), std::string(label.peer), account->name,
                               std::string(metric_label(failure->kind)) + ": " + failure->reason});
         result.failed = failure->kind;
         co_return result;

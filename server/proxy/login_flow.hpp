@@ -18,12 +18,11 @@ namespace mailgate::proxy {
 struct login_result {
     std::optional<domain::failure> failed = domain::failure::auth_local; // nullopt: logged in
     bool ok() const { return !failed; }
-    std::string account; // name, when the local credential was good
-    std::optional<store::account> record; // the account, when the local credential was good
+    std::string account;                                // name, when the local credential was good
+    std::optional<store::account> record;               // the account, when the local credential was good
     std::unique_ptr<net::upstream_connection> upstream; // logged in, when ok
-    client_codec codec;                                  // its client codec (capabilities, SMTP transactions)
+    client_codec codec;                                 // its client codec (capabilities, SMTP transactions)
 };
-
 
 // What the client hears of `result`, and the provider's post-login capabilities for its codec (none unless ok).
 protocols::login_outcome client_outcome(const login_result& result);
@@ -36,12 +35,15 @@ void log_plaintext_dropped(const session_context& label, std::size_t bytes);
 void log_dialogue_end(const session_context& label, std::error_code why);
 
 // Wipes `password` before returning.
-boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
+boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings,
+                                                   const session_context& label,
                                                    domain::mail_protocol protocol, const std::string& user,
                                                    std::string& password);
 
 // The provider half alone, for an account already chosen (SMTP relay without AUTH, reconnects).
-boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings, const session_context& label,
-                                                           domain::mail_protocol protocol, const store::account& account);
+boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings,
+                                                           const session_context& label,
+                                                           domain::mail_protocol protocol,
+                                                           const store::account& account);
 
 } // namespace mailgate::proxy

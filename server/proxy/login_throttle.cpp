@@ -19,7 +19,8 @@ std::string throttle_key(std::string_view address) {
 
 login_throttle::attempt::attempt(attempt&& other) noexcept
     : owner_(other.owner_), address_(std::move(other.address_)), user_(std::move(other.user_)),
-      refused_(other.refused_), first_refusal_(other.first_refusal_), delay_(other.delay_), failures_(other.failures_) {
+      refused_(other.refused_), first_refusal_(other.first_refusal_), delay_(other.delay_),
+      failures_(other.failures_) {
     other.owner_ = nullptr;
 }
 
@@ -41,8 +42,8 @@ std::chrono::milliseconds login_throttle::delay_for(unsigned failures) const {
     return std::min<std::chrono::milliseconds>(policy_.first_delay * (1ll << steps), policy_.max_delay);
 }
 
-login_throttle::record& login_throttle::slot(std::unordered_map<std::string, record>& table, const std::string& key,
-                                             clock::time_point now) {
+login_throttle::record& login_throttle::slot(std::unordered_map<std::string, record>& table,
+                                             const std::string& key, clock::time_point now) {
     if (table.size() >= policy_.max_tracked && !table.contains(key)) {
         for (auto it = table.begin(); it != table.end();) {
             prune(it->second, now);
@@ -57,7 +58,8 @@ login_throttle::record& login_throttle::slot(std::unordered_map<std::string, rec
 
 login_throttle::attempt login_throttle::begin(std::string_view address, std::string_view user) {
     std::string user_key(user.substr(0, 256));
-    std::transform(user_key.begin(), user_key.end(), user_key.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(user_key.begin(), user_key.end(), user_key.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     attempt a(this, throttle_key(address), std::move(user_key));
     auto now = clock::now();
     std::lock_guard lock(mutex_);

@@ -18,8 +18,8 @@
 namespace mailgate::proxy {
 
 struct throttle_policy {
-    unsigned free_failures = 3;   // per address (and user) in the window before delays begin
-    unsigned max_failures = 10;   // per address in the window: then refused unchecked
+    unsigned free_failures = 3; // per address (and user) in the window before delays begin
+    unsigned max_failures = 10; // per address in the window: then refused unchecked
     std::chrono::seconds window{900};
     std::chrono::milliseconds first_delay{1000}; // doubles with each further failure
     std::chrono::milliseconds max_delay{15000};
@@ -49,8 +49,8 @@ public:
 
     private:
         friend class login_throttle;
-        attempt(login_throttle* owner, std::string address, std::string user) :
-            owner_(owner), address_(std::move(address)), user_(std::move(user)) {}
+        attempt(login_throttle* owner, std::string address, std::string user)
+            : owner_(owner), address_(std::move(address)), user_(std::move(user)) {}
 
         login_throttle* owner_;
         std::string address_, user_;
@@ -73,7 +73,8 @@ private:
     };
     void prune(record& r, clock::time_point now) const;
     std::chrono::milliseconds delay_for(unsigned failures) const;
-    record& slot(std::unordered_map<std::string, record>& table, const std::string& key, clock::time_point now);
+    record& slot(std::unordered_map<std::string, record>& table, const std::string& key,
+                 clock::time_point now);
     void finish(const attempt& a, result r);
 
     throttle_policy policy_;

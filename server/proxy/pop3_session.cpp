@@ -8,7 +8,9 @@ namespace mailgate::proxy {
 
 namespace pop3 = protocols::pop3;
 
-template <> std::string_view pop3_session::refusal_line(net::refusal why) const { return pop3::server::refusal_line(why); }
+template <> std::string_view pop3_session::refusal_line(net::refusal why) const {
+    return pop3::server::refusal_line(why);
+}
 
 template <>
 boost::asio::awaitable<void> pop3_session::serve(net::mail_stream& stream, const net::listener_spec&,

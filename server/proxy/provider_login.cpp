@@ -30,11 +30,13 @@ domain::failure kind_for(oauth::token_problem p) {
 }
 
 asio::awaitable<credential> credential_for(const provider_access& access, const store::account& account,
-                                           const domain::upstream_endpoint& endpoint, std::int64_t rejected_generation) {
+                                           const domain::upstream_endpoint& endpoint,
+                                           std::int64_t rejected_generation) {
     credential out;
     if (account.credential == store::credential_kind::password) {
         try {
-            auto secret = co_await access.store.run([&](store::account_repository& repo) { return repo.remote_secret(account); });
+            auto secret = co_await access.store.run(
+                [&](store::account_repository& repo) { return repo.remote_secret(account); });
             out.value = protocols::upstream_credentials{account.remote_user, std::move(secret)};
             store::wipe(secret);
         } catch (const store::secret_error& e) {
@@ -44,11 +46,14 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
     }
     // Not one conditional expression with two co_awaits: GCC 12 destroys its temporaries twice.
     oauth::access_grant grant;
-    if (rejected_generation < 0) grant = co_await access.tokens.token_for(account);
-    else grant = co_await access.tokens.replace_rejected(account, rejected_generation);
+    if (rejected_generation < 0)
+        grant = co_await access.tokens.token_for(account);
+    else
+        grant = co_await access.tokens.replace_rejected(account, rejected_generation);
     if (grant.problem != oauth::token_problem::none) {
-        out.failure = net::upstream_failure{kind_for(grant.problem), "OAuth2 " + std::string(oauth::to_string(grant.problem)) +
-                                                                         ": " + grant.reason};
+        out.failure = net::upstream_failure{kind_for(grant.problem),
+                                            "OAuth2 " + std::string(oauth::to_string(grant.problem)) + ": " +
+                                                grant.reason};
         co_return out;
     }
     protocols::upstream_credentials c;
@@ -56,8 +61,9 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
     c.secret = std::move(grant.token);
     store::wipe(grant.token);
     c.kind = protocols::credential_kind::bearer;
-    c.mechanism = grant.mechanism == domain::sasl_mechanism::oauthbearer ? protocols::bearer_mechanism::oauthbearer
-                                                                         : protocols::bearer_mechanism::xoauth2;
+    c.mechanism = grant.mechanism == domain::sasl_mechanism::oauthbearer
+                      ? protocols::bearer_mechanism::oauthbearer
+                      : protocols::bearer_mechanism::xoauth2;
     c.host = endpoint.host;
     c.port = endpoint.port;
     out.value = std::move(c);
@@ -67,7 +73,8 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
 
 } // namespace
 
-asio::awaitable<provider_login> log_in_to_provider(const provider_access& access, const store::account& account,
+asio::awaitable<provider_login> log_in_to_provider(const provider_access& access,
+                                                   const store::account& account,
                                                    const domain::upstream_endpoint& endpoint,
                                                    const net::step_observer& observer) {
     provider_login out;
@@ -78,11 +85,13 @@ asio::awaitable<provider_login> log_in_to_provider(const provider_access& access
             out.failure = cred.failure;
             co_return out;
         }
-        auto connection = std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, access.tls);
+        auto connection =
+            std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, access.tls);
         auto codec = make_login_codec(endpoint, std::move(*cred.value), local_helo_name());
         store::wipe(cred.value->secret); // a moved short string keeps its bytes
         auto failure = co_await connection->open(endpoint, access.timeout, observer);
-        if (!failure) failure = co_await connection->drive(*codec, net::upstream_step::login, access.timeout, observer);
+        if (!failure)
+            failure = co_await connection->drive(*codec, net::upstream_step::login, access.timeout, observer);
         if (!failure) {
             out.connection = std::move(connection);
             out.codec = std::move(codec);

@@ -5,8 +5,8 @@
 #pragma once
 
 #include "server/net/upstream_connection.hpp"
-#include "server/proxy/client_codec.hpp"
 #include "server/oauth/token_service.hpp"
+#include "server/proxy/client_codec.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -30,7 +30,8 @@ struct provider_login {
     client_codec codec;
 };
 
-boost::asio::awaitable<provider_login> log_in_to_provider(const provider_access& access, const store::account& account,
+boost::asio::awaitable<provider_login> log_in_to_provider(const provider_access& access,
+                                                          const store::account& account,
                                                           const domain::upstream_endpoint& endpoint,
                                                           const net::step_observer& observer = {});
 

@@ -26,10 +26,12 @@ using imap_session = relay_session<domain::mail_protocol::imap>;
 
 // Defined in pop3_session.cpp and imap_session.cpp.
 template <>
-boost::asio::awaitable<void> pop3_session::serve(net::mail_stream&, const net::listener_spec&, net::connection_slot&);
+boost::asio::awaitable<void> pop3_session::serve(net::mail_stream&, const net::listener_spec&,
+                                                 net::connection_slot&);
 template <> std::string_view pop3_session::refusal_line(net::refusal why) const;
 template <>
-boost::asio::awaitable<void> imap_session::serve(net::mail_stream&, const net::listener_spec&, net::connection_slot&);
+boost::asio::awaitable<void> imap_session::serve(net::mail_stream&, const net::listener_spec&,
+                                                 net::connection_slot&);
 template <> std::string_view imap_session::refusal_line(net::refusal why) const;
 
 } // namespace mailgate::proxy

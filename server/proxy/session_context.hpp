@@ -18,7 +18,8 @@ struct session_context {
     template <class... Args>
     void log(spdlog::level::level_enum level, fmt::format_string<Args...> text, Args&&... args) const {
         if (!spdlog::should_log(level)) return;
-        spdlog::log(level, "{} #{} from {}: {}", protocol, id, peer, fmt::format(text, std::forward<Args>(args)...));
+        spdlog::log(level, "{} #{} from {}: {}", protocol, id, peer,
+                    fmt::format(text, std::forward<Args>(args)...));
     }
     template <class... Args> void debug(fmt::format_string<Args...> text, Args&&... args) const {
         log(spdlog::level::debug, text, std::forward<Args>(args)...);

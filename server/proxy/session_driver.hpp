@@ -27,13 +27,16 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
     // The admin can close this session (account disabled or deleted).
     live_session entry(settings.live, label.id, std::string(label.protocol), std::string(label.peer),
                        stream.socket().get_executor(), [&stream, &upstream, &codec](close_reason reason) {
-                           if (reason == close_reason::shutdown_idle && upstream) return; // relaying: gets the grace
+                           if (reason == close_reason::shutdown_idle && upstream)
+                               return; // relaying: gets the grace
                            // Once relaying, a line of ours could land inside the provider's data: just close.
-                           if (reason != close_reason::account_removed && !upstream) stream.write_now(codec.goodbye());
+                           if (reason != close_reason::account_removed && !upstream)
+                               stream.write_now(codec.goodbye());
                            stream.close();
                            if (upstream) upstream->close();
                        });
-    net::codec_io io{stream, buffer, [&](protocols::read_deadline) { return slot.step_limit(settings.login_timeout); },
+    net::codec_io io{stream, buffer,
+                     [&](protocols::read_deadline) { return slot.step_limit(settings.login_timeout); },
                      [&]() -> asio::awaitable<void> {
                          log_plaintext_dropped(label, codec.plaintext_dropped());
                          stream.begin_tls(settings.client_tls, net::tls_role::server);
@@ -70,8 +73,7 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
         }
     } catch (const boost::system::system_error& e) {
         if (upstream) upstream->close();
-        label.info("{}",
-                     e.code() == asio::error::timed_out ? "timed out before login" : e.code().message());
+        label.info("{}", e.code() == asio::error::timed_out ? "timed out before login" : e.code().message());
     }
 }
 

@@ -7,7 +7,6 @@
 #include "server/proxy/submission_upstream.hpp"
 #include "server/proxy/upstream_login.hpp"
 
-
 namespace mailgate::proxy {
 
 namespace asio = boost::asio;
@@ -19,7 +18,9 @@ constexpr std::size_t read_size = 64 * 1024;
 
 } // namespace
 
-std::string_view smtp_session::refusal_line(net::refusal why) const { return smtp::server::refusal_line(why); }
+std::string_view smtp_session::refusal_line(net::refusal why) const {
+    return smtp::server::refusal_line(why);
+}
 
 asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::listener_spec&,
                                           net::connection_slot& slot) {
@@ -34,10 +35,11 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
     // Large reads during DATA: a 25 MB message costs a quarter of the loop turns it would with 16 KiB.
     auto buffer = std::make_unique_for_overwrite<char[]>(read_size);
     submission_upstream* upstream = nullptr; // set below; the live-session entry's closer needs it first
-    live_session entry(settings_.live, label.id, "smtp", std::string(label.peer), stream.socket().get_executor(),
-                       [&stream, &upstream, &codec](close_reason reason) {
+    live_session entry(settings_.live, label.id, "smtp", std::string(label.peer),
+                       stream.socket().get_executor(), [&stream, &upstream, &codec](close_reason reason) {
                            bool busy = codec.in_data() || codec.has_open_transaction();
-                           if (reason == close_reason::shutdown_idle && busy) return; // mid-transaction: the grace
+                           if (reason == close_reason::shutdown_idle && busy)
+                               return; // mid-transaction: the grace
                            // Between transactions the client may hear why; inside DATA a reply would be misread.
                            if (reason != close_reason::account_removed && !codec.in_data())
                                stream.write_now(codec.goodbye());
@@ -48,7 +50,8 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
     upstream = &up;
     // Until the first AUTH or MAIL the pre-login deadline applies too (a stranger's time is bounded), after it
     // only RFC 5321's per-command timeouts.
-    net::codec_io io{stream, {buffer.get(), read_size},
+    net::codec_io io{stream,
+                     {buffer.get(), read_size},
                      [&](protocols::read_deadline d) {
                          return slot.step_limit(d == protocols::read_deadline::data ? smtp_.data_timeout
                                                                                     : smtp_.command_timeout);

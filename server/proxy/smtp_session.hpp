@@ -17,7 +17,8 @@ struct smtp_settings {
 
 class smtp_session final : public net::session_handler {
 public:
-    smtp_session(gateway_settings settings, smtp_settings smtp) : settings_(std::move(settings)), smtp_(smtp) {}
+    smtp_session(gateway_settings settings, smtp_settings smtp)
+        : settings_(std::move(settings)), smtp_(smtp) {}
 
     boost::asio::awaitable<void> serve(net::mail_stream& stream, const net::listener_spec& spec,
                                        net::connection_slot& slot) override;

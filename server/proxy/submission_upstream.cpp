@@ -76,7 +76,8 @@ asio::awaitable<void> submission_upstream::select_account(protocols::smtp::serve
     if (!r.ok()) {
         // The sender's local side is right whatever the provider said: never "no such account".
         auto outcome = client_outcome(r);
-        codec.login_result(outcome == login_outcome::bad_credentials ? login_outcome::provider_perm : outcome);
+        codec.login_result(outcome == login_outcome::bad_credentials ? login_outcome::provider_perm
+                                                                     : outcome);
         co_return;
     }
     adopt(r);
@@ -107,8 +108,8 @@ asio::awaitable<void> submission_upstream::exchange(protocols::smtp::server& cod
     }
     const auto& reply = client().last_reply();
     if (verdict)
-        session_.info("account '{}': message {}: provider said {} {}", account_name(), ++messages_, reply.code,
-                      reply.lines.empty() ? "" : reply.lines.back().substr(0, 120));
+        session_.info("account '{}': message {}: provider said {} {}", account_name(), ++messages_,
+                      reply.code, reply.lines.empty() ? "" : reply.lines.back().substr(0, 120));
     codec.upstream_reply(reply);
 }
 

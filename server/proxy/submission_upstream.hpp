@@ -28,7 +28,8 @@ public:
     // `select_account`: MAIL without AUTH from a relay network; the sender picks the account.
     boost::asio::awaitable<void> select_account(protocols::smtp::server& codec);
     // `command` and `verdict`: one provider reply, reported to the codec.
-    boost::asio::awaitable<void> exchange(protocols::smtp::server& codec, const protocols::transaction_step& step);
+    boost::asio::awaitable<void> exchange(protocols::smtp::server& codec,
+                                          const protocols::transaction_step& step);
     // `data`: one chunk of the message written to the provider.
     boost::asio::awaitable<void> send_data(protocols::smtp::server& codec, std::string_view bytes);
     // `abort`: the provider must never complete this message: its session is dropped without QUIT.

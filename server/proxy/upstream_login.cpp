@@ -5,8 +5,8 @@
 
 namespace mailgate::proxy {
 
-client_codec make_login_codec(const domain::upstream_endpoint& endpoint, protocols::upstream_credentials credentials,
-                              const std::string& helo_name) {
+client_codec make_login_codec(const domain::upstream_endpoint& endpoint,
+                              protocols::upstream_credentials credentials, const std::string& helo_name) {
     auto tls = endpoint.tls;
     switch (endpoint.protocol) {
     case domain::mail_protocol::imap:
@@ -14,7 +14,8 @@ client_codec make_login_codec(const domain::upstream_endpoint& endpoint, protoco
     case domain::mail_protocol::pop3:
         return client_codec(std::make_unique<protocols::pop3::client>(tls, std::move(credentials)));
     case domain::mail_protocol::smtp:
-        return client_codec(std::make_unique<protocols::smtp::client>(tls, std::move(credentials), helo_name));
+        return client_codec(
+            std::make_unique<protocols::smtp::client>(tls, std::move(credentials), helo_name));
     }
     return {};
 }
@@ -26,7 +27,8 @@ const std::string& local_helo_name() {
         std::string out(buf);
         // EHLO takes a domain or address literal; anything odd falls back to a safe name.
         for (char c : out)
-            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return std::string("localhost");
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.')
+                return std::string("localhost");
         return out;
     }();
     return name;

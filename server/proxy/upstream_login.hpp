@@ -2,8 +2,8 @@
 #pragma once
 
 #include "protocols/common/upstream_codec.hpp"
-#include "server/proxy/client_codec.hpp"
 #include "server/net/upstream_connection.hpp"
+#include "server/proxy/client_codec.hpp"
 #include "server/store/account.hpp"
 
 #include <memory>
@@ -11,8 +11,8 @@
 
 namespace mailgate::proxy {
 
-client_codec make_login_codec(const domain::upstream_endpoint& endpoint, protocols::upstream_credentials credentials,
-                              const std::string& helo_name);
+client_codec make_login_codec(const domain::upstream_endpoint& endpoint,
+                              protocols::upstream_credentials credentials, const std::string& helo_name);
 
 // This machine's name for SMTP EHLO toward providers.
 const std::string& local_helo_name();

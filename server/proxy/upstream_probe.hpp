@@ -12,12 +12,14 @@
 namespace mailgate::proxy {
 
 struct probe_result {
-    bool ok = false;                   // every step succeeded
-    store::upstream_status status;     // what the login part says about the endpoint
+    bool ok = false;               // every step succeeded
+    store::upstream_status status; // what the login part says about the endpoint
     std::string reason;
 };
 
-boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account, const domain::upstream_endpoint& endpoint,
-                                                    const provider_access& access, const net::step_observer& observer);
+boost::asio::awaitable<probe_result> probe_endpoint(const store::account& account,
+                                                    const domain::upstream_endpoint& endpoint,
+                                                    const provider_access& access,
+                                                    const net::step_observer& observer);
 
 } // namespace mailgate::proxy

@@ -41,7 +41,7 @@ struct account {
     std::map<domain::mail_protocol, endpoint_record> endpoints;
     std::vector<std::string> senders; // allowed MAIL FROM addresses (SMTP); empty means the remote user only
     credential_kind credential = credential_kind::password;
-    std::string oauth_client; // oauth2 accounts: the client registration their grant belongs to
+    std::string oauth_client;         // oauth2 accounts: the client registration their grant belongs to
     std::optional<oauth_grant> oauth; // oauth2 accounts: consent, state, last refresh (no tokens)
 };
 

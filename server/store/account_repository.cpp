@@ -13,9 +13,9 @@ namespace mailgate::store {
 namespace {
 
 constexpr const char* account_columns =
-    "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at, credential, "
+    "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at, "
+    "credential, "
     "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id) FROM accounts ";
-
 
 master_key prepare_data_dir_and_key(const std::filesystem::path& data_dir) {
     std::error_code ec;
@@ -82,19 +82,27 @@ user_result<account> account_repository::create(const new_account& a) {
         return user_error{"name, local user and remote user must not be empty"};
     if (a.endpoints.empty()) return user_error{"an account needs at least one upstream endpoint"};
     bool oauth2 = a.credential == credential_kind::oauth2;
-    if (oauth2 && a.oauth_client.empty()) return user_error{"an oauth2 account needs an OAuth client (--oauth-client)"};
+    if (oauth2 && a.oauth_client.empty())
+        return user_error{"an oauth2 account needs an OAuth client (--oauth-client)"};
     if (oauth2 && !oauth_.client(a.oauth_client, false))
-        return user_error{"no OAuth client named '" + a.oauth_client + "' (configure [oauth." + a.oauth_client +
-                          "] or add it on the admin page)"};
+        return user_error{"no OAuth client named '" + a.oauth_client + "' (configure [oauth." +
+                          a.oauth_client + "] or add it on the admin page)"};
     auto hash = hasher_.hash(a.local_password); // slow: outside the lock
     std::lock_guard lock(mutex_);
     transaction tx(db_);
     auto now = unix_now();
     try {
-        db_.prepare("INSERT INTO accounts(name, local_user, local_password_hash, remote_user, remote_secret, provider, "
+        db_.prepare("INSERT INTO accounts(name, local_user, local_password_hash, remote_user, remote_secret, "
+                    "provider, "
                     "created_at, updated_at, credential) VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, ?6, ?7)")
-            .bind(1, a.name).bind(2, a.local_user).bind(3, hash).bind(4, a.remote_user).bind(5, a.provider).bind(6, now)
-            .bind(7, to_string(a.credential)).run();
+            .bind(1, a.name)
+            .bind(2, a.local_user)
+            .bind(3, hash)
+            .bind(4, a.remote_user)
+            .bind(5, a.provider)
+            .bind(6, now)
+            .bind(7, to_string(a.credential))
+            .run();
     } catch (const sqlite_error& e) {
         if (!e.is_constraint()) throw;
         auto clash = db_.prepare("SELECT name FROM accounts WHERE name = ?1").bind(1, a.name).step()
@@ -105,21 +113,33 @@ user_result<account> account_repository::create(const new_account& a) {
     auto id = db_.last_insert_id();
     // The id is in the AAD, so the secret is sealed after the row exists.
     db_.prepare("UPDATE accounts SET remote_secret = ?1 WHERE id = ?2")
-        .bind_blob(1, seal(key_.get(), a.remote_secret, secret_aad(id))).bind(2, id).run();
+        .bind_blob(1, seal(key_.get(), a.remote_secret, secret_aad(id)))
+        .bind(2, id)
+        .run();
     for (const auto& e : a.endpoints) {
         try {
             db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
-                .bind(1, id).bind(2, domain::to_string(e.protocol)).bind(3, e.url()).run();
+                .bind(1, id)
+                .bind(2, domain::to_string(e.protocol))
+                .bind(3, e.url())
+                .run();
         } catch (const sqlite_error& err) {
             if (!err.is_constraint()) throw;
-            return user_error{"more than one " + std::string(domain::to_string(e.protocol)) + " endpoint given"};
+            return user_error{"more than one " + std::string(domain::to_string(e.protocol)) +
+                              " endpoint given"};
         }
     }
     for (const auto& s : a.senders) {
-        db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)").bind(1, id).bind(2, s).run();
+        db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)")
+            .bind(1, id)
+            .bind(2, s)
+            .run();
     }
     if (oauth2)
-        db_.prepare("INSERT INTO oauth_grants(account_id, client) VALUES (?1, ?2)").bind(1, id).bind(2, a.oauth_client).run();
+        db_.prepare("INSERT INTO oauth_grants(account_id, client) VALUES (?1, ?2)")
+            .bind(1, id)
+            .bind(2, a.oauth_client)
+            .run();
     tx.commit();
     auto created = load("WHERE id = ?1", std::to_string(id));
     return *created;
@@ -146,7 +166,8 @@ std::optional<account> account_repository::load(std::string_view where_clause, s
 }
 
 void account_repository::load_details(account& a) {
-    auto endpoints = db_.prepare("SELECT url, status, status_at, status_reason FROM endpoints WHERE account_id = ?1");
+    auto endpoints =
+        db_.prepare("SELECT url, status, status_at, status_reason FROM endpoints WHERE account_id = ?1");
     endpoints.bind(1, a.id);
     while (endpoints.step()) {
         auto parsed = domain::parse_upstream_url(endpoints.column_text(0));
@@ -184,11 +205,11 @@ std::optional<account> account_repository::find_by_local_user(std::string_view l
 
 std::optional<account> account_repository::find_by_sender(std::string_view address) {
     std::lock_guard lock(mutex_);
-    auto query = db_.prepare(
-        "SELECT a.name FROM accounts a WHERE a.enabled = 1 AND ("
-        " EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id AND s.address = ?1)"
-        " OR (NOT EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id) AND a.remote_user = ?1 COLLATE NOCASE))"
-        " ORDER BY a.name LIMIT 1");
+    auto query = db_.prepare("SELECT a.name FROM accounts a WHERE a.enabled = 1 AND ("
+                             " EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id AND s.address = ?1)"
+                             " OR (NOT EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id) AND "
+                             "a.remote_user = ?1 COLLATE NOCASE))"
+                             " ORDER BY a.name LIMIT 1");
     query.bind(1, address);
     if (!query.step()) return std::nullopt;
     return load("WHERE name = ?1", query.column_text(0));
@@ -204,7 +225,10 @@ user_result<void> account_repository::remove(std::string_view name) {
 user_result<void> account_repository::set_enabled(std::string_view name, bool enabled) {
     std::lock_guard lock(mutex_);
     db_.prepare("UPDATE accounts SET enabled = ?1, updated_at = ?2 WHERE name = ?3")
-        .bind(1, enabled ? 1 : 0).bind(2, unix_now()).bind(3, name).run();
+        .bind(1, enabled ? 1 : 0)
+        .bind(2, unix_now())
+        .bind(3, name)
+        .run();
     if (db_.changes() == 0) return not_found(name);
     return {};
 }
@@ -213,7 +237,10 @@ user_result<void> account_repository::set_local_password(std::string_view name, 
     auto hash = hasher_.hash(password);
     std::lock_guard lock(mutex_);
     db_.prepare("UPDATE accounts SET local_password_hash = ?1, updated_at = ?2 WHERE name = ?3")
-        .bind(1, hash).bind(2, unix_now()).bind(3, name).run();
+        .bind(1, hash)
+        .bind(2, unix_now())
+        .bind(3, name)
+        .run();
     if (db_.changes() == 0) return not_found(name);
     return {};
 }
@@ -223,10 +250,15 @@ user_result<void> account_repository::set_remote_secret(std::string_view name, s
     auto a = load("WHERE name = ?1", name);
     if (!a) return not_found(name);
     if (a->credential == credential_kind::oauth2)
-        return user_error{"account '" + std::string(name) + "' logs in to its provider with OAuth2, not a password: "
-                          "give consent again with 'mailgate account oauth " + std::string(name) + "'"};
+        return user_error{"account '" + std::string(name) +
+                          "' logs in to its provider with OAuth2, not a password: "
+                          "give consent again with 'mailgate account oauth " +
+                          std::string(name) + "'"};
     db_.prepare("UPDATE accounts SET remote_secret = ?1, updated_at = ?2 WHERE id = ?3")
-        .bind_blob(1, seal(key_.get(), secret, secret_aad(a->id))).bind(2, unix_now()).bind(3, a->id).run();
+        .bind_blob(1, seal(key_.get(), secret, secret_aad(a->id)))
+        .bind(2, unix_now())
+        .bind(3, a->id)
+        .run();
     return {};
 }
 
@@ -243,7 +275,8 @@ const std::string& account_repository::unknown_user_hash() {
     return unknown_user_hash_;
 }
 
-std::optional<account> account_repository::verify_local(std::string_view local_user, std::string_view password) {
+std::optional<account> account_repository::verify_local(std::string_view local_user,
+                                                        std::string_view password) {
     auto hash = local_password_hash(local_user);
     // An unknown user still pays for one KDF run so timing does not reveal which users exist.
     bool ok = password_hasher::verify(password, hash ? *hash : unknown_user_hash());
@@ -262,9 +295,11 @@ std::string account_repository::remote_secret(const account& a) {
     }
     auto secret = open(key_.get(), sealed, secret_aad(a.id));
     if (!secret)
-        throw secret_error("the stored provider password of account '" + a.name +
-                           "' failed authentication (tampered, or moved from another account); set it again with "
-                           "'mailgate account passwd " + a.name + " --remote'");
+        throw secret_error(
+            "the stored provider password of account '" + a.name +
+            "' failed authentication (tampered, or moved from another account); set it again with "
+            "'mailgate account passwd " +
+            a.name + " --remote'");
     return std::move(*secret);
 }
 
@@ -272,37 +307,52 @@ user_result<account> account_repository::update(std::string_view name, const cha
     std::lock_guard lock(mutex_);
     auto current = load("WHERE name = ?1", name);
     if (!current) return not_found(name);
-    if (c.endpoints && c.endpoints->empty()) return user_error{"an account needs at least one upstream endpoint"};
+    if (c.endpoints && c.endpoints->empty())
+        return user_error{"an account needs at least one upstream endpoint"};
     if ((c.local_user && c.local_user->empty()) || (c.remote_user && c.remote_user->empty()))
         return user_error{"local user and remote user must not be empty"};
     transaction tx(db_);
     auto id = current->id;
     try {
         if (c.local_user)
-            db_.prepare("UPDATE accounts SET local_user = ?1 WHERE id = ?2").bind(1, *c.local_user).bind(2, id).run();
+            db_.prepare("UPDATE accounts SET local_user = ?1 WHERE id = ?2")
+                .bind(1, *c.local_user)
+                .bind(2, id)
+                .run();
     } catch (const sqlite_error& e) {
         if (!e.is_constraint()) throw;
         return user_error{"local user '" + *c.local_user + "' already belongs to another account"};
     }
     if (c.remote_user)
-        db_.prepare("UPDATE accounts SET remote_user = ?1 WHERE id = ?2").bind(1, *c.remote_user).bind(2, id).run();
-    if (c.provider) db_.prepare("UPDATE accounts SET provider = ?1 WHERE id = ?2").bind(1, *c.provider).bind(2, id).run();
+        db_.prepare("UPDATE accounts SET remote_user = ?1 WHERE id = ?2")
+            .bind(1, *c.remote_user)
+            .bind(2, id)
+            .run();
+    if (c.provider)
+        db_.prepare("UPDATE accounts SET provider = ?1 WHERE id = ?2").bind(1, *c.provider).bind(2, id).run();
     if (c.endpoints) {
         db_.prepare("DELETE FROM endpoints WHERE account_id = ?1").bind(1, id).run();
         for (const auto& e : *c.endpoints) {
             try {
                 db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
-                    .bind(1, id).bind(2, domain::to_string(e.protocol)).bind(3, e.url()).run();
+                    .bind(1, id)
+                    .bind(2, domain::to_string(e.protocol))
+                    .bind(3, e.url())
+                    .run();
             } catch (const sqlite_error& err) {
                 if (!err.is_constraint()) throw;
-                return user_error{"more than one " + std::string(domain::to_string(e.protocol)) + " endpoint given"};
+                return user_error{"more than one " + std::string(domain::to_string(e.protocol)) +
+                                  " endpoint given"};
             }
         }
     }
     if (c.senders) {
         db_.prepare("DELETE FROM senders WHERE account_id = ?1").bind(1, id).run();
         for (const auto& s : *c.senders)
-            db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)").bind(1, id).bind(2, s).run();
+            db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)")
+                .bind(1, id)
+                .bind(2, s)
+                .run();
     }
     db_.prepare("UPDATE accounts SET updated_at = ?1 WHERE id = ?2").bind(1, unix_now()).bind(2, id).run();
     tx.commit();
@@ -321,21 +371,30 @@ void account_repository::set_admin_password(std::string_view password) {
     std::lock_guard lock(mutex_);
     db_.prepare("INSERT INTO meta(key, value) VALUES ('admin_password_hash', ?1) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-        .bind_blob(1, hash).run();
+        .bind_blob(1, hash)
+        .run();
 }
 
-void account_repository::record_status(std::int64_t account_id, domain::mail_protocol protocol, upstream_status status,
-                                       std::string_view reason) {
+void account_repository::record_status(std::int64_t account_id, domain::mail_protocol protocol,
+                                       upstream_status status, std::string_view reason) {
     std::lock_guard lock(mutex_);
-    db_.prepare("UPDATE endpoints SET status = ?1, status_at = ?2, status_reason = ?3 WHERE account_id = ?4 AND "
-                "protocol = ?5")
-        .bind(1, to_string(status)).bind(2, unix_now()).bind(3, reason).bind(4, account_id)
-        .bind(5, domain::to_string(protocol)).run();
+    db_.prepare(
+           "UPDATE endpoints SET status = ?1, status_at = ?2, status_reason = ?3 WHERE account_id = ?4 AND "
+           "protocol = ?5")
+        .bind(1, to_string(status))
+        .bind(2, unix_now())
+        .bind(3, reason)
+        .bind(4, account_id)
+        .bind(5, domain::to_string(protocol))
+        .run();
 }
 
 void account_repository::record_login(std::int64_t account_id) {
     std::lock_guard lock(mutex_);
-    db_.prepare("UPDATE accounts SET last_login_at = ?1 WHERE id = ?2").bind(1, unix_now()).bind(2, account_id).run();
+    db_.prepare("UPDATE accounts SET last_login_at = ?1 WHERE id = ?2")
+        .bind(1, unix_now())
+        .bind(2, account_id)
+        .run();
 }
 
 } // namespace mailgate::store

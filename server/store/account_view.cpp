@@ -89,15 +89,17 @@ boost::json::value account_json(const store::account& a) {
         oauth["identity"] = g->identity;
         oauth["scopes"] = g->scopes;
         oauth["consented_at"] = g->consented_at ? boost::json::value(*g->consented_at) : nullptr;
-        oauth["access_expires_at"] = g->access_expires_at ? boost::json::value(*g->access_expires_at) : nullptr;
+        oauth["access_expires_at"] =
+            g->access_expires_at ? boost::json::value(*g->access_expires_at) : nullptr;
         oauth["last_refresh_at"] = g->last_refresh_at ? boost::json::value(*g->last_refresh_at) : nullptr;
         oauth["refresh_count"] = g->refresh_count;
         oauth["refresh_failures"] = g->refresh_failures;
         oauth["has_refresh_token"] = g->has_refresh_token;
-        oauth["last_error"] = boost::json::object{{"error", g->last_error.error},
-                                                  {"description", g->last_error.description},
-                                                  {"http_status", g->last_error.http_status},
-                                                  {"at", g->last_error.at ? boost::json::value(g->last_error.at) : nullptr}};
+        oauth["last_error"] =
+            boost::json::object{{"error", g->last_error.error},
+                                {"description", g->last_error.description},
+                                {"http_status", g->last_error.http_status},
+                                {"at", g->last_error.at ? boost::json::value(g->last_error.at) : nullptr}};
         o["oauth"] = std::move(oauth);
     }
     o["created_at"] = a.created_at;

@@ -15,7 +15,8 @@ credential_cache::credential_cache(std::chrono::seconds ttl, std::size_t max_ent
 std::string credential_cache::entry_key(std::string_view user, std::string_view password,
                                         std::string_view stored_hash) const {
     std::string message(user);
-    std::transform(message.begin(), message.end(), message.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(message.begin(), message.end(), message.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     // Length prefixes keep ("ab","c") and ("a","bc") apart.
     message = std::to_string(message.size()) + ":" + message + std::to_string(password.size()) + ":" +
               std::string(password) + std::string(stored_hash);
@@ -24,7 +25,8 @@ std::string credential_cache::entry_key(std::string_view user, std::string_view 
     return out;
 }
 
-bool credential_cache::contains(std::string_view user, std::string_view password, std::string_view stored_hash) {
+bool credential_cache::contains(std::string_view user, std::string_view password,
+                                std::string_view stored_hash) {
     auto k = entry_key(user, password, stored_hash);
     auto now = now_();
     std::lock_guard lock(mutex_);
@@ -37,7 +39,8 @@ bool credential_cache::contains(std::string_view user, std::string_view password
     return true;
 }
 
-void credential_cache::remember(std::string_view user, std::string_view password, std::string_view stored_hash) {
+void credential_cache::remember(std::string_view user, std::string_view password,
+                                std::string_view stored_hash) {
     auto k = entry_key(user, password, stored_hash);
     auto now = now_();
     std::lock_guard lock(mutex_);

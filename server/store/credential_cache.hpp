@@ -25,12 +25,14 @@ public:
     void remember(std::string_view user, std::string_view password, std::string_view stored_hash);
     void clear();
     // A keyed hash of the three that identifies them without revealing the password (for sharing a KDF run).
-    std::string key_for(std::string_view user, std::string_view password, std::string_view stored_hash) const {
+    std::string key_for(std::string_view user, std::string_view password,
+                        std::string_view stored_hash) const {
         return entry_key(user, password, stored_hash);
     }
 
 private:
-    std::string entry_key(std::string_view user, std::string_view password, std::string_view stored_hash) const;
+    std::string entry_key(std::string_view user, std::string_view password,
+                          std::string_view stored_hash) const;
 
     std::string key_;
     std::chrono::seconds ttl_;

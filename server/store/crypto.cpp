@@ -72,7 +72,8 @@ std::optional<std::string> open(const master_key& key, std::string_view sealed, 
 std::string hmac_sha256(std::string_view key, std::string_view message) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(message), message.size(), out, &len))
+    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(message), message.size(), out,
+              &len))
         throw std::runtime_error("HMAC-SHA256 failed");
     return std::string(reinterpret_cast<char*>(out), len);
 }

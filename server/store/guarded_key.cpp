@@ -24,7 +24,8 @@ guarded_key::guarded_key(master_key&& key) {
     page_ = ::mmap(nullptr, page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page_ == MAP_FAILED) throw std::runtime_error("cannot allocate memory for the master key");
     ::madvise(page_, page_size(), MADV_DONTDUMP);
-    ::mlock(page_, page_size()); // best effort: RLIMIT_MEMLOCK may forbid it, and then swap is the admin's choice
+    ::mlock(page_,
+            page_size()); // best effort: RLIMIT_MEMLOCK may forbid it, and then swap is the admin's choice
     key_ = new (page_) master_key(key);
     cleanse(key.data(), key.size());
 }

@@ -22,8 +22,8 @@ void kdf_queue::complete(waiter w, kdf_verdict v) {
     boost::asio::post(w.executor, [h = std::move(w.done), v]() mutable { std::move(h)(v); });
 }
 
-void kdf_queue::submit(std::string share_key, std::string client, std::string password, std::string encoded_hash,
-                       waiter done) {
+void kdf_queue::submit(std::string share_key, std::string client, std::string password,
+                       std::string encoded_hash, waiter done) {
     std::unique_lock lock(mutex_);
     if (auto it = waiters_.find(share_key); it != waiters_.end()) {
         it->second.push_back(std::move(done));

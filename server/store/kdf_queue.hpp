@@ -41,12 +41,13 @@ public:
     // Verifies `password` against `encoded_hash`; completes on the caller's executor. `share_key` identifies the
     // check for sharing (a keyed hash of user, password and stored hash), `client` the fairness bucket.
     template <class Token>
-    auto async_verify(std::string share_key, std::string client, std::string password, std::string encoded_hash,
-                      Token&& token) {
+    auto async_verify(std::string share_key, std::string client, std::string password,
+                      std::string encoded_hash, Token&& token) {
         return boost::asio::async_initiate<Token, void(kdf_verdict)>(
             [this](auto done, std::string k, std::string c, std::string p, std::string h) {
                 boost::asio::any_io_executor where = boost::asio::get_associated_executor(done);
-                submit(std::move(k), std::move(c), std::move(p), std::move(h), {where, handler(std::move(done))});
+                submit(std::move(k), std::move(c), std::move(p), std::move(h),
+                       {where, handler(std::move(done))});
             },
             token, std::move(share_key), std::move(client), std::move(password), std::move(encoded_hash));
     }

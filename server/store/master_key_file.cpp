@@ -19,8 +19,10 @@ master_key load_or_create_master_key(const std::filesystem::path& path, bool may
                                  "(the stored provider passwords cannot be decrypted without it)");
         auto bytes = random_bytes(key.size());
         fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) throw key_file_error("cannot create master key " + path.string() + ": " + std::strerror(errno));
-        bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
+        if (fd < 0)
+            throw key_file_error("cannot create master key " + path.string() + ": " + std::strerror(errno));
+        bool ok =
+            ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
         ::close(fd);
         if (!ok) throw key_file_error("cannot write master key " + path.string());
         std::memcpy(key.data(), bytes.data(), key.size());
@@ -28,7 +30,7 @@ master_key load_or_create_master_key(const std::filesystem::path& path, bool may
         return key;
     }
     if (fd < 0) throw key_file_error("cannot open master key " + path.string() + ": " + std::strerror(errno));
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
         throw key_file_error("master key " + path.string() + " is not a regular file");

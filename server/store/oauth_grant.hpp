@@ -14,7 +14,7 @@ enum class oauth_state {
     refreshing,
     degraded,      // transient refresh failures (network, 5xx, 429): tokens kept, retried with backoff
     needs_consent, // invalid_grant, interaction_required, consent_required, or never consented
-    config_error,  // invalid_client, unauthorized_client, AADSTS700025/7000218: the client registration is wrong
+    config_error, // invalid_client, unauthorized_client, AADSTS700025/7000218: the client registration is wrong
 };
 std::string_view to_string(oauth_state s);
 oauth_state oauth_state_from_string(std::string_view s);
@@ -35,12 +35,12 @@ struct oauth_grant {
     std::string scopes;   // granted
     std::optional<std::int64_t> consented_at;
     std::optional<std::int64_t> access_expires_at;
-    std::optional<std::int64_t> last_refresh_at;    // last successful refresh
-    std::int64_t generation = 0;                    // bumped whenever the tokens change (consent, refresh)
+    std::optional<std::int64_t> last_refresh_at; // last successful refresh
+    std::int64_t generation = 0;                 // bumped whenever the tokens change (consent, refresh)
     std::int64_t refresh_count = 0;
     std::int64_t refresh_failures = 0;
     bool has_refresh_token = false;
-    oauth_error_record last_error;                  // empty error: none since the last success
+    oauth_error_record last_error; // empty error: none since the last success
 };
 
 // Secrets: wiped by whoever holds them.

@@ -17,7 +17,8 @@ namespace mailgate::store {
 
 class oauth_repository {
 public:
-    oauth_repository(database& db, const guarded_key& key, std::mutex& mutex) : db_(db), key_(key), mutex_(mutex) {}
+    oauth_repository(database& db, const guarded_key& key, std::mutex& mutex)
+        : db_(db), key_(key), mutex_(mutex) {}
 
     // Clients (secret included only by client(): the token service needs it, nothing shows it).
     std::vector<domain::oauth_client> clients();

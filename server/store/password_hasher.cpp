@@ -20,14 +20,17 @@ constexpr std::size_t salt_size = 16;
 constexpr std::size_t hash_size = 32;
 
 std::optional<std::string> derive(std::string_view password, std::string_view salt, const scrypt_params& p) {
-    std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "SCRYPT", nullptr), EVP_KDF_free);
+    std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "SCRYPT", nullptr),
+                                                          EVP_KDF_free);
     if (!kdf) throw std::runtime_error("scrypt is not available in this OpenSSL");
-    std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()), EVP_KDF_CTX_free);
+    std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()),
+                                                                  EVP_KDF_CTX_free);
     std::uint64_t n = std::uint64_t{1} << p.log2_n;
     std::uint32_t r = p.r, par = p.p;
     std::uint64_t maxmem = 129 * n * r * par + (std::uint64_t{64} << 20);
     OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, const_cast<char*>(password.data()), password.size()),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, const_cast<char*>(password.data()),
+                                          password.size()),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<char*>(salt.data()), salt.size()),
         OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n),
         OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r),
@@ -36,7 +39,8 @@ std::optional<std::string> derive(std::string_view password, std::string_view sa
         OSSL_PARAM_construct_end(),
     };
     std::string out(hash_size, '\0');
-    if (!ctx || EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(), params) != 1)
+    if (!ctx ||
+        EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(), params) != 1)
         return std::nullopt;
     return out;
 }
@@ -48,8 +52,8 @@ std::string password_hasher::hash(std::string_view password) const {
     auto derived = derive(password, salt, params_);
     if (!derived) throw std::runtime_error("scrypt derivation failed");
     char head[64];
-    std::snprintf(head, sizeof head, "$scrypt$ln=%u,r=%u,p=%u$", unsigned(params_.log2_n), unsigned(params_.r),
-                  unsigned(params_.p));
+    std::snprintf(head, sizeof head, "$scrypt$ln=%u,r=%u,p=%u$", unsigned(params_.log2_n),
+                  unsigned(params_.r), unsigned(params_.p));
     return head + protocols::base64_encode(salt) + "$" + protocols::base64_encode(*derived);
 }
 

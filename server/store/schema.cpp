@@ -94,8 +94,8 @@ void migrate(database& db) {
     query.step();
     int current = static_cast<int>(query.column_int64(0));
     if (current > schema_version())
-        throw sqlite_error(0, "database schema version " + std::to_string(current) + " is newer than this mailgate (" +
-                                  std::to_string(schema_version()) + ")");
+        throw sqlite_error(0, "database schema version " + std::to_string(current) +
+                                  " is newer than this mailgate (" + std::to_string(schema_version()) + ")");
     for (int v = current; v < schema_version(); ++v) {
         transaction tx(db);
         db.exec(migrations()[static_cast<std::size_t>(v)]);

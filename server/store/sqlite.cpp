@@ -22,7 +22,9 @@ statement::statement(sqlite3* db, std::string_view sql) : db_(db) {
     if (rc != SQLITE_OK) throw_error(db, rc, "prepare");
 }
 
-statement::statement(statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+statement::statement(statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+    other.stmt_ = nullptr;
+}
 
 statement::~statement() { sqlite3_finalize(stmt_); }
 
@@ -56,8 +58,7 @@ bool statement::step() {
 }
 
 void statement::run() {
-    while (step()) {
-    }
+    while (step()) {}
 }
 
 void statement::reset() {
@@ -69,13 +70,15 @@ std::int64_t statement::column_int64(int index) const { return sqlite3_column_in
 
 std::string statement::column_text(int index) const {
     auto* p = sqlite3_column_text(stmt_, index);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
              : std::string();
 }
 
 std::string statement::column_blob(int index) const {
     auto* p = sqlite3_column_blob(stmt_, index);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
+    return p ? std::string(static_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
              : std::string();
 }
 
@@ -123,8 +126,7 @@ transaction::~transaction() {
     if (!done_) {
         try {
             db_.exec("ROLLBACK");
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 }
 

@@ -19,10 +19,10 @@ void store_service::record(std::function<void(account_repository&)> write) {
 }
 
 boost::asio::awaitable<local_login> store_service::authenticate(std::string user, std::string password,
-                                                                 std::string client) {
+                                                                std::string client) {
     struct lookup {
         std::optional<account> record; // the user's account, whatever the password
-        std::string against;           // its password hash, or for an unknown user a dummy one (same KDF cost)
+        std::string against; // its password hash, or for an unknown user a dummy one (same KDF cost)
         std::optional<local_check> known;
     };
     // SQLite and the keyed caches in one trip to the store pool; only what the caches cannot answer goes to the KDF.
@@ -31,8 +31,10 @@ boost::asio::awaitable<local_login> store_service::authenticate(std::string user
         auto hash = repo.local_password_hash(user);
         if (hash) out.record = repo.find_by_local_user(user);
         out.against = out.record ? *hash : repo.unknown_user_hash();
-        if (out.record && good_.contains(user, password, out.against)) out.known = local_check::ok;
-        else if (bad_.contains(user, password, out.against)) out.known = local_check::repeated_wrong;
+        if (out.record && good_.contains(user, password, out.against))
+            out.known = local_check::ok;
+        else if (bad_.contains(user, password, out.against))
+            out.known = local_check::repeated_wrong;
         return out;
     });
     local_login result;
@@ -40,11 +42,15 @@ boost::asio::awaitable<local_login> store_service::authenticate(std::string user
     if (found.known) {
         result.verdict = *found.known;
     } else {
-        auto verdict = co_await kdf_.async_verify(good_.key_for(user, password, found.against), std::move(client),
-                                                  password, found.against, boost::asio::use_awaitable);
-        if (verdict == kdf_verdict::busy) result.verdict = local_check::busy;
-        else if (verdict == kdf_verdict::match && found.record) result.verdict = local_check::ok;
-        else result.verdict = local_check::wrong;
+        auto verdict =
+            co_await kdf_.async_verify(good_.key_for(user, password, found.against), std::move(client),
+                                       password, found.against, boost::asio::use_awaitable);
+        if (verdict == kdf_verdict::busy)
+            result.verdict = local_check::busy;
+        else if (verdict == kdf_verdict::match && found.record)
+            result.verdict = local_check::ok;
+        else
+            result.verdict = local_check::wrong;
         if (result.verdict == local_check::ok) good_.remember(user, password, found.against);
         if (result.verdict == local_check::wrong) bad_.remember(user, password, found.against);
     }

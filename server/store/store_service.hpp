@@ -48,10 +48,12 @@ public:
     // The local login from `client` (an address: the KDF queue's fairness bucket). A success is remembered for a
     // few minutes and so is a failure, so neither a polling client nor a misconfigured one costs a KDF run each
     // time. Wipes `password`.
-    boost::asio::awaitable<local_login> authenticate(std::string user, std::string password, std::string client);
+    boost::asio::awaitable<local_login> authenticate(std::string user, std::string password,
+                                                     std::string client);
 
     // Checks a password against a stored hash on the KDF queue (the admin page's login).
-    boost::asio::awaitable<bool> verify_password(std::string password, std::string encoded_hash, std::string client);
+    boost::asio::awaitable<bool> verify_password(std::string password, std::string encoded_hash,
+                                                 std::string client);
 
     account_repository& repository() { return repo_; }
     void stop() { kdf_.stop(); }

@@ -26,11 +26,16 @@ std::string escape(std::string_view bytes, std::size_t cap) {
             break;
         }
         auto u = static_cast<unsigned char>(c);
-        if (c == '\r') out += "\\r";
-        else if (c == '\n') out += "\\n";
-        else if (c == '\t') out += "\\t";
-        else if (c == '\\') out += "\\\\";
-        else if (u >= 0x20 && u < 0x7f) out += c;
+        if (c == '\r')
+            out += "\\r";
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c == '\\')
+            out += "\\\\";
+        else if (u >= 0x20 && u < 0x7f)
+            out += c;
         else {
             out += "\\x";
             out += hex[u >> 4];
@@ -82,7 +87,8 @@ const char* kind_name(action_kind k) {
 void note(std::string_view what, std::string_view bytes) {
     static const bool on = std::getenv("MAILGATE_FUZZ_TRACE") != nullptr;
     if (!on) return;
-    std::fprintf(stderr, "  %.*s %s\n", static_cast<int>(what.size()), what.data(), escape(bytes, 300).c_str());
+    std::fprintf(stderr, "  %.*s %s\n", static_cast<int>(what.size()), what.data(),
+                 escape(bytes, 300).c_str());
 }
 
 bool strict_line_ends(std::string_view bytes) {
@@ -95,8 +101,10 @@ bool strict_line_ends(std::string_view bytes) {
 
 void check_lines(std::string_view bytes, line_bytes allowed, const char* who) {
     FUZZ_CHECK(!bytes.empty(), who);
-    FUZZ_CHECK(bytes.ends_with("\r\n"), std::string(who) + ": output does not end with CRLF: " + std::string(bytes));
-    FUZZ_CHECK(strict_line_ends(bytes), std::string(who) + ": bare CR or LF in output: " + std::string(bytes));
+    FUZZ_CHECK(bytes.ends_with("\r\n"),
+               std::string(who) + ": output does not end with CRLF: " + std::string(bytes));
+    FUZZ_CHECK(strict_line_ends(bytes),
+               std::string(who) + ": bare CR or LF in output: " + std::string(bytes));
     for (std::size_t i = 0; i < bytes.size(); ++i) {
         auto u = static_cast<unsigned char>(bytes[i]);
         if (bytes[i] == '\r' || bytes[i] == '\n') continue;
@@ -157,8 +165,8 @@ void check_same_trace(const trace& a, const trace& b, const char* what) {
     auto at = static_cast<std::size_t>(
         std::mismatch(a.text.begin(), a.text.end(), b.text.begin(), b.text.end()).first - a.text.begin());
     auto from = at > 200 ? at - 200 : 0;
-    std::string detail = "first difference at byte " + std::to_string(at) + "\n  in reads: " +
-                         escape(std::string_view(a.text).substr(from, 400)) +
+    std::string detail = "first difference at byte " + std::to_string(at) +
+                         "\n  in reads: " + escape(std::string_view(a.text).substr(from, 400)) +
                          "\n  whole:    " + escape(std::string_view(b.text).substr(from, 400));
     std::fprintf(stderr, "\n==== %s\n==== %s\n", what, detail.c_str());
     std::fflush(stderr);
@@ -168,8 +176,8 @@ void check_same_trace(const trace& a, const trace& b, const char* what) {
 bool user_occurs_in(std::string_view user, std::string_view bytes) {
     if (bytes.find(user) != std::string_view::npos) return true;
     auto base64_char = [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-               c == '=';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+               c == '/' || c == '=';
     };
     for (std::size_t i = 0; i < bytes.size();) {
         while (i < bytes.size() && !base64_char(bytes[i])) ++i;

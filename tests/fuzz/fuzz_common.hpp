@@ -19,9 +19,9 @@ namespace mailgate::fuzz {
 [[noreturn]] void violation(const char* file, int line, const char* what, std::string_view detail = {});
 
 // Abort with the failed condition and an optional detail string when `cond` is false.
-#define FUZZ_CHECK(cond, ...)                                                                                       \
-    do {                                                                                                            \
-        if (!(cond)) ::mailgate::fuzz::violation(__FILE__, __LINE__, #cond __VA_OPT__(, ) __VA_ARGS__);            \
+#define FUZZ_CHECK(cond, ...)                                                                                \
+    do {                                                                                                     \
+        if (!(cond)) ::mailgate::fuzz::violation(__FILE__, __LINE__, #cond __VA_OPT__(, ) __VA_ARGS__);      \
     } while (0)
 
 // Protocol bytes in printable form: CR, LF, TAB as \r \n \t, other bytes outside 0x20..0x7e as \xNN.
@@ -29,15 +29,27 @@ std::string escape(std::string_view bytes, std::size_t cap = 600);
 
 // Every codec action flat, as the drivers switch on it (a client codec's `failed` counts as close).
 enum class action_kind {
-    read, write, start_tls, done, close, authenticate, relay,
-    select_account, upstream_command, upstream_data, upstream_verdict, upstream_abort
+    read,
+    write,
+    start_tls,
+    done,
+    close,
+    authenticate,
+    relay,
+    select_account,
+    upstream_command,
+    upstream_data,
+    upstream_verdict,
+    upstream_abort
 };
 struct flat_action {
     action_kind kind;
     std::string_view bytes{};
 };
 flat_action flatten(const test::action_view& a);
-template <class... Steps> flat_action flatten(const protocols::action<Steps...>& a) { return flatten(test::view_of(a)); }
+template <class... Steps> flat_action flatten(const protocols::action<Steps...>& a) {
+    return flatten(test::view_of(a));
+}
 
 const char* kind_name(action_kind k);
 
@@ -49,7 +61,7 @@ bool strict_line_ends(std::string_view bytes);
 
 // What may occur inside a line besides its CRLF.
 enum class line_bytes {
-    printable, // no control byte at all (8-bit allowed): what the gateway itself says to a client
+    printable,    // no control byte at all (8-bit allowed): what the gateway itself says to a client
     no_cr_lf_nul, // anything but CR, LF and NUL: command lines carrying a credential toward a provider
 };
 // `bytes` must be one or more whole lines, each ending in CRLF, holding only `allowed` bytes.
@@ -120,7 +132,8 @@ private:
 // of the same input delivered in different reads must produce equal traces (DESIGN.md, "Tests").
 struct trace {
     std::string text;
-    bool tls = false; // the run started TLS: bytes pipelined before it are dropped, so traces legitimately differ
+    bool tls =
+        false; // the run started TLS: bytes pipelined before it are dropped, so traces legitimately differ
 
     void write(std::string_view bytes) { text += bytes; }
     void event(std::string_view name, std::string_view detail = {});

@@ -41,7 +41,8 @@ struct imap_client_hooks {
             FUZZ_CHECK(end != std::string_view::npos, "a write that ends inside a line");
             auto line = bytes.substr(0, end);
             bytes.remove_prefix(end + 2);
-            FUZZ_CHECK(line.find_first_of("\r\n") == std::string_view::npos, "bare CR or LF in a command line");
+            FUZZ_CHECK(line.find_first_of("\r\n") == std::string_view::npos,
+                       "bare CR or LF in a command line");
             bool continuation = in_command;
             in_command = false;
             if (!state.tls) {
@@ -51,7 +52,8 @@ struct imap_client_hooks {
             if (tagged(line, " LOGOUT")) FUZZ_CHECK(logging_out, "LOGOUT before logout()");
             if (!continuation && !line.starts_with('a')) {
                 // A SASL response line after the provider's "+".
-                FUZZ_CHECK(line.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+                FUZZ_CHECK(line.find_first_not_of(
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
                                std::string_view::npos,
                            "an untagged line that is not a SASL response: " + std::string(line));
             }
@@ -62,7 +64,8 @@ struct imap_client_hooks {
                 if (digits.ends_with('+')) digits.remove_suffix(1);
                 std::size_t n = 0;
                 auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-                FUZZ_CHECK(ec == std::errc{} && p == digits.data() + digits.size(), "bad literal: " + std::string(line));
+                FUZZ_CHECK(ec == std::errc{} && p == digits.data() + digits.size(),
+                           "bad literal: " + std::string(line));
                 literal_left = n;
                 in_command = true;
             }

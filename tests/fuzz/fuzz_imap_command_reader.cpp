@@ -52,8 +52,8 @@ void check_round_trip(const std::vector<std::string>& args, bool literal_plus) {
             FUZZ_CHECK(s == status::need_more, status_name(s));
             continue;
         }
-        FUZZ_CHECK(s == status::complete,
-                   std::string("the encoded command did not read back: ") + status_name(s) + ": " + (*pieces)[i]);
+        FUZZ_CHECK(s == status::complete, std::string("the encoded command did not read back: ") +
+                                              status_name(s) + ": " + (*pieces)[i]);
     }
     const auto& c = reader.current();
     FUZZ_CHECK(c.tag == "t1" && c.name == "X" && c.args_valid, (*pieces)[0]);
@@ -92,9 +92,13 @@ struct reader_run {
             case status::complete: {
                 const auto& c = reader.current();
                 FUZZ_CHECK(consumed - consumed_before <= max_command,
-                           "a command of " + std::to_string(consumed - consumed_before) + " bytes over the limit");
-                if (head) FUZZ_CHECK(head->first == c.tag && head->second == c.name, "head() and the command differ");
-                FUZZ_CHECK(mailgate::protocols::ascii_upper(c.name) == c.name, "command name not upper-cased");
+                           "a command of " + std::to_string(consumed - consumed_before) +
+                               " bytes over the limit");
+                if (head)
+                    FUZZ_CHECK(head->first == c.tag && head->second == c.name,
+                               "head() and the command differ");
+                FUZZ_CHECK(mailgate::protocols::ascii_upper(c.name) == c.name,
+                           "command name not upper-cased");
                 t.event("command", c.tag + '\0' + c.name + '\0' + (c.args_valid ? "valid" : "invalid"));
                 for (const auto& a : c.args) t.event("arg", a);
                 if (round_trip && c.args_valid) check_round_trip(c.args, literal_plus);
@@ -117,7 +121,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FuzzedDataProvider fdp(data, size);
     auto bits = fdp.ConsumeIntegral<std::uint8_t>();
     static constexpr std::size_t limits[] = {64 * 1024, 16, 100, 1000};
-    reader_run run{.max_command = limits[bits & 3], .round_trip = (bits & 4) == 0, .literal_plus = (bits & 8) != 0};
+    reader_run run{
+        .max_command = limits[bits & 3], .round_trip = (bits & 4) == 0, .literal_plus = (bits & 8) != 0};
     live_source live(fdp);
     trace in_reads = run(live);
     replay_source whole(live);

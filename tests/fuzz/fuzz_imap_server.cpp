@@ -18,8 +18,8 @@ using mailgate::protocols::ascii_upper;
 const std::array<std::vector<std::string>, 4> provider_capabilities = {{
     {},
     {"IMAP4rev1", "LITERAL+", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "SORT", "MOVE"},
-    {"IMAP4rev1", "UNSELECT", "IDLE", "NAMESPACE", "QUOTA", "ID", "XLIST", "CHILDREN", "X-GM-EXT-1", "UIDPLUS",
-     "COMPRESS=DEFLATE", "ENABLE", "MOVE", "CONDSTORE", "ESEARCH", "UTF8=ACCEPT", "LIST-EXTENDED"},
+    {"IMAP4rev1", "UNSELECT", "IDLE", "NAMESPACE", "QUOTA", "ID", "XLIST", "CHILDREN", "X-GM-EXT-1",
+     "UIDPLUS", "COMPRESS=DEFLATE", "ENABLE", "MOVE", "CONDSTORE", "ESEARCH", "UTF8=ACCEPT", "LIST-EXTENDED"},
     {"imap4rev1", "starttls", "auth=plain", "AUTH=XOAUTH2", "sasl-ir", "LoginDisabled", "IDLE"},
 }};
 
@@ -51,12 +51,15 @@ struct imap_hooks {
     // RFC 9051 §6.2.3 / RFC 2595 §3.1: what the gateway advertises before login follows from the connection.
     void check_gateway_capabilities(std::string_view atoms_text, const pre_login_state& state) {
         auto atoms = atoms_of(atoms_text);
-        auto has = [&](std::string_view a) { return std::find(atoms.begin(), atoms.end(), a) != atoms.end(); };
+        auto has = [&](std::string_view a) {
+            return std::find(atoms.begin(), atoms.end(), a) != atoms.end();
+        };
         bool permitted = state.tls || setup.plaintext_login;
         FUZZ_CHECK(has("IMAP4REV1"), std::string(atoms_text));
         FUZZ_CHECK(has("LOGINDISABLED") == !permitted, "LOGINDISABLED wrong: " + std::string(atoms_text));
         FUZZ_CHECK(has("AUTH=PLAIN") == permitted, "AUTH= wrong: " + std::string(atoms_text));
-        FUZZ_CHECK(has("STARTTLS") == (setup.tls_offered && !state.tls), "STARTTLS wrong: " + std::string(atoms_text));
+        FUZZ_CHECK(has("STARTTLS") == (setup.tls_offered && !state.tls),
+                   "STARTTLS wrong: " + std::string(atoms_text));
     }
 
     void on_write(std::string_view bytes, const pre_login_state& state) {
@@ -66,7 +69,8 @@ struct imap_hooks {
             auto line = bytes.substr(0, end);
             bytes.remove_prefix(end + 2);
             auto space = line.find(' ');
-            FUZZ_CHECK(space != std::string_view::npos && space > 0, "response without a tag: " + std::string(line));
+            FUZZ_CHECK(space != std::string_view::npos && space > 0,
+                       "response without a tag: " + std::string(line));
             auto tag = line.substr(0, space);
             auto rest = line.substr(space + 1);
             if (tag == "+") continue;
@@ -85,7 +89,8 @@ struct imap_hooks {
                     auto close = rest.find(']');
                     FUZZ_CHECK(close != std::string_view::npos, std::string(line));
                     for (const auto& atom : atoms_of(rest.substr(15, close - 15)))
-                        FUZZ_CHECK(!gateway_only(atom), "a gateway-only capability passed on: " + std::string(line));
+                        FUZZ_CHECK(!gateway_only(atom),
+                                   "a gateway-only capability passed on: " + std::string(line));
                 }
             }
         }
@@ -104,12 +109,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FuzzedDataProvider fdp(data, size);
     auto bits = fdp.ConsumeIntegral<std::uint8_t>();
     imap_hooks hooks;
-    hooks.setup = {.tls_active = (bits & 1) != 0, .tls_offered = (bits & 2) != 0, .plaintext_login = (bits & 4) != 0};
+    hooks.setup = {
+        .tls_active = (bits & 1) != 0, .tls_offered = (bits & 2) != 0, .plaintext_login = (bits & 4) != 0};
     imap::server_options options{.starttls_offered = hooks.setup.tls_offered,
                                  .plaintext_login_allowed = hooks.setup.plaintext_login,
                                  .tls_active = hooks.setup.tls_active,
                                  .max_failures = 1u + ((bits >> 3) & 3u)};
-    if (bits & 0x20) options.max_command = 64; // small limit: over-long commands and literals with little input
+    if (bits & 0x20)
+        options.max_command = 64; // small limit: over-long commands and literals with little input
     run_live_and_whole(fdp, [&](source& src) {
         imap::server codec(options);
         return drive_pre_login(codec, src, hooks, hooks.setup, size);

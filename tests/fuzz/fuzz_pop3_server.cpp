@@ -29,7 +29,8 @@ struct pop3_hooks {
         }
         // RFC 2595 §4: STLS is offered only where it can start, never once TLS is up.
         if (state.tls || !setup.tls_offered)
-            FUZZ_CHECK(bytes.find("\r\nSTLS\r\n") == std::string_view::npos, "STLS offered: " + std::string(bytes));
+            FUZZ_CHECK(bytes.find("\r\nSTLS\r\n") == std::string_view::npos,
+                       "STLS offered: " + std::string(bytes));
         if (bytes.starts_with("+OK Begin TLS")) FUZZ_CHECK(!state.tls && setup.tls_offered);
     }
 
@@ -46,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FuzzedDataProvider fdp(data, size);
     auto bits = fdp.ConsumeIntegral<std::uint8_t>();
     pop3_hooks hooks;
-    hooks.setup = {.tls_active = (bits & 1) != 0, .tls_offered = (bits & 2) != 0, .plaintext_login = (bits & 4) != 0};
+    hooks.setup = {
+        .tls_active = (bits & 1) != 0, .tls_offered = (bits & 2) != 0, .plaintext_login = (bits & 4) != 0};
     pop3::server_options options{.stls_offered = hooks.setup.tls_offered,
                                  .plaintext_login_allowed = hooks.setup.plaintext_login,
                                  .tls_active = hooks.setup.tls_active,

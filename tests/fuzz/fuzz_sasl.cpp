@@ -30,7 +30,8 @@ void check_done(const sasl::server_exchange& x) {
 void check_step(const sasl::server_exchange& x, result r) {
     switch (r) {
     case result::challenge:
-        FUZZ_CHECK(base64_decode(x.challenge()).has_value(), "a challenge that is not base64: " + x.challenge());
+        FUZZ_CHECK(base64_decode(x.challenge()).has_value(),
+                   "a challenge that is not base64: " + x.challenge());
         FUZZ_CHECK(x.password().empty(), "a password held before the exchange is done");
         return;
     case result::done: return check_done(x);

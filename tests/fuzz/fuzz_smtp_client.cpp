@@ -10,9 +10,12 @@ namespace {
 using namespace mailgate::fuzz;
 namespace smtp = mailgate::protocols::smtp;
 
-const std::array<std::string, 6> transaction_lines = {
-    "MAIL FROM:<a@example.org>\r\n", "RCPT TO:<c@example.net>\r\n", "DATA\r\n", "Subject: hi\r\n\r\nbody\r\n.\r\n",
-    "", "RSET\r\n"};
+const std::array<std::string, 6> transaction_lines = {"MAIL FROM:<a@example.org>\r\n",
+                                                      "RCPT TO:<c@example.net>\r\n",
+                                                      "DATA\r\n",
+                                                      "Subject: hi\r\n\r\nbody\r\n.\r\n",
+                                                      "",
+                                                      "RSET\r\n"};
 
 struct smtp_client_hooks {
     bool logging_out = false;

@@ -25,12 +25,16 @@ void check_path(std::string_view argument, std::string_view prefix) {
     if (!path) return;
     // Nothing that could end or split the command line, or change how the provider reads the path.
     for (unsigned char c : path->address)
-        FUZZ_CHECK(c > 0x20 && c != 0x7f && c != '<' && c != '>', "unsafe address byte: " + std::string(argument));
+        FUZZ_CHECK(c > 0x20 && c != 0x7f && c != '<' && c != '>',
+                   "unsafe address byte: " + std::string(argument));
     FUZZ_CHECK(path->address.size() <= 254, std::string(argument));
     for (const auto& p : path->parameters) {
-        FUZZ_CHECK(!p.keyword.empty() && std::all_of(p.keyword.begin(), p.keyword.end(), [](char c) {
-            return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-        }), "bad parameter keyword: " + std::string(argument));
+        FUZZ_CHECK(!p.keyword.empty() && std::all_of(p.keyword.begin(), p.keyword.end(),
+                                                     [](char c) {
+                                                         return (c >= 'A' && c <= 'Z') ||
+                                                                (c >= '0' && c <= '9') || c == '-';
+                                                     }),
+                   "bad parameter keyword: " + std::string(argument));
         FUZZ_CHECK(p.has_value || p.value.empty());
         for (unsigned char c : p.value)
             FUZZ_CHECK(c > 0x20 && c != 0x7f && c != '=', "unsafe parameter value: " + std::string(argument));

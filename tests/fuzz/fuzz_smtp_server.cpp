@@ -43,7 +43,8 @@ struct provider_model {
     }
     bool offers(std::string_view keyword) const {
         for (const auto& e : extensions)
-            if (e == keyword || (e.starts_with(keyword) && e.size() > keyword.size() && e[keyword.size()] == ' '))
+            if (e == keyword ||
+                (e.starts_with(keyword) && e.size() > keyword.size() && e[keyword.size()] == ' '))
                 return true;
         return false;
     }
@@ -81,9 +82,11 @@ void check_replies(std::string_view bytes) {
         auto line = bytes.substr(0, bytes.find("\r\n"));
         bytes.remove_prefix(line.size() + 2);
         FUZZ_CHECK(line.size() >= 3 && line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '9' &&
-                       line[2] >= '0' && line[2] <= '9' && (line.size() == 3 || line[3] == ' ' || line[3] == '-'),
+                       line[2] >= '0' && line[2] <= '9' &&
+                       (line.size() == 3 || line[3] == ' ' || line[3] == '-'),
                    "not an SMTP reply line: " + std::string(line));
-        if (!continued.empty()) FUZZ_CHECK(line.substr(0, 3) == continued, "multi-line reply changes its code");
+        if (!continued.empty())
+            FUZZ_CHECK(line.substr(0, 3) == continued, "multi-line reply changes its code");
         continued = line.size() > 3 && line[3] == '-' ? line.substr(0, 3) : std::string_view{};
     }
     FUZZ_CHECK(continued.empty(), "a multi-line reply without its last line");
@@ -131,11 +134,15 @@ struct smtp_run {
             auto a = flatten(codec.next());
             note(kind_name(a.kind), a.bytes);
             if (first) {
-                FUZZ_CHECK(a.kind == action_kind::write && a.bytes.starts_with("220 "), "the greeting comes first");
+                FUZZ_CHECK(a.kind == action_kind::write && a.bytes.starts_with("220 "),
+                           "the greeting comes first");
                 first = false;
             }
             switch (a.kind) {
-            case action_kind::write: on_write(a.bytes); codec.wrote(); break;
+            case action_kind::write:
+                on_write(a.bytes);
+                codec.wrote();
+                break;
             case action_kind::read: {
                 FUZZ_CHECK(!eof, "asked to read after the client closed the connection");
                 if (provider.at == provider_model::phase::data) FUZZ_CHECK(codec.in_data());
@@ -148,7 +155,8 @@ struct smtp_run {
                 break;
             }
             case action_kind::start_tls:
-                FUZZ_CHECK(options.starttls_offered && !tls, "start_tls without an offer, or with TLS already up");
+                FUZZ_CHECK(options.starttls_offered && !tls,
+                           "start_tls without an offer, or with TLS already up");
                 // Allowed between MAIL and DATA (RFC 3207 does not forbid it; the envelope is forgotten on both
                 // sides), never once the provider reads message data.
                 FUZZ_CHECK(provider.at != provider_model::phase::data, "STARTTLS inside DATA");
@@ -174,7 +182,9 @@ struct smtp_run {
                 FUZZ_CHECK(flatten(codec.next()).kind == action_kind::close, "close is not sticky");
                 return;
             }
-            default: violation(__FILE__, __LINE__, "an action the SMTP server codec never asks for", kind_name(a.kind));
+            default:
+                violation(__FILE__, __LINE__, "an action the SMTP server codec never asks for",
+                          kind_name(a.kind));
             }
         }
     }
@@ -190,11 +200,13 @@ struct smtp_run {
                        "a client reply while the provider sits in DATA: " + std::string(bytes));
         }
         client_bytes += bytes.size();
-        FUZZ_CHECK(client_bytes <= 4096 + 64 * fed.size() + 2 * reply_bytes, "output out of proportion to the input");
+        FUZZ_CHECK(client_bytes <= 4096 + 64 * fed.size() + 2 * reply_bytes,
+                   "output out of proportion to the input");
     }
 
     void on_authenticate(smtp::server& codec) {
-        FUZZ_CHECK(tls || options.plaintext_auth_allowed, "AUTH on a plaintext connection that may not log in");
+        FUZZ_CHECK(tls || options.plaintext_auth_allowed,
+                   "AUTH on a plaintext connection that may not log in");
         FUZZ_CHECK(!authenticated, "a second AUTH");
         FUZZ_CHECK(provider.at == provider_model::phase::idle, "AUTH inside a transaction");
         FUZZ_CHECK(!codec.user().empty() && codec.user().find('\0') == std::string::npos, "bad user name");
@@ -213,7 +225,8 @@ struct smtp_run {
     }
 
     void on_select(smtp::server& codec) {
-        FUZZ_CHECK(options.relay_allowed && !authenticated, "select_account without relay permission, or after AUTH");
+        FUZZ_CHECK(options.relay_allowed && !authenticated,
+                   "select_account without relay permission, or after AUTH");
         FUZZ_CHECK(provider.at == provider_model::phase::idle, "select_account inside a transaction");
         for (unsigned char c : codec.sender())
             FUZZ_CHECK(c > 0x20 && c != 0x7f && c != '<' && c != '>', "unsafe sender: " + codec.sender());
@@ -240,12 +253,14 @@ struct smtp_run {
         } else {
             // Nothing a client sent can split the line or land inside message data (smuggling).
             check_lines(line, line_bytes::printable, "smtp server upstream command");
-            FUZZ_CHECK(line.find("\r\n") == line.size() - 2, "more than one line upstream: " + std::string(line));
+            FUZZ_CHECK(line.find("\r\n") == line.size() - 2,
+                       "more than one line upstream: " + std::string(line));
             FUZZ_CHECK(line.size() <= 512, "an upstream command over 512 octets: " + std::string(line));
             FUZZ_CHECK(provider.at != provider_model::phase::data,
                        "a command sent while the provider reads message data: " + std::string(line));
             if (line.starts_with("MAIL FROM:<")) {
-                FUZZ_CHECK(provider.at == provider_model::phase::idle, "nested MAIL upstream: " + std::string(line));
+                FUZZ_CHECK(provider.at == provider_model::phase::idle,
+                           "nested MAIL upstream: " + std::string(line));
                 check_parameters(line, provider);
                 c = command::mail;
             } else if (line.starts_with("RCPT TO:<")) {
@@ -301,7 +316,8 @@ struct smtp_run {
         m += chunk;
         FUZZ_CHECK(strict_line_ends(m), "a bare CR or LF reached the provider: " + m);
         auto end = ("\r\n" + m).find("\r\n.\r\n");
-        FUZZ_CHECK(end == std::string::npos || end == m.size() - 3, "an end of data inside the message: " + m);
+        FUZZ_CHECK(end == std::string::npos || end == m.size() - 3,
+                   "an end of data inside the message: " + m);
         FUZZ_CHECK(m.size() <= fed.size(), "more message data than the client sent");
         if ((src.choose() & 31) == 31) {
             provider.end_transaction();

@@ -31,7 +31,8 @@ bool user_occurs_in(std::string_view user, std::string_view bytes);
 //   void on_write(std::string_view bytes, const pre_login_state&);
 //   bool report(Codec&, std::uint8_t choice);   // login_result() from the choice; true when it was `ok`
 template <class Codec, class Hooks>
-trace drive_pre_login(Codec& codec, source& src, Hooks& hooks, const pre_login_setup& setup, std::size_t input_size) {
+trace drive_pre_login(Codec& codec, source& src, Hooks& hooks, const pre_login_setup& setup,
+                      std::size_t input_size) {
     trace t;
     step_budget budget(input_size);
     pre_login_state state{.tls = setup.tls_active};
@@ -53,7 +54,8 @@ trace drive_pre_login(Codec& codec, source& src, Hooks& hooks, const pre_login_s
         switch (a.kind) {
         case action_kind::write: {
             if (state.logged_in)
-                FUZZ_CHECK(writes_after_login++ == 0, "more than the login reply before handing over to the relay");
+                FUZZ_CHECK(writes_after_login++ == 0,
+                           "more than the login reply before handing over to the relay");
             hooks.on_write(a.bytes, state);
             written += a.bytes.size();
             // Every reply answers a line of at least two bytes; the longest (POP3 CAPA, IMAP ID) stay under 64x.
@@ -84,14 +86,16 @@ trace drive_pre_login(Codec& codec, source& src, Hooks& hooks, const pre_login_s
             break;
         case action_kind::authenticate: {
             // The gateway checks a credential only on a connection allowed to carry one (RFC 2595 §2.1).
-            FUZZ_CHECK(state.tls || setup.plaintext_login, "authenticate on a plaintext connection that may not log in");
+            FUZZ_CHECK(state.tls || setup.plaintext_login,
+                       "authenticate on a plaintext connection that may not log in");
             FUZZ_CHECK(!codec.user().empty(), "authenticate without a user name");
             FUZZ_CHECK(codec.user().find('\0') == std::string::npos, "NUL in the user name");
             FUZZ_CHECK(codec.password().find('\0') == std::string::npos, "NUL in the password");
             // Quoted strings may escape " and \; other user names appear as sent or inside base64.
             if (codec.user().find_first_of("\"\\") == std::string::npos)
                 FUZZ_CHECK(user_occurs_in(codec.user(), fed_since_tls),
-                           "a login with a user name the client did not send since TLS started: " + codec.user());
+                           "a login with a user name the client did not send since TLS started: " +
+                               codec.user());
             t.event("authenticate", codec.user() + '\0' + codec.password());
             ++state.logins;
             auto choice = src.choose();
@@ -102,19 +106,22 @@ trace drive_pre_login(Codec& codec, source& src, Hooks& hooks, const pre_login_s
         case action_kind::relay: {
             FUZZ_CHECK(state.logged_in, "relay without a successful login");
             auto pipelined = codec.take_pipelined();
-            FUZZ_CHECK(std::string_view(fed).ends_with(pipelined), "pipelined bytes that the client never sent");
+            FUZZ_CHECK(std::string_view(fed).ends_with(pipelined),
+                       "pipelined bytes that the client never sent");
             FUZZ_CHECK(flatten(codec.next()).kind == action_kind::relay, "relay is not sticky");
             t.event("relay", pipelined);
             return t;
         }
         case action_kind::close: {
             auto why = codec.error();
-            FUZZ_CHECK(why && why.category() == protocols::session_category(), "close without a session error");
+            FUZZ_CHECK(why && why.category() == protocols::session_category(),
+                       "close without a session error");
             FUZZ_CHECK(flatten(codec.next()).kind == action_kind::close, "close is not sticky");
             t.event("close", why.message());
             return t;
         }
-        default: violation(__FILE__, __LINE__, "an action a pre-login codec never asks for", kind_name(a.kind));
+        default:
+            violation(__FILE__, __LINE__, "an action a pre-login codec never asks for", kind_name(a.kind));
         }
     }
 }

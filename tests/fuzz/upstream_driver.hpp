@@ -37,7 +37,8 @@ struct upstream_state {
 inline const std::string long_token = [] {
     constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~";
     std::string token;
-    for (std::size_t i = 0; token.size() < 2048; ++i) token += alphabet[(i * 7 + i / alphabet.size()) % alphabet.size()];
+    for (std::size_t i = 0; token.size() < 2048; ++i)
+        token += alphabet[(i * 7 + i / alphabet.size()) % alphabet.size()];
     return token;
 }();
 
@@ -57,7 +58,8 @@ inline protocols::upstream_credentials pick_credentials(live_source& src) {
     }
     if (choice & 0x40) {
         c.kind = protocols::credential_kind::bearer;
-        c.mechanism = (choice & 0x20) ? protocols::bearer_mechanism::oauthbearer : protocols::bearer_mechanism::xoauth2;
+        c.mechanism =
+            (choice & 0x20) ? protocols::bearer_mechanism::oauthbearer : protocols::bearer_mechanism::xoauth2;
         if (choice & 0x10) {
             c.host = "mail.example.org";
             c.port = 993;
@@ -75,7 +77,8 @@ inline void check_bearer_login(std::string_view bytes, const protocols::upstream
     if (line.starts_with('a') && space != std::string_view::npos && space > 1 &&
         line.substr(1, space - 1).find_first_not_of("0123456789") == std::string_view::npos)
         line.remove_prefix(space + 1);
-    std::string_view want = c.mechanism == protocols::bearer_mechanism::oauthbearer ? "OAUTHBEARER" : "XOAUTH2";
+    std::string_view want =
+        c.mechanism == protocols::bearer_mechanism::oauthbearer ? "OAUTHBEARER" : "XOAUTH2";
     for (std::string_view verb : {"AUTH ", "AUTHENTICATE "}) {
         if (!line.starts_with(verb)) continue;
         auto mechanism = line.substr(verb.size());
@@ -83,7 +86,8 @@ inline void check_bearer_login(std::string_view bytes, const protocols::upstream
         FUZZ_CHECK(mechanism == want, "a bearer credential sent with " + std::string(mechanism));
     }
     for (std::string_view verb : {"USER ", "PASS ", "LOGIN "})
-        FUZZ_CHECK(!line.starts_with(verb), "a password login with a bearer credential: " + std::string(line));
+        FUZZ_CHECK(!line.starts_with(verb),
+                   "a password login with a bearer credential: " + std::string(line));
 }
 
 // A diagnostics string is printable, capped, and (where it can be told apart from provider text) never holds
@@ -99,7 +103,8 @@ inline void check_diagnostics(const std::string& d, const std::string& secret) {
     // Nor any 8-byte run of it: redaction hides those in the whole text before it is sanitized (and before a
     // codec's own words, such as a bearer login's "; error report: ", are joined to it: they are redacted too).
     for (std::size_t i = 0; i + 8 <= secret.size(); ++i)
-        FUZZ_CHECK(d.find(secret.substr(i, 8)) == std::string::npos, "8 bytes of the secret in diagnostics: " + d);
+        FUZZ_CHECK(d.find(secret.substr(i, 8)) == std::string::npos,
+                   "8 bytes of the secret in diagnostics: " + d);
 }
 
 // `Hooks` supplies:
@@ -128,7 +133,8 @@ void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::up
                 credential_sent = true;
             }
             written += a.bytes.size();
-            FUZZ_CHECK(written <= 4096 + 16 * src.fed().size() + 8 * (credentials.user.size() + credentials.secret.size()),
+            FUZZ_CHECK(written <= 4096 + 16 * src.fed().size() +
+                                      8 * (credentials.user.size() + credentials.secret.size()),
                        "output out of proportion to the input");
             codec.wrote();
             break;
@@ -141,7 +147,8 @@ void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::up
             break;
         }
         case action_kind::start_tls:
-            FUZZ_CHECK(mode == protocols::upstream_tls::starttls && !state.tls, "start_tls twice or on implicit TLS");
+            FUZZ_CHECK(mode == protocols::upstream_tls::starttls && !state.tls,
+                       "start_tls twice or on implicit TLS");
             // CVE-2011-0411: nothing may be buffered when TLS starts, so everything fed ended in complete lines.
             FUZZ_CHECK(src.fed().ends_with('\n'), "start_tls with bytes still buffered");
             state.tls = true;
@@ -159,7 +166,8 @@ void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::up
             break;
         case action_kind::close: {
             auto why = codec.error();
-            FUZZ_CHECK(why && why.category() == protocols::upstream_category(), "close without an upstream error");
+            FUZZ_CHECK(why && why.category() == protocols::upstream_category(),
+                       "close without an upstream error");
             check_diagnostics(codec.diagnostics(), credentials.secret);
             FUZZ_CHECK(flatten(codec.next()).kind == action_kind::close, "close is not sticky");
             return;
@@ -171,7 +179,8 @@ void drive_upstream(Client& codec, live_source& src, Hooks& hooks, protocols::up
 
 // One fuzz input against a provider-side client codec: the TLS mode, credential and line limit chosen from the
 // input, then driven to its end. `make(mode, credentials, limits)` builds the codec.
-template <class Hooks, class Make> int fuzz_upstream_client(const std::uint8_t* data, std::size_t size, Make make) {
+template <class Hooks, class Make>
+int fuzz_upstream_client(const std::uint8_t* data, std::size_t size, Make make) {
     FuzzedDataProvider fdp(data, size);
     live_source src(fdp);
     auto mode = (src.choose() & 1) ? protocols::upstream_tls::starttls : protocols::upstream_tls::implicit;

@@ -9,9 +9,10 @@
 namespace mailgate::test {
 
 struct action_view {
-    std::string_view kind; // "read", "write", "start_tls", "authenticate", "relay", "close", "done", "failed",
-                           // "select_account", "upstream_command", "upstream_data", "upstream_verdict",
-                           // "upstream_abort"
+    std::string_view
+        kind; // "read", "write", "start_tls", "authenticate", "relay", "close", "done", "failed",
+              // "select_account", "upstream_command", "upstream_data", "upstream_verdict",
+              // "upstream_abort"
     std::string_view bytes{};
     protocols::read_deadline deadline = protocols::read_deadline::command; // for "read"
 };
@@ -23,7 +24,9 @@ inline action_view view_of(const protocols::relay_bytes&) { return {"relay"}; }
 inline action_view view_of(protocols::session_step s) {
     return {s == protocols::session_step::authenticate ? "authenticate" : "close"};
 }
-inline action_view view_of(protocols::client_step s) { return {s == protocols::client_step::done ? "done" : "failed"}; }
+inline action_view view_of(protocols::client_step s) {
+    return {s == protocols::client_step::done ? "done" : "failed"};
+}
 inline action_view view_of(const protocols::transaction_step& t) {
     using kind = protocols::transaction_step::kind;
     switch (t.what) {

@@ -21,8 +21,7 @@ const std::vector<std::pair<std::string, std::string>> rfc4648_vectors{
 };
 
 TEST(base64, encodes_rfc4648_vectors) {
-    for (const auto& [plain, encoded] : rfc4648_vectors)
-        EXPECT_EQ(base64_encode(plain), encoded) << plain;
+    for (const auto& [plain, encoded] : rfc4648_vectors) EXPECT_EQ(base64_encode(plain), encoded) << plain;
 }
 
 TEST(base64, decodes_rfc4648_vectors) {
@@ -41,8 +40,7 @@ TEST(base64, uses_plus_and_slash_for_the_last_two_digits) {
 
 TEST(base64, round_trips_every_byte_value_at_every_length_modulo_three) {
     std::string all;
-    for (int c = 0; c < 256; ++c)
-        all += static_cast<char>(c);
+    for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
     for (std::size_t len : {all.size(), all.size() - 1, all.size() - 2}) {
         std::string input = all.substr(0, len);
         std::string encoded = base64_encode(input);
@@ -86,7 +84,7 @@ TEST(base64, strict_decoding_rejects_characters_outside_the_alphabet) {
 
 TEST(base64, rejects_non_canonical_pad_bits) {
     EXPECT_FALSE(mailgate::protocols::base64_decode("Zh=="));
-    EXPECT_FALSE(mailgate::protocols::base64_decode("Zm9=")); 
+    EXPECT_FALSE(mailgate::protocols::base64_decode("Zm9="));
     EXPECT_EQ(mailgate::protocols::base64_decode("Zg=="), std::string("f"));
     EXPECT_EQ(mailgate::protocols::base64_decode("Zm8="), std::string("fo"));
 }

@@ -31,7 +31,8 @@ inline protocols::upstream_credentials bearer(std::string user, std::string toke
 // A token of `size` bytes in the RFC 6750 b64token alphabet, pseudo-random so that no 8-byte run of it
 // repeats by accident (a leak anywhere in it shows) - real ones are 1.5-3 KB.
 inline std::string token_of(std::size_t size, std::uint32_t seed = 1) {
-    constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+    constexpr std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
     std::string token = "ya29.";
     std::uint32_t x = seed * 2654435761u + 12345u;
     while (token.size() < size) {
@@ -44,14 +45,18 @@ inline std::string token_of(std::size_t size, std::uint32_t seed = 1) {
 
 // The XOAUTH2 message as Google and Microsoft document it, in base64.
 inline std::string xoauth2_b64(std::string_view user, std::string_view token) {
-    return protocols::base64_encode("user=" + std::string(user) + "\x01" "auth=Bearer " + std::string(token) +
-                                    "\x01\x01");
+    return protocols::base64_encode("user=" + std::string(user) +
+                                    "\x01"
+                                    "auth=Bearer " +
+                                    std::string(token) + "\x01\x01");
 }
 
 // An RFC 7628 message without authzid, host or port, in base64.
 inline std::string oauthbearer_b64(std::string_view user, std::string_view token) {
-    return protocols::base64_encode("n,a=" + std::string(user) + ",\x01" "auth=Bearer " + std::string(token) +
-                                    "\x01\x01");
+    return protocols::base64_encode("n,a=" + std::string(user) +
+                                    ",\x01"
+                                    "auth=Bearer " +
+                                    std::string(token) + "\x01\x01");
 }
 
 // One bearer login as a codec performs it.
@@ -80,7 +85,8 @@ inline step no_run_of(std::string token) {
     return check<protocols::upstream_codec>([token](protocols::upstream_codec& c) {
         for (std::size_t i = 0; i + 8 <= token.size(); ++i)
             ASSERT_EQ(c.diagnostics().find(token.substr(i, 8)), std::string::npos)
-                << "diagnostics \"" << c.diagnostics() << "\" show bytes " << i << "..." << i + 7 << " of the token";
+                << "diagnostics \"" << c.diagnostics() << "\" show bytes " << i << "..." << i + 7
+                << " of the token";
     });
 }
 

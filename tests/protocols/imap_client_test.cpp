@@ -397,23 +397,24 @@ step atoms_are(std::vector<std::string> expected) {
 TEST(imap_client, pre_tls_capability_atoms_never_survive_starttls) {
     // Found by the fuzzer: only the set was cleared, so the atoms the legacy client is shown after login kept
     // what a man in the middle wrote before TLS.
-    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls),
-                               {
-                                   feed("* OK [CAPABILITY IMAP4rev1 STARTTLS COMPRESS=DEFLATE X-INJECTED] hi\r\n"),
-                                   expect_write("a1 STARTTLS\r\n"),
-                                   feed("a1 OK go\r\n"),
-                                   expect_start_tls(),
-                                   atoms_are({}),
-                                   expect_write("a2 CAPABILITY\r\n"),
-                                   feed("a2 OK\r\n"),
-                                   expect_write("a3 LOGIN \"alice\" \"s3cret\"\r\n"),
-                                   feed("a3 OK\r\n"),
-                                   expect_write("a4 CAPABILITY\r\n"),
-                                   feed("a4 OK\r\n"),
-                                   expect_done(),
-                                   atoms_are({}),
-                                   capabilities_are({}),
-                               }));
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::starttls),
+                       {
+                           feed("* OK [CAPABILITY IMAP4rev1 STARTTLS COMPRESS=DEFLATE X-INJECTED] hi\r\n"),
+                           expect_write("a1 STARTTLS\r\n"),
+                           feed("a1 OK go\r\n"),
+                           expect_start_tls(),
+                           atoms_are({}),
+                           expect_write("a2 CAPABILITY\r\n"),
+                           feed("a2 OK\r\n"),
+                           expect_write("a3 LOGIN \"alice\" \"s3cret\"\r\n"),
+                           feed("a3 OK\r\n"),
+                           expect_write("a4 CAPABILITY\r\n"),
+                           feed("a4 OK\r\n"),
+                           expect_done(),
+                           atoms_are({}),
+                           capabilities_are({}),
+                       }));
 }
 
 TEST(imap_client, pre_login_atoms_are_not_shown_as_the_post_login_set) {
@@ -437,11 +438,13 @@ const std::string all_bearer = "IMAP4rev1 AUTH=XOAUTH2 AUTH=OAUTHBEARER";
 
 TEST(imap_client, bearer_xoauth2_with_sasl_ir_sends_the_payload_inline) {
     EXPECT_TRUE(run_transcript(
-        make(upstream_tls::implicit, bearer("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg")),
+        make(upstream_tls::implicit,
+             bearer("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg")),
         greeting_with("IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=XOAUTH2 AUTH=OAUTHBEARER") +
             std::vector<step>{
-                expect_write("a1 AUTHENTICATE XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZG"
-                             "OWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n"),
+                expect_write(
+                    "a1 AUTHENTICATE XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZG"
+                    "OWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==\r\n"),
                 feed("a1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n"),
                 expect_done(),
                 capabilities_are({"IMAP4REV1", "IDLE"}),
@@ -450,7 +453,8 @@ TEST(imap_client, bearer_xoauth2_with_sasl_ir_sends_the_payload_inline) {
 
 TEST(imap_client, bearer_oauthbearer_carries_host_port_and_an_escaped_saslname) {
     const std::string message = "n,a=bob=2Cjr=3D@example.org,\x01host=imap.example.org\x01port=993\x01"
-                                "auth=Bearer " + token + "\x01\x01";
+                                "auth=Bearer " +
+                                token + "\x01\x01";
     EXPECT_TRUE(run_transcript(
         make(upstream_tls::implicit,
              bearer("bob,jr=@example.org", token, bearer_mechanism::oauthbearer, "imap.example.org", 993)),
@@ -465,21 +469,23 @@ TEST(imap_client, bearer_oauthbearer_carries_host_port_and_an_escaped_saslname) 
 TEST(imap_client, bearer_with_and_without_sasl_ir) {
     for (const auto& b : bearer_cases(user, token)) {
         SCOPED_TRACE(b.mechanism);
+        EXPECT_TRUE(
+            run_transcript(make(upstream_tls::implicit, b.credentials),
+                           greeting_with(all_bearer + " SASL-IR") +
+                               std::vector<step>{
+                                   expect_write("a1 AUTHENTICATE " + b.mechanism + " " + b.payload + "\r\n"),
+                                   feed("a1 OK [CAPABILITY IMAP4rev1] ok\r\n"),
+                                   expect_done(),
+                               }));
         EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   greeting_with(all_bearer + " SASL-IR") +
+                                   greeting_with(all_bearer) +
                                        std::vector<step>{
-                                           expect_write("a1 AUTHENTICATE " + b.mechanism + " " + b.payload + "\r\n"),
+                                           expect_write("a1 AUTHENTICATE " + b.mechanism + "\r\n"),
+                                           feed("+ \r\n"),
+                                           expect_write(b.payload + "\r\n"),
                                            feed("a1 OK [CAPABILITY IMAP4rev1] ok\r\n"),
                                            expect_done(),
                                        }));
-        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   greeting_with(all_bearer) + std::vector<step>{
-                                                                   expect_write("a1 AUTHENTICATE " + b.mechanism + "\r\n"),
-                                                                   feed("+ \r\n"),
-                                                                   expect_write(b.payload + "\r\n"),
-                                                                   feed("a1 OK [CAPABILITY IMAP4rev1] ok\r\n"),
-                                                                   expect_done(),
-                                                               }));
     }
 }
 
@@ -489,52 +495,56 @@ TEST(imap_client, bearer_error_report_is_answered_then_token_rejected_with_its_s
     const std::string report = "+ " + std::string(gmail_error_report) + "\r\n";
     for (const auto& b : bearer_cases(user, token)) {
         SCOPED_TRACE(b.mechanism);
+        EXPECT_TRUE(
+            run_transcript(make(upstream_tls::implicit, b.credentials),
+                           greeting_with(all_bearer + " SASL-IR") +
+                               std::vector<step>{
+                                   expect_write("a1 AUTHENTICATE " + b.mechanism + " " + b.payload + "\r\n"),
+                                   feed(report),
+                                   expect_write(b.error_answer),
+                                   feed(refusal + "\r\n"),
+                                   expect_close(upstream_errc::token_rejected, diagnostics),
+                               }));
+        // Without SASL-IR the first "+" asks for the payload, the second is the error report.
         EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   greeting_with(all_bearer + " SASL-IR") +
+                                   greeting_with(all_bearer) +
                                        std::vector<step>{
-                                           expect_write("a1 AUTHENTICATE " + b.mechanism + " " + b.payload + "\r\n"),
+                                           expect_write("a1 AUTHENTICATE " + b.mechanism + "\r\n"),
+                                           feed("+\r\n"),
+                                           expect_write(b.payload + "\r\n"),
                                            feed(report),
                                            expect_write(b.error_answer),
                                            feed(refusal + "\r\n"),
                                            expect_close(upstream_errc::token_rejected, diagnostics),
                                        }));
-        // Without SASL-IR the first "+" asks for the payload, the second is the error report.
-        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   greeting_with(all_bearer) + std::vector<step>{
-                                                                   expect_write("a1 AUTHENTICATE " + b.mechanism + "\r\n"),
-                                                                   feed("+\r\n"),
-                                                                   expect_write(b.payload + "\r\n"),
-                                                                   feed(report),
-                                                                   expect_write(b.error_answer),
-                                                                   feed(refusal + "\r\n"),
-                                                                   expect_close(upstream_errc::token_rejected,
-                                                                                diagnostics),
-                                                               }));
         // A second report is not answered: the exchange allows one.
-        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   greeting_with(all_bearer + " SASL-IR") +
-                                       std::vector<step>{
-                                           expect_write("a1 AUTHENTICATE " + b.mechanism + " " + b.payload + "\r\n"),
-                                           feed(report),
-                                           expect_write(b.error_answer),
-                                           feed(report),
-                                           expect_close(upstream_errc::malformed_reply),
-                                       }));
+        EXPECT_TRUE(
+            run_transcript(make(upstream_tls::implicit, b.credentials),
+                           greeting_with(all_bearer + " SASL-IR") +
+                               std::vector<step>{
+                                   expect_write("a1 AUTHENTICATE " + b.mechanism + " " + b.payload + "\r\n"),
+                                   feed(report),
+                                   expect_write(b.error_answer),
+                                   feed(report),
+                                   expect_close(upstream_errc::malformed_reply),
+                               }));
     }
 }
 
 TEST(imap_client, bearer_bare_refusal_is_token_rejected_and_unavailable_stays_temporary) {
     const auto b = bearer_cases(user, token)[0];
-    const std::vector<step> login = greeting_with(all_bearer + " SASL-IR") +
-                                    std::vector<step>{expect_write("a1 AUTHENTICATE XOAUTH2 " + b.payload + "\r\n")};
+    const std::vector<step> login =
+        greeting_with(all_bearer + " SASL-IR") +
+        std::vector<step>{expect_write("a1 AUTHENTICATE XOAUTH2 " + b.payload + "\r\n")};
     // Microsoft's answer to an expired token.
     EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
                                login + std::vector<step>{feed("a1 NO AUTHENTICATE failed.\r\n"),
                                                          expect_close(upstream_errc::token_rejected,
                                                                       "a1 NO AUTHENTICATE failed.")}));
-    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                               login + std::vector<step>{feed("a1 NO [UNAVAILABLE] try later\r\n"),
-                                                         expect_close(upstream_errc::temporarily_unavailable)}));
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit, b.credentials),
+                       login + std::vector<step>{feed("a1 NO [UNAVAILABLE] try later\r\n"),
+                                                 expect_close(upstream_errc::temporarily_unavailable)}));
     EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
                                login + std::vector<step>{feed("a1 BAD no such mechanism\r\n"),
                                                          expect_close(upstream_errc::malformed_reply)}));
@@ -547,43 +557,47 @@ TEST(imap_client, bearer_never_falls_back_to_plain_or_login) {
         for (const std::string& capabilities : std::vector<std::string>{
                  "IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=LOGIN", "IMAP4rev1", "IMAP4rev1 SASL-IR " + other}) {
             SCOPED_TRACE(b.mechanism + " with " + capabilities);
-            EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                       greeting_with(capabilities) +
-                                           std::vector<step>{expect_close(upstream_errc::no_usable_mechanism, "")}));
+            EXPECT_TRUE(
+                run_transcript(make(upstream_tls::implicit, b.credentials),
+                               greeting_with(capabilities) +
+                                   std::vector<step>{expect_close(upstream_errc::no_usable_mechanism, "")}));
         }
     }
 }
 
 TEST(imap_client, bearer_mechanism_is_taken_from_the_capabilities_after_starttls) {
     const auto b = bearer_cases(user, token)[0];
-    const std::vector<step> to_tls = {feed("* OK [CAPABILITY IMAP4rev1 STARTTLS SASL-IR AUTH=XOAUTH2] hi\r\n"),
-                                      expect_write("a1 STARTTLS\r\n"), feed("a1 OK go\r\n"), expect_start_tls(),
-                                      expect_write("a2 CAPABILITY\r\n")};
-    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
-                               to_tls + std::vector<step>{feed("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK\r\n"),
-                                                          expect_close(upstream_errc::no_usable_mechanism)}));
+    const std::vector<step> to_tls = {
+        feed("* OK [CAPABILITY IMAP4rev1 STARTTLS SASL-IR AUTH=XOAUTH2] hi\r\n"),
+        expect_write("a1 STARTTLS\r\n"), feed("a1 OK go\r\n"), expect_start_tls(),
+        expect_write("a2 CAPABILITY\r\n")};
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::starttls, b.credentials),
+                       to_tls + std::vector<step>{feed("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK\r\n"),
+                                                  expect_close(upstream_errc::no_usable_mechanism)}));
     // Offered after TLS, but without the pre-TLS SASL-IR.
-    EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
-                               to_tls + std::vector<step>{feed("* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\na2 OK\r\n"),
-                                                          expect_write("a3 AUTHENTICATE XOAUTH2\r\n"),
-                                                          feed("+ \r\n"), expect_write(b.payload + "\r\n"),
-                                                          feed("a3 OK [CAPABILITY IMAP4rev1] ok\r\n"),
-                                                          expect_done()}));
+    EXPECT_TRUE(run_transcript(
+        make(upstream_tls::starttls, b.credentials),
+        to_tls + std::vector<step>{feed("* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\na2 OK\r\n"),
+                                   expect_write("a3 AUTHENTICATE XOAUTH2\r\n"), feed("+ \r\n"),
+                                   expect_write(b.payload + "\r\n"),
+                                   feed("a3 OK [CAPABILITY IMAP4rev1] ok\r\n"), expect_done()}));
 }
 
 TEST(imap_client, bearer_control_byte_in_a_field_is_unencodable_before_anything_is_sent) {
     const std::vector<upstream_credentials> bad = {
-        bearer(user, "ya29.a\x01" "b"),
+        bearer(user, "ya29.a\x01"
+                     "b"),
         bearer(user, "ya29.a\r\nb", bearer_mechanism::oauthbearer),
         bearer(user, std::string("ya29.a\0b", 8)),
         bearer("al\x01ice", token, bearer_mechanism::oauthbearer),
         bearer(user, token, bearer_mechanism::oauthbearer, "imap.example.org\x01port=1"),
     };
     for (const auto& credentials : bad) {
-        EXPECT_TRUE(run_transcript(
-            make(upstream_tls::implicit, credentials),
-            greeting_with(all_bearer + " SASL-IR") +
-                std::vector<step>{expect_close(upstream_errc::credential_unencodable, "")}));
+        EXPECT_TRUE(
+            run_transcript(make(upstream_tls::implicit, credentials),
+                           greeting_with(all_bearer + " SASL-IR") +
+                               std::vector<step>{expect_close(upstream_errc::credential_unencodable, "")}));
     }
 }
 

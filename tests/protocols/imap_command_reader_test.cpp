@@ -1,7 +1,7 @@
 // imap::command_reader and imap::tokenize: command assembly from lines and literals ({n} and LITERAL+ {n+}),
 // the size limit, and astring tokenizing; every reader case runs whole, split at every offset, byte by byte.
-#include "tests/protocols/deliveries.hpp"
 #include "protocols/imap/command_reader.hpp"
+#include "tests/protocols/deliveries.hpp"
 #include "tests/protocols/transcript.hpp"
 
 #include <gtest/gtest.h>
@@ -20,10 +20,8 @@ using status = command_reader::status;
 // name of the fatal status that stopped the reader.
 std::string describe(const command& c) {
     std::string out = c.tag + " " + c.name;
-    for (const auto& a : c.args)
-        out += " [" + escape_bytes(a) + "]";
-    if (!c.args_valid)
-        out += " (invalid)";
+    for (const auto& a : c.args) out += " [" + escape_bytes(a) + "]";
+    if (!c.args_valid) out += " (invalid)";
     return out;
 }
 
@@ -37,8 +35,7 @@ std::vector<std::string> read_events(const std::vector<std::string_view>& pieces
         input.append(piece);
         for (;;) {
             status s = reader.next(input);
-            if (s == status::need_more)
-                break;
+            if (s == status::need_more) break;
             if (s == status::complete) {
                 events.push_back(describe(reader.current()));
                 reader.reset();
@@ -72,8 +69,7 @@ void expect_events(std::string_view input, const std::vector<std::string>& want,
 
 std::optional<std::vector<std::string>> tokens_of(std::string_view text) {
     std::vector<std::string> out;
-    if (!tokenize(text, out))
-        return std::nullopt;
+    if (!tokenize(text, out)) return std::nullopt;
     return out;
 }
 

@@ -28,9 +28,7 @@ const std::string privacy_required =
 const std::string login_needs = " BAD LOGIN needs a user name and a password\r\n";
 const std::vector<std::string> provider_caps = {"IMAP4rev1", "IDLE"};
 
-server_codec_factory implicit_tls() {
-    return make_server_codec<server>(server_options{.tls_active = true});
-}
+server_codec_factory implicit_tls() { return make_server_codec<server>(server_options{.tls_active = true}); }
 server_codec_factory starttls_port() {
     return make_server_codec<server>(server_options{.starttls_offered = true});
 }

@@ -49,21 +49,13 @@ std::string logged_in(const std::string& tag) {
     return tag + " OK [CAPABILITY " + logged_in_caps + "] Logged in\r\n";
 }
 
-server_codec_factory make(server_options options) {
-    return make_server_codec<server>(std::move(options));
-}
+server_codec_factory make(server_options options) { return make_server_codec<server>(std::move(options)); }
 // A plaintext connection offering STARTTLS, from a network where plaintext login is refused (the default).
-server_codec_factory starttls_port() {
-    return make({.starttls_offered = true});
-}
+server_codec_factory starttls_port() { return make({.starttls_offered = true}); }
 // A plaintext connection from a network allowed to log in without TLS.
-server_codec_factory plaintext_allowed() {
-    return make({.plaintext_login_allowed = true});
-}
+server_codec_factory plaintext_allowed() { return make({.plaintext_login_allowed = true}); }
 // The implicit TLS port (IMAPS).
-server_codec_factory implicit_tls() {
-    return make({.tls_active = true});
-}
+server_codec_factory implicit_tls() { return make({.tls_active = true}); }
 
 steps operator+(steps a, const steps& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -286,14 +278,11 @@ enum class form { atom, quoted, sync_literal, nonsync_literal };
 // Appends `value` in `f` to `line`; a synchronizing literal ends the current feed and waits for "+ ".
 void add_argument(steps& script, std::string& line, form f, const std::string& value) {
     switch (f) {
-    case form::atom:
-        line += " " + value;
-        return;
+    case form::atom: line += " " + value; return;
     case form::quoted: {
         std::string quoted;
         for (char c : value) {
-            if (c == '"' || c == '\\')
-                quoted += '\\';
+            if (c == '"' || c == '\\') quoted += '\\';
             quoted += c;
         }
         line += " \"" + quoted + "\"";
@@ -304,9 +293,7 @@ void add_argument(steps& script, std::string& line, form f, const std::string& v
         script.push_back(expect_write(continuation));
         line = value;
         return;
-    case form::nonsync_literal:
-        line += " {" + std::to_string(value.size()) + "+}\r\n" + value;
-        return;
+    case form::nonsync_literal: line += " {" + std::to_string(value.size()) + "+}\r\n" + value; return;
     }
 }
 
@@ -347,7 +334,8 @@ TEST(imap_server, password_with_space_quote_backslash_and_utf8_by_literal) {
 TEST(imap_server, literal_password_with_crlf_is_passed_on_as_is) {
     // Literals are 8-bit data; the upstream client literal-encodes (never splices) whatever it is given. (NUL
     // is not CHAR8 and is refused: imap_server_literal.nul_in_a_literal_closes_the_session.)
-    const std::string password("a\r\nb\x01" "c}");
+    const std::string password("a\r\nb\x01"
+                               "c}");
     EXPECT_TRUE(run_transcript(implicit_tls(),
                                {expect_write(greeting(caps_login_allowed)), feed("a LOGIN alice {7}\r\n"),
                                 expect_write(continuation), feed(password + "\r\n"),

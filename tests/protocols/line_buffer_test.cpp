@@ -1,7 +1,7 @@
 // line_buffer: CRLF framing, strictness (bare LF), the length limit and raw byte takes; each framing case is
 // run whole, split at every offset and byte by byte.
-#include "tests/protocols/deliveries.hpp"
 #include "protocols/common/line_buffer.hpp"
+#include "tests/protocols/deliveries.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,22 +23,17 @@ struct outcome {
 
 std::ostream& operator<<(std::ostream& os, result r) {
     switch (r) {
-    case result::line:
-        return os << "line";
-    case result::need_more:
-        return os << "need_more";
-    case result::too_long:
-        return os << "too_long";
-    case result::bare_lf:
-        return os << "bare_lf";
+    case result::line: return os << "line";
+    case result::need_more: return os << "need_more";
+    case result::too_long: return os << "too_long";
+    case result::bare_lf: return os << "bare_lf";
     }
     return os << "?";
 }
 
 std::ostream& operator<<(std::ostream& os, const outcome& o) {
     os << "lines [";
-    for (const auto& l : o.lines)
-        os << '"' << l << "\" ";
+    for (const auto& l : o.lines) os << '"' << l << "\" ";
     return os << "], last " << o.last << ", rest \"" << o.rest << '"';
 }
 
@@ -50,14 +45,11 @@ outcome frame(std::size_t max_line, const std::vector<std::string_view>& chunks)
         buffer.append(chunk);
         std::string_view line;
         result r;
-        while ((r = buffer.next_line(line)) == result::line)
-            out.lines.emplace_back(line);
+        while ((r = buffer.next_line(line)) == result::line) out.lines.emplace_back(line);
         out.last = r;
-        if (r != result::need_more)
-            break;
+        if (r != result::need_more) break;
     }
-    if (out.last == result::need_more)
-        out.rest = std::string(buffer.rest());
+    if (out.last == result::need_more) out.rest = std::string(buffer.rest());
     return out;
 }
 

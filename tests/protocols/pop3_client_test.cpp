@@ -1,8 +1,8 @@
 // POP3 upstream login codec transcripts (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 3206
 // codes, RFC 7628 and XOAUTH2 bearer logins), each run whole, split at every offset and byte by byte; plus the
 // POP3 status-line helpers.
-#include "protocols/pop3/client.hpp"
 #include "protocols/common/base64.hpp"
+#include "protocols/pop3/client.hpp"
 #include "protocols/pop3/reply.hpp"
 #include "tests/protocols/bearer.hpp"
 #include "tests/protocols/transcript.hpp"
@@ -480,17 +480,21 @@ TEST(pop3_client, long_plain_response_waits_for_the_continuation) {
     std::string secret(300, 'y'); // RFC 5034 §4: the AUTH line would exceed 255 octets
     auto response = base64_encode(std::string("\0alice\0", 7) + secret);
     EXPECT_TRUE(run_transcript(
-        [secret] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", secret}); },
+        [secret] {
+            return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", secret});
+        },
         {feed("+OK ready\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\nSASL PLAIN\r\n.\r\n"),
-         expect_write("AUTH PLAIN\r\n"), feed("+ \r\n"), expect_write(response + "\r\n"), feed("+OK Logged in.\r\n"),
-         expect_done()}));
+         expect_write("AUTH PLAIN\r\n"), feed("+ \r\n"), expect_write(response + "\r\n"),
+         feed("+OK Logged in.\r\n"), expect_done()}));
 }
 
 TEST(pop3_client, an_echoed_secret_is_redacted_from_diagnostics) {
     EXPECT_TRUE(run_transcript(
-        [] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"}); },
-        {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("-ERR\r\n"), expect_write("USER alice\r\n"), feed("+OK\r\n"),
-         expect_write("PASS s3cret\r\n"), feed("-ERR [AUTH] bad password s3cret\r\n"),
+        [] {
+            return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"});
+        },
+        {feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("-ERR\r\n"), expect_write("USER alice\r\n"),
+         feed("+OK\r\n"), expect_write("PASS s3cret\r\n"), feed("-ERR [AUTH] bad password s3cret\r\n"),
          expect_close(upstream_errc::auth_rejected, "-ERR [AUTH] bad password ***")}));
 }
 
@@ -509,16 +513,20 @@ TEST(pop3_client, bearer_short_payload_goes_inline) {
     for (const auto& b : bearer_cases(user, token)) {
         SCOPED_TRACE(b.mechanism);
         EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   capa(all_bearer) + std::vector<step>{
-                                                          expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n"),
-                                                          feed("+OK Logged in.\r\n"),
-                                                          expect_done(),
-                                                      }));
+                                   capa(all_bearer) +
+                                       std::vector<step>{
+                                           expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n"),
+                                           feed("+OK Logged in.\r\n"),
+                                           expect_done(),
+                                       }));
     }
-    const std::string message = "n,a=a=3Db=2Cc,\x01host=pop.example.org\x01port=995\x01" "auth=Bearer tok\x01\x01";
+    const std::string message = "n,a=a=3Db=2Cc,\x01host=pop.example.org\x01port=995\x01"
+                                "auth=Bearer tok\x01\x01";
     EXPECT_TRUE(run_transcript(
-        make(upstream_tls::implicit, bearer("a=b,c", "tok", bearer_mechanism::oauthbearer, "pop.example.org", 995)),
-        capa(all_bearer) + std::vector<step>{expect_write("AUTH OAUTHBEARER " + base64_encode(message) + "\r\n")}));
+        make(upstream_tls::implicit,
+             bearer("a=b,c", "tok", bearer_mechanism::oauthbearer, "pop.example.org", 995)),
+        capa(all_bearer) +
+            std::vector<step>{expect_write("AUTH OAUTHBEARER " + base64_encode(message) + "\r\n")}));
 }
 
 TEST(pop3_client, bearer_payload_goes_after_the_continuation_when_the_line_exceeds_255_octets) {
@@ -532,8 +540,9 @@ TEST(pop3_client, bearer_payload_goes_after_the_continuation_when_the_line_excee
                                       : std::vector<step>{expect_write("AUTH XOAUTH2\r\n"), feed("+ \r\n"),
                                                           expect_write(b.payload + "\r\n")};
         EXPECT_EQ(inline_line.size() <= 255, size == 143);
-        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   capa(all_bearer) + login + std::vector<step>{feed("+OK\r\n"), expect_done()}));
+        EXPECT_TRUE(
+            run_transcript(make(upstream_tls::implicit, b.credentials),
+                           capa(all_bearer) + login + std::vector<step>{feed("+OK\r\n"), expect_done()}));
     }
 }
 
@@ -543,13 +552,14 @@ TEST(pop3_client, bearer_error_report_is_answered_then_token_rejected_with_its_s
     for (const auto& b : bearer_cases(user, token)) {
         SCOPED_TRACE(b.mechanism);
         EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   capa(all_bearer) + std::vector<step>{
-                                                          expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n"),
-                                                          feed("+ " + std::string(gmail_error_report) + "\r\n"),
-                                                          expect_write(b.error_answer),
-                                                          feed(refusal + "\r\n"),
-                                                          expect_close(upstream_errc::token_rejected, diagnostics),
-                                                      }));
+                                   capa(all_bearer) +
+                                       std::vector<step>{
+                                           expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n"),
+                                           feed("+ " + std::string(gmail_error_report) + "\r\n"),
+                                           expect_write(b.error_answer),
+                                           feed(refusal + "\r\n"),
+                                           expect_close(upstream_errc::token_rejected, diagnostics),
+                                       }));
     }
     // After a held payload, and with a second report that is not answered.
     const auto b = bearer_cases(user, token_of(3000))[1];
@@ -567,28 +577,29 @@ TEST(pop3_client, bearer_error_report_is_answered_then_token_rejected_with_its_s
 
 TEST(pop3_client, bearer_bare_refusal_is_token_rejected_and_temporary_codes_stay_temporary) {
     const auto b = bearer_cases(user, token)[0];
-    const std::vector<step> login = capa(all_bearer) + std::vector<step>{
-                                                           expect_write("AUTH XOAUTH2 " + b.payload + "\r\n")};
+    const std::vector<step> login =
+        capa(all_bearer) + std::vector<step>{expect_write("AUTH XOAUTH2 " + b.payload + "\r\n")};
     EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
                                login + std::vector<step>{feed("-ERR Authentication failure\r\n"),
                                                          expect_close(upstream_errc::token_rejected,
                                                                       "-ERR Authentication failure")}));
     for (const char* reply : {"-ERR [SYS/TEMP] try later\r\n", "-ERR [IN-USE] locked\r\n"}) {
-        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                   login + std::vector<step>{feed(reply),
-                                                             expect_close(upstream_errc::temporarily_unavailable)}));
+        EXPECT_TRUE(run_transcript(
+            make(upstream_tls::implicit, b.credentials),
+            login + std::vector<step>{feed(reply), expect_close(upstream_errc::temporarily_unavailable)}));
     }
 }
 
 TEST(pop3_client, bearer_never_falls_back_to_plain_or_user_pass) {
     for (const auto& b : bearer_cases(user, token)) {
         const std::string other = b.mechanism == "XOAUTH2" ? "OAUTHBEARER" : "XOAUTH2";
-        for (const std::string& lines : std::vector<std::string>{
-                 "USER\r\nSASL PLAIN LOGIN\r\n", "USER\r\n", "SASL " + other + "\r\n", "X-" + b.mechanism + "\r\n"}) {
+        for (const std::string& lines :
+             std::vector<std::string>{"USER\r\nSASL PLAIN LOGIN\r\n", "USER\r\n", "SASL " + other + "\r\n",
+                                      "X-" + b.mechanism + "\r\n"}) {
             SCOPED_TRACE(b.mechanism + " with " + lines);
-            EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                       capa(lines) + std::vector<step>{
-                                                         expect_close(upstream_errc::no_usable_mechanism, "")}));
+            EXPECT_TRUE(run_transcript(
+                make(upstream_tls::implicit, b.credentials),
+                capa(lines) + std::vector<step>{expect_close(upstream_errc::no_usable_mechanism, "")}));
         }
         // No CAPA at all: nothing to log in with.
         EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
@@ -599,9 +610,10 @@ TEST(pop3_client, bearer_never_falls_back_to_plain_or_user_pass) {
 
 TEST(pop3_client, bearer_mechanism_is_taken_from_capa_after_stls) {
     const auto b = bearer_cases(user, token)[0];
-    const std::vector<step> to_tls = {feed("+OK\r\n"), expect_write("CAPA\r\n"),
-                                      feed("+OK\r\nSTLS\r\nSASL XOAUTH2\r\n.\r\n"), expect_write("STLS\r\n"),
-                                      feed("+OK go\r\n"), expect_start_tls(), expect_write("CAPA\r\n")};
+    const std::vector<step> to_tls = {
+        feed("+OK\r\n"),          expect_write("CAPA\r\n"), feed("+OK\r\nSTLS\r\nSASL XOAUTH2\r\n.\r\n"),
+        expect_write("STLS\r\n"), feed("+OK go\r\n"),       expect_start_tls(),
+        expect_write("CAPA\r\n")};
     EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
                                to_tls + std::vector<step>{feed("+OK\r\nSASL PLAIN\r\n.\r\n"),
                                                           expect_close(upstream_errc::no_usable_mechanism)}));
@@ -612,12 +624,13 @@ TEST(pop3_client, bearer_mechanism_is_taken_from_capa_after_stls) {
 }
 
 TEST(pop3_client, bearer_control_byte_in_a_field_is_unencodable_before_anything_is_sent) {
-    for (const auto& credentials :
-         {bearer(user, "ya29.a\x01" "b"), bearer(user, "a\r\nQUIT", bearer_mechanism::oauthbearer),
-          bearer("al\nice", token), bearer(user, std::string("a\0b", 3))}) {
-        EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, credentials),
-                                   capa(all_bearer) + std::vector<step>{
-                                                          expect_close(upstream_errc::credential_unencodable, "")}));
+    for (const auto& credentials : {bearer(user, "ya29.a\x01"
+                                                 "b"),
+                                    bearer(user, "a\r\nQUIT", bearer_mechanism::oauthbearer),
+                                    bearer("al\nice", token), bearer(user, std::string("a\0b", 3))}) {
+        EXPECT_TRUE(run_transcript(
+            make(upstream_tls::implicit, credentials),
+            capa(all_bearer) + std::vector<step>{expect_close(upstream_errc::credential_unencodable, "")}));
     }
 }
 

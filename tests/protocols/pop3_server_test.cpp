@@ -33,21 +33,13 @@ std::string capa(bool with_stls, bool with_login = true) {
 // CAPA on the STLS port before TLS, where plaintext login is refused.
 const std::string capa_before_stls = capa(true, false);
 
-server_codec_factory make(server_options options) {
-    return make_server_codec<server>(std::move(options));
-}
+server_codec_factory make(server_options options) { return make_server_codec<server>(std::move(options)); }
 // A plaintext connection offering STLS, from a network where plaintext login is refused (the default).
-server_codec_factory stls_port() {
-    return make({.stls_offered = true});
-}
+server_codec_factory stls_port() { return make({.stls_offered = true}); }
 // A plaintext connection from a network allowed to log in without TLS.
-server_codec_factory plaintext_allowed() {
-    return make({.plaintext_login_allowed = true});
-}
+server_codec_factory plaintext_allowed() { return make({.plaintext_login_allowed = true}); }
 // The implicit TLS port (POP3S).
-server_codec_factory implicit_tls() {
-    return make({.tls_active = true});
-}
+server_codec_factory implicit_tls() { return make({.tls_active = true}); }
 
 std::vector<step> operator+(std::vector<step> a, const std::vector<step>& b) {
     a.insert(a.end(), b.begin(), b.end());

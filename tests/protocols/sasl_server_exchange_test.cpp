@@ -216,36 +216,42 @@ std::string decoded(const std::optional<std::string>& b64) {
 }
 
 TEST(sasl_client_bearer, xoauth2_matches_googles_documented_example) {
-    EXPECT_EQ(xoauth2_initial_response("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
-              "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRH"
-              "RXVZMjl0Q2cBAQ==");
+    EXPECT_EQ(
+        xoauth2_initial_response("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
+        "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRH"
+        "RXVZMjl0Q2cBAQ==");
 }
 
 TEST(sasl_client_bearer, oauthbearer_matches_the_rfc_7628_example) {
     // RFC 7628 §4.1: no authzid, host and port given.
-    EXPECT_EQ(oauthbearer_initial_response("", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com",
-                                           143),
-              "biwsAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJo"
-              "ZG1semRHRXVZMjl0Q2c9PQEB");
+    EXPECT_EQ(
+        oauthbearer_initial_response("", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com",
+                                     143),
+        "biwsAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJo"
+        "ZG1semRHRXVZMjl0Q2c9PQEB");
 }
 
 TEST(sasl_client_bearer, oauthbearer_escapes_the_saslname_and_leaves_out_unknown_host_and_port) {
     // RFC 5801 §4: ',' is "=2C" and '=' is "=3D" in the authzid; other bytes (8-bit included) as they are.
     EXPECT_EQ(decoded(oauthbearer_initial_response("a,b=c@ex,ample.org", "tok", "imap.example.org", 993)),
-              "n,a=a=2Cb=3Dc@ex=2Cample.org,\x01host=imap.example.org\x01port=993\x01" "auth=Bearer tok\x01\x01");
+              "n,a=a=2Cb=3Dc@ex=2Cample.org,\x01host=imap.example.org\x01port=993\x01"
+              "auth=Bearer tok\x01\x01");
     EXPECT_EQ(decoded(oauthbearer_initial_response("j\xc3\xbcrgen", "tok", "", 0)),
-              "n,a=j\xc3\xbcrgen,\x01" "auth=Bearer tok\x01\x01");
+              "n,a=j\xc3\xbcrgen,\x01"
+              "auth=Bearer tok\x01\x01");
     EXPECT_EQ(decoded(oauthbearer_initial_response("u", "tok", "mx.example.org", 0)),
-              "n,a=u,\x01host=mx.example.org\x01" "auth=Bearer tok\x01\x01");
-    EXPECT_EQ(decoded(oauthbearer_initial_response("u", "tok", "", 587)),
-              "n,a=u,\x01port=587\x01" "auth=Bearer tok\x01\x01");
-    EXPECT_EQ(decoded(oauthbearer_initial_response("==,,", "t", "", 0)),
-              "n,a==3D=3D=2C=2C,\x01" "auth=Bearer t\x01\x01");
+              "n,a=u,\x01host=mx.example.org\x01"
+              "auth=Bearer tok\x01\x01");
+    EXPECT_EQ(decoded(oauthbearer_initial_response("u", "tok", "", 587)), "n,a=u,\x01port=587\x01"
+                                                                          "auth=Bearer tok\x01\x01");
+    EXPECT_EQ(decoded(oauthbearer_initial_response("==,,", "t", "", 0)), "n,a==3D=3D=2C=2C,\x01"
+                                                                         "auth=Bearer t\x01\x01");
 }
 
 TEST(sasl_client_bearer, xoauth2_keeps_the_user_as_it_is) {
     // XOAUTH2 has no escaping: ',' and '=' are ordinary bytes of the user's value.
-    EXPECT_EQ(decoded(xoauth2_initial_response("a,b=c", "tok")), "user=a,b=c\x01" "auth=Bearer tok\x01\x01");
+    EXPECT_EQ(decoded(xoauth2_initial_response("a,b=c", "tok")), "user=a,b=c\x01"
+                                                                 "auth=Bearer tok\x01\x01");
 }
 
 TEST(sasl_client_bearer, separator_and_line_bytes_are_refused_in_every_field) {

@@ -11,10 +11,8 @@ using action = action_view;
 
 std::string describe(const action& a, server_codec& codec) {
     std::string out(a.kind);
-    if (a.kind == "write" || a.kind == "upstream_command")
-        out += " \"" + escape_bytes(a.bytes) + "\"";
-    if (a.kind == "close")
-        out += " (error: " + codec.contract().error().message() + ")";
+    if (a.kind == "write" || a.kind == "upstream_command") out += " \"" + escape_bytes(a.bytes) + "\"";
+    if (a.kind == "close") out += " (error: " + codec.contract().error().message() + ")";
     return out;
 }
 
@@ -23,12 +21,10 @@ std::optional<protocols::smtp::reply> parse_reply(std::string_view wire) {
     protocols::smtp::reply_assembler assembler;
     while (!wire.empty()) {
         auto end = wire.find("\r\n");
-        if (end == std::string_view::npos)
-            return std::nullopt;
+        if (end == std::string_view::npos) return std::nullopt;
         auto r = assembler.feed(wire.substr(0, end));
         wire.remove_prefix(end + 2);
-        if (r == protocols::smtp::reply_assembler::result::malformed)
-            return std::nullopt;
+        if (r == protocols::smtp::reply_assembler::result::malformed) return std::nullopt;
         if (r == protocols::smtp::reply_assembler::result::complete)
             return wire.empty() ? std::optional(assembler.take()) : std::nullopt;
     }
@@ -46,8 +42,7 @@ struct upstream_tracker {
     std::optional<std::string> unchecked() const {
         if (!data.empty())
             return "upstream data \"" + escape_bytes(data) + "\" was not checked by expect_upstream_data";
-        if (aborts > 0)
-            return "an upstream_abort was not checked by expect_upstream_abort";
+        if (aborts > 0) return "an upstream_abort was not checked by expect_upstream_abort";
         return std::nullopt;
     }
 };
@@ -82,16 +77,13 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
     // checked.
     auto next_settled = [&](action& a) -> std::optional<std::string> {
         a = next_action();
-        if (auto err = up.unchecked())
-            return *err + "; then came " + describe(a, *codec);
+        if (auto err = up.unchecked()) return *err + "; then came " + describe(a, *codec);
         return std::nullopt;
     };
     auto expect_kind = [&](std::string_view want, const char* why) -> std::optional<std::string> {
         action a{};
-        if (auto err = next_settled(a))
-            return err;
-        if (a.kind == want)
-            return std::nullopt;
+        if (auto err = next_settled(a)) return err;
+        if (a.kind == want) return std::nullopt;
         return "expected " + std::string(want) + why + ", got " + describe(a, *codec);
     };
     auto& c = codec->contract();
@@ -101,8 +93,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
         switch (s.what) {
         case step::kind::expect_write: {
             action a{};
-            if (auto err = next_settled(a))
-                return run_failure{i, *err};
+            if (auto err = next_settled(a)) return run_failure{i, *err};
             if (a.kind != "write" || a.bytes != s.bytes) {
                 return run_failure{i, "expected write \"" + escape_bytes(s.bytes) + "\", got " +
                                           describe(a, *codec)};
@@ -127,23 +118,19 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             break;
         }
         case step::kind::feed_eof:
-            if (auto err = expect_kind("read", " (before EOF)"))
-                return run_failure{i, *err};
+            if (auto err = expect_kind("read", " (before EOF)")) return run_failure{i, *err};
             c.received({});
             break;
         case step::kind::expect_start_tls:
-            if (auto err = expect_kind("start_tls", ""))
-                return run_failure{i, *err};
+            if (auto err = expect_kind("start_tls", "")) return run_failure{i, *err};
             c.tls_started();
             break;
         case step::kind::expect_authenticate:
-            if (auto err = expect_kind("authenticate", ""))
-                return run_failure{i, *err};
+            if (auto err = expect_kind("authenticate", "")) return run_failure{i, *err};
             if (c.user() != s.user || c.password() != s.password) {
                 return run_failure{i, "expected credential \"" + escape_bytes(s.user) + "\" / \"" +
-                                          escape_bytes(s.password) + "\", got \"" +
-                                          escape_bytes(c.user()) + "\" / \"" +
-                                          escape_bytes(c.password()) + "\""};
+                                          escape_bytes(s.password) + "\", got \"" + escape_bytes(c.user()) +
+                                          "\" / \"" + escape_bytes(c.password()) + "\""};
             }
             c.login_result(static_cast<protocols::login_outcome>(s.outcome), s.capabilities);
             if (!c.password().empty())
@@ -151,8 +138,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             break;
         case step::kind::expect_relay: {
             for (int repeat = 0; repeat < 2; ++repeat) {
-                if (auto err =
-                        expect_kind("relay", repeat == 0 ? "" : " again (relay must be sticky)"))
+                if (auto err = expect_kind("relay", repeat == 0 ? "" : " again (relay must be sticky)"))
                     return run_failure{i, *err};
             }
             std::string pipelined = c.take_pipelined();
@@ -165,8 +151,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
         case step::kind::expect_close: {
             auto want = protocols::make_error_code(s.error);
             for (int repeat = 0; repeat < 2; ++repeat) {
-                if (auto err =
-                        expect_kind("close", repeat == 0 ? "" : " again (close must be sticky)"))
+                if (auto err = expect_kind("close", repeat == 0 ? "" : " again (close must be sticky)"))
                     return run_failure{i, *err};
             }
             if (c.error() != want) {
@@ -180,8 +165,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
                 return run_failure{i, "check failed (see above)"};
             break;
         case step::kind::expect_select_account:
-            if (auto err = expect_kind("select_account", ""))
-                return run_failure{i, *err};
+            if (auto err = expect_kind("select_account", "")) return run_failure{i, *err};
             if (codec->smtp()->sender() != s.user) {
                 return run_failure{i, "expected sender \"" + escape_bytes(s.user) + "\", got \"" +
                                           escape_bytes(codec->smtp()->sender()) + "\""};
@@ -190,8 +174,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             break;
         case step::kind::expect_upstream_command: {
             action a{};
-            if (auto err = next_settled(a))
-                return run_failure{i, *err};
+            if (auto err = next_settled(a)) return run_failure{i, *err};
             // The reply to the end of DATA is read without a command of its own.
             bool matches = s.bytes.empty() ? a.kind == "upstream_verdict"
                                            : a.kind == "upstream_command" && a.bytes == s.bytes;
@@ -225,9 +208,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             }
             up.aborts = 0;
             break;
-        case step::kind::fail_upstream_data:
-            up.fail_next_data = true;
-            break;
+        case step::kind::fail_upstream_data: up.fail_next_data = true; break;
         }
     }
     return std::nullopt;
@@ -235,27 +216,15 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
 
 } // namespace
 
-step expect_write(std::string bytes) {
-    return {.what = step::kind::expect_write, .bytes = std::move(bytes)};
-}
-step feed(std::string bytes) {
-    return {.what = step::kind::feed, .bytes = std::move(bytes)};
-}
-step feed_whole(std::string bytes) {
-    return {.what = step::kind::feed_whole, .bytes = std::move(bytes)};
-}
-step feed_eof() {
-    return {.what = step::kind::feed_eof};
-}
-step expect_start_tls() {
-    return {.what = step::kind::expect_start_tls};
-}
+step expect_write(std::string bytes) { return {.what = step::kind::expect_write, .bytes = std::move(bytes)}; }
+step feed(std::string bytes) { return {.what = step::kind::feed, .bytes = std::move(bytes)}; }
+step feed_whole(std::string bytes) { return {.what = step::kind::feed_whole, .bytes = std::move(bytes)}; }
+step feed_eof() { return {.what = step::kind::feed_eof}; }
+step expect_start_tls() { return {.what = step::kind::expect_start_tls}; }
 step expect_relay(std::string pipelined) {
     return {.what = step::kind::expect_relay, .bytes = std::move(pipelined)};
 }
-step expect_close(protocols::session_errc e) {
-    return {.what = step::kind::expect_close, .error = e};
-}
+step expect_close(protocols::session_errc e) { return {.what = step::kind::expect_close, .error = e}; }
 step expect_upstream_command(std::string line, std::string reply) {
     return {.what = step::kind::expect_upstream_command, .bytes = std::move(line), .reply = std::move(reply)};
 }
@@ -268,12 +237,8 @@ step expect_upstream_data(std::string bytes) {
 step expect_upstream_data_prefix(std::string bytes) {
     return {.what = step::kind::expect_upstream_data, .bytes = std::move(bytes), .prefix_only = true};
 }
-step expect_upstream_abort() {
-    return {.what = step::kind::expect_upstream_abort};
-}
-step fail_upstream_data() {
-    return {.what = step::kind::fail_upstream_data};
-}
+step expect_upstream_abort() { return {.what = step::kind::expect_upstream_abort}; }
+step fail_upstream_data() { return {.what = step::kind::fail_upstream_data}; }
 
 bool run_transcript(const server_codec_factory& make, const std::vector<step>& script) {
     std::vector<step_outline> outline;

@@ -1,7 +1,7 @@
 // SMTP upstream login codec transcripts (RFC 5321, RFC 3207 STARTTLS, RFC 4954 AUTH, RFC 7628 and XOAUTH2 bearer
 // logins), each run whole, split at every offset and byte by byte; plus the multi-line reply assembler.
-#include "protocols/smtp/client.hpp"
 #include "protocols/common/base64.hpp"
+#include "protocols/smtp/client.hpp"
 #include "protocols/smtp/reply.hpp"
 #include "tests/protocols/bearer.hpp"
 #include "tests/protocols/transcript.hpp"
@@ -334,13 +334,18 @@ namespace {
 using namespace mailgate::test;
 
 TEST(smtp_client, other_credential_rejections_are_auth_rejected) {
-    for (const char* reply : {"534 5.7.9 Application-specific password required\r\n",
-                              "530 5.7.0 Must issue a STARTTLS command first\r\n", "538 5.7.11 Encryption required\r\n"}) {
+    for (const char* reply :
+         {"534 5.7.9 Application-specific password required\r\n",
+          "530 5.7.0 Must issue a STARTTLS command first\r\n", "538 5.7.11 Encryption required\r\n"}) {
         SCOPED_TRACE(reply);
         EXPECT_TRUE(run_transcript(
-            [] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"}, "gw.lan"); },
+            [] {
+                return std::make_unique<client>(upstream_tls::implicit,
+                                                upstream_credentials{"alice", "s3cret"}, "gw.lan");
+            },
             {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
-             expect_write("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"), feed(reply), expect_close(upstream_errc::auth_rejected)}));
+             expect_write("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"), feed(reply),
+             expect_close(upstream_errc::auth_rejected)}));
     }
 }
 
@@ -348,15 +353,21 @@ TEST(smtp_client, long_plain_response_waits_for_the_334_prompt) {
     std::string secret(600, 'x'); // RFC 4954 §4: the AUTH line would exceed 512 octets
     auto response = base64_encode(std::string("\0alice\0", 7) + secret);
     EXPECT_TRUE(run_transcript(
-        [secret] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", secret}, "gw.lan"); },
+        [secret] {
+            return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", secret},
+                                            "gw.lan");
+        },
         {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
-         expect_write("AUTH PLAIN\r\n"), feed("334 \r\n"), expect_write(response + "\r\n"), feed("235 2.7.0 ok\r\n"),
-         expect_done()}));
+         expect_write("AUTH PLAIN\r\n"), feed("334 \r\n"), expect_write(response + "\r\n"),
+         feed("235 2.7.0 ok\r\n"), expect_done()}));
 }
 
 TEST(smtp_client, an_echoed_secret_is_redacted_from_diagnostics) {
     EXPECT_TRUE(run_transcript(
-        [] { return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"}, "gw.lan"); },
+        [] {
+            return std::make_unique<client>(upstream_tls::implicit, upstream_credentials{"alice", "s3cret"},
+                                            "gw.lan");
+        },
         {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"), feed("250-mx\r\n250 AUTH PLAIN\r\n"),
          expect_write("AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"), feed("535 5.7.8 bad password s3cret\r\n"),
          expect_close(upstream_errc::auth_rejected, "535 5.7.8 bad password ***")}));
@@ -464,9 +475,11 @@ TEST(smtp_client, bearer_short_payload_goes_inline) {
                                            expect_done(),
                                        }));
     }
-    const std::string message = "n,a=a=3Db=2Cc,\x01host=smtp.example.org\x01port=587\x01" "auth=Bearer tok\x01\x01";
+    const std::string message = "n,a=a=3Db=2Cc,\x01host=smtp.example.org\x01port=587\x01"
+                                "auth=Bearer tok\x01\x01";
     EXPECT_TRUE(run_transcript(
-        make(upstream_tls::implicit, bearer("a=b,c", "tok", bearer_mechanism::oauthbearer, "smtp.example.org", 587)),
+        make(upstream_tls::implicit,
+             bearer("a=b,c", "tok", bearer_mechanism::oauthbearer, "smtp.example.org", 587)),
         after_ehlo(all_bearer) +
             std::vector<step>{expect_write("AUTH OAUTHBEARER " + base64_encode(message) + "\r\n")}));
 }
@@ -509,14 +522,15 @@ TEST(smtp_client, bearer_error_report_is_answered_then_token_rejected_with_its_s
     }
     // Inline payload, then a second report that is not answered.
     const auto b = bearer_cases(user, token)[0];
-    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                               after_ehlo(all_bearer) + std::vector<step>{
-                                                            expect_write("AUTH XOAUTH2 " + b.payload + "\r\n"),
-                                                            feed("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
-                                                            expect_write("\r\n"),
-                                                            feed("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
-                                                            expect_close(upstream_errc::malformed_reply),
-                                                        }));
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit, b.credentials),
+                       after_ehlo(all_bearer) + std::vector<step>{
+                                                    expect_write("AUTH XOAUTH2 " + b.payload + "\r\n"),
+                                                    feed("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+                                                    expect_write("\r\n"),
+                                                    feed("334 eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+                                                    expect_close(upstream_errc::malformed_reply),
+                                                }));
 }
 
 TEST(smtp_client, bearer_bare_refusal_is_token_rejected_and_4xx_stays_temporary) {
@@ -524,33 +538,39 @@ TEST(smtp_client, bearer_bare_refusal_is_token_rejected_and_4xx_stays_temporary)
     const std::vector<step> login =
         after_ehlo(all_bearer) + std::vector<step>{expect_write("AUTH XOAUTH2 " + b.payload + "\r\n")};
     // Microsoft's answer to an expired token.
-    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                               login + std::vector<step>{feed("535 5.7.3 Authentication unsuccessful\r\n"),
-                                                         expect_close(upstream_errc::token_rejected,
-                                                                      "535 5.7.3 Authentication unsuccessful")}));
-    EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                               login + std::vector<step>{feed("454 4.7.0 Temporary authentication failure\r\n"),
-                                                         expect_close(upstream_errc::temporarily_unavailable)}));
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit, b.credentials),
+                       login + std::vector<step>{feed("535 5.7.3 Authentication unsuccessful\r\n"),
+                                                 expect_close(upstream_errc::token_rejected,
+                                                              "535 5.7.3 Authentication unsuccessful")}));
+    EXPECT_TRUE(
+        run_transcript(make(upstream_tls::implicit, b.credentials),
+                       login + std::vector<step>{feed("454 4.7.0 Temporary authentication failure\r\n"),
+                                                 expect_close(upstream_errc::temporarily_unavailable)}));
 }
 
 TEST(smtp_client, bearer_never_falls_back_to_plain_or_login) {
     for (const auto& b : bearer_cases(user, token)) {
         const std::string other = b.mechanism == "XOAUTH2" ? "OAUTHBEARER" : "XOAUTH2";
-        for (const std::string& ehlo : std::vector<std::string>{"250-mx\r\n250 AUTH PLAIN LOGIN\r\n", "250 mx\r\n",
-                                                                "250-mx\r\n250 AUTH " + other + "\r\n"}) {
+        for (const std::string& ehlo :
+             std::vector<std::string>{"250-mx\r\n250 AUTH PLAIN LOGIN\r\n", "250 mx\r\n",
+                                      "250-mx\r\n250 AUTH " + other + "\r\n"}) {
             SCOPED_TRACE(b.mechanism + " with " + ehlo);
-            EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, b.credentials),
-                                       after_ehlo(ehlo) + std::vector<step>{
-                                                              expect_close(upstream_errc::no_usable_mechanism, "")}));
+            EXPECT_TRUE(run_transcript(
+                make(upstream_tls::implicit, b.credentials),
+                after_ehlo(ehlo) + std::vector<step>{expect_close(upstream_errc::no_usable_mechanism, "")}));
         }
     }
 }
 
 TEST(smtp_client, bearer_mechanism_is_taken_from_the_ehlo_after_starttls) {
     const auto b = bearer_cases(user, token)[0];
-    const std::vector<step> to_tls = {feed("220 mx\r\n"), expect_write("EHLO gw.lan\r\n"),
+    const std::vector<step> to_tls = {feed("220 mx\r\n"),
+                                      expect_write("EHLO gw.lan\r\n"),
                                       feed("250-mx\r\n250-AUTH XOAUTH2\r\n250 STARTTLS\r\n"),
-                                      expect_write("STARTTLS\r\n"), feed("220 go\r\n"), expect_start_tls(),
+                                      expect_write("STARTTLS\r\n"),
+                                      feed("220 go\r\n"),
+                                      expect_start_tls(),
                                       expect_write("EHLO gw.lan\r\n")};
     EXPECT_TRUE(run_transcript(make(upstream_tls::starttls, b.credentials),
                                to_tls + std::vector<step>{feed("250-mx\r\n250 AUTH PLAIN\r\n"),
@@ -563,11 +583,13 @@ TEST(smtp_client, bearer_mechanism_is_taken_from_the_ehlo_after_starttls) {
 
 TEST(smtp_client, bearer_control_byte_in_a_field_is_unencodable_before_anything_is_sent) {
     for (const auto& credentials :
-         {bearer(user, "ya29.a\x01" "b"), bearer(user, "a\r\nRSET", bearer_mechanism::oauthbearer),
-          bearer("al\rice", token), bearer(user, token, bearer_mechanism::oauthbearer, "h\nost")}) {
+         {bearer(user, "ya29.a\x01"
+                       "b"),
+          bearer(user, "a\r\nRSET", bearer_mechanism::oauthbearer), bearer("al\rice", token),
+          bearer(user, token, bearer_mechanism::oauthbearer, "h\nost")}) {
         EXPECT_TRUE(run_transcript(make(upstream_tls::implicit, credentials),
-                                   after_ehlo(all_bearer) + std::vector<step>{
-                                                                expect_close(upstream_errc::credential_unencodable, "")}));
+                                   after_ehlo(all_bearer) + std::vector<step>{expect_close(
+                                                                upstream_errc::credential_unencodable, "")}));
     }
 }
 

@@ -160,8 +160,7 @@ TEST(smtp_command, nothing_parsed_can_break_the_upstream_line) {
     // Whatever parses re-serializes without CR, LF, NUL or a second command.
     for (std::string_view in : {"FROM:<a@b\r\nRSET>", "FROM:<a@b> X=\r\nRSET", "FROM:<a@b> X=a\nRSET"}) {
         auto p = parse_path(in, "FROM:");
-        if (!p)
-            continue;
+        if (!p) continue;
         auto line = serialize(*p);
         EXPECT_EQ(line.find_first_of(std::string("\r\n\0", 3)), std::string::npos) << line;
     }

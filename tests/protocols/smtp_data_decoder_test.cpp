@@ -1,7 +1,7 @@
 // SMTP DATA decoder (RFC 5321 §4.1.1.4, §4.5.2; SMTP smuggling, CVE-2023-51764): every input decoded whole,
 // split at every offset and byte by byte, with identical results.
-#include "tests/protocols/deliveries.hpp"
 #include "protocols/smtp/data_decoder.hpp"
+#include "tests/protocols/deliveries.hpp"
 #include "tests/protocols/transcript.hpp"
 
 #include <gtest/gtest.h>
@@ -43,8 +43,7 @@ outcome decode_pieces(const std::vector<std::string_view>& pieces, std::uint64_t
         std::size_t consumed = 0;
         o.status = d.decode(piece, o.out, consumed);
         o.consumed += consumed;
-        if (o.status != data_decoder::status::more)
-            break;
+        if (o.status != data_decoder::status::more) break;
         EXPECT_EQ(consumed, piece.size()) << "`more` must consume every byte";
     }
     o.why = d.why();
@@ -82,10 +81,8 @@ void expect_rejected(std::string_view in, data_decoder::reason why, std::size_t 
 // True when every CR in `s` is followed by LF and every LF preceded by CR.
 bool only_crlf(std::string_view s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\r' && (i + 1 == s.size() || s[i + 1] != '\n'))
-            return false;
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
-            return false;
+        if (s[i] == '\r' && (i + 1 == s.size() || s[i + 1] != '\n')) return false;
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return false;
     }
     return true;
 }
@@ -204,8 +201,7 @@ TEST(smtp_data_decoder, size_limit_counts_the_message_not_the_terminator_or_stuf
 
 TEST(smtp_data_decoder, line_ends_count_toward_the_size_limit) {
     std::string empty_lines;
-    for (int i = 0; i < 50; ++i)
-        empty_lines += "\r\n";
+    for (int i = 0; i < 50; ++i) empty_lines += "\r\n";
     auto o = decode_every_way(empty_lines + ".\r\n", 20);
     EXPECT_EQ(o.status, data_decoder::status::rejected);
     EXPECT_EQ(o.why, data_decoder::reason::too_big);

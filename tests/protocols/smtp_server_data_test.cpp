@@ -158,8 +158,7 @@ TEST(smtp_server_data, a_nul_line_is_data) {
 
 TEST(smtp_server_data, oversize_message_is_refused_after_its_end) {
     std::string big;
-    for (int i = 0; i < 10; ++i)
-        big += "0123456789\r\n";
+    for (int i = 0; i < 10; ++i) big += "0123456789\r\n";
     big += ".\r\n";
     auto codec = make({.tls_active = true, .max_message_size = 64});
     EXPECT_TRUE(run_transcript(
@@ -207,19 +206,18 @@ TEST(smtp_server_data, provider_lost_just_before_the_end_marker) {
 }
 
 TEST(smtp_server_data, provider_lost_with_the_last_chunk) {
-    EXPECT_TRUE(run_transcript(
-        implicit_tls(), in_data() +
-                            script{fail_upstream_data(), feed_whole(message), expect_write(provider_lost_after_end)} +
-                            mail_from()));
+    EXPECT_TRUE(run_transcript(implicit_tls(), in_data() +
+                                                   script{fail_upstream_data(), feed_whole(message),
+                                                          expect_write(provider_lost_after_end)} +
+                                                   mail_from()));
 }
 
 TEST(smtp_server_data, provider_lost_before_the_verdict) {
-    EXPECT_TRUE(run_transcript(implicit_tls(),
-                               in_data() +
-                                   script{feed(message), expect_upstream_data(message),
-                                          expect_upstream_command_fails(""),
-                                          expect_write(provider_lost_after_end)} +
-                                   mail_from()));
+    EXPECT_TRUE(run_transcript(implicit_tls(), in_data() +
+                                                   script{feed(message), expect_upstream_data(message),
+                                                          expect_upstream_command_fails(""),
+                                                          expect_write(provider_lost_after_end)} +
+                                                   mail_from()));
 }
 
 TEST(smtp_server_data, provider_lost_at_data_or_rset) {

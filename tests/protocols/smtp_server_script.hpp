@@ -29,9 +29,9 @@ inline const std::string provider_lost =
     "451 4.4.1 Connection to the mail provider failed; nothing was sent, try again later\r\n";
 inline const std::string provider_lost_in_data =
     "451 4.4.1 Connection to the mail provider failed during DATA; message not sent, try again\r\n";
-inline const std::string provider_lost_after_end =
-    "451 4.4.1 Connection to the mail provider lost after the end of the message; it may have been delivered: try "
-    "again (a duplicate is possible)\r\n";
+inline const std::string provider_lost_after_end = "451 4.4.1 Connection to the mail provider lost after the "
+                                                   "end of the message; it may have been delivered: try "
+                                                   "again (a duplicate is possible)\r\n";
 inline const std::string smuggling_refused =
     "554 5.6.0 Message refused: bare CR or LF in the data (SMTP smuggling protection)\r\n";
 inline const std::string too_big = "552 5.3.4 Message size exceeds the fixed maximum message size\r\n";
@@ -57,10 +57,8 @@ struct ehlo_offers {
 inline std::string ehlo_reply(ehlo_offers o = {}) {
     std::string r = "250-gw.lan Hello [192.0.2.7]\r\n250-PIPELINING\r\n250-SIZE " + std::to_string(o.size) +
                     "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n";
-    if (o.starttls)
-        r += "250-STARTTLS\r\n";
-    if (o.auth)
-        r += "250-AUTH PLAIN LOGIN\r\n250-AUTH=PLAIN LOGIN\r\n";
+    if (o.starttls) r += "250-STARTTLS\r\n";
+    if (o.auth) r += "250-AUTH PLAIN LOGIN\r\n250-AUTH=PLAIN LOGIN\r\n";
     return r + "250 HELP\r\n";
 }
 
@@ -87,22 +85,16 @@ inline server_codec_factory make(setup s) {
     return make_server_codec<server>(std::move(o));
 }
 // Port 465 (implicit TLS).
-inline server_codec_factory implicit_tls() {
-    return make({.tls_active = true});
-}
+inline server_codec_factory implicit_tls() { return make({.tls_active = true}); }
 // Port 587 from a network where plaintext AUTH is refused.
-inline server_codec_factory starttls_port() {
-    return make({.starttls_offered = true});
-}
+inline server_codec_factory starttls_port() { return make({.starttls_offered = true}); }
 
 inline script operator+(script a, const script& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
 }
 
-inline script ehlo(ehlo_offers o = {}) {
-    return {feed("EHLO pc.lan\r\n"), expect_write(ehlo_reply(o))};
-}
+inline script ehlo(ehlo_offers o = {}) { return {feed("EHLO pc.lan\r\n"), expect_write(ehlo_reply(o))}; }
 
 // Greeting, EHLO and AUTH PLAIN as alice on the implicit TLS port; the provider offers `provider`.
 inline script logged_in(std::vector<std::string> provider = full_provider) {
@@ -124,9 +116,7 @@ inline script data_accepted() {
     return {feed("DATA\r\n"), expect_upstream_command("DATA\r\n", go_ahead), expect_write(go_ahead)};
 }
 // Logged in with an envelope and DATA accepted by the provider: the client may send its message.
-inline script in_data() {
-    return logged_in() + mail_from() + rcpt_to() + data_accepted();
-}
+inline script in_data() { return logged_in() + mail_from() + rcpt_to() + data_accepted(); }
 inline script quit() {
     return {feed("QUIT\r\n"), expect_write(goodbye), expect_close(session_errc::client_quit)};
 }

@@ -479,8 +479,7 @@ TEST(smtp_server, non_ascii_addresses_need_smtputf8) {
 
 TEST(smtp_server, at_most_100_recipients) {
     script s = logged_in() + mail_from();
-    for (int i = 0; i < 100; ++i)
-        s = s + rcpt_to("r" + std::to_string(i) + "@x");
+    for (int i = 0; i < 100; ++i) s = s + rcpt_to("r" + std::to_string(i) + "@x");
     // A refused recipient does not count.
     s = s + script{feed("RCPT TO:<r100@x>\r\n"), expect_write("452 4.5.3 Too many recipients\r\n"),
                    feed("RCPT TO:<r101@x>\r\n"), expect_write("452 4.5.3 Too many recipients\r\n")};
@@ -522,8 +521,7 @@ TEST(smtp_server, over_long_line_is_refused_and_skipped) {
 
 TEST(smtp_server, too_many_errors_close) {
     script s{expect_write(greeting)};
-    for (int i = 0; i < 19; ++i)
-        s = s + script{feed("XYZZY\r\n"), expect_write(unrecognized)};
+    for (int i = 0; i < 19; ++i) s = s + script{feed("XYZZY\r\n"), expect_write(unrecognized)};
     s = s + script{feed("XYZZY\r\n"),
                    expect_write(unrecognized + "421 4.7.0 Too many errors, closing connection\r\n"),
                    expect_close(session_errc::too_many_failures)};

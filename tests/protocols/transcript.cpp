@@ -10,8 +10,7 @@ namespace {
 
 std::string describe(const action_view& a, const protocols::upstream_codec& codec) {
     std::string out(a.kind);
-    if (a.kind == "write")
-        out += " \"" + escape_bytes(a.bytes) + "\"";
+    if (a.kind == "write") out += " \"" + escape_bytes(a.bytes) + "\"";
     if (a.kind == "failed") {
         out += " (error: " + codec.error().message() + ", diagnostics: \"" + codec.diagnostics() + "\")";
     }
@@ -20,12 +19,10 @@ std::string describe(const action_view& a, const protocols::upstream_codec& code
 
 int failed_part_count() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    if (info == nullptr)
-        return 0;
+    if (info == nullptr) return 0;
     int n = 0;
     for (int i = 0; i < info->result()->total_part_count(); ++i) {
-        if (info->result()->GetTestPartResult(i).failed())
-            ++n;
+        if (info->result()->GetTestPartResult(i).failed()) ++n;
     }
     return n;
 }
@@ -35,8 +32,7 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
     auto codec = make();
     auto expect_kind = [&](std::string_view want, const char* why) -> std::optional<std::string> {
         auto a = view_of(codec->next());
-        if (a.kind == want)
-            return std::nullopt;
+        if (a.kind == want) return std::nullopt;
         return "expected " + std::string(want) + why + ", got " + describe(a, *codec);
     };
 
@@ -68,25 +64,21 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
             break;
         }
         case step::kind::feed_eof:
-            if (auto err = expect_kind("read", " (before EOF)"))
-                return run_failure{i, *err};
+            if (auto err = expect_kind("read", " (before EOF)")) return run_failure{i, *err};
             codec->received({});
             break;
         case step::kind::expect_start_tls:
-            if (auto err = expect_kind("start_tls", ""))
-                return run_failure{i, *err};
+            if (auto err = expect_kind("start_tls", "")) return run_failure{i, *err};
             codec->tls_started();
             break;
         case step::kind::expect_done:
-            if (auto err = expect_kind("done", ""))
-                return run_failure{i, *err};
+            if (auto err = expect_kind("done", "")) return run_failure{i, *err};
             break;
         case step::kind::expect_close: {
             auto want = protocols::make_error_code(s.error);
             for (int repeat = 0; repeat < 2; ++repeat) {
                 const char* why = repeat == 0 ? "" : " again (close must be sticky)";
-                if (auto err = expect_kind("failed", why))
-                    return run_failure{i, *err};
+                if (auto err = expect_kind("failed", why)) return run_failure{i, *err};
             }
             if (codec->error() != want) {
                 return run_failure{i, "expected close with error \"" + want.message() + "\", got \"" +
@@ -99,9 +91,7 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
             }
             break;
         }
-        case step::kind::logout:
-            codec->logout();
-            break;
+        case step::kind::logout: codec->logout(); break;
         case step::kind::check:
             if (check_fails([&] { s.check_fn(*codec); }, i, m))
                 return run_failure{i, "check failed (see above)"};
@@ -113,65 +103,44 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
 
 } // namespace
 
-step expect_write(std::string bytes) {
-    return {.what = step::kind::expect_write, .bytes = std::move(bytes)};
-}
-step feed(std::string bytes) {
-    return {.what = step::kind::feed, .bytes = std::move(bytes)};
-}
-step feed_whole(std::string bytes) {
-    return {.what = step::kind::feed_whole, .bytes = std::move(bytes)};
-}
-step feed_eof() {
-    return {.what = step::kind::feed_eof};
-}
-step expect_start_tls() {
-    return {.what = step::kind::expect_start_tls};
-}
-step expect_done() {
-    return {.what = step::kind::expect_done};
-}
+step expect_write(std::string bytes) { return {.what = step::kind::expect_write, .bytes = std::move(bytes)}; }
+step feed(std::string bytes) { return {.what = step::kind::feed, .bytes = std::move(bytes)}; }
+step feed_whole(std::string bytes) { return {.what = step::kind::feed_whole, .bytes = std::move(bytes)}; }
+step feed_eof() { return {.what = step::kind::feed_eof}; }
+step expect_start_tls() { return {.what = step::kind::expect_start_tls}; }
+step expect_done() { return {.what = step::kind::expect_done}; }
 step expect_close(protocols::upstream_errc e, std::optional<std::string> diagnostics) {
     return {.what = step::kind::expect_close, .error = e, .diagnostics = std::move(diagnostics)};
 }
-step logout() {
-    return {.what = step::kind::logout};
-}
+step logout() { return {.what = step::kind::logout}; }
 
 bool run_transcript(const codec_factory& make, const std::vector<step>& script) {
     std::vector<step_outline> outline;
-    for (const auto& s : script)
-        outline.push_back({s.bytes, s.what == step::kind::feed});
+    for (const auto& s : script) outline.push_back({s.bytes, s.what == step::kind::feed});
     return run_in_every_mode(outline, [&](const delivery_mode& m) { return run_once(make, script, m); });
 }
 
 std::string delivery_mode::describe() const {
     switch (what) {
-    case kind::whole:
-        return "whole";
+    case kind::whole: return "whole";
     case kind::split:
         return "split (step " + std::to_string(split_step) + " at offset " + std::to_string(offset) + ")";
-    case kind::bytewise:
-        return "byte-by-byte";
+    case kind::bytewise: return "byte-by-byte";
     }
     return "?";
 }
 
 std::vector<std::string_view> pieces_of(std::string_view bytes, bool splittable, std::size_t index,
                                         const delivery_mode& m) {
-    if (!splittable || bytes.size() < 2)
-        return {bytes};
+    if (!splittable || bytes.size() < 2) return {bytes};
     switch (m.what) {
-    case delivery_mode::kind::whole:
-        return {bytes};
+    case delivery_mode::kind::whole: return {bytes};
     case delivery_mode::kind::split:
-        if (index != m.split_step)
-            return {bytes};
+        if (index != m.split_step) return {bytes};
         return {bytes.substr(0, m.offset), bytes.substr(m.offset)};
     case delivery_mode::kind::bytewise: {
         std::vector<std::string_view> out;
-        for (std::size_t i = 0; i < bytes.size(); ++i)
-            out.push_back(bytes.substr(i, 1));
+        for (std::size_t i = 0; i < bytes.size(); ++i) out.push_back(bytes.substr(i, 1));
         return out;
     }
     }
@@ -182,8 +151,7 @@ bool run_in_every_mode(const std::vector<step_outline>& outline,
                        const std::function<std::optional<run_failure>(const delivery_mode&)>& run_once) {
     std::vector<delivery_mode> modes{{delivery_mode::kind::whole}};
     for (std::size_t i = 0; i < outline.size(); ++i) {
-        if (!outline[i].splittable)
-            continue;
+        if (!outline[i].splittable) continue;
         for (std::size_t offset = 1; offset < outline[i].bytes.size(); ++offset)
             modes.push_back({delivery_mode::kind::split, i, offset});
     }
@@ -213,18 +181,10 @@ std::string escape_bytes(std::string_view bytes) {
     std::string out;
     for (unsigned char c : bytes) {
         switch (c) {
-        case '\r':
-            out += "\\r";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '"':
-            out += "\\\"";
-            break;
+        case '\r': out += "\\r"; break;
+        case '\n': out += "\\n"; break;
+        case '\\': out += "\\\\"; break;
+        case '"': out += "\\\""; break;
         default:
             if (c >= 0x20 && c < 0x7f) {
                 out += static_cast<char>(c);

@@ -105,5 +105,4 @@ bool run_in_every_mode(const std::vector<step_outline>& outline,
 // Runs a `check` step's callback; true when it added gtest failures.
 bool check_fails(const std::function<void()>& fn, std::size_t index, const delivery_mode& m);
 
-
 } // namespace mailgate::test

@@ -26,8 +26,7 @@ template <class Codec, class... Extra> codec_factory make(upstream_limits limits
 
 std::string repeat_lines(const std::string& prefix, int n) {
     std::string out;
-    for (int i = 0; i < n; ++i)
-        out += prefix + std::to_string(i) + "\r\n";
+    for (int i = 0; i < n; ++i) out += prefix + std::to_string(i) + "\r\n";
     return out;
 }
 

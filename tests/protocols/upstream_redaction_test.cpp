@@ -232,24 +232,25 @@ void expect_bearer_redacted(const std::function<std::unique_ptr<upstream_codec>(
         auto factory = [&make, c = b.credentials] { return make(c); };
         expect_redacted(factory, login(b), refusal, forms, forms, upstream_errc::token_rejected);
         const std::string report = base64_encode(R"({"status":"401","token":")" + token + "\"}");
-        EXPECT_TRUE(run_transcript(factory, login(b) + steps{feed(continuation + report + "\r\n"),
-                                                             expect_write(b.error_answer),
-                                                             feed(refusal + "bad token " + token + "\r\n"),
-                                                             expect_close(upstream_errc::token_rejected),
-                                                             no_run_of(token), no_leak(forms),
-                                                             check<upstream_codec>([](upstream_codec& c) {
-                                                                 EXPECT_NE(c.diagnostics().find(
-                                                                               R"("status":"401")"),
-                                                                           std::string::npos);
-                                                             })}));
+        EXPECT_TRUE(run_transcript(
+            factory, login(b) + steps{feed(continuation + report + "\r\n"), expect_write(b.error_answer),
+                                      feed(refusal + "bad token " + token + "\r\n"),
+                                      expect_close(upstream_errc::token_rejected), no_run_of(token),
+                                      no_leak(forms), check<upstream_codec>([](upstream_codec& c) {
+                                          EXPECT_NE(c.diagnostics().find(R"("status":"401")"),
+                                                    std::string::npos);
+                                      })}));
     }
 }
 
 TEST(upstream_redaction, pop3_bearer_token) {
     expect_bearer_redacted(
-        [](upstream_credentials c) { return std::make_unique<pop3::client>(upstream_tls::implicit, std::move(c)); },
+        [](upstream_credentials c) {
+            return std::make_unique<pop3::client>(upstream_tls::implicit, std::move(c));
+        },
         [](const bearer_case& b) {
-            return steps{feed("+OK\r\n"), expect_write("CAPA\r\n"), feed("+OK\r\nSASL XOAUTH2 OAUTHBEARER\r\n.\r\n"),
+            return steps{feed("+OK\r\n"), expect_write("CAPA\r\n"),
+                         feed("+OK\r\nSASL XOAUTH2 OAUTHBEARER\r\n.\r\n"),
                          expect_write("AUTH " + b.mechanism + " " + b.payload + "\r\n")};
         },
         "-ERR [AUTH] ", "+ ");
@@ -257,7 +258,9 @@ TEST(upstream_redaction, pop3_bearer_token) {
 
 TEST(upstream_redaction, imap_bearer_token) {
     expect_bearer_redacted(
-        [](upstream_credentials c) { return std::make_unique<imap::client>(upstream_tls::implicit, std::move(c)); },
+        [](upstream_credentials c) {
+            return std::make_unique<imap::client>(upstream_tls::implicit, std::move(c));
+        },
         [](const bearer_case& b) {
             return steps{feed("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 AUTH=OAUTHBEARER] hi\r\n"),
                          expect_write("a1 AUTHENTICATE " + b.mechanism + "\r\n"), feed("+\r\n"),
@@ -297,8 +300,7 @@ TEST(redact_secrets, is_linear_enough_for_a_full_line_of_echo) {
     // 64 KiB of the form repeated: one run, one "***".
     std::string form(300, 'q');
     std::string text;
-    while (text.size() < 64 * 1024)
-        text += form;
+    while (text.size() < 64 * 1024) text += form;
     EXPECT_EQ(redact_secrets("<" + text + ">", secret_strings{form}), "<***>");
 }
 

@@ -24,13 +24,14 @@ new_account sample(std::string name = "office", std::string local = "scanner") {
     a.remote_user = "office@example.com";
     a.remote_secret = "remote-app-password";
     a.provider = "custom";
-    a.endpoints = {*domain::parse_upstream_url("imaps://imap.example.com"), *domain::parse_upstream_url("smtps://smtp.example.com")};
+    a.endpoints = {*domain::parse_upstream_url("imaps://imap.example.com"),
+                   *domain::parse_upstream_url("smtps://smtp.example.com")};
     a.senders = {"office@example.com", "scans@example.com"};
     return a;
 }
 
 unsigned mode_of(const std::filesystem::path& p) {
-    struct stat st{};
+    struct stat st {};
     ::stat(p.c_str(), &st);
     return st.st_mode & 07777;
 }
@@ -53,7 +54,8 @@ TEST(account_repository, create_find_list_and_secret_round_trip) {
     ASSERT_TRUE(created) << created.error().message;
     EXPECT_EQ(created->name, "office");
     EXPECT_EQ(created->endpoints.size(), 2u);
-    EXPECT_EQ(created->endpoints.at(domain::mail_protocol::imap).endpoint.url(), "imaps://imap.example.com:993");
+    EXPECT_EQ(created->endpoints.at(domain::mail_protocol::imap).endpoint.url(),
+              "imaps://imap.example.com:993");
     EXPECT_EQ(created->senders, (std::vector<std::string>{"office@example.com", "scans@example.com"}));
     EXPECT_EQ(repo.remote_secret(*created), "remote-app-password");
     EXPECT_EQ(repo.list().size(), 1u);

@@ -32,7 +32,8 @@ std::string error_of(std::vector<std::string> args) {
 struct temp_file {
     std::filesystem::path path;
     explicit temp_file(const std::string& text)
-        : path(std::filesystem::temp_directory_path() / ("mailgate-config-" + std::to_string(::getpid()) + ".conf")) {
+        : path(std::filesystem::temp_directory_path() /
+               ("mailgate-config-" + std::to_string(::getpid()) + ".conf")) {
         std::ofstream(path) << text;
     }
     ~temp_file() { std::filesystem::remove(path); }
@@ -88,7 +89,8 @@ TEST(config, ini_file_with_flags_winning) {
 TEST(config, errors_name_the_key) {
     EXPECT_NE(error_of({"--listen.smtps", "localhost"}).find("listen.smtps"), std::string::npos);
     EXPECT_NE(error_of({"--tls.min_version", "1.4"}).find("tls.min_version"), std::string::npos);
-    EXPECT_NE(error_of({"--access.plaintext_auth", "10.0.0.0/99"}).find("access.plaintext_auth"), std::string::npos);
+    EXPECT_NE(error_of({"--access.plaintext_auth", "10.0.0.0/99"}).find("access.plaintext_auth"),
+              std::string::npos);
     EXPECT_NE(error_of({"--log.level", "chatty"}).find("log.level"), std::string::npos);
     EXPECT_NE(error_of({"--tls.cert", "/x.pem"}).find("tls.key"), std::string::npos);
     EXPECT_NE(error_of({"--upstream.timeout", "0"}).find("upstream.timeout"), std::string::npos);

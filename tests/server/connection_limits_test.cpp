@@ -8,7 +8,9 @@
 using namespace mailgate::net;
 
 TEST(connection_limits, caps_per_address_total_and_prelogin) {
-    connection_limits limits({.sessions = 5, .sessions_per_address = 2, .prelogin_sessions = 3,
+    connection_limits limits({.sessions = 5,
+                              .sessions_per_address = 2,
+                              .prelogin_sessions = 3,
                               .login_deadline = std::chrono::seconds(60)});
     cap_reached why{};
     std::vector<connection_slot> slots;
@@ -33,7 +35,9 @@ TEST(connection_limits, caps_per_address_total_and_prelogin) {
 }
 
 TEST(connection_limits, step_limit_keeps_to_the_login_deadline_until_login) {
-    connection_limits limits({.sessions = 5, .sessions_per_address = 5, .prelogin_sessions = 5,
+    connection_limits limits({.sessions = 5,
+                              .sessions_per_address = 5,
+                              .prelogin_sessions = 5,
                               .login_deadline = std::chrono::seconds(10)});
     cap_reached why{};
     auto slot = limits.admit("192.0.2.1", why);
@@ -47,7 +51,9 @@ TEST(connection_limits, step_limit_keeps_to_the_login_deadline_until_login) {
 }
 
 TEST(connection_limits, slots_are_numbered_and_shutdown_hears_when_the_last_one_goes) {
-    connection_limits limits({.sessions = 5, .sessions_per_address = 5, .prelogin_sessions = 5,
+    connection_limits limits({.sessions = 5,
+                              .sessions_per_address = 5,
+                              .prelogin_sessions = 5,
                               .login_deadline = std::chrono::seconds(60)});
     int drained = 0;
     limits.when_drained([&] { ++drained; });

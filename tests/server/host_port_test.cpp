@@ -23,8 +23,8 @@ TEST(host_port, ipv6_in_brackets) {
 }
 
 TEST(host_port, rejects_malformed) {
-    for (const char* bad : {"", "127.0.0.1", ":1110", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "::1:1143",
-                            "[::1]1143", "[::1]:", "host:12ab"})
+    for (const char* bad : {"", "127.0.0.1", ":1110", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+                            "::1:1143", "[::1]1143", "[::1]:", "host:12ab"})
         EXPECT_FALSE(parse_host_port(bad)) << bad;
 }
 

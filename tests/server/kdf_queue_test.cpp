@@ -26,8 +26,8 @@ struct run_log {
     std::thread::id resumed_on;
 };
 
-void check(asio::io_context& io, kdf_queue& q, run_log& log, std::string name, std::string key, std::string client,
-           std::string password) {
+void check(asio::io_context& io, kdf_queue& q, run_log& log, std::string name, std::string key,
+           std::string client, std::string password) {
     asio::co_spawn(
         io,
         [&q, &log, name, key, client, password]() -> asio::awaitable<void> {
@@ -48,7 +48,8 @@ TEST(kdf_queue, identical_checks_share_one_run_and_resume_on_the_caller) {
     check(io, q, log, "wrong", "k2", "192.0.2.1", "wrong");
     io.run();
     ASSERT_EQ(log.done.size(), 21u);
-    for (auto& [name, v] : log.done) EXPECT_EQ(v, name == "same" ? kdf_verdict::match : kdf_verdict::mismatch);
+    for (auto& [name, v] : log.done)
+        EXPECT_EQ(v, name == "same" ? kdf_verdict::match : kdf_verdict::mismatch);
     EXPECT_EQ(q.runs(), 2u);
     EXPECT_EQ(log.resumed_on, std::this_thread::get_id());
 }

@@ -12,8 +12,11 @@ using std::chrono::milliseconds;
 namespace {
 
 throttle_policy policy() {
-    return {.free_failures = 3, .max_failures = 6, .window = std::chrono::seconds(60),
-            .first_delay = milliseconds(1000), .max_delay = milliseconds(4000)};
+    return {.free_failures = 3,
+            .max_failures = 6,
+            .window = std::chrono::seconds(60),
+            .first_delay = milliseconds(1000),
+            .max_delay = milliseconds(4000)};
 }
 
 void fail(login_throttle& t, const char* address, const char* user) {
@@ -108,7 +111,8 @@ TEST(login_throttle, memory_is_bounded_under_a_flood_of_addresses) {
     auto p = policy();
     p.max_tracked = 100;
     login_throttle t(p);
-    for (int i = 0; i < 1000; ++i) fail(t, ("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250)).c_str(), "u");
+    for (int i = 0; i < 1000; ++i)
+        fail(t, ("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250)).c_str(), "u");
     EXPECT_LE(t.tracked_addresses(), 100u);
     EXPECT_GT(t.tracked_addresses(), 0u);
 }

@@ -70,8 +70,7 @@ query_t query_of(const std::string& url) {
         EXPECT_FALSE(q.raw.contains(key)) << "repeated " << key;
         q.decoded[decode(key)] = decode(value);
         q.raw[key] = std::move(value);
-        if (amp == std::string_view::npos)
-            break;
+        if (amp == std::string_view::npos) break;
         rest.remove_prefix(amp + 1);
     }
     return q;

@@ -26,9 +26,7 @@ oauth_client valid_custom() {
     return c;
 }
 
-bool contains(const std::string& text, std::string_view part) {
-    return text.find(part) != std::string::npos;
-}
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 } // namespace
 
@@ -264,6 +262,5 @@ TEST(oauth_client, names_and_checklists) {
     EXPECT_EQ(preset_names(), (std::vector<std::string>{"google", "microsoft", "custom"}));
     EXPECT_EQ(to_string(sasl_mechanism::xoauth2), "xoauth2");
     EXPECT_EQ(to_string(sasl_mechanism::oauthbearer), "oauthbearer");
-    for (const auto& p : preset_names())
-        EXPECT_FALSE(registration_checklist(p).empty()) << p;
+    for (const auto& p : preset_names()) EXPECT_FALSE(registration_checklist(p).empty()) << p;
 }

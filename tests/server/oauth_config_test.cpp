@@ -34,9 +34,7 @@ std::string error_of(const std::string& text) {
     return "no error";
 }
 
-bool contains(const std::string& text, std::string_view part) {
-    return text.find(part) != std::string::npos;
-}
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 } // namespace
 
@@ -78,8 +76,7 @@ TEST(oauth_config, several_sections_and_no_section) {
     EXPECT_EQ(c.listen.at("smtp").to_string(), "0.0.0.0:587"); // other sections still apply
     const domain::oauth_client* gmail = nullptr;
     const domain::oauth_client* own = nullptr;
-    for (const auto& o : c.oauth_clients)
-        (o.name == "gmail" ? gmail : own) = &o;
+    for (const auto& o : c.oauth_clients) (o.name == "gmail" ? gmail : own) = &o;
     ASSERT_TRUE(gmail && own);
     EXPECT_EQ(gmail->token_url, "https://oauth2.googleapis.com/token");
     EXPECT_EQ(gmail->client_secret, "g-secret");

@@ -93,9 +93,7 @@ std::string all_bytes_of(const std::filesystem::path& dir) {
     return out;
 }
 
-bool contains(const std::string& text, std::string_view part) {
-    return text.find(part) != std::string::npos;
-}
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
 } // namespace
 
@@ -121,8 +119,7 @@ TEST(oauth_repository, save_list_and_read_a_client) {
     ASSERT_EQ(listed.size(), 2u);
     EXPECT_EQ(listed[0].name, "corp"); // by name
     EXPECT_EQ(listed[1].name, "public");
-    for (const auto& l : listed)
-        EXPECT_FALSE(contains(l.client_secret, client_secret)) << l.name;
+    for (const auto& l : listed) EXPECT_FALSE(contains(l.client_secret, client_secret)) << l.name;
     EXPECT_EQ(listed[0].client_secret, "(set)"); // the listing says a secret exists, never what it is
     EXPECT_EQ(listed[1].client_secret, "");
     EXPECT_EQ(listed[1].mechanism, domain::sasl_mechanism::oauthbearer);

@@ -14,9 +14,7 @@ using store::oauth_state;
 
 namespace {
 
-http_response reply(int status, std::string body) {
-    return {status, std::move(body)};
-}
+http_response reply(int status, std::string body) { return {status, std::move(body)}; }
 
 token_grant grant_of(const token_outcome& o) {
     if (auto* f = std::get_if<token_failure>(&o)) {
@@ -52,10 +50,8 @@ device_authorization device_of(const std::variant<device_authorization, token_fa
 
 std::string base64url(std::string_view bytes) {
     auto out = protocols::base64_encode(bytes);
-    while (!out.empty() && out.back() == '=')
-        out.pop_back();
-    for (auto& c : out)
-        c = c == '+' ? '-' : c == '/' ? '_' : c;
+    while (!out.empty() && out.back() == '=') out.pop_back();
+    for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
     return out;
 }
 
@@ -66,15 +62,13 @@ std::string id_token(std::string_view claims_json) {
 
 std::string value_of(const form_fields& f, std::string_view key) {
     for (const auto& [k, v] : f)
-        if (k == key)
-            return v;
+        if (k == key) return v;
     return "(absent)";
 }
 
 bool has(const form_fields& f, std::string_view key) {
     for (const auto& [k, v] : f)
-        if (k == key)
-            return true;
+        if (k == key) return true;
     return false;
 }
 
@@ -140,10 +134,9 @@ TEST(oauth_token_endpoint, expires_in_as_a_huge_double_is_clamped_to_the_maximum
     // ([conv.fpint]); on x86-64 it yields INT64_MIN, clamped to 1 second, so the token is refreshed at once.
     auto huge = grant_of(parse_token_reply(reply(200, R"({"access_token":"a","expires_in":1e300})")));
     if (huge.expires_in != std::int64_t(365) * 24 * 3600)
-        FAIL()
-            << "server/oauth/token_endpoint.cpp number_of(): static_cast<int64_t>(double) of an "
-               "out-of-range expires_in (1e300) is undefined behaviour; got expires_in="
-            << huge.expires_in;
+        FAIL() << "server/oauth/token_endpoint.cpp number_of(): static_cast<int64_t>(double) of an "
+                  "out-of-range expires_in (1e300) is undefined behaviour; got expires_in="
+               << huge.expires_in;
 }
 
 TEST(oauth_token_endpoint, refresh_token_absent_means_no_rotation) {
@@ -210,10 +203,9 @@ TEST(oauth_token_endpoint, token_type_is_case_insensitive) {
     // RFC 6749 §5.1: "The value is case insensitive."
     auto o = parse_token_reply(reply(200, R"({"access_token":"a","token_type":"BEARER"})"));
     if (!std::holds_alternative<token_grant>(o))
-        FAIL()
-            << "server/oauth/token_endpoint.cpp parse_token_reply() compares token_type with \"Bearer\" "
-               "and \"bearer\" only; RFC 6749 §5.1 says it is case insensitive, so \"BEARER\" becomes "
-            << std::get<token_failure>(o).summary();
+        FAIL() << "server/oauth/token_endpoint.cpp parse_token_reply() compares token_type with \"Bearer\" "
+                  "and \"bearer\" only; RFC 6749 §5.1 says it is case insensitive, so \"BEARER\" becomes "
+               << std::get<token_failure>(o).summary();
 }
 
 TEST(oauth_token_endpoint, other_token_types_are_a_config_error) {
@@ -243,16 +235,14 @@ TEST(oauth_token_endpoint, a_token_reply_with_many_extra_members_still_parses) {
     // Measured: an array of 255 zeros (a 538-byte body) or an object of 290 one-digit members already
     // overflows it; a realistic 6 KB Microsoft reply (long token strings) fits.
     std::string body = R"({"access_token":"a","token_type":"Bearer","expires_in":3600,"ext":[)";
-    for (int i = 0; i < 300; ++i)
-        body += i ? ",0" : "0";
+    for (int i = 0; i < 300; ++i) body += i ? ",0" : "0";
     body += "]}";
     auto o = parse_token_reply(reply(200, body));
     if (auto* f = std::get_if<token_failure>(&o))
-        FAIL()
-            << "server/oauth/token_endpoint.cpp with_json(): the fixed arena (body.size()*4+4096, "
-               "null upstream) overflows on a valid 200 reply holding a 300-element array, which is then "
-               "read as "
-            << f->summary();
+        FAIL() << "server/oauth/token_endpoint.cpp with_json(): the fixed arena (body.size()*4+4096, "
+                  "null upstream) overflows on a valid 200 reply holding a 300-element array, which is then "
+                  "read as "
+               << f->summary();
     EXPECT_EQ(std::get<token_grant>(o).access_token, "a");
 }
 

@@ -26,8 +26,9 @@ TEST(password_hasher, salt_is_per_hash_and_parameters_travel) {
 }
 
 TEST(password_hasher, malformed_or_absurd_hashes_never_verify) {
-    for (const char* bad : {"", "plain", "$scrypt$ln=17,r=8,p=1$", "$scrypt$ln=17,r=8,p=1$AAAA$AAAA",
-                            "$scrypt$ln=40,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                            "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"})
+    for (const char* bad :
+         {"", "plain", "$scrypt$ln=17,r=8,p=1$", "$scrypt$ln=17,r=8,p=1$AAAA$AAAA",
+          "$scrypt$ln=40,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+          "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"})
         EXPECT_FALSE(password_hasher::verify("pw", bad)) << bad;
 }

@@ -16,8 +16,14 @@ using namespace mailgate::store;
 TEST(store_service, authenticates_off_the_io_thread) {
     temp_dir tmp;
     account_repository repo(tmp.data(), password_hasher({.log2_n = 10, .r = 8, .p = 1}));
-    new_account a{"office", "scanner", "local-pw", "r@example.com", "secret", "custom",
-                  {*domain::parse_upstream_url("imaps://imap.example.com")}, {}};
+    new_account a{"office",
+                  "scanner",
+                  "local-pw",
+                  "r@example.com",
+                  "secret",
+                  "custom",
+                  {*domain::parse_upstream_url("imaps://imap.example.com")},
+                  {}};
     ASSERT_TRUE(repo.create(a));
     boost::asio::thread_pool pool(1);
     store_service service(repo, pool);
@@ -31,9 +37,11 @@ TEST(store_service, authenticates_off_the_io_thread) {
             EXPECT_TRUE(first.record && first.record->name == "office");
             EXPECT_TRUE(first.known_user);
             results.push_back(first.verdict);
-            results.push_back((co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).verdict); // cached
+            results.push_back(
+                (co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).verdict); // cached
             results.push_back((co_await service.authenticate("scanner", "wrong", "192.0.2.1")).verdict);
-            results.push_back((co_await service.authenticate("scanner", "wrong", "192.0.2.2")).verdict); // known bad
+            results.push_back(
+                (co_await service.authenticate("scanner", "wrong", "192.0.2.2")).verdict); // known bad
             auto ghost = co_await service.authenticate("ghost", "local-pw", "192.0.2.1");
             EXPECT_FALSE(ghost.known_user);
             results.push_back(ghost.verdict);
