@@ -62,6 +62,17 @@ def add_failure_accounts(data_dir, rig, protocol, scheme, port_name, user="alice
                 f"--{protocol}", f"{scheme}://{rig.host}:{free_port()}")
 
 
+def read_line(sock):
+    """One reply line (through CRLF) from a socket, or what came before the peer closed."""
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def read_ports_file(path):
     """{name: port} from the file `mailgate serve --print-ports` writes ("NAME HOST:PORT" lines)."""
     ports = {}

@@ -10,17 +10,7 @@ import tempfile
 import time
 import unittest
 
-from gateway import Gateway, MAILGATE_BIN, check_no_sanitizer_report, read_ports_file
-
-
-def read_line(sock):
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
+from gateway import Gateway, MAILGATE_BIN, check_no_sanitizer_report, read_line, read_ports_file
 
 
 def admin_status(port, host_header, path="/healthz"):

@@ -10,17 +10,7 @@ import time
 import tempfile
 import unittest
 
-from gateway import Gateway, MAILGATE_BIN
-
-
-def read_line(sock):
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
+from gateway import Gateway, MAILGATE_BIN, read_line
 
 
 class Serve(unittest.TestCase):
