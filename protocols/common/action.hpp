@@ -3,8 +3,11 @@
 // plus the steps of its own family, which only the session that owns the codec can take.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace mailgate::protocols {
 
@@ -45,6 +48,20 @@ struct transaction_step {
     std::string_view bytes{}; // command and data only; valid until the next call into the codec
 };
 
+// ---- POP3 served by the gateway itself from a snapshot of an IMAP folder (pop3/maildrop.hpp): RFC 1939 §5
+// TRANSACTION and §6 UPDATE, the provider side belonging to the session
+struct maildrop_step {
+    enum class kind {
+        retrieve, // stream message `index` in with message_bytes(), then message_end() or message_failed();
+                  // asked again after each chunk's output is written, until the message is finished
+        commit,   // QUIT after DELE: delete `deleted` at the provider, report with commit_result()
+    };
+    kind what;
+    std::size_t index = 0;                  // retrieve: 0-based, in the snapshot's order
+    std::optional<std::size_t> top_lines{}; // retrieve: TOP's body line count; none for RETR (the whole)
+    std::vector<std::size_t> deleted{};     // commit: 0-based, ascending, never empty
+};
+
 // ---- Provider sessions (the client codecs facing providers)
 enum class client_step {
     done,   // the codec reached its goal (logged in, a reply arrived, logged out)
@@ -56,6 +73,7 @@ template <class... Steps> using action = std::variant<read_input, write_output, 
 
 using pre_login_action = action<session_step, relay_bytes>;       // POP3, IMAP server codecs
 using submission_action = action<session_step, transaction_step>; // SMTP server codec
+using maildrop_action = action<session_step, maildrop_step>;      // POP3 maildrop codec
 using client_action = action<client_step>;                        // every client codec
 
 } // namespace mailgate::protocols

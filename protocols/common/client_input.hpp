@@ -25,6 +25,7 @@ public:
     std::string take_pipelined();
 
     line_buffer& lines() { return lines_; }
+    const line_buffer& lines() const { return lines_; }
 
 private:
     line_buffer lines_;

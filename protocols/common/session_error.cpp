@@ -17,6 +17,8 @@ public:
         case session_errc::too_many_failures: return "too many failed logins";
         case session_errc::garbage: return "client sent bytes that are not the protocol";
         case session_errc::tls_on_plaintext: return "client started TLS on the plaintext port";
+        case session_errc::upstream_failed: return "the mail provider failed during the session";
+        case session_errc::internal_error: return "internal error: the gateway's data breaks the protocol";
         }
         return "unknown session error";
     }

@@ -13,6 +13,8 @@ enum class session_errc {
     too_many_failures, // repeated failed logins
     garbage,           // bytes that are not the protocol (binary, NUL, bare LF)
     tls_on_plaintext,  // a TLS ClientHello on a plaintext port
+    upstream_failed,   // the provider broke while the gateway served the client itself (POP3 maildrop)
+    internal_error,    // the gateway's own data breaks the protocol (a maildrop UIDL outside RFC 1939 §7)
 };
 
 const std::error_category& session_category() noexcept;

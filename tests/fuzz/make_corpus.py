@@ -14,13 +14,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def seed(setup, steps):
     """setup: control bytes used first; steps in order of use: ("r", bytes) a read, ("a", n) an answer,
-    ("t", bytes) text taken from the front with its length from the back (live_source::take_text)."""
+    ("t", bytes) text taken from the front with its length from the back (live_source::take_text), ("m", bytes)
+    the same with a two-byte length (ConsumeIntegralInRange up to 1024: the POP3 maildrop's messages)."""
     front = b""
     used = list(setup)
     for kind, value in steps:
         if kind == "t":
             front += value.encode("latin-1")
             used.append(len(value))
+        elif kind == "m":
+            front += value.encode("latin-1")
+            used += [len(value) >> 8, len(value) & 0xFF]
         elif kind == "r":
             data = value.encode("latin-1") if isinstance(value, str) else value
             while data:  # reads over 127 bytes are split
@@ -66,6 +70,30 @@ corpora["pop3_server"] = {
                      "AUTH PLAIN =\r\n", "USER a\r\n", "PASS c\r\n") + [a(1)]),
     "long_line": seed([4 | 32], lines("USER " + "x" * 40 + "\r\n", "QUIT\r\n")),
     "tls_hello": seed([0], [r(b"\x16\x03\x01\x00\x05hello")]),
+}
+
+# ---- POP3 maildrop: setup bits 1|2 message count, 4 short lines, 8 an invalid UIDL, 16 the first size off by
+# one; then the chunking (0 whole, n: chunks of 1..n bytes); then each message's text (length in two bytes).
+# Answers: at a message's first retrieve (& 7 == 7 fails, after (next answer) % (length + 1) bytes); commit & 1
+# (0 ok).
+def maildrop(bits, chunking, texts, steps):
+    return seed([bits, chunking], [("m", text) for text in texts] + steps)
+
+
+corpora["pop3_maildrop"] = {
+    "retr_top_dele_quit": maildrop(3, 5, ["Subject: a\r\n\r\n.dot\r\nbody\r\n", "A: b\n\nline\rbare cr\n",
+                                          "no final line end"],
+                                   lines("CAPA\r\nSTAT\r\nLIST\r\nUIDL\r\n", "RETR 1\r\n") + [a(0)]
+                                   + [r("TOP 2 1\r\n"), a(0)] + lines("DELE 1\r\n", "RSET\r\n", "DELE 3\r\n")
+                                   + [r("QUIT\r\n"), a(0)]),
+    "provider_fails": maildrop(1, 3, ["Subject: x\r\n\r\nhello\r\n"], [r("RETR 1\r\nSTAT\r\n"), a(7), a(10)]),
+    "fails_before_bytes": maildrop(1, 0, ["Subject: x\r\n\r\nhello\r\n"], [r("TOP 1 0\r\n"), a(7), a(0)]),
+    "commit_fails": maildrop(2, 0, ["a\r\n", "b\r\n"], [r("DELE 1\r\nDELE 2\r\nQUIT\r\n"), a(1)]),
+    "bad_arguments": maildrop(1, 0, ["x"], lines("RETR 0\r\n", "TOP 1\r\n", "LIST 1 2\r\n", "STAT \r\n",
+                                                 "USER a\r\n", "XYZ\r\n", "DELE 1\r\n")),
+    "short_lines": maildrop(4 | 1, 1, ["x\r\n"], lines("LIST 1\r\n", "UIDL 1 2 3 4 5 6 7 8 9\r\n")),
+    "size_off": maildrop(16 | 1, 2, ["line\nline\n"], [r("RETR 1\r\n"), a(0), r("QUIT\r\n")]),
+    "bad_uidl": maildrop(8 | 1, 0, ["x"], lines("STAT\r\n")),
 }
 
 # ---- IMAP server: setup bits as POP3 (32: small max_command). Answer: outcome % 4, provider capability list

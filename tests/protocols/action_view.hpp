@@ -12,7 +12,7 @@ struct action_view {
     std::string_view
         kind; // "read", "write", "start_tls", "authenticate", "relay", "close", "done", "failed",
               // "select_account", "upstream_command", "upstream_data", "upstream_verdict",
-              // "upstream_abort"
+              // "upstream_abort", "retrieve", "commit"
     std::string_view bytes{};
     protocols::read_deadline deadline = protocols::read_deadline::command; // for "read"
 };
@@ -37,6 +37,9 @@ inline action_view view_of(const protocols::transaction_step& t) {
     case kind::abort: return {"upstream_abort"};
     }
     return {"?"};
+}
+inline action_view view_of(const protocols::maildrop_step& m) {
+    return {m.what == protocols::maildrop_step::kind::retrieve ? "retrieve" : "commit"};
 }
 template <class... Steps> action_view view_of(const protocols::action<Steps...>& a) {
     return std::visit([](const auto& x) { return view_of(x); }, a);
