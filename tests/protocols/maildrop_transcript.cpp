@@ -68,19 +68,11 @@ std::optional<run_failure> run_once(const std::vector<protocols::pop3::maildrop_
             break;
         }
         case step::kind::feed:
-        case step::kind::feed_whole: {
-            std::size_t delivered = 0;
-            for (auto piece : pieces_of(s.bytes, s.what == step::kind::feed, i, m)) {
-                if (auto err = expect_kind("read", "")) {
-                    return run_failure{i, *err + " before delivering byte offset " +
-                                              std::to_string(delivered) + " of \"" + escape_bytes(s.bytes) +
-                                              "\""};
-                }
-                codec.received(piece);
-                delivered += piece.size();
-            }
+        case step::kind::feed_whole:
+            if (auto err = feed_in_pieces(s.bytes, s.what == step::kind::feed, i, m, expect_kind,
+                                          [&](std::string_view piece) { codec.received(piece); }))
+                return run_failure{i, *err};
             break;
-        }
         case step::kind::feed_eof:
             if (auto err = expect_kind("read", " (before EOF)")) return run_failure{i, *err};
             codec.received({});
@@ -139,15 +131,9 @@ std::optional<run_failure> run_once(const std::vector<protocols::pop3::maildrop_
             break;
         }
         case step::kind::expect_close: {
-            auto want = protocols::make_error_code(s.error);
-            for (int repeat = 0; repeat < 2; ++repeat) {
-                if (auto err = expect_kind("close", repeat == 0 ? "" : " again (close must be sticky)"))
-                    return run_failure{i, *err};
-            }
-            if (codec.error() != want) {
-                return run_failure{i, "expected close with error \"" + want.message() + "\", got \"" +
-                                          codec.error().message() + "\""};
-            }
+            if (auto err = expect_sticky(expect_kind, "close")) return run_failure{i, *err};
+            if (auto err = wrong_close_error(codec.error(), protocols::make_error_code(s.error)))
+                return run_failure{i, *err};
             break;
         }
         case step::kind::check:

@@ -103,18 +103,15 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
         }
         case step::kind::feed:
         case step::kind::feed_whole: {
-            std::size_t delivered = 0;
-            for (auto piece : pieces_of(s.bytes, s.what == step::kind::feed, i, m)) {
-                // DATA in flight may be cut into chunks between the pieces: collected, not settled.
+            // DATA in flight may be cut into chunks between the pieces: collected, not settled.
+            auto read_next = [&](std::string_view, const char*) -> std::optional<std::string> {
                 action a = next_action();
-                if (a.kind != "read") {
-                    return run_failure{i, "expected read, got " + describe(a, *codec) +
-                                              " before delivering byte offset " + std::to_string(delivered) +
-                                              " of \"" + escape_bytes(s.bytes) + "\""};
-                }
-                c.received(piece);
-                delivered += piece.size();
-            }
+                if (a.kind == "read") return std::nullopt;
+                return "expected read, got " + describe(a, *codec);
+            };
+            if (auto err = feed_in_pieces(s.bytes, s.what == step::kind::feed, i, m, read_next,
+                                          [&](std::string_view piece) { c.received(piece); }))
+                return run_failure{i, *err};
             break;
         }
         case step::kind::feed_eof:
@@ -137,10 +134,7 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
                 return run_failure{i, "the password must be forgotten once the login outcome is known"};
             break;
         case step::kind::expect_relay: {
-            for (int repeat = 0; repeat < 2; ++repeat) {
-                if (auto err = expect_kind("relay", repeat == 0 ? "" : " again (relay must be sticky)"))
-                    return run_failure{i, *err};
-            }
+            if (auto err = expect_sticky(expect_kind, "relay")) return run_failure{i, *err};
             std::string pipelined = c.take_pipelined();
             if (pipelined != s.bytes) {
                 return run_failure{i, "expected pipelined bytes \"" + escape_bytes(s.bytes) + "\", got \"" +
@@ -149,15 +143,9 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             break;
         }
         case step::kind::expect_close: {
-            auto want = protocols::make_error_code(s.error);
-            for (int repeat = 0; repeat < 2; ++repeat) {
-                if (auto err = expect_kind("close", repeat == 0 ? "" : " again (close must be sticky)"))
-                    return run_failure{i, *err};
-            }
-            if (c.error() != want) {
-                return run_failure{i, "expected close with error \"" + want.message() + "\", got \"" +
-                                          c.error().message() + "\""};
-            }
+            if (auto err = expect_sticky(expect_kind, "close")) return run_failure{i, *err};
+            if (auto err = wrong_close_error(c.error(), protocols::make_error_code(s.error)))
+                return run_failure{i, *err};
             break;
         }
         case step::kind::check:

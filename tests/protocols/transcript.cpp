@@ -49,20 +49,11 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
             break;
         }
         case step::kind::feed:
-        case step::kind::feed_whole: {
-            auto pieces = pieces_of(s.bytes, s.what == step::kind::feed, i, m);
-            std::size_t delivered = 0;
-            for (auto piece : pieces) {
-                if (auto err = expect_kind("read", "")) {
-                    return run_failure{i, *err + " before delivering byte offset " +
-                                              std::to_string(delivered) + " of \"" + escape_bytes(s.bytes) +
-                                              "\""};
-                }
-                codec->received(piece);
-                delivered += piece.size();
-            }
+        case step::kind::feed_whole:
+            if (auto err = feed_in_pieces(s.bytes, s.what == step::kind::feed, i, m, expect_kind,
+                                          [&](std::string_view piece) { codec->received(piece); }))
+                return run_failure{i, *err};
             break;
-        }
         case step::kind::feed_eof:
             if (auto err = expect_kind("read", " (before EOF)")) return run_failure{i, *err};
             codec->received({});
@@ -75,16 +66,9 @@ std::optional<run_failure> run_once(const codec_factory& make, const std::vector
             if (auto err = expect_kind("done", "")) return run_failure{i, *err};
             break;
         case step::kind::expect_close: {
-            auto want = protocols::make_error_code(s.error);
-            for (int repeat = 0; repeat < 2; ++repeat) {
-                const char* why = repeat == 0 ? "" : " again (close must be sticky)";
-                if (auto err = expect_kind("failed", why)) return run_failure{i, *err};
-            }
-            if (codec->error() != want) {
-                return run_failure{i, "expected close with error \"" + want.message() + "\", got \"" +
-                                          codec->error().message() + "\" (diagnostics: \"" +
-                                          codec->diagnostics() + "\")"};
-            }
+            if (auto err = expect_sticky(expect_kind, "failed")) return run_failure{i, *err};
+            if (auto err = wrong_close_error(codec->error(), protocols::make_error_code(s.error)))
+                return run_failure{i, *err + " (diagnostics: \"" + codec->diagnostics() + "\")"};
             if (s.diagnostics && codec->diagnostics() != *s.diagnostics) {
                 return run_failure{i, "expected diagnostics \"" + escape_bytes(*s.diagnostics) +
                                           "\", got \"" + escape_bytes(codec->diagnostics()) + "\""};
@@ -128,6 +112,32 @@ std::string delivery_mode::describe() const {
     case kind::bytewise: return "byte-by-byte";
     }
     return "?";
+}
+
+std::optional<std::string> feed_in_pieces(const std::string& bytes, bool splittable, std::size_t index,
+                                          const delivery_mode& m, const expect_kind_fn& expect_kind,
+                                          const std::function<void(std::string_view)>& receive) {
+    std::size_t delivered = 0;
+    for (auto piece : pieces_of(bytes, splittable, index, m)) {
+        if (auto err = expect_kind("read", ""))
+            return *err + " before delivering byte offset " + std::to_string(delivered) + " of \"" +
+                   escape_bytes(bytes) + "\"";
+        receive(piece);
+        delivered += piece.size();
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> expect_sticky(const expect_kind_fn& expect_kind, std::string_view kind) {
+    std::string again = " again (" + std::string(kind) + " must be sticky)";
+    for (int repeat = 0; repeat < 2; ++repeat)
+        if (auto err = expect_kind(kind, repeat == 0 ? "" : again.c_str())) return err;
+    return std::nullopt;
+}
+
+std::optional<std::string> wrong_close_error(std::error_code got, std::error_code want) {
+    if (got == want) return std::nullopt;
+    return "expected close with error \"" + want.message() + "\", got \"" + got.message() + "\"";
 }
 
 std::vector<std::string_view> pieces_of(std::string_view bytes, bool splittable, std::size_t index,

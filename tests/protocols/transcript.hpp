@@ -105,4 +105,17 @@ bool run_in_every_mode(const std::vector<step_outline>& outline,
 // Runs a `check` step's callback; true when it added gtest failures.
 bool check_fails(const std::function<void()>& fn, std::size_t index, const delivery_mode& m);
 
+// ---- Step executors every runner shares. `expect_kind(kind, why)` is the runner's check that the codec's next
+// action is `kind`: nullopt, or what came instead (`why` is added to the message).
+using expect_kind_fn = std::function<std::optional<std::string>(std::string_view kind, const char* why)>;
+
+// A feed step: `bytes` in the pieces `m` cuts them into, each after a `read`; `receive` hands one to the codec.
+std::optional<std::string> feed_in_pieces(const std::string& bytes, bool splittable, std::size_t index,
+                                          const delivery_mode& m, const expect_kind_fn& expect_kind,
+                                          const std::function<void(std::string_view)>& receive);
+// `kind` twice in a row: a closed (or relaying) codec stays so.
+std::optional<std::string> expect_sticky(const expect_kind_fn& expect_kind, std::string_view kind);
+// A closed codec's error against the script's.
+std::optional<std::string> wrong_close_error(std::error_code got, std::error_code want);
+
 } // namespace mailgate::test
