@@ -106,8 +106,6 @@ protected:
     bool tls_active() const { return policy_.tls_active; }
     bool starttls_offered() const { return policy_.starttls_offered && !policy_.tls_active; }
     bool login_permitted() const { return policy_.tls_active || policy_.plaintext_login_allowed; }
-    bool has_output() const { return !out_.empty(); }
-    const std::string& output() const { return out_; }
 
     phase phase_ = phase::greeting;
     client_input in_;

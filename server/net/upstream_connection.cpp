@@ -49,6 +49,17 @@ std::string subject_of(X509* cert) {
     return out;
 }
 
+// Where a client codec's failure falls in the taxonomy.
+domain::failure failure_of(protocols::upstream_errc e) {
+    if (e == protocols::upstream_errc::temporarily_unavailable) return domain::failure::temporary;
+    switch (protocols::classify(e)) {
+    case protocols::upstream_failure_class::auth: return domain::failure::auth_upstream;
+    case protocols::upstream_failure_class::tls: return domain::failure::tls;
+    case protocols::upstream_failure_class::protocol: break;
+    }
+    return domain::failure::protocol;
+}
+
 void report(const step_observer& observer, upstream_step step, bool ok, const std::string& detail) {
     if (observer) observer(step, ok, detail);
 }
@@ -91,13 +102,12 @@ upstream_connection::open(const domain::upstream_endpoint& endpoint,
         co_return upstream_failure{domain::failure::connect, reason};
     }
 
-    if (endpoint.tls == protocols::upstream_tls::implicit) co_return co_await secure(timeout, observer, "");
+    if (endpoint.tls == protocols::upstream_tls::implicit) co_return co_await secure(timeout, observer);
     co_return std::nullopt;
 }
 
 asio::awaitable<std::optional<upstream_failure>>
-upstream_connection::secure(std::chrono::steady_clock::duration timeout, const step_observer& observer,
-                            std::string_view how) {
+upstream_connection::secure(std::chrono::steady_clock::duration timeout, const step_observer& observer) {
     try {
         co_await timed(handshake(), timeout);
     } catch (const system_error& e) {
@@ -105,8 +115,7 @@ upstream_connection::secure(std::chrono::steady_clock::duration timeout, const s
         report(observer, upstream_step::tls, false, failure.reason);
         co_return failure;
     }
-    report(observer, upstream_step::tls, true,
-           std::string(how) + tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
+    report(observer, upstream_step::tls, true, tls_summary());
     co_return std::nullopt;
 }
 
@@ -121,6 +130,10 @@ asio::awaitable<void> upstream_connection::handshake() {
     X509* peer = SSL_get1_peer_certificate(ssl);
     tls_.subject = subject_of(peer);
     X509_free(peer);
+}
+
+std::string upstream_connection::tls_summary() const {
+    return tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject;
 }
 
 upstream_failure upstream_connection::tls_failure(const system_error& e) const {
@@ -147,8 +160,7 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
                     in_tls = true;
                     co_await handshake();
                     in_tls = false;
-                    report(observer, upstream_step::tls, true,
-                           "STARTTLS, " + tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject);
+                    report(observer, upstream_step::tls, true, "STARTTLS, " + tls_summary());
                 }};
     try {
         auto outcome = co_await run_io(codec, io);
@@ -156,16 +168,9 @@ asio::awaitable<std::optional<upstream_failure>> upstream_connection::drive(prot
             report(observer, step, true, {});
             co_return std::nullopt;
         }
-        auto errc = static_cast<protocols::upstream_errc>(codec.error().value());
         std::string reason = codec.error().message();
         if (!codec.diagnostics().empty()) reason += ": " + codec.diagnostics();
-        domain::failure kind = domain::failure::protocol;
-        if (errc == protocols::upstream_errc::temporarily_unavailable)
-            kind = domain::failure::temporary;
-        else if (protocols::classify(errc) == protocols::upstream_failure_class::auth)
-            kind = domain::failure::auth_upstream;
-        else if (protocols::classify(errc) == protocols::upstream_failure_class::tls)
-            kind = domain::failure::tls;
+        auto kind = failure_of(static_cast<protocols::upstream_errc>(codec.error().value()));
         report(observer,
                step == upstream_step::login && kind == domain::failure::tls ? upstream_step::tls : step,
                false, reason);

@@ -64,9 +64,11 @@ public:
 
 private:
     boost::asio::awaitable<void> handshake();
-    // Handshake with verification, reported as the tls step; `how` prefixes the detail ("STARTTLS, ").
+    // Implicit TLS: the handshake with verification, reported as the tls step.
     boost::asio::awaitable<std::optional<upstream_failure>>
-    secure(std::chrono::steady_clock::duration timeout, const step_observer& observer, std::string_view how);
+    secure(std::chrono::steady_clock::duration timeout, const step_observer& observer);
+    // "TLSv1.3, TLS_AES_256_GCM_SHA384, verified CN=...": the tls step's detail.
+    std::string tls_summary() const;
     upstream_failure tls_failure(const boost::system::system_error& e) const;
 
     boost::asio::ssl::context& context_;

@@ -1,7 +1,6 @@
 // Local authentication + upstream login.
 #include "server/proxy/login_flow.hpp"
 
-#include "protocols/common/session_error.hpp"
 #include "server/proxy/failure_report.hpp"
 #include "server/proxy/provider_login.hpp"
 #include "server/proxy/upstream_login.hpp"
@@ -24,20 +23,6 @@ protocols::login_outcome client_outcome(const login_result& result) {
 protocols::provider_capabilities provider_capabilities_of(const login_result& result) {
     if (!result.ok() || !result.codec) return {};
     return result.codec->post_login_capabilities();
-}
-
-void log_plaintext_dropped(const session_context& label, std::size_t bytes) {
-    if (bytes == 0) return;
-    label.warn("{} bytes sent after STARTTLS before the handshake were dropped unread", bytes);
-}
-
-void log_dialogue_end(const session_context& label, std::error_code why) {
-    bool routine =
-        why == protocols::session_errc::client_quit || why == protocols::session_errc::client_closed;
-    if (routine)
-        label.debug("{}", why.message());
-    else
-        label.info("closing: {}", why.message());
 }
 
 namespace {

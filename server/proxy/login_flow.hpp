@@ -28,12 +28,6 @@ struct login_result {
 protocols::login_outcome client_outcome(const login_result& result);
 protocols::provider_capabilities provider_capabilities_of(const login_result& result);
 
-// STARTTLS with plaintext pipelined after the command: the bytes were dropped unread (CVE-2011-0411); say so.
-void log_plaintext_dropped(const session_context& label, std::size_t bytes);
-
-// The end of a client dialogue: routine ends (QUIT, the client went away) only at debug level.
-void log_dialogue_end(const session_context& label, std::error_code why);
-
 // Wipes `password` before returning.
 boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings,
                                                    const session_context& label,

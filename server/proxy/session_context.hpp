@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 namespace mailgate::proxy {
@@ -30,6 +31,11 @@ struct session_context {
     template <class... Args> void warn(fmt::format_string<Args...> text, Args&&... args) const {
         log(spdlog::level::warn, text, std::forward<Args>(args)...);
     }
+
+    // STARTTLS with plaintext pipelined after the command: the bytes were dropped unread (CVE-2011-0411).
+    void plaintext_dropped(std::size_t bytes) const;
+    // The end of the client dialogue: routine ends (QUIT, the client went away) only at debug level.
+    void dialogue_ended(std::error_code why) const;
 };
 
 } // namespace mailgate::proxy

@@ -38,7 +38,7 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
     net::codec_io io{stream, buffer,
                      [&](protocols::read_deadline) { return slot.step_limit(settings.login_timeout); },
                      [&]() -> asio::awaitable<void> {
-                         log_plaintext_dropped(label, codec.plaintext_dropped());
+                         label.plaintext_dropped(codec.plaintext_dropped());
                          stream.begin_tls(settings.client_tls, net::tls_role::server);
                          co_await stream.handshake();
                      }};
@@ -68,7 +68,7 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
                 }
                 break;
             }
-            case protocols::session_step::close: log_dialogue_end(label, codec.error()); co_return;
+            case protocols::session_step::close: label.dialogue_ended(codec.error()); co_return;
             }
         }
     } catch (const boost::system::system_error& e) {

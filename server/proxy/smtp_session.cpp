@@ -58,7 +58,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                      },
                      [&]() -> asio::awaitable<void> {
                          co_await up.quit(); // the codec forgets AUTH: so does the provider side
-                         log_plaintext_dropped(label, codec.plaintext_dropped());
+                         label.plaintext_dropped(codec.plaintext_dropped());
                          stream.begin_tls(settings_.client_tls, net::tls_role::server);
                          co_await stream.handshake();
                      }};
@@ -70,7 +70,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                     co_await up.authenticate(codec);
                     continue;
                 }
-                log_dialogue_end(label, codec.error());
+                label.dialogue_ended(codec.error());
                 co_await up.quit();
                 co_return;
             }
