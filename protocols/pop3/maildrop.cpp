@@ -3,6 +3,7 @@
 
 #include "protocols/common/ascii.hpp"
 #include "protocols/common/client_bytes.hpp"
+#include "protocols/pop3/line_errors.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -92,18 +93,18 @@ maildrop_action maildrop::next() {
         switch (in_.lines().next_line(line)) {
         case line_buffer::result::line:
             if (has_control_bytes(line)) {
-                reply("-ERR Invalid characters in command");
+                reply(line_errors::control_bytes);
                 end(session_errc::garbage);
             } else {
                 on_line(line);
             }
             continue;
         case line_buffer::result::too_long:
-            reply("-ERR Line too long");
+            reply(line_errors::too_long);
             end(session_errc::line_too_long);
             continue;
         case line_buffer::result::bare_lf:
-            reply("-ERR Lines must end with CRLF");
+            reply(line_errors::bare_lf);
             end(session_errc::garbage);
             continue;
         case line_buffer::result::need_more: break;

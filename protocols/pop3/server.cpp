@@ -2,6 +2,7 @@
 #include "protocols/pop3/server.hpp"
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/pop3/line_errors.hpp"
 
 namespace mailgate::protocols::pop3 {
 
@@ -27,17 +28,17 @@ std::string_view server::refusal_line(refusal why) {
 void server::greet() { reply("+OK " + greeting_); }
 
 void server::on_line_too_long() {
-    reply("-ERR Line too long");
+    reply(line_errors::too_long);
     end(session_errc::line_too_long);
 }
 
 void server::on_bare_lf() {
-    reply("-ERR Lines must end with CRLF");
+    reply(line_errors::bare_lf);
     end(session_errc::garbage);
 }
 
 void server::on_control_bytes() {
-    reply("-ERR Invalid characters in command");
+    reply(line_errors::control_bytes);
     end(session_errc::garbage);
 }
 
