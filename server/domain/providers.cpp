@@ -6,10 +6,11 @@ namespace mailgate::domain {
 const std::vector<provider_preset>& provider_presets() {
     static const std::vector<provider_preset> presets{
         {"gmail", "Gmail / Google Workspace", "imaps://imap.gmail.com:993", "pop3s://pop.gmail.com:995",
-         "smtps://smtp.gmail.com:465", "full address + app password (needs 2-Step Verification)"},
+         "smtps://smtp.gmail.com:465", "full address + app password (needs 2-Step Verification)", true},
         {"outlook", "Outlook.com / Microsoft 365", "imaps://outlook.office365.com:993",
          "pop3s://outlook.office365.com:995", "smtp+starttls://smtp.office365.com:587",
-         "Microsoft has turned basic auth off for IMAP/POP (OAuth2 only); SMTP AUTH basic is being retired"},
+         "Microsoft has turned basic auth off for IMAP/POP (OAuth2 only); SMTP AUTH basic is being retired",
+         true},
         {"yahoo", "Yahoo Mail", "imaps://imap.mail.yahoo.com:993", "pop3s://pop.mail.yahoo.com:995",
          "smtps://smtp.mail.yahoo.com:465", "full address + app password"},
         {"aol", "AOL Mail", "imaps://imap.aol.com:993", "pop3s://pop.aol.com:995", "smtps://smtp.aol.com:465",

@@ -15,6 +15,7 @@ struct provider_preset {
     std::string_view pop3;
     std::string_view smtp;
     std::string_view login_advice;
+    bool stores_sent = false; // the provider files submitted mail into Sent by itself (no copy needed)
 };
 
 const std::vector<provider_preset>& provider_presets();

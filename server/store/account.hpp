@@ -2,6 +2,7 @@
 #pragma once
 
 #include "server/domain/endpoint.hpp"
+#include "server/domain/mailbox_options.hpp"
 #include "server/store/oauth_grant.hpp"
 
 #include <cstdint>
@@ -43,6 +44,7 @@ struct account {
     credential_kind credential = credential_kind::password;
     std::string oauth_client;         // oauth2 accounts: the client registration their grant belongs to
     std::optional<oauth_grant> oauth; // oauth2 accounts: consent, state, last refresh (no tokens)
+    domain::mailbox_options mailbox;  // POP3 source and folder, Sent copies
 };
 
 struct new_account {
@@ -56,6 +58,7 @@ struct new_account {
     std::vector<std::string> senders;
     credential_kind credential = credential_kind::password; // oauth2: remote_secret stays empty
     std::string oauth_client;
+    domain::mailbox_options mailbox; // default_mailbox_options(provider) unless the admin chose
 };
 
 } // namespace mailgate::store

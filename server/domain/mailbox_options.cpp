@@ -1,0 +1,48 @@
+#include "server/domain/mailbox_options.hpp"
+
+#include "server/domain/providers.hpp"
+
+namespace mailgate::domain {
+
+std::string_view to_string(pop3_source s) { return s == pop3_source::imap ? "imap" : "native"; }
+
+std::string_view to_string(save_sent s) {
+    switch (s) {
+    case save_sent::always: return "always";
+    case save_sent::never: return "never";
+    case save_sent::automatic: break;
+    }
+    return "auto";
+}
+
+std::optional<pop3_source> pop3_source_from_string(std::string_view s) {
+    if (s == "native") return pop3_source::native;
+    if (s == "imap") return pop3_source::imap;
+    return std::nullopt;
+}
+
+std::optional<save_sent> save_sent_from_string(std::string_view s) {
+    if (s == "auto") return save_sent::automatic;
+    if (s == "always") return save_sent::always;
+    if (s == "never") return save_sent::never;
+    return std::nullopt;
+}
+
+mailbox_options default_mailbox_options(std::string_view provider) {
+    mailbox_options options;
+    if (const auto* preset = find_provider(provider); preset && preset->pop3.empty() && !preset->imap.empty())
+        options.pop3 = pop3_source::imap;
+    return options;
+}
+
+bool saves_sent_copy(const mailbox_options& options, std::string_view provider) {
+    switch (options.sent) {
+    case save_sent::always: return true;
+    case save_sent::never: return false;
+    case save_sent::automatic: break;
+    }
+    const auto* preset = find_provider(provider);
+    return !(preset && preset->stores_sent);
+}
+
+} // namespace mailgate::domain
