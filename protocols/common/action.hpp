@@ -68,6 +68,11 @@ enum class client_step {
     failed, // error() and diagnostics() say why; the connection is of no further use
 };
 
+// A piece of a message body the provider is sending (IMAP FETCH): valid until the next call into the codec.
+struct message_chunk {
+    std::string_view bytes;
+};
+
 // What next() returns: one of the I/O actions or one of the codec's own steps.
 template <class... Steps> using action = std::variant<read_input, write_output, start_tls, Steps...>;
 
@@ -75,5 +80,6 @@ using pre_login_action = action<session_step, relay_bytes>;       // POP3, IMAP 
 using submission_action = action<session_step, transaction_step>; // SMTP server codec
 using maildrop_action = action<session_step, maildrop_step>;      // POP3 maildrop codec
 using client_action = action<client_step>;                        // every client codec
+using mailbox_action = action<client_step, message_chunk>; // IMAP mailbox client (imap/mailbox_client.hpp)
 
 } // namespace mailgate::protocols

@@ -26,6 +26,7 @@ public:
         case upstream_errc::closed: return "provider closed the connection";
         case upstream_errc::reply_too_large: return "provider sent a reply with too many lines or bytes";
         case upstream_errc::token_rejected: return "the provider refused the OAuth2 access token";
+        case upstream_errc::command_refused: return "the provider refused a mailbox command";
         }
         return "unknown upstream error";
     }

@@ -21,6 +21,7 @@ enum class upstream_errc {
     closed,                  // the provider closed the connection
     reply_too_large,         // a multi-line reply exceeded the codec's line or byte limit
     token_rejected,          // the provider refused the OAuth2 access token (expired, revoked, wrong scope)
+    command_refused,         // after login: the provider answered a mailbox command with NO or BAD
 };
 
 const std::error_category& upstream_category() noexcept;
