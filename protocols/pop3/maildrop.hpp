@@ -52,6 +52,7 @@ public:
     maildrop_action next();
     void wrote();
     void received(std::string_view bytes); // empty: the client closed
+    void tls_started() {}                  // never asked for: TLS, if any, was set up before login
 
     // While retrieving: the message's raw bytes as the provider sends them, then its end or the failure.
     void message_bytes(std::string_view bytes);

@@ -9,6 +9,7 @@
 #include "server/net/local_certificate.hpp"
 #include "server/net/tls_contexts.hpp"
 #include "server/proxy/relay_session.hpp"
+#include "server/proxy/sent_copy.hpp"
 #include "server/proxy/smtp_session.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/crypto.hpp"
@@ -168,6 +169,8 @@ int serve(const config& c, const serve_options& options) {
     proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth,
                                     live,  throttle,    tokens,        c.upstream_timeout};
     gateway.failed_login_delay = c.failed_login_delay;
+    gateway.sent_spool = data_dir / "sent-spool";
+    proxy::clear_sent_spool(gateway.sent_spool);
     auto pop3_settings = gateway;
     pop3_settings.login_timeout = c.pop3_login_timeout;
     pop3_settings.idle_timeout = c.pop3_idle_timeout;

@@ -17,6 +17,10 @@ constexpr const char* account_usage = R"(Usage: mailgate account SUBCOMMAND [OPT
 Subcommands:
   add NAME --local-user U --remote-user R (--provider P | --imap URL --pop3 URL --smtp URL) [--sender ADDR ...]
       [--auth password|oauth2 --oauth-client CLIENT]
+      [--pop3-source native|imap] [--pop3-folder F] [--pop3-mark-seen] [--save-sent auto|always|never]
+      [--sent-folder F]
+  set NAME [--pop3-source native|imap] [--pop3-folder F] [--pop3-mark-seen yes|no]
+      [--save-sent auto|always|never] [--sent-folder F]
   list [--json]
   show NAME
   remove NAME
@@ -39,6 +43,73 @@ std::string required(const po::variables_map& vm, const char* key) {
     return vm[key].as<std::string>();
 }
 
+// --pop3-source, --pop3-folder, --pop3-mark-seen, --save-sent, --sent-folder; for `set` the mark-seen flag
+// takes yes|no, so that it can be turned off again.
+void add_mailbox_options(po::options_description& own, bool explicit_flag) {
+    own.add_options()("pop3-source", po::value<std::string>()->value_name("S"),
+                      "native (relay to the provider's POP3) or imap (serve POP3 from an IMAP folder)")(
+        "pop3-folder", po::value<std::string>()->value_name("F"),
+        "the IMAP folder POP3 serves (default INBOX)")(
+        "save-sent", po::value<std::string>()->value_name("WHEN"),
+        "auto (unless the provider files sent mail itself), always or never")(
+        "sent-folder", po::value<std::string>()->value_name("F"),
+        "the IMAP folder Sent copies go to (default Sent)");
+    if (explicit_flag)
+        own.add_options()("pop3-mark-seen", po::value<std::string>()->value_name("yes|no"),
+                          "whether RETR marks the message \\Seen");
+    else
+        own.add_options()("pop3-mark-seen", "RETR marks the message \\Seen (default: it does not)");
+}
+
+user_result<void> read_mailbox_options(const po::variables_map& vm, domain::mailbox_options& m,
+                                       bool explicit_flag) {
+    if (vm.count("pop3-source")) {
+        auto v = domain::pop3_source_from_string(vm["pop3-source"].as<std::string>());
+        if (!v)
+            return user_error{"--pop3-source: '" + vm["pop3-source"].as<std::string>() +
+                              "' is not native or imap"};
+        m.pop3 = *v;
+    }
+    if (vm.count("pop3-folder")) m.pop3_folder = vm["pop3-folder"].as<std::string>();
+    if (vm.count("save-sent")) {
+        auto v = domain::save_sent_from_string(vm["save-sent"].as<std::string>());
+        if (!v)
+            return user_error{"--save-sent: '" + vm["save-sent"].as<std::string>() +
+                              "' is not auto, always or never"};
+        m.sent = *v;
+    }
+    if (vm.count("sent-folder")) m.sent_folder = vm["sent-folder"].as<std::string>();
+    if (vm.count("pop3-mark-seen")) {
+        if (!explicit_flag) {
+            m.pop3_mark_seen = true;
+        } else {
+            auto text = vm["pop3-mark-seen"].as<std::string>();
+            if (text != "yes" && text != "no") return user_error{"--pop3-mark-seen: say yes or no"};
+            m.pop3_mark_seen = text == "yes";
+        }
+    }
+    return {};
+}
+
+int set(const std::vector<std::string>& args) {
+    po::options_description own("Options");
+    own.add_options()("name", po::value<std::string>(), "account name");
+    add_mailbox_options(own, true);
+    auto parsed = parse_command(args, "mailgate account set NAME [OPTIONS]", own, {"name"});
+    if (!parsed) return 0;
+    const auto& vm = parsed->values;
+    auto name = required(vm, "name");
+    store::account_repository repo(parsed->config.data_dir);
+    auto current = repo.find(name);
+    if (!current) return fail(current.error().message);
+    auto mailbox = current->mailbox;
+    if (auto ok = read_mailbox_options(vm, mailbox, true); !ok) return fail(ok.error().message);
+    auto updated = repo.update(name, {.mailbox = mailbox});
+    if (!updated) return fail(updated.error().message);
+    std::cout << "account '" << updated->name << "' updated\n" << store::format_account(*updated);
+    return 0;
+}
+
 int add(const std::vector<std::string>& args) {
     po::options_description own("Options");
     own.add_options()("name", po::value<std::string>(), "account name")(
@@ -55,6 +126,7 @@ int add(const std::vector<std::string>& args) {
         "provider login: password (an app password; default) or oauth2")(
         "oauth-client", po::value<std::string>()->value_name("CLIENT"),
         "oauth2: the [oauth.CLIENT] registration to use");
+    add_mailbox_options(own, false);
     auto parsed =
         parse_command(args,
                       "mailgate account add NAME --local-user U --remote-user R (--provider P | --imap "
@@ -78,6 +150,8 @@ int add(const std::vector<std::string>& args) {
     if (vm.count("sender")) a.senders = vm["sender"].as<std::vector<std::string>>();
     if (auto ok = domain::validate_senders(a.senders); !ok) return fail("--sender: " + ok.error().message);
 
+    a.mailbox = domain::default_mailbox_options(a.provider);
+    if (auto ok = read_mailbox_options(vm, a.mailbox, false); !ok) return fail(ok.error().message);
     auto auth = vm.count("auth") ? vm["auth"].as<std::string>() : std::string("password");
     if (auth != "password" && auth != "oauth2")
         return fail("--auth: '" + auth + "' is not password or oauth2");
@@ -182,6 +256,7 @@ int account_command(const std::vector<std::string>& args) {
     }
     std::vector<std::string> rest(args.begin() + 1, args.end());
     const auto& sub = args[0];
+    if (sub == "set") return set(rest);
     if (sub == "add") return add(rest);
     if (sub == "list") return list(rest);
     if (sub == "show" || sub == "remove" || sub == "enable" || sub == "disable") return single(sub, rest);

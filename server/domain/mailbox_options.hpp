@@ -2,6 +2,8 @@
 // folder served as POP3 by the gateway) and whether submitted mail is copied into a Sent folder.
 #pragma once
 
+#include "server/common/user_error.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,5 +35,9 @@ mailbox_options default_mailbox_options(std::string_view provider);
 // Whether a message this account submitted is appended to its Sent folder: `always`, never for `never`, and for
 // `automatic` unless the provider saves submitted mail by itself (Gmail, Microsoft).
 bool saves_sent_copy(const mailbox_options& options, std::string_view provider);
+
+// Folder names are the provider's own (as IMAP LIST shows them): 1..255 printable ASCII characters. POP3 from
+// IMAP needs an IMAP endpoint.
+user_result<void> validate_mailbox_options(const mailbox_options& options, bool has_imap_endpoint);
 
 } // namespace mailgate::domain

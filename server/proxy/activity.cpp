@@ -13,6 +13,7 @@ std::string_view to_string(event_kind k) {
     case event_kind::login_failed: return "login_failed";
     case event_kind::upstream_error: return "upstream_error";
     case event_kind::session_closed_by_admin: return "session_closed_by_admin";
+    case event_kind::sent_copy_failed: return "sent_copy_failed";
     }
     return "?";
 }

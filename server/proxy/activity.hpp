@@ -74,7 +74,7 @@ struct session_view {
     std::uint64_t bytes_up, bytes_down;
 };
 
-enum class event_kind { login_ok, login_failed, upstream_error, session_closed_by_admin };
+enum class event_kind { login_ok, login_failed, upstream_error, session_closed_by_admin, sent_copy_failed };
 std::string_view to_string(event_kind k);
 
 struct event {

@@ -10,6 +10,8 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <vector>
 
 namespace mailgate::proxy {
 
@@ -25,6 +27,11 @@ struct gateway_settings {
     std::chrono::seconds login_timeout{60}; // per read before login
     std::chrono::seconds idle_timeout{600}; // relay without traffic either way
     std::chrono::milliseconds failed_login_delay{2000};
+    // Where submitted messages wait for their Sent copy (server/proxy/sent_copy.hpp); empty: no Sent copies.
+    std::filesystem::path sent_spool{};
+    // Between attempts of a Sent copy that failed on the connection (a refused APPEND is not retried).
+    std::vector<std::chrono::seconds> sent_copy_retries{std::chrono::seconds(10), std::chrono::seconds(60),
+                                                        std::chrono::seconds(300)};
 };
 
 } // namespace mailgate::proxy

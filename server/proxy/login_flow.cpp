@@ -119,6 +119,9 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     const auto* account = &account_record;
     result.record = account_record;
     result.account = account->name;
+    // POP3 served from an IMAP folder logs in to the IMAP endpoint (server/proxy/maildrop_session.hpp).
+    if (protocol == domain::mail_protocol::pop3 && account->mailbox.pop3 == domain::pop3_source::imap)
+        protocol = domain::mail_protocol::imap;
     auto endpoint = account->endpoints.find(protocol);
     if (endpoint == account->endpoints.end()) {
         label.warn("account '{}' has no {} endpoint", account->name, domain::to_string(protocol));

@@ -19,7 +19,8 @@ boost::asio::awaitable<void> pop3_session::serve(net::mail_stream& stream, const
     pop3::server codec({.stls_offered = !stream.tls_active(),
                         .plaintext_login_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
                         .tls_active = stream.tls_active()});
-    co_await drive_session(codec, stream, slot, settings_, label, domain::mail_protocol::pop3);
+    maildrop_session maildrop(settings_, label);
+    co_await drive_session(codec, stream, slot, settings_, label, domain::mail_protocol::pop3, &maildrop);
 }
 
 } // namespace mailgate::proxy

@@ -1,6 +1,6 @@
 // Runs a pre-login server codec (POP3, IMAP) over a client stream: the codec speaks the protocol, the shared
 // codec driver does its I/O and STARTTLS, and this adapter takes the codec's own steps - the gateway login, and
-// finally the relay.
+// finally the relay (or, for POP3 served from an IMAP folder, the maildrop session).
 #pragma once
 
 #include "protocols/common/action.hpp"
@@ -9,6 +9,7 @@
 #include "server/net/connection_limits.hpp"
 #include "server/net/relay.hpp"
 #include "server/proxy/login_flow.hpp"
+#include "server/proxy/maildrop_session.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -19,7 +20,8 @@ namespace mailgate::proxy {
 template <class Codec>
 boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& stream, net::connection_slot& slot,
                                            const gateway_settings& settings, const session_context& label,
-                                           domain::mail_protocol protocol) {
+                                           domain::mail_protocol protocol,
+                                           maildrop_session* maildrop = nullptr) {
     namespace asio = boost::asio;
     std::unique_ptr<net::upstream_connection> upstream;
     std::string account;
@@ -46,6 +48,10 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
         for (;;) {
             auto step = co_await net::run_io(codec, io);
             if (std::holds_alternative<protocols::relay_bytes>(step)) {
+                if (maildrop && maildrop->opened()) {
+                    co_await maildrop->serve(stream, *upstream, codec.take_pipelined());
+                    co_return;
+                }
                 auto outcome = co_await net::relay(stream, upstream->stream(), codec.take_pipelined(),
                                                    settings.idle_timeout, entry->counters());
                 // Closing without the protocol's goodbye: a vanished client's POP3 DELEs are rolled back.
@@ -59,6 +65,12 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
             case protocols::session_step::authenticate: {
                 std::string password = codec.password();
                 auto result = co_await gateway_login(settings, label, protocol, codec.user(), password);
+                if (maildrop && result.ok() && serves_pop3_from_imap(*result.record))
+                    if (auto failed = co_await maildrop->open(result)) {
+                        result.failed = failed;
+                        result.upstream->close();
+                        result.upstream.reset();
+                    }
                 codec.login_result(client_outcome(result), provider_capabilities_of(result));
                 upstream = std::move(result.upstream);
                 account = result.account;

@@ -3,6 +3,8 @@
 
 #include "server/net/timed.hpp"
 
+#include <boost/asio/this_coro.hpp>
+
 namespace mailgate::proxy {
 
 namespace asio = boost::asio;
@@ -28,6 +30,8 @@ void submission_upstream::adopt(login_result& r) {
 }
 
 void submission_upstream::drop() {
+    copy_.reset();
+    in_data_ = false;
     if (connection_) connection_->close();
     connection_.reset();
     codec_.reset();
@@ -107,15 +111,36 @@ asio::awaitable<void> submission_upstream::exchange(protocols::smtp::server& cod
         co_return;
     }
     const auto& reply = client().last_reply();
-    if (verdict)
+    if (verdict) {
         session_.info("account '{}': message {}: provider said {} {}", account_name(), ++messages_,
                       reply.code, reply.lines.empty() ? "" : reply.lines.back().substr(0, 120));
+        in_data_ = false;
+        std::filesystem::path path;
+        std::uint64_t size = 0;
+        if (copy_ && reply.code / 100 == 2 && copy_->finish(path, size))
+            send_sent_copy(co_await asio::this_coro::executor, settings_, *account_, session_.id,
+                           std::string(session_.peer), std::move(path), size);
+        copy_.reset();
+    }
     codec.upstream_reply(reply);
 }
 
 asio::awaitable<void> submission_upstream::send_data(protocols::smtp::server& codec, std::string_view bytes) {
     try {
         if (!connection_) throw boost::system::system_error(asio::error::not_connected);
+        if (!in_data_) {
+            in_data_ = true;
+            if (!settings_.sent_spool.empty() && account_ &&
+                domain::saves_sent_copy(account_->mailbox, account_->provider)) {
+                copy_ = sent_copy_file::create(settings_.sent_spool);
+                if (!copy_)
+                    session_.warn("account '{}': no Sent copy: cannot create a spool file", account_name());
+            }
+        }
+        if (copy_ && !copy_->write(bytes)) {
+            session_.warn("account '{}': no Sent copy: writing the spool file failed", account_name());
+            copy_.reset();
+        }
         co_await net::timed(connection_->stream().write(asio::buffer(bytes)), data_timeout_);
         entry_->counters().up += bytes.size();
         codec.upstream_written();
@@ -127,6 +152,7 @@ asio::awaitable<void> submission_upstream::send_data(protocols::smtp::server& co
 }
 
 void submission_upstream::abort() {
+    copy_.reset();
     session_.warn("message refused (bare CR/LF or over size); provider transaction dropped");
     drop();
 }

@@ -8,6 +8,7 @@
 #include "server/net/connection_limits.hpp"
 #include "server/proxy/activity.hpp"
 #include "server/proxy/login_flow.hpp"
+#include "server/proxy/sent_copy.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -56,6 +57,8 @@ private:
     client_codec codec_;
     std::optional<store::account> account_;
     std::uint64_t messages_ = 0;
+    bool in_data_ = false;                 // DATA chunks of the current message are going out
+    std::unique_ptr<sent_copy_file> copy_; // its Sent copy, when the account keeps one
 };
 
 } // namespace mailgate::proxy

@@ -15,7 +15,26 @@ namespace {
 constexpr const char* account_columns =
     "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at, "
     "credential, "
-    "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id) FROM accounts ";
+    "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id), "
+    "pop3_source, pop3_folder, pop3_mark_seen, save_sent, sent_folder FROM accounts ";
+
+void write_mailbox(database& db, std::int64_t id, const domain::mailbox_options& m) {
+    db.prepare("UPDATE accounts SET pop3_source = ?1, pop3_folder = ?2, pop3_mark_seen = ?3, save_sent = ?4, "
+               "sent_folder = ?5 WHERE id = ?6")
+        .bind(1, domain::to_string(m.pop3))
+        .bind(2, m.pop3_folder)
+        .bind(3, std::int64_t{m.pop3_mark_seen})
+        .bind(4, domain::to_string(m.sent))
+        .bind(5, m.sent_folder)
+        .bind(6, id)
+        .run();
+}
+
+bool has_imap(const std::vector<domain::upstream_endpoint>& endpoints) {
+    for (const auto& e : endpoints)
+        if (e.protocol == domain::mail_protocol::imap) return true;
+    return false;
+}
 
 master_key prepare_data_dir_and_key(const std::filesystem::path& data_dir) {
     std::error_code ec;
@@ -87,6 +106,7 @@ user_result<account> account_repository::create(const new_account& a) {
     if (oauth2 && !oauth_.client(a.oauth_client, false))
         return user_error{"no OAuth client named '" + a.oauth_client + "' (configure [oauth." +
                           a.oauth_client + "] or add it on the admin page)"};
+    if (auto ok = domain::validate_mailbox_options(a.mailbox, has_imap(a.endpoints)); !ok) return ok.error();
     auto hash = hasher_.hash(a.local_password); // slow: outside the lock
     std::lock_guard lock(mutex_);
     transaction tx(db_);
@@ -135,6 +155,7 @@ user_result<account> account_repository::create(const new_account& a) {
             .bind(2, s)
             .run();
     }
+    write_mailbox(db_, id, a.mailbox);
     if (oauth2)
         db_.prepare("INSERT INTO oauth_grants(account_id, client) VALUES (?1, ?2)")
             .bind(1, id)
@@ -161,6 +182,13 @@ std::optional<account> account_repository::load(std::string_view where_clause, s
     a.last_login_at = query.column_optional_int64(8);
     a.credential = query.column_text(9) == "oauth2" ? credential_kind::oauth2 : credential_kind::password;
     if (!query.column_is_null(10)) a.oauth_client = query.column_text(10);
+    a.mailbox.pop3 =
+        domain::pop3_source_from_string(query.column_text(11)).value_or(domain::pop3_source::native);
+    a.mailbox.pop3_folder = query.column_text(12);
+    a.mailbox.pop3_mark_seen = query.column_int64(13) != 0;
+    a.mailbox.sent =
+        domain::save_sent_from_string(query.column_text(14)).value_or(domain::save_sent::automatic);
+    a.mailbox.sent_folder = query.column_text(15);
     load_details(a);
     return a;
 }
@@ -311,6 +339,12 @@ user_result<account> account_repository::update(std::string_view name, const cha
         return user_error{"an account needs at least one upstream endpoint"};
     if ((c.local_user && c.local_user->empty()) || (c.remote_user && c.remote_user->empty()))
         return user_error{"local user and remote user must not be empty"};
+    if (c.mailbox || c.endpoints) {
+        bool imap =
+            c.endpoints ? has_imap(*c.endpoints) : current->endpoints.contains(domain::mail_protocol::imap);
+        if (auto ok = domain::validate_mailbox_options(c.mailbox.value_or(current->mailbox), imap); !ok)
+            return ok.error();
+    }
     transaction tx(db_);
     auto id = current->id;
     try {
@@ -354,6 +388,7 @@ user_result<account> account_repository::update(std::string_view name, const cha
                 .bind(2, s)
                 .run();
     }
+    if (c.mailbox) write_mailbox(db_, id, *c.mailbox);
     db_.prepare("UPDATE accounts SET updated_at = ?1 WHERE id = ?2").bind(1, unix_now()).bind(2, id).run();
     tx.commit();
     return *load("WHERE id = ?1", std::to_string(id));

@@ -38,6 +38,15 @@ std::string format_account(const store::account& a) {
     out += "credential:   " + std::string(store::to_string(a.credential));
     if (a.credential == store::credential_kind::oauth2) out += " (OAuth client '" + a.oauth_client + "')";
     out += "\n";
+    const auto& m = a.mailbox;
+    out += "pop3 source:  " +
+           (m.pop3 == domain::pop3_source::imap
+                ? "IMAP folder '" + m.pop3_folder + "'" + (m.pop3_mark_seen ? " (RETR marks \\Seen)" : "")
+                : std::string("the provider's POP3")) +
+           "\n";
+    out += "sent copies:  " + std::string(domain::to_string(m.sent)) + " -> " +
+           (domain::saves_sent_copy(m, a.provider) ? "into '" + m.sent_folder + "'" : std::string("none")) +
+           "\n";
     if (const auto& g = a.oauth) {
         out += "oauth state:  " + std::string(store::to_string(g->state)) + "\n";
         if (!g->identity.empty()) out += "consented by: " + g->identity + "\n";
@@ -82,6 +91,12 @@ boost::json::value account_json(const store::account& a) {
     for (const auto& s : a.senders) senders.emplace_back(s);
     o["senders"] = std::move(senders);
     o["credential"] = std::string(store::to_string(a.credential));
+    o["pop3_source"] = std::string(domain::to_string(a.mailbox.pop3));
+    o["pop3_folder"] = a.mailbox.pop3_folder;
+    o["pop3_mark_seen"] = a.mailbox.pop3_mark_seen;
+    o["save_sent"] = std::string(domain::to_string(a.mailbox.sent));
+    o["sent_folder"] = a.mailbox.sent_folder;
+    o["saves_sent_copy"] = domain::saves_sent_copy(a.mailbox, a.provider);
     if (const auto& g = a.oauth) {
         boost::json::object oauth;
         oauth["client"] = a.oauth_client;

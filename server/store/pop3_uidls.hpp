@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ class database;
 
 class pop3_uidl_map {
 public:
-    explicit pop3_uidl_map(database& db) : db_(db) {}
+    pop3_uidl_map(database& db, std::mutex& mutex) : db_(db), mutex_(mutex) {}
 
     // The UIDs among `uids` that have no UIDL under (account, folder, uidvalidity) yet: the session fetches
     // their Message-IDs before assign(), so that a later UIDVALIDITY change can recognise them.
@@ -39,6 +40,7 @@ public:
 
 private:
     database& db_;
+    std::mutex& mutex_; // the repository's: one connection, one lock
 };
 
 } // namespace mailgate::store

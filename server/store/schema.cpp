@@ -81,6 +81,25 @@ CREATE TABLE oauth_grants (
     refresh_lease_until    INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 )sql",
+        // 3: mailbox options (POP3 from an IMAP folder, Sent copies) and the UIDL map for POP3 from IMAP.
+        R"sql(
+ALTER TABLE accounts ADD COLUMN pop3_source TEXT NOT NULL DEFAULT 'native' CHECK (pop3_source IN ('native', 'imap'));
+ALTER TABLE accounts ADD COLUMN pop3_folder TEXT NOT NULL DEFAULT 'INBOX';
+ALTER TABLE accounts ADD COLUMN pop3_mark_seen INTEGER NOT NULL DEFAULT 0 CHECK (pop3_mark_seen IN (0, 1));
+ALTER TABLE accounts ADD COLUMN save_sent TEXT NOT NULL DEFAULT 'auto' CHECK (save_sent IN ('auto', 'always', 'never'));
+ALTER TABLE accounts ADD COLUMN sent_folder TEXT NOT NULL DEFAULT 'Sent';
+UPDATE accounts SET pop3_source = 'imap' WHERE provider = 'icloud';
+CREATE TABLE pop3_uidls (
+    account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    uidl        TEXT NOT NULL,
+    message_id  TEXT NOT NULL DEFAULT '',
+    size        INTEGER NOT NULL,
+    PRIMARY KEY (account_id, folder, uidvalidity, uid)
+) STRICT;
+)sql",
     };
     return steps;
 }
