@@ -193,6 +193,30 @@ class Pop3FromImap(unittest.TestCase):
         self.assertEqual(len(after), 4)
         self.assertNotIn(after[3], seen[0])
 
+    def test_uidls_survive_a_folder_rebuild_with_new_uidvalidity(self):
+        for i in range(3):
+            self.append(ALICE, message(f"rebuild {i}"))
+        self.append(ALICE, b"Subject: no message-id\r\n\r\nanonymous\r\n")
+        client = self.pop3()
+        before = self.uidls(client)
+        client.quit()
+        with self.imap(ALICE) as imap:
+            old_validity = imap.status("INBOX", "(UIDVALIDITY)")[1][0]
+        # Dovecot forgets the folder's UIDs and gives it a new UIDVALIDITY when its uidlist and indexes go.
+        maildir = os.path.join(self.rig._p("mail"), "example.test", "alice", "Maildir")
+        for name in os.listdir(maildir):
+            if name.startswith("dovecot-uidlist") or name.startswith("dovecot.index"):
+                os.remove(os.path.join(maildir, name))
+        with self.imap(ALICE) as imap:
+            self.assertNotEqual(imap.status("INBOX", "(UIDVALIDITY)")[1][0], old_validity)
+        client = self.pop3()
+        after = self.uidls(client)
+        client.quit()
+        # Messages with a Message-ID keep their UIDL; the one without gets a new one (fetched again, never lost).
+        self.assertEqual(len(after), 4)
+        self.assertLessEqual(set(before[:3]), set(after))
+        self.assertNotIn(before[3], after)
+
     def test_dele_and_quit_deletes_exactly_those(self):
         for i in range(4):
             self.append(ALICE, message(f"dele {i}"))
