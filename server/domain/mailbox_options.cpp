@@ -32,6 +32,7 @@ mailbox_options default_mailbox_options(std::string_view provider) {
     mailbox_options options;
     if (const auto* preset = find_provider(provider); preset && preset->pop3.empty() && !preset->imap.empty())
         options.pop3 = pop3_source::imap;
+    if (provider == "icloud") options.sent_folder = "Sent Messages"; // iCloud's own name for it
     return options;
 }
 
