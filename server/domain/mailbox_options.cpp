@@ -48,15 +48,15 @@ bool saves_sent_copy(const mailbox_options& options, std::string_view provider) 
 
 namespace {
 
-user_result<void> validate_folder(std::string_view what, std::string_view name) {
-    if (name.empty() || name.size() > 255)
-        return user_error{std::string(what) + ": a folder name has 1 to 255 characters"};
+// What is wrong with a folder name, if anything.
+std::optional<std::string> folder_problem(std::string_view what, std::string_view name) {
+    if (name.empty() || name.size() > 255) return std::string(what) + ": a folder name has 1 to 255 characters";
     for (unsigned char c : name)
         if (c < 0x20 || c >= 0x7f)
-            return user_error{std::string(what) +
-                              ": use the folder's name as the provider lists it over IMAP (printable ASCII; "
-                              "non-ASCII names in their modified UTF-7 form)"};
-    return {};
+            return std::string(what) +
+                   ": use the folder's name as the provider lists it over IMAP (printable ASCII; non-ASCII names "
+                   "in their modified UTF-7 form)";
+    return std::nullopt;
 }
 
 } // namespace
@@ -64,8 +64,10 @@ user_result<void> validate_folder(std::string_view what, std::string_view name) 
 user_result<void> validate_mailbox_options(const mailbox_options& options, bool has_imap_endpoint) {
     if (options.pop3 == pop3_source::imap && !has_imap_endpoint)
         return user_error{"pop3_source imap needs an IMAP endpoint"};
-    if (auto ok = validate_folder("pop3_folder", options.pop3_folder); !ok) return ok;
-    return validate_folder("sent_folder", options.sent_folder);
+    auto problem = folder_problem("pop3_folder", options.pop3_folder);
+    if (!problem) problem = folder_problem("sent_folder", options.sent_folder);
+    if (problem) return user_error{*problem};
+    return {};
 }
 
 } // namespace mailgate::domain
