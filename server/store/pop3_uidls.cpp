@@ -35,6 +35,7 @@ std::vector<std::string> pop3_uidl_map::assign(std::int64_t account_id, const st
     transaction tx(db_);
     std::map<std::uint32_t, row> current;                                    // under this uidvalidity, by UID
     std::multimap<std::pair<std::string, std::uint64_t>, std::string> older; // other uidvalidities
+    std::set<std::string> used;                                              // UIDLs no new message may get
     {
         auto query = db_.prepare("SELECT uidvalidity, uid, uidl, message_id, size FROM pop3_uidls WHERE "
                                  "account_id = ?1 AND folder = ?2");
@@ -45,8 +46,12 @@ std::vector<std::string> pop3_uidl_map::assign(std::int64_t account_id, const st
                   static_cast<std::uint64_t>(query.column_int64(4))};
             if (v == uidvalidity)
                 current[static_cast<std::uint32_t>(query.column_int64(1))] = std::move(r);
-            else if (!r.message_id.empty())
-                older.emplace(std::make_pair(r.message_id, r.size), std::move(r.uidl));
+            else {
+                // Never handed to another message: a client may have this UIDL and would skip that one.
+                used.insert(r.uidl);
+                if (!r.message_id.empty())
+                    older.emplace(std::make_pair(r.message_id, r.size), std::move(r.uidl));
+            }
         }
     }
     // An older UIDL is inherited only by an unambiguous match: one old message and one new with that key.
@@ -54,7 +59,6 @@ std::vector<std::string> pop3_uidl_map::assign(std::int64_t account_id, const st
     for (const auto& m : messages)
         if (!current.contains(m.uid) && !m.message_id.empty()) ++new_keys[{m.message_id, m.size}];
 
-    std::set<std::string> used;
     for (const auto& [uid, r] : current) used.insert(r.uidl);
     std::vector<std::string> out;
     out.reserve(messages.size());
@@ -66,9 +70,8 @@ std::vector<std::string> pop3_uidl_map::assign(std::int64_t account_id, const st
         }
         std::string uidl;
         std::pair<std::string, std::uint64_t> key{m.message_id, m.size};
-        if (!m.message_id.empty() && older.count(key) == 1 && new_keys[key] == 1 &&
-            !used.contains(older.find(key)->second))
-            uidl = older.find(key)->second;
+        if (!m.message_id.empty() && older.count(key) == 1 && new_keys[key] == 1)
+            uidl = older.find(key)->second; // each old UIDL has one key, and the key is matched once
         if (uidl.empty()) {
             auto base = std::to_string(uidvalidity) + "." + std::to_string(m.uid);
             uidl = base;
