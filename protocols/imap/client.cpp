@@ -3,18 +3,12 @@
 #include "protocols/imap/client.hpp"
 
 #include "protocols/common/ascii.hpp"
+#include "protocols/imap/split_word.hpp"
 #include "protocols/imap/string_encoding.hpp"
 #include "protocols/sasl/client_mechanisms.hpp"
 
 namespace mailgate::protocols::imap {
 namespace {
-
-// Splits "word rest" at the first space.
-std::pair<std::string_view, std::string_view> split_word(std::string_view s) {
-    auto space = s.find(' ');
-    if (space == std::string_view::npos) return {s, {}};
-    return {s.substr(0, space), s.substr(space + 1)};
-}
 
 // The base64 text of a continuation ("+ text", or a bare "+").
 std::string_view continuation_text(std::string_view line) {

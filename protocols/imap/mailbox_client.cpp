@@ -5,6 +5,7 @@
 #include "protocols/common/ascii.hpp"
 #include "protocols/common/upstream_codec.hpp"
 #include "protocols/imap/fetch_response.hpp"
+#include "protocols/imap/split_word.hpp"
 #include "protocols/imap/string_encoding.hpp"
 
 #include <algorithm>
@@ -12,12 +13,6 @@
 
 namespace mailgate::protocols::imap {
 namespace {
-
-std::pair<std::string_view, std::string_view> split_word(std::string_view s) {
-    auto space = s.find(' ');
-    if (space == std::string_view::npos) return {s, {}};
-    return {s.substr(0, space), s.substr(space + 1)};
-}
 
 std::optional<std::uint32_t> number(std::string_view s) {
     std::uint32_t n = 0;

@@ -29,16 +29,40 @@ def message(subject, body=b"hello\r\n", extra=b""):
             b"@example.test>\r\n" + extra + b"\r\n" + body)
 
 
-def read_until(sock, terminator, limit=200 * 1024 * 1024):
-    data = bytearray()
-    while not data.endswith(terminator):
-        chunk = sock.recv(1 << 16)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > limit:
-            raise AssertionError("too much data")
-    return bytes(data)
+class RawPop3:
+    """A POP3 connection read exactly: each reply up to its terminator, whatever the TCP segments held."""
+
+    def __init__(self, port, timeout):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = bytearray()
+
+    def until(self, terminator, limit=200 * 1024 * 1024):
+        start = 0
+        while True:
+            at = self.buf.find(terminator, start)
+            if at >= 0:
+                out = bytes(self.buf[:at + len(terminator)])
+                del self.buf[:at + len(terminator)]
+                return out
+            start = max(0, len(self.buf) - len(terminator))
+            chunk = self.sock.recv(1 << 16)
+            if not chunk or len(self.buf) > limit:
+                out = bytes(self.buf)  # closed (or runaway): what arrived
+                self.buf.clear()
+                return out
+            self.buf += chunk
+
+    def line(self):
+        return self.until(b"\r\n")
+
+    def login(self, commands=b""):
+        self.line()
+        self.sock.sendall(b"USER alice-local\r\nPASS alice-pw\r\n" + commands)
+        self.line()
+        return self.line()
+
+    def close(self):
+        self.sock.close()
 
 
 def read_file(path):
@@ -145,13 +169,10 @@ class Pop3FromImap(unittest.TestCase):
     def test_bare_lf_message_from_the_provider_is_sent_with_crlf(self):
         self.append(ALICE, b"Subject: lf\n\nfirst\n.dot\nlast\n")
         direct = self.direct(ALICE)[0][2]
-        with socket.create_connection(("127.0.0.1", self.gw.ports["pop3"]), timeout=30) as raw:
-            read_until(raw, b"\r\n")
-            raw.sendall(b"USER alice-local\r\nPASS alice-pw\r\n")
-            read_until(raw, b"\r\n")
-            read_until(raw, b"\r\n")
-            raw.sendall(b"RETR 1\r\n")
-            reply = read_until(raw, b"\r\n.\r\n")
+        conn = RawPop3(self.gw.ports["pop3"], 30)
+        self.addCleanup(conn.close)
+        conn.login(b"RETR 1\r\n")
+        reply = conn.until(b"\r\n.\r\n")
         status, _, body = reply.partition(b"\r\n")
         self.assertTrue(status.startswith(b"+OK"))
         self.assertNotIn(b"\n", body.replace(b"\r\n", b""))  # no bare LF
@@ -276,16 +297,13 @@ class Pop3FromImap(unittest.TestCase):
         body = line * (50 * 1024 * 1024 // len(line))
         raw = message("big", body)
         self.append(ALICE, raw)
-        with socket.create_connection(("127.0.0.1", self.gw.ports["pop3"]), timeout=120) as sock:
-            read_until(sock, b"\r\n")
-            sock.sendall(b"USER alice-local\r\nPASS alice-pw\r\nLIST 1\r\n")
-            read_until(sock, b"\r\n")
-            read_until(sock, b"\r\n")
-            listed = read_until(sock, b"\r\n")
-            self.assertEqual(listed, b"+OK 1 %d\r\n" % len(raw))
-            sock.sendall(b"RETR 1\r\n")
-            reply = read_until(sock, b"\r\n.\r\n")
-            sock.sendall(b"QUIT\r\n")
+        conn = RawPop3(self.gw.ports["pop3"], 300)
+        self.addCleanup(conn.close)
+        conn.login(b"LIST 1\r\n")
+        self.assertEqual(conn.line(), b"+OK 1 %d\r\n" % len(raw))
+        conn.sock.sendall(b"RETR 1\r\n")
+        reply = conn.until(b"\r\n.\r\n")
+        conn.sock.sendall(b"QUIT\r\n")
         status, _, rest = reply.partition(b"\r\n")
         self.assertEqual(status, b"+OK %d octets" % len(raw))
         self.assertEqual(hashlib.sha256(rest[:-3]).hexdigest(), hashlib.sha256(raw).hexdigest())
@@ -295,25 +313,21 @@ class Pop3FromImap(unittest.TestCase):
         raw = message("killed", line * (30 * 1024 * 1024 // len(line)))
         self.append(ALICE, raw)
         self.append(ALICE, message("deleted, but never committed"))
-        with socket.create_connection(("127.0.0.1", self.gw.ports["pop3"]), timeout=60) as sock:
-            read_until(sock, b"\r\n")
-            sock.sendall(b"USER alice-local\r\nPASS alice-pw\r\n")
-            read_until(sock, b"\r\n")
-            read_until(sock, b"\r\n")
-            sock.sendall(b"DELE 2\r\n")
-            read_until(sock, b"\r\n")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.sendall(b"RETR 1\r\n")
-            first = sock.recv(4096)
-            self.assertTrue(first.startswith(b"+OK"), first)
-            # Kill the Dovecot imap process serving this session while the message streams.
-            ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-            imap_pids = [int(line.split()[0]) for line in ps.splitlines()
-                         if re.search(r"(^|/)imap( |$)|dovecot/imap( |$)", line.split(None, 1)[1])]
-            self.assertTrue(imap_pids, "no Dovecot imap process found in\n" + ps)
-            for pid in imap_pids:
-                os.kill(pid, signal.SIGKILL)
-            rest = read_until(sock, b"\r\n.\r\n")
+        conn = RawPop3(self.gw.ports["pop3"], 120)
+        self.addCleanup(conn.close)
+        conn.login(b"DELE 2\r\n")
+        conn.line()
+        conn.sock.sendall(b"RETR 1\r\n")
+        first = conn.sock.recv(4096)  # then not reading: the gateway, and so Dovecot, must wait mid-message
+        self.assertTrue(first.startswith(b"+OK"), first)
+        # Kill the Dovecot imap process serving this session while the message streams.
+        ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+        imap_pids = [int(line.split()[0]) for line in ps.splitlines()
+                     if re.search(r"(^|/)imap( |$)|dovecot/imap( |$)", line.split(None, 1)[1])]
+        self.assertTrue(imap_pids, "no Dovecot imap process found in\n" + ps)
+        for pid in imap_pids:
+            os.kill(pid, signal.SIGKILL)
+        rest = conn.until(b"\r\n.\r\n")
         got = first + rest
         self.assertFalse(got.endswith(b"\r\n.\r\n"), "a truncated message must not end with the final dot")
         self.assertLess(len(got), len(raw))
