@@ -4,6 +4,17 @@
 #include "server/domain/providers.hpp"
 
 namespace mailgate::domain {
+namespace {
+
+user_result<void> validate_folder(const char* field, const std::string& name) {
+    if (name.empty()) return user_error{std::string(field) + " must not be empty"};
+    if (name.size() > 255) return user_error{std::string(field) + " is longer than 255 bytes"};
+    if (name.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+        return user_error{std::string(field) + " must not contain CR, LF or NUL"};
+    return {};
+}
+
+} // namespace
 
 user_result<std::vector<domain::upstream_endpoint>> resolve_endpoints(const endpoint_input& input) {
     std::map<std::string, std::string> urls;
@@ -37,6 +48,34 @@ user_result<void> validate_senders(const std::vector<std::string>& senders) {
         if (s.find('@') == std::string::npos || s.find_first_of(" <>\r\n\t\"") != std::string::npos ||
             s.size() > 254)
             return user_error{"'" + s + "' is not a mail address"};
+    return {};
+}
+
+user_result<void> apply_mailbox_input(mailbox_options& options, const mailbox_input& input) {
+    if (input.pop3_source) {
+        auto source = pop3_source_from_string(*input.pop3_source);
+        if (!source)
+            return user_error{"pop3_source must be native or imap, not '" + *input.pop3_source + "'"};
+        options.pop3 = *source;
+    }
+    if (input.save_sent) {
+        auto sent = save_sent_from_string(*input.save_sent);
+        if (!sent)
+            return user_error{"save_sent must be auto, always or never, not '" + *input.save_sent + "'"};
+        options.sent = *sent;
+    }
+    if (input.pop3_folder) options.pop3_folder = *input.pop3_folder;
+    if (input.pop3_mark_seen) options.pop3_mark_seen = *input.pop3_mark_seen;
+    if (input.sent_folder) options.sent_folder = *input.sent_folder;
+    return {};
+}
+
+user_result<void> validate_mailbox_options(const mailbox_options& options, bool has_imap_endpoint) {
+    if (auto ok = validate_folder("pop3_folder", options.pop3_folder); !ok) return ok;
+    if (auto ok = validate_folder("sent_folder", options.sent_folder); !ok) return ok;
+    if (options.pop3 == pop3_source::imap && !has_imap_endpoint)
+        return user_error{
+            "pop3_source imap needs an IMAP endpoint (POP3 is then served from an IMAP folder)"};
     return {};
 }
 

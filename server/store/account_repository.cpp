@@ -2,6 +2,7 @@
 #include "server/store/account_repository.hpp"
 
 #include "server/common/unix_time.hpp"
+#include "server/domain/account_input.hpp"
 #include "server/store/master_key_file.hpp"
 #include "server/store/schema.hpp"
 
@@ -15,7 +16,8 @@ namespace {
 constexpr const char* account_columns =
     "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at, "
     "credential, "
-    "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id) FROM accounts ";
+    "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id), "
+    "pop3_source, pop3_folder, pop3_mark_seen, save_sent, sent_folder FROM accounts ";
 
 master_key prepare_data_dir_and_key(const std::filesystem::path& data_dir) {
     std::error_code ec;
@@ -30,6 +32,32 @@ master_key prepare_data_dir_and_key(const std::filesystem::path& data_dir) {
 const char* key_check_label = "mailgate master key check v1";
 
 user_error not_found(std::string_view name) { return {"no account named '" + std::string(name) + "'"}; }
+
+bool has_imap(const std::vector<domain::upstream_endpoint>& endpoints) {
+    for (const auto& e : endpoints)
+        if (e.protocol == domain::mail_protocol::imap) return true;
+    return false;
+}
+
+void write_mailbox(database& db, std::int64_t id, const domain::mailbox_options& m) {
+    db.prepare("UPDATE accounts SET pop3_source = ?1, pop3_folder = ?2, pop3_mark_seen = ?3, save_sent = ?4, "
+               "sent_folder = ?5 WHERE id = ?6")
+        .bind(1, domain::to_string(m.pop3))
+        .bind(2, m.pop3_folder)
+        .bind(3, m.pop3_mark_seen ? 1 : 0)
+        .bind(4, domain::to_string(m.sent))
+        .bind(5, m.sent_folder)
+        .bind(6, id)
+        .run();
+}
+
+void read_mailbox(const statement& q, int first, domain::mailbox_options& m) {
+    m.pop3 = domain::pop3_source_from_string(q.column_text(first)).value_or(domain::pop3_source::native);
+    m.pop3_folder = q.column_text(first + 1);
+    m.pop3_mark_seen = q.column_int64(first + 2) != 0;
+    m.sent = domain::save_sent_from_string(q.column_text(first + 3)).value_or(domain::save_sent::automatic);
+    m.sent_folder = q.column_text(first + 4);
+}
 
 } // namespace
 
@@ -84,6 +112,7 @@ user_result<account> account_repository::create(const new_account& a) {
     bool oauth2 = a.credential == credential_kind::oauth2;
     if (oauth2 && a.oauth_client.empty())
         return user_error{"an oauth2 account needs an OAuth client (--oauth-client)"};
+    if (auto ok = domain::validate_mailbox_options(a.mailbox, has_imap(a.endpoints)); !ok) return ok.error();
     if (oauth2 && !oauth_.client(a.oauth_client, false))
         return user_error{"no OAuth client named '" + a.oauth_client + "' (configure [oauth." +
                           a.oauth_client + "] or add it on the admin page)"};
@@ -116,6 +145,7 @@ user_result<account> account_repository::create(const new_account& a) {
         .bind_blob(1, seal(key_.get(), a.remote_secret, secret_aad(id)))
         .bind(2, id)
         .run();
+    write_mailbox(db_, id, a.mailbox);
     for (const auto& e : a.endpoints) {
         try {
             db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
@@ -161,6 +191,7 @@ std::optional<account> account_repository::load(std::string_view where_clause, s
     a.last_login_at = query.column_optional_int64(8);
     a.credential = query.column_text(9) == "oauth2" ? credential_kind::oauth2 : credential_kind::password;
     if (!query.column_is_null(10)) a.oauth_client = query.column_text(10);
+    read_mailbox(query, 11, a.mailbox);
     load_details(a);
     return a;
 }
@@ -311,6 +342,12 @@ user_result<account> account_repository::update(std::string_view name, const cha
         return user_error{"an account needs at least one upstream endpoint"};
     if ((c.local_user && c.local_user->empty()) || (c.remote_user && c.remote_user->empty()))
         return user_error{"local user and remote user must not be empty"};
+    if (c.mailbox || c.endpoints) {
+        bool imap =
+            c.endpoints ? has_imap(*c.endpoints) : current->endpoints.contains(domain::mail_protocol::imap);
+        if (auto ok = domain::validate_mailbox_options(c.mailbox.value_or(current->mailbox), imap); !ok)
+            return ok.error();
+    }
     transaction tx(db_);
     auto id = current->id;
     try {
@@ -354,6 +391,7 @@ user_result<account> account_repository::update(std::string_view name, const cha
                 .bind(2, s)
                 .run();
     }
+    if (c.mailbox) write_mailbox(db_, id, *c.mailbox);
     db_.prepare("UPDATE accounts SET updated_at = ?1 WHERE id = ?2").bind(1, unix_now()).bind(2, id).run();
     tx.commit();
     return *load("WHERE id = ?1", std::to_string(id));

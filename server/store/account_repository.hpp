@@ -8,6 +8,7 @@
 #include "server/store/guarded_key.hpp"
 #include "server/store/oauth_repository.hpp"
 #include "server/store/password_hasher.hpp"
+#include "server/store/pop3_uidls.hpp"
 #include "server/store/sqlite.hpp"
 
 #include <filesystem>
@@ -51,18 +52,22 @@ public:
     // Decrypts the provider secret. Throws secret_error naming the account, never the secret.
     std::string remote_secret(const account& a);
 
-    // Changes what is given (remote user, provider, endpoints, senders); the secret and passwords are separate.
+    // Changes what is given (remote user, provider, endpoints, senders, mailbox options); the secret and passwords
+    // are separate. The mailbox options are checked against the endpoints the account has afterwards.
     struct changes {
         std::optional<std::string> local_user;
         std::optional<std::string> remote_user;
         std::optional<std::string> provider;
         std::optional<std::vector<domain::upstream_endpoint>> endpoints;
         std::optional<std::vector<std::string>> senders;
+        std::optional<domain::mailbox_options> mailbox;
     };
     user_result<account> update(std::string_view name, const changes& c);
 
     // OAuth2 clients and grants, in the same database under the same key and lock.
     oauth_repository& oauth() { return oauth_; }
+    // The UIDLs of POP3 served from IMAP folders, likewise.
+    pop3_uidl_map& uidls() { return uidls_; }
 
     // The admin page's password hash (scrypt), kept in the same database.
     std::optional<std::string> admin_password_hash();
@@ -85,6 +90,7 @@ private:
     std::once_flag unknown_user_hash_once_;
     std::string unknown_user_hash_;
     oauth_repository oauth_{db_, key_, mutex_};
+    pop3_uidl_map uidls_{db_, mutex_};
 };
 
 } // namespace mailgate::store

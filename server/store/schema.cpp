@@ -81,6 +81,28 @@ CREATE TABLE oauth_grants (
     refresh_lease_until    INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 )sql",
+        // 3: mailbox options per account (POP3 from the provider or from an IMAP folder, Sent copies) and the
+        // UIDLs of POP3 served from IMAP. iCloud accounts had no POP3 at all: they get it from their IMAP INBOX.
+        R"sql(
+ALTER TABLE accounts ADD COLUMN pop3_source TEXT NOT NULL DEFAULT 'native' CHECK (pop3_source IN ('native', 'imap'));
+ALTER TABLE accounts ADD COLUMN pop3_folder TEXT NOT NULL DEFAULT 'INBOX';
+ALTER TABLE accounts ADD COLUMN pop3_mark_seen INTEGER NOT NULL DEFAULT 0 CHECK (pop3_mark_seen IN (0, 1));
+ALTER TABLE accounts ADD COLUMN save_sent TEXT NOT NULL DEFAULT 'auto' CHECK (save_sent IN ('auto', 'always', 'never'));
+ALTER TABLE accounts ADD COLUMN sent_folder TEXT NOT NULL DEFAULT 'Sent';
+UPDATE accounts SET pop3_source = 'imap' WHERE provider = 'icloud'
+    AND EXISTS (SELECT 1 FROM endpoints e WHERE e.account_id = accounts.id AND e.protocol = 'imap')
+    AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.account_id = accounts.id AND e.protocol = 'pop3');
+CREATE TABLE pop3_uidls (
+    account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    uidl        TEXT NOT NULL,
+    message_id  TEXT NOT NULL DEFAULT '',
+    size        INTEGER NOT NULL,
+    PRIMARY KEY (account_id, folder, uidvalidity, uid)
+) STRICT;
+)sql",
     };
     return steps;
 }
