@@ -1,4 +1,4 @@
-// `mailgate account add|list|show|remove|enable|disable|passwd` (and dispatch to `test`).
+// `mailgate account add|list|show|set|remove|enable|disable|passwd` (and dispatch to `test`, `oauth`).
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
 #include "server/domain/account_input.hpp"
@@ -17,14 +17,20 @@ constexpr const char* account_usage = R"(Usage: mailgate account SUBCOMMAND [OPT
 Subcommands:
   add NAME --local-user U --remote-user R (--provider P | --imap URL --pop3 URL --smtp URL) [--sender ADDR ...]
       [--auth password|oauth2 --oauth-client CLIENT]
+      [--pop3-source native|imap] [--pop3-folder F] [--pop3-mark-seen] [--save-sent auto|always|never]
+      [--sent-folder F]
   list [--json]
   show NAME
+  set NAME [--pop3-source native|imap] [--pop3-folder F] [--pop3-mark-seen true|false]
+      [--save-sent auto|always|never] [--sent-folder F]
   remove NAME
   enable NAME | disable NAME
   passwd NAME [--remote]
   test NAME
   oauth NAME (--device | --paste)      consent for an oauth2 account (works while the gateway runs)
 
+POP3 source imap: the gateway serves POP3 itself from an IMAP folder (the default for providers without POP3,
+like iCloud). Sent copies: auto saves one unless the provider files sent mail itself (Gmail, Outlook).
 Passwords never come from the command line: MAILGATE_LOCAL_PASSWORD and MAILGATE_REMOTE_PASSWORD, else a prompt.
 Each subcommand takes --help, --data-dir DIR and --config FILE.
 )";
@@ -37,6 +43,40 @@ int fail(const std::string& message) {
 std::string required(const po::variables_map& vm, const char* key) {
     if (!vm.count(key)) throw po::required_option(key);
     return vm[key].as<std::string>();
+}
+
+// The mailbox flags of add and set. add's --pop3-mark-seen is a switch; set's takes true or false.
+void add_mailbox_options(po::options_description& own, bool mark_seen_value) {
+    own.add_options()("pop3-source", po::value<std::string>()->value_name("SOURCE"),
+                      "native (the provider's POP3) or imap (the gateway serves POP3 from an IMAP folder)")(
+        "pop3-folder", po::value<std::string>()->value_name("F"), "the folder POP3 from IMAP serves (INBOX)")(
+        "save-sent", po::value<std::string>()->value_name("WHEN"),
+        "copy sent mail into the Sent folder: auto (unless the provider does), always, never")(
+        "sent-folder", po::value<std::string>()->value_name("F"), "the folder sent copies go to (Sent)");
+    if (mark_seen_value)
+        own.add_options()("pop3-mark-seen", po::value<std::string>()->value_name("true|false"),
+                          "whether POP3 from IMAP marks retrieved messages seen");
+    else
+        own.add_options()("pop3-mark-seen", "POP3 from IMAP marks retrieved messages seen");
+}
+
+user_result<domain::mailbox_input> mailbox_flags(const po::variables_map& vm, bool mark_seen_value) {
+    domain::mailbox_input in;
+    auto text = [&](const char* key, std::optional<std::string>& out) {
+        if (vm.count(key)) out = vm[key].as<std::string>();
+    };
+    text("pop3-source", in.pop3_source);
+    text("pop3-folder", in.pop3_folder);
+    text("save-sent", in.save_sent);
+    text("sent-folder", in.sent_folder);
+    if (vm.count("pop3-mark-seen") && !mark_seen_value) in.pop3_mark_seen = true;
+    if (vm.count("pop3-mark-seen") && mark_seen_value) {
+        auto v = vm["pop3-mark-seen"].as<std::string>();
+        if (v != "true" && v != "false")
+            return user_error{"--pop3-mark-seen: '" + v + "' is not true or false"};
+        in.pop3_mark_seen = v == "true";
+    }
+    return in;
 }
 
 int add(const std::vector<std::string>& args) {
@@ -55,10 +95,11 @@ int add(const std::vector<std::string>& args) {
         "provider login: password (an app password; default) or oauth2")(
         "oauth-client", po::value<std::string>()->value_name("CLIENT"),
         "oauth2: the [oauth.CLIENT] registration to use");
+    add_mailbox_options(own, false);
     auto parsed =
         parse_command(args,
                       "mailgate account add NAME --local-user U --remote-user R (--provider P | --imap "
-                      "URL --pop3 URL --smtp URL) [--sender ADDR ...]",
+                      "URL --pop3 URL --smtp URL) [--sender ADDR ...] [mailbox options]",
                       own, {"name"});
     if (!parsed) return 0;
     const auto& vm = parsed->values;
@@ -77,6 +118,10 @@ int add(const std::vector<std::string>& args) {
     a.endpoints = std::move(*endpoints);
     if (vm.count("sender")) a.senders = vm["sender"].as<std::vector<std::string>>();
     if (auto ok = domain::validate_senders(a.senders); !ok) return fail("--sender: " + ok.error().message);
+    a.mailbox = domain::default_mailbox_options(a.provider);
+    auto mailbox = mailbox_flags(vm, false);
+    if (!mailbox) return fail(mailbox.error().message);
+    if (auto ok = domain::apply_mailbox_input(a.mailbox, *mailbox); !ok) return fail(ok.error().message);
 
     auto auth = vm.count("auth") ? vm["auth"].as<std::string>() : std::string("password");
     if (auth != "password" && auth != "oauth2")
@@ -154,6 +199,28 @@ int single(const std::string& sub, const std::vector<std::string>& args) {
     return 0;
 }
 
+int set(const std::vector<std::string>& args) {
+    po::options_description own("Options");
+    own.add_options()("name", po::value<std::string>(), "account name");
+    add_mailbox_options(own, true);
+    auto parsed = parse_command(args, "mailgate account set NAME [mailbox options]", own, {"name"});
+    if (!parsed) return 0;
+    auto name = required(parsed->values, "name");
+    auto input = mailbox_flags(parsed->values, true);
+    if (!input) return fail(input.error().message);
+    if (input->empty()) return fail("nothing to change (see mailgate account set --help)");
+    store::account_repository repo(parsed->config.data_dir);
+    auto a = repo.find(name);
+    if (!a) return fail(a.error().message);
+    store::account_repository::changes c;
+    c.mailbox = a->mailbox;
+    if (auto ok = domain::apply_mailbox_input(*c.mailbox, *input); !ok) return fail(ok.error().message);
+    auto updated = repo.update(name, c);
+    if (!updated) return fail(updated.error().message);
+    std::cout << "account '" << name << "' changed\n" << store::format_account(*updated);
+    return 0;
+}
+
 int passwd(const std::vector<std::string>& args) {
     po::options_description own("Options");
     own.add_options()("name", po::value<std::string>(),
@@ -185,6 +252,7 @@ int account_command(const std::vector<std::string>& args) {
     if (sub == "add") return add(rest);
     if (sub == "list") return list(rest);
     if (sub == "show" || sub == "remove" || sub == "enable" || sub == "disable") return single(sub, rest);
+    if (sub == "set") return set(rest);
     if (sub == "passwd") return passwd(rest);
     if (sub == "test") return account_test_command(rest);
     if (sub == "oauth") return account_oauth_command(rest);
