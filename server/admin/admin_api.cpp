@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace mailgate::admin {
 
 namespace http = boost::beast::http;
@@ -47,6 +49,27 @@ std::vector<std::string> split_path(std::string_view path) {
         pos = slash + 1;
     }
     return parts;
+}
+
+// The mailbox options of a create or update body (pop3_source, pop3_folder, pop3_mark_seen, save_sent,
+// sent_folder); absent members stay absent.
+bool read_mailbox(const json::object& body, domain::mailbox_input& in, std::string& error) {
+    if (!read_string(body, "pop3_source", in.pop3_source, error) ||
+        !read_string(body, "pop3_folder", in.pop3_folder, error) ||
+        !read_string(body, "save_sent", in.save_sent, error) ||
+        !read_string(body, "sent_folder", in.sent_folder, error))
+        return false;
+    if (auto it = body.find("pop3_mark_seen"); it != body.end() && !it->value().is_null()) {
+        bool seen = false;
+        if (!read_bool(body, "pop3_mark_seen", seen, error)) return false;
+        in.pop3_mark_seen = seen;
+    }
+    return true;
+}
+
+bool has_imap(const std::vector<domain::upstream_endpoint>& endpoints) {
+    return std::any_of(endpoints.begin(), endpoints.end(),
+                       [](const auto& e) { return e.protocol == domain::mail_protocol::imap; });
 }
 
 std::string time_text(std::chrono::system_clock::time_point t) {
@@ -270,6 +293,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         std::optional<std::string> credential, oauth_client;
         std::optional<std::string> urls[3];
         std::optional<std::vector<std::string>> senders;
+        domain::mailbox_input mailbox;
         std::string error;
         static const char* protocols[] = {"imap", "pop3", "smtp"};
         bool valid =
@@ -281,7 +305,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
             read_strings(body, "senders", senders, error) &&
             read_string(body, "credential", credential, error) &&
-            read_string(body, "oauth_client", oauth_client, error);
+            read_string(body, "oauth_client", oauth_client, error) && read_mailbox(body, mailbox, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
         // credential: "password" (an app password, the default) or "oauth2" (tokens from a consent, no password).
         bool oauth2 = credential && *credential == "oauth2";
@@ -312,6 +336,11 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         if (senders)
             if (auto ok = domain::validate_senders(*senders); !ok)
                 co_return json_error(status::bad_request, version, ok.error().message);
+        auto options = domain::default_mailbox_options(input.provider);
+        if (auto ok = domain::apply_mailbox_input(options, mailbox); !ok)
+            co_return json_error(status::bad_request, version, ok.error().message);
+        if (auto ok = domain::validate_mailbox_options(options, has_imap(*endpoints)); !ok)
+            co_return json_error(status::bad_request, version, ok.error().message);
         store::new_account a{*name,
                              *local_user,
                              *local_password,
@@ -321,7 +350,8 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                              std::move(*endpoints),
                              senders.value_or(std::vector<std::string>{}),
                              store::credential_kind::password,
-                             std::string()};
+                             std::string(),
+                             std::move(options)};
         if (oauth2) {
             a.credential = store::credential_kind::oauth2;
             a.oauth_client = *oauth_client;
@@ -382,6 +412,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         if (auto bad = parse_body(body)) co_return std::move(*bad);
         store::account_repository::changes c;
         std::optional<std::string> provider, urls[3], oauth_client;
+        domain::mailbox_input mailbox;
         std::string error;
         static const char* protocols[] = {"imap", "pop3", "smtp"};
         bool valid = read_string(body, "oauth_client", oauth_client, error) &&
@@ -390,7 +421,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                      read_string(body, "provider", provider, error) &&
                      read_string(body, "imap", urls[0], error) && read_string(body, "pop3", urls[1], error) &&
                      read_string(body, "smtp", urls[2], error) &&
-                     read_strings(body, "senders", c.senders, error);
+                     read_strings(body, "senders", c.senders, error) && read_mailbox(body, mailbox, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
         if (provider || urls[0] || urls[1] || urls[2]) {
             domain::endpoint_input input;
@@ -418,6 +449,12 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                     client_changed = a->oauth_client != *oauth_client;
                     if (client_changed && !repo.oauth().client(*oauth_client))
                         return user_error{"no OAuth client named '" + *oauth_client + "'"};
+                }
+                if (!mailbox.empty()) {
+                    auto a = repo.find(name);
+                    if (!a) return a.error();
+                    c.mailbox = a->mailbox;
+                    if (auto ok = domain::apply_mailbox_input(*c.mailbox, mailbox); !ok) return ok.error();
                 }
                 auto result = repo.update(name, c);
                 if (!result || !client_changed) return result;

@@ -63,32 +63,25 @@ void add_mailbox_options(po::options_description& own, bool explicit_flag) {
 
 user_result<void> read_mailbox_options(const po::variables_map& vm, domain::mailbox_options& m,
                                        bool explicit_flag) {
-    if (vm.count("pop3-source")) {
-        auto v = domain::pop3_source_from_string(vm["pop3-source"].as<std::string>());
-        if (!v)
-            return user_error{"--pop3-source: '" + vm["pop3-source"].as<std::string>() +
-                              "' is not native or imap"};
-        m.pop3 = *v;
-    }
-    if (vm.count("pop3-folder")) m.pop3_folder = vm["pop3-folder"].as<std::string>();
-    if (vm.count("save-sent")) {
-        auto v = domain::save_sent_from_string(vm["save-sent"].as<std::string>());
-        if (!v)
-            return user_error{"--save-sent: '" + vm["save-sent"].as<std::string>() +
-                              "' is not auto, always or never"};
-        m.sent = *v;
-    }
-    if (vm.count("sent-folder")) m.sent_folder = vm["sent-folder"].as<std::string>();
+    domain::mailbox_input in;
+    auto text = [&](const char* key, std::optional<std::string>& out) {
+        if (vm.count(key)) out = vm[key].as<std::string>();
+    };
+    text("pop3-source", in.pop3_source);
+    text("pop3-folder", in.pop3_folder);
+    text("save-sent", in.save_sent);
+    text("sent-folder", in.sent_folder);
     if (vm.count("pop3-mark-seen")) {
         if (!explicit_flag) {
-            m.pop3_mark_seen = true;
+            in.pop3_mark_seen = true;
         } else {
-            auto text = vm["pop3-mark-seen"].as<std::string>();
-            if (text != "yes" && text != "no") return user_error{"--pop3-mark-seen: say yes or no"};
-            m.pop3_mark_seen = text == "yes";
+            auto v = vm["pop3-mark-seen"].as<std::string>();
+            if (v != "yes" && v != "no" && v != "true" && v != "false")
+                return user_error{"--pop3-mark-seen: say yes or no"};
+            in.pop3_mark_seen = v == "yes" || v == "true";
         }
     }
-    return {};
+    return domain::apply_mailbox_input(m, in);
 }
 
 int set(const std::vector<std::string>& args) {
@@ -99,6 +92,10 @@ int set(const std::vector<std::string>& args) {
     if (!parsed) return 0;
     const auto& vm = parsed->values;
     auto name = required(vm, "name");
+    bool any = false;
+    for (const char* key : {"pop3-source", "pop3-folder", "pop3-mark-seen", "save-sent", "sent-folder"})
+        any = any || vm.count(key) > 0;
+    if (!any) return fail("account set: nothing to change (see --help)");
     store::account_repository repo(parsed->config.data_dir);
     auto current = repo.find(name);
     if (!current) return fail(current.error().message);

@@ -40,4 +40,23 @@ user_result<void> validate_senders(const std::vector<std::string>& senders) {
     return {};
 }
 
+user_result<void> apply_mailbox_input(mailbox_options& options, const mailbox_input& input) {
+    if (input.pop3_source) {
+        auto source = pop3_source_from_string(*input.pop3_source);
+        if (!source)
+            return user_error{"pop3_source must be native or imap, not '" + *input.pop3_source + "'"};
+        options.pop3 = *source;
+    }
+    if (input.save_sent) {
+        auto sent = save_sent_from_string(*input.save_sent);
+        if (!sent)
+            return user_error{"save_sent must be auto, always or never, not '" + *input.save_sent + "'"};
+        options.sent = *sent;
+    }
+    if (input.pop3_folder) options.pop3_folder = *input.pop3_folder;
+    if (input.pop3_mark_seen) options.pop3_mark_seen = *input.pop3_mark_seen;
+    if (input.sent_folder) options.sent_folder = *input.sent_folder;
+    return {};
+}
+
 } // namespace mailgate::domain

@@ -49,13 +49,15 @@ bool saves_sent_copy(const mailbox_options& options, std::string_view provider) 
 namespace {
 
 // What is wrong with a folder name, if anything.
-std::optional<std::string> folder_problem(std::string_view what, std::string_view name) {
-    if (name.empty() || name.size() > 255) return std::string(what) + ": a folder name has 1 to 255 characters";
-    for (unsigned char c : name)
+std::optional<std::string> folder_problem(const std::string& what, std::string_view name) {
+    if (name.empty()) return what + " must not be empty";
+    if (name.size() > 255) return what + " is longer than 255 bytes";
+    for (unsigned char c : name) {
+        if (c == '\r' || c == '\n' || c == 0) return what + " must not contain CR, LF or NUL";
         if (c < 0x20 || c >= 0x7f)
-            return std::string(what) +
-                   ": use the folder's name as the provider lists it over IMAP (printable ASCII; non-ASCII names "
-                   "in their modified UTF-7 form)";
+            return what + " must be printable ASCII: the folder's name as the provider lists it over IMAP "
+                          "(non-ASCII names in their modified UTF-7 form, e.g. \"Entw&APw-rfe\")";
+    }
     return std::nullopt;
 }
 

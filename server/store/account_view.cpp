@@ -35,18 +35,21 @@ std::string format_account(const store::account& a) {
     std::string senders;
     for (const auto& s : a.senders) senders += (senders.empty() ? "" : ", ") + s;
     out += "senders:      " + (senders.empty() ? a.remote_user + " (default)" : senders) + "\n";
+    const auto& m = a.mailbox;
+    out += "pop3 source:  " + std::string(domain::to_string(m.pop3)) +
+           (m.pop3 == domain::pop3_source::imap ? " (from an IMAP folder)\n" : " (the provider's POP3)\n");
+    out += "pop3 folder:  " + m.pop3_folder + "\n";
+    out += std::string("mark seen:    ") + (m.pop3_mark_seen ? "yes\n" : "no\n");
+    out += "save sent:    " + std::string(domain::to_string(m.sent));
+    if (domain::saves_sent_copy(m, a.provider))
+        out += " (a copy goes to the Sent folder)\n";
+    else
+        out += m.sent == domain::save_sent::never ? " (no copy)\n"
+                                                  : " (no copy: the provider files sent mail)\n";
+    out += "sent folder:  " + m.sent_folder + "\n";
     out += "credential:   " + std::string(store::to_string(a.credential));
     if (a.credential == store::credential_kind::oauth2) out += " (OAuth client '" + a.oauth_client + "')";
     out += "\n";
-    const auto& m = a.mailbox;
-    out += "pop3 source:  " +
-           (m.pop3 == domain::pop3_source::imap
-                ? "IMAP folder '" + m.pop3_folder + "'" + (m.pop3_mark_seen ? " (RETR marks \\Seen)" : "")
-                : std::string("the provider's POP3")) +
-           "\n";
-    out += "sent copies:  " + std::string(domain::to_string(m.sent)) + " -> " +
-           (domain::saves_sent_copy(m, a.provider) ? "into '" + m.sent_folder + "'" : std::string("none")) +
-           "\n";
     if (const auto& g = a.oauth) {
         out += "oauth state:  " + std::string(store::to_string(g->state)) + "\n";
         if (!g->identity.empty()) out += "consented by: " + g->identity + "\n";
@@ -90,13 +93,13 @@ boost::json::value account_json(const store::account& a) {
     boost::json::array senders;
     for (const auto& s : a.senders) senders.emplace_back(s);
     o["senders"] = std::move(senders);
-    o["credential"] = std::string(store::to_string(a.credential));
     o["pop3_source"] = std::string(domain::to_string(a.mailbox.pop3));
     o["pop3_folder"] = a.mailbox.pop3_folder;
     o["pop3_mark_seen"] = a.mailbox.pop3_mark_seen;
     o["save_sent"] = std::string(domain::to_string(a.mailbox.sent));
     o["sent_folder"] = a.mailbox.sent_folder;
     o["saves_sent_copy"] = domain::saves_sent_copy(a.mailbox, a.provider);
+    o["credential"] = std::string(store::to_string(a.credential));
     if (const auto& g = a.oauth) {
         boost::json::object oauth;
         oauth["client"] = a.oauth_client;

@@ -88,7 +88,9 @@ ALTER TABLE accounts ADD COLUMN pop3_folder TEXT NOT NULL DEFAULT 'INBOX';
 ALTER TABLE accounts ADD COLUMN pop3_mark_seen INTEGER NOT NULL DEFAULT 0 CHECK (pop3_mark_seen IN (0, 1));
 ALTER TABLE accounts ADD COLUMN save_sent TEXT NOT NULL DEFAULT 'auto' CHECK (save_sent IN ('auto', 'always', 'never'));
 ALTER TABLE accounts ADD COLUMN sent_folder TEXT NOT NULL DEFAULT 'Sent';
-UPDATE accounts SET pop3_source = 'imap' WHERE provider = 'icloud';
+UPDATE accounts SET pop3_source = 'imap', sent_folder = 'Sent Messages' WHERE provider = 'icloud'
+    AND EXISTS (SELECT 1 FROM endpoints e WHERE e.account_id = accounts.id AND e.protocol = 'imap')
+    AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.account_id = accounts.id AND e.protocol = 'pop3');
 CREATE TABLE pop3_uidls (
     account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     folder      TEXT NOT NULL,

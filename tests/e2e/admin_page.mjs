@@ -45,9 +45,32 @@ try {
   await page.fill("#f-imap", env.RIG_IMAP);
   await page.fill("#f-pop3", "");
   await page.fill("#f-smtp", env.RIG_SMTP);
+  // Mailbox options: the POP3 folder fields show only for POP3 from IMAP.
+  assert.equal(await page.isVisible("#f-pop3-folder"), false);
+  await page.selectOption("#f-pop3-source", "imap");
+  assert.equal(await page.isVisible("#f-pop3-folder"), true);
+  await page.fill("#f-pop3-folder", "Archive");
+  await page.check("#f-pop3-mark-seen");
+  await page.selectOption("#f-save-sent", "never");
   await page.click("#f-submit");
   const row = page.locator('#accounts-table tr[data-account="browser"]');
   await row.waitFor();
+  const mailboxCell = () => row.locator("td").nth(8).textContent();
+  assert.equal(await mailboxCell(), "POP3 from IMAP folder Archive (marks seen); no sent copies (never)");
+  // Edit them: the form shows what is stored, and saves the change.
+  await row.getByRole("button", { name: "Edit" }).click();
+  assert.equal(await page.inputValue("#f-pop3-source"), "imap");
+  assert.equal(await page.inputValue("#f-pop3-folder"), "Archive");
+  assert.equal(await page.isChecked("#f-pop3-mark-seen"), true);
+  assert.equal(await page.inputValue("#f-save-sent"), "never");
+  await page.fill("#f-pop3-folder", "INBOX");
+  await page.selectOption("#f-save-sent", "always");
+  await page.fill("#f-sent-folder", "Sent Items");
+  await page.click("#f-submit");
+  await page.waitForFunction(() => {
+    const tr = document.querySelector('#accounts-table tr[data-account="browser"]');
+    return tr && tr.cells[8].textContent === "POP3 from IMAP folder INBOX (marks seen); sent copies to Sent Items (always)";
+  });
   await page.screenshot({ path: path.join(shots, "accounts.png"), fullPage: true });
 
   // A plaintext endpoint is refused with the reason.

@@ -140,6 +140,58 @@ class AdminApi(unittest.TestCase):
         response, _, data = c.request("POST", "/api/v1/accounts", {"name": "x"})
         self.assertEqual(response.status, 400)
 
+    def test_mailbox_options_create_update_and_validation(self):
+        c = self.client()
+        keys = ("pop3_source", "pop3_folder", "pop3_mark_seen", "save_sent", "sent_folder", "saves_sent_copy")
+        options = lambda a: {k: a[k] for k in keys}
+        response, _, data = c.request("POST", "/api/v1/accounts", self.account_body(
+            "mbox", "mbox-local", pop3_source="imap", pop3_folder="Archive/2024", pop3_mark_seen=True,
+            save_sent="never", sent_folder="Outbox"))
+        self.assertEqual(response.status, 201, data)
+        chosen = {"pop3_source": "imap", "pop3_folder": "Archive/2024", "pop3_mark_seen": True,
+                  "save_sent": "never", "sent_folder": "Outbox", "saves_sent_copy": False}
+        self.assertEqual(options(data), chosen)
+        _, _, data = c.request("GET", "/api/v1/accounts/mbox")
+        self.assertEqual(options(data), chosen)
+        response, _, data = c.request("PUT", "/api/v1/accounts/mbox", {"save_sent": "always", "pop3_mark_seen": False})
+        self.assertEqual(response.status, 200, data)
+        self.assertEqual(options(data), dict(chosen, save_sent="always", pop3_mark_seen=False, saves_sent_copy=True))
+        _, _, listed = c.request("GET", "/api/v1/accounts")
+        self.assertEqual(options(next(a for a in listed if a["name"] == "mbox")), options(data))
+        shown = run_cli("account", "show", "mbox", data_dir=self.data, check=True).stdout
+        self.assertIn("pop3 folder:  Archive/2024\n", shown)
+
+        # Defaults follow the provider when the body says nothing.
+        response, _, data = c.request("POST", "/api/v1/accounts", self.account_body("apple", "apple-local",
+                                                                                    provider="icloud"))
+        self.assertEqual(response.status, 201, data)
+        self.assertEqual(options(data), {"pop3_source": "imap", "pop3_folder": "INBOX", "pop3_mark_seen": False,
+                                         "save_sent": "auto", "sent_folder": "Sent Messages",
+                                         "saves_sent_copy": True})
+
+        for body, error in (({"pop3_source": "pop"}, "pop3_source must be native or imap, not 'pop'"),
+                            ({"save_sent": "sometimes"}, "save_sent must be auto, always or never"),
+                            ({"pop3_mark_seen": "yes"}, "pop3_mark_seen must be true or false"),
+                            ({"pop3_folder": 5}, "pop3_folder must be a string"),
+                            ({"pop3_folder": ""}, "pop3_folder must not be empty"),
+                            ({"sent_folder": "Sent\r\nA1 DELETE INBOX"}, "sent_folder must not contain CR, LF or NUL"),
+                            ({"sent_folder": "s" * 256}, "sent_folder is longer than 255 bytes"),
+                            # Without IMAP there is no folder to serve POP3 from.
+                            ({"pop3_source": "imap", "provider": "custom", "imap": "",
+                              "smtp": f"smtps://{self.rig.host}:{self.rig.ports['smtps']}"},
+                             "pop3_source imap needs an IMAP endpoint")):
+            response, _, data = c.request("PUT", "/api/v1/accounts/mbox", body)
+            self.assertEqual(response.status, 400, body)
+            self.assertIn(error, data["error"], body)
+            response, _, data = c.request("POST", "/api/v1/accounts", self.account_body("bad", "bad-local", **body))
+            self.assertEqual(response.status, 400, body)
+            self.assertIn(error, data["error"], body)
+        _, _, data = c.request("GET", "/api/v1/accounts/mbox")
+        self.assertEqual(options(data), dict(chosen, save_sent="always", pop3_mark_seen=False, saves_sent_copy=True))
+        self.assertEqual(sorted(data["endpoints"]), ["imap", "smtp"])
+        response, _, _ = c.request("GET", "/api/v1/accounts/bad")
+        self.assertEqual(response.status, 404)
+
     def test_size_limits_and_malformed_http(self):
         c = self.client()
         response, _, data = c.request("POST", "/api/v1/accounts", raw_body=b"{" + b" " * (70 * 1024) + b"}",

@@ -25,7 +25,8 @@ class Cli(unittest.TestCase):
 
     def test_help_and_version_at_every_level(self):
         for args in (["--help"], ["account", "--help"], ["account", "add", "--help"], ["account", "test", "--help"],
-                     ["account", "list", "--help"], ["serve", "--help"], ["providers", "--help"]):
+                     ["account", "list", "--help"], ["account", "set", "--help"], ["serve", "--help"],
+                     ["providers", "--help"]):
             result = run_cli(*args, data_dir=self.data)
             self.assertEqual(result.returncode, 0, args)
             self.assertIn("Usage", result.stdout, args)
@@ -46,6 +47,67 @@ class Cli(unittest.TestCase):
         providers = run_cli("providers", data_dir=self.data, check=True).stdout
         for name in ("gmail", "outlook", "yahoo", "icloud", "yahoo-jp", "aol", "custom"):
             self.assertIn(name, providers)
+
+    def test_mailbox_options_on_add_show_list_and_set(self):
+        listed = lambda: {a["name"]: a for a in json.loads(
+            run_cli("account", "list", "--json", data_dir=self.data, check=True).stdout)}
+        self.assertEqual(self.add("apple", "--provider", "icloud", local="phone").returncode, 0)
+        self.assertEqual(self.add("plain", "--provider", "gmail", local="plain").returncode, 0)
+        result = self.add("office", "--provider", "gmail", "--pop3-source", "imap", "--pop3-folder", "[Gmail]/All Mail",
+                          "--pop3-mark-seen", "--save-sent", "always", "--sent-folder", "[Gmail]/Sent Mail")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("pop3 source:  imap (from an IMAP folder)", result.stdout)
+        shown = run_cli("account", "show", "office", data_dir=self.data, check=True).stdout
+        for line in ("pop3 source:  imap (from an IMAP folder)", "pop3 folder:  [Gmail]/All Mail", "mark seen:    yes",
+                     "save sent:    always (a copy goes to the Sent folder)", "sent folder:  [Gmail]/Sent Mail"):
+            self.assertIn(line + "\n", shown)
+        accounts = listed()
+        options = lambda a: {k: a[k] for k in ("pop3_source", "pop3_folder", "pop3_mark_seen", "save_sent",
+                                               "sent_folder", "saves_sent_copy")}
+        self.assertEqual(options(accounts["office"]),
+                         {"pop3_source": "imap", "pop3_folder": "[Gmail]/All Mail", "pop3_mark_seen": True,
+                          "save_sent": "always", "sent_folder": "[Gmail]/Sent Mail", "saves_sent_copy": True})
+        # Defaults: iCloud has no POP3 (so from IMAP) and keeps no copy of sent mail; Gmail has both.
+        self.assertEqual(options(accounts["apple"]),
+                         {"pop3_source": "imap", "pop3_folder": "INBOX", "pop3_mark_seen": False,
+                          "save_sent": "auto", "sent_folder": "Sent Messages", "saves_sent_copy": True})
+        self.assertEqual(options(accounts["plain"]),
+                         {"pop3_source": "native", "pop3_folder": "INBOX", "pop3_mark_seen": False,
+                          "save_sent": "auto", "sent_folder": "Sent", "saves_sent_copy": False})
+
+        result = run_cli("account", "set", "office", "--save-sent", "never", "--pop3-mark-seen", "false",
+                         "--pop3-source", "native", data_dir=self.data)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("save sent:    never (no copy)", result.stdout)
+        self.assertEqual(options(listed()["office"]),
+                         {"pop3_source": "native", "pop3_folder": "[Gmail]/All Mail", "pop3_mark_seen": False,
+                          "save_sent": "never", "sent_folder": "[Gmail]/Sent Mail", "saves_sent_copy": False})
+        run_cli("account", "set", "office", "--pop3-mark-seen", "true", "--sent-folder", "Sent", data_dir=self.data,
+                check=True)
+        self.assertEqual((listed()["office"]["pop3_mark_seen"], listed()["office"]["sent_folder"]), (True, "Sent"))
+
+        for args, error in ((["--pop3-source", "pop"], "pop3_source must be native or imap, not 'pop'"),
+                            (["--save-sent", "sometimes"], "save_sent must be auto, always or never"),
+                            (["--pop3-mark-seen", "maybe"], "--pop3-mark-seen: say yes or no"),
+                            (["--pop3-folder", ""], "pop3_folder must not be empty"),
+                            (["--sent-folder", "x" * 256], "sent_folder is longer than 255 bytes"),
+                            (["--sent-folder", "Sent\r\nA1 DELETE INBOX"], "must not contain CR, LF or NUL"),
+                            ([], "nothing to change")):
+            result = run_cli("account", "set", "office", *args, data_dir=self.data)
+            self.assertNotEqual(result.returncode, 0, args)
+            self.assertIn(error, result.stderr, args)
+        self.assertEqual(listed()["office"]["sent_folder"], "Sent")  # nothing half-applied
+        missing = run_cli("account", "set", "nobody", "--save-sent", "never", data_dir=self.data)
+        self.assertIn("no account named 'nobody'", missing.stderr)
+
+        result = self.add("smtponly", "--smtp", "smtps://smtp.example.com", "--pop3-source", "imap", local="s")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("pop3_source imap needs an IMAP endpoint", result.stderr)
+        result = self.add("badseen", "--provider", "gmail", "--pop3-source", "IMAP", local="b")
+        self.assertIn("pop3_source must be native or imap", result.stderr)
+        self.assertNotIn("smtponly", listed())
+        # Native POP3 without a POP3 endpoint stays fine, as before.
+        self.assertEqual(self.add("nopop", "--imap", "imaps://imap.example.com", local="n").returncode, 0)
 
     def test_plaintext_scheme_refused_with_reason(self):
         result = self.add("bad", "--imap", "imap://mail.example.com")

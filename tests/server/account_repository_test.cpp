@@ -199,3 +199,94 @@ TEST(account_repository, rejects_incomplete_accounts) {
     EXPECT_NE(dup.error().message.find("more than one imap"), std::string::npos);
     EXPECT_TRUE(repo.list().empty());
 }
+
+TEST(account_repository, mailbox_options_round_trip_through_create_load_and_update) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    auto fresh = repo.create(sample());
+    ASSERT_TRUE(fresh) << fresh.error().message;
+    EXPECT_EQ(fresh->mailbox.pop3, domain::pop3_source::native); // a new_account's defaults
+    EXPECT_EQ(fresh->mailbox.pop3_folder, "INBOX");
+    EXPECT_EQ(fresh->mailbox.sent_folder, "Sent");
+
+    auto a = sample("chosen", "chosen-local");
+    a.mailbox = {domain::pop3_source::imap, "Archive/2024", true, domain::save_sent::always, "Gesendet"};
+    auto created = repo.create(a);
+    ASSERT_TRUE(created) << created.error().message;
+    auto loaded = *repo.find("chosen");
+    for (const auto* m : {&created->mailbox, &loaded.mailbox}) {
+        EXPECT_EQ(m->pop3, domain::pop3_source::imap);
+        EXPECT_EQ(m->pop3_folder, "Archive/2024");
+        EXPECT_TRUE(m->pop3_mark_seen);
+        EXPECT_EQ(m->sent, domain::save_sent::always);
+        EXPECT_EQ(m->sent_folder, "Gesendet");
+    }
+
+    account_repository::changes c;
+    c.mailbox = domain::mailbox_options{domain::pop3_source::native, "INBOX", false, domain::save_sent::never,
+                                        "Sent Items"};
+    auto updated = repo.update("chosen", c);
+    ASSERT_TRUE(updated) << updated.error().message;
+    EXPECT_EQ(updated->mailbox.pop3, domain::pop3_source::native);
+    EXPECT_FALSE(updated->mailbox.pop3_mark_seen);
+    EXPECT_EQ(updated->mailbox.sent, domain::save_sent::never);
+    EXPECT_EQ(repo.find("chosen")->mailbox.sent_folder, "Sent Items");
+    EXPECT_EQ(repo.find_by_local_user("chosen-local")->mailbox.sent_folder, "Sent Items");
+
+    // An update without mailbox options leaves them alone.
+    account_repository::changes senders_only;
+    senders_only.senders = std::vector<std::string>{"office@example.com"};
+    ASSERT_TRUE(repo.update("chosen", senders_only));
+    EXPECT_EQ(repo.find("chosen")->mailbox.sent, domain::save_sent::never);
+    EXPECT_EQ(repo.find("office")->mailbox.sent, domain::save_sent::automatic); // the other account untouched
+}
+
+TEST(account_repository, mailbox_options_are_validated_on_create_and_update) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    auto expect_refused = [&](new_account a, const std::string& words) {
+        auto r = repo.create(a);
+        ASSERT_FALSE(r) << words;
+        EXPECT_NE(r.error().message.find(words), std::string::npos) << r.error().message;
+    };
+    auto a = sample();
+    a.endpoints = {*domain::parse_upstream_url("smtps://smtp.example.com")};
+    a.mailbox.pop3 = domain::pop3_source::imap;
+    expect_refused(a, "pop3_source imap needs an IMAP endpoint");
+    a = sample();
+    a.mailbox.pop3_folder = "";
+    expect_refused(a, "pop3_folder must not be empty");
+    a.mailbox.pop3_folder = std::string(256, 'x');
+    expect_refused(a, "pop3_folder is longer than 255 bytes");
+    for (const auto& bad : {std::string("IN\rBOX"), std::string("IN\nBOX"), std::string("IN\0BOX", 6)}) {
+        a.mailbox.pop3_folder = bad;
+        expect_refused(a, "pop3_folder must not contain CR, LF or NUL");
+    }
+    a = sample();
+    a.mailbox.sent_folder = "Sent\r\nA1 DELETE INBOX";
+    expect_refused(a, "sent_folder must not contain CR, LF or NUL");
+    EXPECT_TRUE(repo.list().empty());
+
+    a = sample();
+    a.mailbox.pop3_folder = std::string(255, 'x'); // the longest allowed
+    ASSERT_TRUE(repo.create(a));
+    // Native POP3 without a POP3 endpoint is fine (the account serves IMAP and SMTP only).
+    EXPECT_FALSE(repo.find("office")->endpoints.contains(domain::mail_protocol::pop3));
+
+    account_repository::changes c;
+    c.mailbox = repo.find("office")->mailbox;
+    c.mailbox->pop3 = domain::pop3_source::imap;
+    ASSERT_TRUE(repo.update("office", c)); // it has an IMAP endpoint
+    // Dropping the IMAP endpoint under POP3 from IMAP is refused, and so is an invalid folder.
+    account_repository::changes drop_imap;
+    drop_imap.endpoints = std::vector{*domain::parse_upstream_url("smtps://smtp.example.com")};
+    auto refused = repo.update("office", drop_imap);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("needs an IMAP endpoint"), std::string::npos);
+    EXPECT_TRUE(repo.find("office")->endpoints.contains(domain::mail_protocol::imap)); // nothing written
+    c.mailbox->sent_folder = "";
+    refused = repo.update("office", c);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("sent_folder must not be empty"), std::string::npos);
+    EXPECT_EQ(repo.find("office")->mailbox.sent_folder, "Sent");
+}

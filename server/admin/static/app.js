@@ -71,6 +71,14 @@ function statusText(endpoints) {
   }).join("; ");
 }
 
+function mailboxText(a) {
+  const pop3 = a.pop3_source === "imap"
+    ? "POP3 from IMAP folder " + a.pop3_folder + (a.pop3_mark_seen ? " (marks seen)" : "")
+    : "POP3 from the provider";
+  const sent = a.saves_sent_copy ? "sent copies to " + a.sent_folder : "no sent copies";
+  return pop3 + "; " + sent + " (" + a.save_sent + ")";
+}
+
 async function loadAccounts() {
   $("accounts-error").textContent = "";
   try {
@@ -93,6 +101,7 @@ async function loadAccounts() {
         credential.append(" (" + a.oauth.client + ") ");
         credential.appendChild(stateBadge(a.oauth.state));
       }
+      cell(row, mailboxText(a));
       const actions = cell(row, "");
       button(actions, "Test connection", () => runTest(a.name));
       button(actions, "Edit", () => editAccount(a));
@@ -153,6 +162,15 @@ function providerChanged() {
   const p = providers.find((x) => x.name === $("f-provider").value);
   $("f-provider-advice").textContent = p ? "Login: " + p.login : "";
   for (const protocol of ["imap", "pop3", "smtp"]) $("f-" + protocol).value = p ? p[protocol] : $("f-" + protocol).value;
+  // A new account's default, as the server's: POP3 from IMAP where the provider has no POP3 (iCloud).
+  if (!$("f-editing").value) $("f-pop3-source").value = p && !p.pop3 && p.imap ? "imap" : "native";
+  pop3SourceChanged();
+}
+
+function pop3SourceChanged() {
+  const fromImap = $("f-pop3-source").value === "imap";
+  $("f-pop3-folder-label").hidden = !fromImap;
+  $("f-pop3-mark-seen-label").hidden = !fromImap;
 }
 
 function resetForm() {
@@ -187,6 +205,12 @@ function editAccount(a) {
   $("f-credential").value = a.credential;
   $("f-credential").disabled = true; // the kind is chosen when the account is added
   if (a.oauth) $("f-oauth-client").value = a.oauth.client;
+  $("f-pop3-source").value = a.pop3_source;
+  $("f-pop3-folder").value = a.pop3_folder;
+  $("f-pop3-mark-seen").checked = a.pop3_mark_seen;
+  $("f-save-sent").value = a.save_sent;
+  $("f-sent-folder").value = a.sent_folder;
+  pop3SourceChanged();
   credentialChanged();
   $("form-title").textContent = "Edit " + a.name + " (passwords: use the Set password buttons)";
   $("f-submit").textContent = "Save changes";
@@ -205,6 +229,11 @@ async function submitAccount(event) {
     pop3: $("f-pop3").value,
     smtp: $("f-smtp").value,
     senders: $("f-senders").value.split("\n").map((s) => s.trim()).filter((s) => s),
+    pop3_source: $("f-pop3-source").value,
+    pop3_folder: $("f-pop3-folder").value,
+    pop3_mark_seen: $("f-pop3-mark-seen").checked,
+    save_sent: $("f-save-sent").value,
+    sent_folder: $("f-sent-folder").value,
   };
   const oauth2 = $("f-credential").value === "oauth2";
   if (oauth2) body.oauth_client = $("f-oauth-client").value;
@@ -297,6 +326,7 @@ async function start() {
   $("f-provider").addEventListener("change", providerChanged);
   $("f-cancel").addEventListener("click", resetForm);
   $("f-credential").addEventListener("change", credentialChanged);
+  $("f-pop3-source").addEventListener("change", pop3SourceChanged);
   $("paste-form").addEventListener("submit", pasteRedirect);
   $("consent-cancel").addEventListener("click", cancelConsent);
   $("consent-close").addEventListener("click", () => {
