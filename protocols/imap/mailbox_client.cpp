@@ -298,6 +298,9 @@ void mailbox_client::on_tagged(std::string_view status, std::string_view line) {
         }
         return fail(upstream_errc::command_refused, line);
     }
+    // APPEND completed before its "+": the literal was never invited, and what the caller would write now would
+    // reach the provider as commands.
+    if (continuation_wanted_) return fail(upstream_errc::malformed_reply, line);
     if (!pending_.empty()) return send_next_command();
     switch (op_) {
     case op::select:

@@ -449,6 +449,9 @@ corpora["imap_client"]["regression-pre-tls-capabilities"] = client(1, 0, lines(
 corpora["imap_client"]["regression-stale-capability-atoms"] = client(0, 0, lines(
     "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n", "a1 OK done\r\n", "a2 OK\r\n"))
 corpora["smtp_command"]["regression-route-to-at-domain"] = raw("MAIL FROM:<@a:@b>")
+# Found by fuzz_imap_mailbox_client at once: a tagged OK to APPEND before its "+" (fixed beside the harness).
+corpora["imap_mailbox_client"]["regression-append-ok-before-continuation"] = mailbox(1, [
+    a(6), a(1), a(3), r("m1 OK [APPENDUID 1 1] Append completed.\r\n"), r("m1 OK\r\n")])
 # The long run's find: BODY's value in another case ("7BIt") is 7BIT too (the harness's check, not the codec).
 corpora["smtp_server"]["regress-body-7bit-mixed-case"] = raw(
     b"HELO p\r\nMAIL FROM:<sex> BODY=7BIt\r\nR\x15\x04\x00")

@@ -234,6 +234,15 @@ TEST(imap_mailbox_client, append_waits_for_the_continuation_then_the_tagged_ok) 
     EXPECT_EQ(run(refused, "m1 NO [TRYCREATE] no such mailbox\r\n", 100).end, "failed");
 }
 
+// Found by fuzz_imap_mailbox_client: a tagged OK before the "+" was taken for the invitation, and the caller
+// wrote the message onto the connection as if it were the literal.
+TEST(imap_mailbox_client, append_completed_without_the_continuation_fails) {
+    auto c = expect_run([](mailbox_client& c) { c.append("Sent", 5); },
+                        "m1 OK [APPENDUID 7 12] Append completed.\r\n",
+                        {"m1 APPEND \"Sent\" (\\Seen) {5}\r\n", "", "failed"});
+    EXPECT_EQ(c->error(), upstream_errc::malformed_reply);
+}
+
 TEST(imap_mailbox_client, bye_or_junk_fails) {
     expect_run([](mailbox_client& c) { c.fetch_sizes(); }, "", {"", "", "done"});
     expect_run([](mailbox_client& c) { c.delete_messages({1}); }, "* BYE going away\r\n",
