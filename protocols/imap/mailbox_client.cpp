@@ -199,15 +199,18 @@ void mailbox_client::on_line(std::string_view line) {
         }
         line.remove_prefix(2);
         literals_.clear();
+        literals_kept_ = 0;
     }
-    if (response_.size() + line.size() > limits_.max_response)
+    if (response_.size() + literals_kept_ + line.size() > limits_.max_response)
         return fail(upstream_errc::reply_too_large, line);
     response_.append(line);
     if (auto size = trailing_literal(line)) {
         in_literal_ = true;
         literal_left_ = *size;
         literal_streams_ = body_literal_next();
-        literal_kept_ = !literal_streams_ && response_.size() + *size <= limits_.max_response;
+        literal_kept_ =
+            !literal_streams_ && response_.size() + literals_kept_ + *size <= limits_.max_response;
+        if (literal_kept_) literals_kept_ += *size;
         literals_.emplace_back();
         if (literal_streams_) message_found_ = true;
         return;
@@ -293,6 +296,9 @@ void mailbox_client::on_tagged(std::string_view status, std::string_view line) {
         }
         return fail(upstream_errc::command_refused, line);
     }
+    // APPEND completed before its "+": the literal was never invited, and what the caller would write now would
+    // reach the provider as commands.
+    if (continuation_wanted_) return fail(upstream_errc::malformed_reply, line);
     if (!pending_.empty()) return send_next_command();
     switch (op_) {
     case op::select:

@@ -113,8 +113,9 @@ private:
     std::vector<std::string> literals_;
     std::uint64_t literal_left_ = 0;
     bool in_literal_ = false;
-    bool literal_streams_ = false; // a body literal: handed out as message_chunk, not kept
-    bool literal_kept_ = true;     // a small literal over the limit is skipped and read as empty
+    bool literal_streams_ = false;    // a body literal: handed out as message_chunk, not kept
+    bool literal_kept_ = true;        // a small literal over the limit is skipped and read as empty
+    std::uint64_t literals_kept_ = 0; // their octets so far: max_response counts them with the text
     std::string chunk_;
     bool chunk_ready_ = false;
 

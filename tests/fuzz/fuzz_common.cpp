@@ -60,6 +60,7 @@ flat_action flatten(const test::action_view& a) {
         {"upstream_data", action_kind::upstream_data},
         {"upstream_verdict", action_kind::upstream_verdict},
         {"upstream_abort", action_kind::upstream_abort},
+        {"message_chunk", action_kind::message_chunk},
     };
     for (auto [name, kind] : names)
         if (a.kind == name) return {kind, a.bytes};
@@ -80,6 +81,7 @@ const char* kind_name(action_kind k) {
     case action_kind::upstream_data: return "upstream_data";
     case action_kind::upstream_verdict: return "upstream_verdict";
     case action_kind::upstream_abort: return "upstream_abort";
+    case action_kind::message_chunk: return "message_chunk";
     }
     return "?";
 }

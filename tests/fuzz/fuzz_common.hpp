@@ -40,7 +40,8 @@ enum class action_kind {
     upstream_command,
     upstream_data,
     upstream_verdict,
-    upstream_abort
+    upstream_abort,
+    message_chunk // the IMAP mailbox client's body bytes
 };
 struct flat_action {
     action_kind kind;

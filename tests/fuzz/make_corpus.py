@@ -270,6 +270,141 @@ corpora["smtp_client"] = {
 }
 
 
+# ---- IMAP mailbox client: setup bytes: bits (1 UIDPLUS, 8 spelled "UidPlus", 2 max_set 1 + (next byte) % 48, 4
+# short lines and responses), then that byte. Then the operations, each an answer (% 8: 0 stop, 1 select, 2
+# fetch_sizes, 3 fetch_message_ids, 4 fetch_message, 5 delete_messages, 6 append, 7 logout) with its own answers,
+# then the reads it needs. Folder: & 0x80 text from the front, else an index into the harness's table (0 INBOX,
+# 1 Sent, 2 [Gmail]/Sent Mail, 5 8-bit). UID: & 0x80 entries()[n % count], & 0x40 near 2^32, else & 0x3f. UID
+# lists: a count (< 24) and that many UIDs, or 0x80 | step - 1 << 5 | n: n * 64 UIDs from the next UID on.
+# fetch_message: UID, then bits 0-2 size (index: 0, 500, 999, 1000, 2500, 100000, 250000; 7 the entry's), 8
+# mark_seen, (TOP lines + 1) << 4. append: folder, size (index: 0, 1, 5, 100, 65536, 2^40, 2^64 - 1).
+def mailbox(bits, steps, set_limit=0):
+    return seed([bits, set_limit], steps)
+
+
+def lit(text, marker="{%d}"):
+    return (marker % len(text)) + "\r\n" + text
+
+
+def uid_sets(uids, max_set):
+    """The UID sets mailbox_client writes for `uids` (sorted, ranges merged, split at max_set octets)."""
+    uids = sorted(set(uids))
+    sets, current, i = [], "", 0
+    while i < len(uids):
+        j = i
+        while j + 1 < len(uids) and uids[j + 1] == uids[j] + 1:
+            j += 1
+        piece = str(uids[i]) + (":" + str(uids[j]) if j > i else "")
+        if current and len(current) + 1 + len(piece) > max_set:
+            sets.append(current)
+            current = ""
+        current += ("," if current else "") + piece
+        i = j + 1
+    return sets + ([current] if current else [])
+
+
+DOVECOT_SELECT = ("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+                  "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.\r\n"
+                  "* 3 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 1712345678] UIDs valid\r\n"
+                  "* OK [UIDNEXT 10] Predicted next UID\r\n"
+                  "m1 OK [READ-WRITE] Select completed (0.001 + 0.000 secs).\r\n")
+GMAIL_SELECT = ("* FLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen $NotPhishing $Phishing)\r\n"
+                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen $NotPhishing $Phishing \\*)] "
+                "Flags permitted.\r\n* OK [UIDVALIDITY 3] UIDs valid.\r\n* 4 EXISTS\r\n* 0 RECENT\r\n"
+                "* OK [UIDNEXT 210] Predicted next UID.\r\n* OK [HIGHESTMODSEQ 1234567]\r\n"
+                "m1 OK [READ-WRITE] [Gmail]/Sent Mail selected. (Success)\r\n")
+MESSAGE = ("Return-Path: <alice@example.org>\r\nMessage-ID: <20240405.1@mail.example.org>\r\n"
+           "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: Minutes\r\n\r\n"
+           "Hello Bob,\r\n.a line with a dot\r\n\r\n-- \r\nAlice\r\n")
+HEADER = "From: Carol <carol@example.org>\r\nSubject: a long report\r\nContent-Type: text/plain\r\n\r\n"
+
+corpora["imap_mailbox_client"] = {
+    # The POP3-from-IMAP session at Dovecot: SELECT, sizes (one \Deleted left out), Message-IDs, RETR, TOP 2 of a
+    # long message (header and partial text), DELE with UIDPLUS, LOGOUT.
+    "dovecot_pop3_session": mailbox(1, [
+        a(1), a(0), r(DOVECOT_SELECT),
+        a(2), r("* 1 FETCH (UID 4 RFC822.SIZE 1523 FLAGS (\\Seen))\r\n"
+                "* 2 FETCH (UID 6 RFC822.SIZE 99 FLAGS (\\Deleted \\Seen))\r\n"
+                "* 3 FETCH (UID 9 RFC822.SIZE 250000 FLAGS ())\r\nm2 OK Fetch completed (0.001 + 0.000 secs).\r\n"),
+        a(3), a(2), a(0x80), a(0x81),
+        r("* 1 FETCH (UID 4 BODY[HEADER.FIELDS (MESSAGE-ID)] " + lit("Message-ID: <20240405.1@mail.example.org>\r\n\r\n")
+          + ")\r\n* 3 FETCH (UID 9 BODY[HEADER.FIELDS (MESSAGE-ID)] " + lit("Message-Id:\r\n <folded.2@example.net>\r\n\r\n")
+          + ")\r\nm3 OK Fetch completed.\r\n"),
+        a(4), a(0x80), a(7), r("* 1 FETCH (UID 4 BODY[] " + lit(MESSAGE) + ")\r\nm4 OK Fetch completed.\r\n"),
+        a(4), a(0x81), a(0x37), r("* 3 FETCH (UID 9 BODY[HEADER] " + lit(HEADER) + " BODY[TEXT]<0> "
+                                  + lit("line one\r\nline two\r\n") + ")\r\nm5 OK Fetch completed.\r\n"),
+        a(5), a(1), a(0x80), r("m6 OK Store completed.\r\n"), r("* 1 EXPUNGE\r\nm7 OK Expunge completed.\r\n"),
+        a(7), r("* BYE Logging out\r\nm8 OK Logout completed.\r\n")]),
+    # Without UIDPLUS: STORE, UID SEARCH DELETED, EXPUNGE when only ours are \Deleted; deferred when another is.
+    "no_uidplus_delete": mailbox(0, [
+        a(1), a(2), r(GMAIL_SELECT),
+        a(2), r("* 1 FETCH (UID 201 RFC822.SIZE 4242 FLAGS (\\Seen))\r\n* 2 FETCH (UID 202 RFC822.SIZE 1200 FLAGS ())\r\n"
+                "* 3 FETCH (UID 205 RFC822.SIZE 880 FLAGS (\\Seen \\Flagged))\r\n"
+                "* 4 FETCH (UID 209 RFC822.SIZE 31000 FLAGS ())\r\nm2 OK Success\r\n"),
+        a(5), a(2), a(0x80), a(0x82), r("m3 OK Success\r\n"), r("* SEARCH 201 205\r\nm4 OK SEARCH completed (Success)\r\n"),
+        r("* 1 EXPUNGE\r\n* 2 EXPUNGE\r\nm5 OK Success\r\n"),
+        a(5), a(1), a(0x81), r("* 2 FETCH (FLAGS (\\Deleted))\r\nm6 OK Success\r\n"),
+        r("* SEARCH 202 209\r\nm7 OK SEARCH completed (Success)\r\n"),
+        a(7), r("* BYE LOGOUT Requested\r\nm8 OK 73 good day (Success)\r\n")]),
+    # Sent copies: APPEND, the "+", the literal (written by the session), the tagged OK; twice, then LOGOUT.
+    "append_sent": mailbox(1, [
+        a(6), a(1), a(3), r("+ OK\r\n"), r("m1 OK [APPENDUID 1712345678 10] Append completed.\r\n"),
+        a(6), a(2), a(2), r("+ go ahead\r\n"), r("m2 OK [APPENDUID 3 211] (Success)\r\n"),
+        a(7), r("* BYE\r\nm3 OK\r\n")]),
+    "append_refused": mailbox(1, [a(6), a(0x80), ("t", "Sent Items"), a(4),
+                                  r("m1 NO [TRYCREATE] Mailbox doesn't exist: Sent Items (0.001 + 0.000 secs).\r\n")]),
+    "append_over_quota": mailbox(0, [a(6), a(1), a(6), r("+ OK\r\n"), r("m1 NO [OVERQUOTA] Quota exceeded\r\n")]),
+    # Unsolicited EXISTS, EXPUNGE and FETCH around the body; the body's FETCH with FLAGS first, MODSEQ after.
+    "unsolicited_during_fetch": mailbox(1, [
+        a(4), a(4), a(5), r("* 4 EXISTS\r\n* 2 EXPUNGE\r\n* 3 FETCH (FLAGS (\\Seen))\r\n* 1 FETCH (UID 4 FLAGS (\\Seen) BODY[] "
+                            + lit(MESSAGE) + ")\r\n* 1 FETCH (UID 4 MODSEQ (12))\r\nm1 OK Fetch completed.\r\n"),
+        a(3), a(3), a(1), a(2), a(3),
+        r("* 5 EXISTS\r\n* 1 FETCH (UID 1 BODY[HEADER.FIELDS (MESSAGE-ID)] " + lit("Message-ID: <one@x>\r\n\r\n")
+          + ")\r\n* 2 FETCH (BODY[HEADER.FIELDS (\"MESSAGE-ID\")] " + lit("\r\n") + " UID 2)\r\n"
+          "* 3 FETCH (UID 3 BODY[HEADER.FIELDS (MESSAGE-ID)] NIL)\r\nm2 OK\r\n")]),
+    # Small sections come quoted (or NIL); TOP 0 of a long message is its header; a vanished message.
+    "quoted_and_nil_bodies": mailbox(1, [
+        a(4), a(7), a(0x08 | 5), r("* 1 FETCH (UID 7 BODY[] \"Subject: \\\"quoted\\\" body\" FLAGS (\\Seen))\r\nm1 OK\r\n"),
+        a(4), a(8), a(5), r("* 2 FETCH (UID 8 BODY[] NIL)\r\nm2 OK\r\n"),
+        a(4), a(9), a(0x10 | 5), r("* 3 FETCH (UID 9 BODY[HEADER] \"From: a@b.test\")\r\nm3 OK\r\n"),
+        a(4), a(10), a(5), r("m4 OK Fetch completed.\r\n")]),
+    # Literal forms: LITERAL+ style and literal8 markers, a partial BODY[]<0>, an empty literal.
+    "literal_forms": mailbox(1, [
+        a(3), a(2), a(1), a(2),
+        r("* 1 FETCH (UID 1 BODY[HEADER.FIELDS (MESSAGE-ID)] " + lit("Message-ID: <p@x>\r\n\r\n", "{%d+}")
+          + ")\r\n* 2 FETCH (UID 2 BODY[HEADER.FIELDS (MESSAGE-ID)] " + lit("Message-ID: <b@x>\r\n\r\n", "~{%d}")
+          + ")\r\nm1 OK\r\n"),
+        a(4), a(1), a(1), r("* 1 FETCH (UID 1 BODY[]<0> " + lit("abc", "~{%d}") + ")\r\nm2 OK\r\n"),
+        a(4), a(2), a(1), r("* 2 FETCH (UID 2 BODY[] {0}\r\n)\r\nm3 OK\r\n")]),
+    "bye_mid_select": mailbox(1, [a(1), a(0), r("* 3 EXISTS\r\n* BYE Server shutting down\r\n")]),
+    "bye_mid_delete": mailbox(1, [a(5), a(1), a(5), r("m1 OK\r\n"), r("* BYE Disconnected for inactivity.\r\n")]),
+    "select_refused": mailbox(1, [a(1), a(1), r("m1 NO [NONEXISTENT] Mailbox doesn't exist: Sent\r\n")]),
+    "fetch_bad": mailbox(1, [a(4), a(5), a(5), r("m1 BAD Error in IMAP command UID FETCH: Invalid uidset\r\n")]),
+    "select_without_uidvalidity": mailbox(1, [a(1), a(0), r("* 3 EXISTS\r\nm1 OK done\r\n")]),
+    # The provider closes in the middle of a body literal.
+    "partial_body_then_close": mailbox(1, [a(4), a(3), a(5),
+                                           r("* 1 FETCH (UID 3 BODY[] {100}\r\nFrom: a@b\r\nSubject: cut\r\n\r\npartial")]),
+    # An empty folder: no size listing is sent; empty UID lists send nothing; a folder name from the input.
+    "empty_folder": mailbox(1, [a(1), a(0x80), ("t", "Archive/2024 \"Q1\""),
+                                r("* 0 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\nm1 OK [READ-ONLY] done\r\n"),
+                                a(2), a(3), a(0), a(5), a(0), a(7), r("m2 OK\r\n")]),
+    "unquotable_folder": mailbox(1, [a(1), a(5)]),
+    # Replies to two operations in one read.
+    "read_ahead": mailbox(1, [a(1), a(0), r("* 1 EXISTS\r\n* OK [UIDVALIDITY 5] x\r\nm1 OK\r\n"
+                                            "* 1 FETCH (UID 3 RFC822.SIZE 10 FLAGS ())\r\nm2 OK\r\n"), a(2), a(7),
+                              r("m3 OK\r\n")]),
+    # Short lines and responses: an over-long line; Message-ID literals over max_response are skipped.
+    "short_limits": mailbox(4 | 1, [a(3), a(1), a(1), r("* 1 FETCH (UID 1 BODY[HEADER.FIELDS (MESSAGE-ID)] "
+                                                         + lit("Message-ID: <" + "x" * 150 + "@y>\r\n\r\n") + ")\r\nm1 OK\r\n"),
+                                    a(1), a(0), r("* OK [UIDVALIDITY 1] " + "long " * 20 + "\r\n")]),
+}
+# Long UID sets split over commands (max_set 16): 64 UIDs 1, 3, ..., 127 deleted with UIDPLUS.
+_sets = uid_sets(range(1, 128, 2), 16)
+_steps = [a(5), a(0x80 | (1 << 5) | 1), a(1)]
+for _tag in range(1, 2 * len(_sets) + 1):
+    _steps.append(r("m%d OK\r\n" % _tag))
+corpora["imap_mailbox_client"]["long_uid_sets"] = mailbox(1 | 2, _steps + [a(7), r("m%d OK\r\n" % (2 * len(_sets) + 1))], 15)
+
 # ---- OAuth2 bearer logins (XOAUTH2, OAUTHBEARER): credential bits 0x40 and up, see above.
 XOAUTH2, OAUTHBEARER, WITH_HOST, LONG_TOKEN = 0x40, 0x60, 0x10, 0x08
 ERROR_REPORT = "eyJzdGF0dXMiOiI0MDEifQ=="  # base64('{"status":"401"}')
@@ -314,6 +449,9 @@ corpora["imap_client"]["regression-pre-tls-capabilities"] = client(1, 0, lines(
 corpora["imap_client"]["regression-stale-capability-atoms"] = client(0, 0, lines(
     "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n", "a1 OK done\r\n", "a2 OK\r\n"))
 corpora["smtp_command"]["regression-route-to-at-domain"] = raw("MAIL FROM:<@a:@b>")
+# Found by fuzz_imap_mailbox_client at once: a tagged OK to APPEND before its "+" (fixed beside the harness).
+corpora["imap_mailbox_client"]["regression-append-ok-before-continuation"] = mailbox(1, [
+    a(6), a(1), a(3), r("m1 OK [APPENDUID 1 1] Append completed.\r\n"), r("m1 OK\r\n")])
 # The long run's find: BODY's value in another case ("7BIt") is 7BIT too (the harness's check, not the codec).
 corpora["smtp_server"]["regress-body-7bit-mixed-case"] = raw(
     b"HELO p\r\nMAIL FROM:<sex> BODY=7BIt\r\nR\x15\x04\x00")

@@ -12,7 +12,7 @@ struct action_view {
     std::string_view
         kind; // "read", "write", "start_tls", "authenticate", "relay", "close", "done", "failed",
               // "select_account", "upstream_command", "upstream_data", "upstream_verdict",
-              // "upstream_abort", "retrieve", "commit"
+              // "upstream_abort", "retrieve", "commit", "message_chunk"
     std::string_view bytes{};
     protocols::read_deadline deadline = protocols::read_deadline::command; // for "read"
 };
@@ -41,6 +41,7 @@ inline action_view view_of(const protocols::transaction_step& t) {
 inline action_view view_of(const protocols::maildrop_step& m) {
     return {m.what == protocols::maildrop_step::kind::retrieve ? "retrieve" : "commit"};
 }
+inline action_view view_of(const protocols::message_chunk& m) { return {"message_chunk", m.bytes}; }
 template <class... Steps> action_view view_of(const protocols::action<Steps...>& a) {
     return std::visit([](const auto& x) { return view_of(x); }, a);
 }

@@ -130,6 +130,29 @@ TEST(imap_mailbox_client, message_ids_from_header_field_literals_in_any_item_ord
     EXPECT_FALSE(c->message_ids().contains(9));
 }
 
+// max_response holds one untagged response with all its small literals: each literal kept counts against it, so
+// that a response of many literals just under the limit cannot make the codec hold them all.
+TEST(imap_mailbox_client, small_literals_count_together_against_max_response) {
+    mailbox_limits limits;
+    limits.max_response = 200;
+    std::string filler(120, 'x');
+    std::string id = "Message-ID: <a@b.test>\r\n\r\n";
+    std::string filler_first = "* 1 FETCH (UID 4 X-FILLER " + literal(filler) +
+                               " BODY[HEADER.FIELDS (MESSAGE-ID)] " + literal(id) + ")\r\nm1 OK\r\n";
+    std::string id_first = "* 1 FETCH (UID 4 BODY[HEADER.FIELDS (MESSAGE-ID)] " + literal(id) + " X-FILLER " +
+                           literal(filler) + ")\r\nm1 OK\r\n";
+    for (std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{1000}}) {
+        mailbox_client c({}, limits);
+        c.fetch_message_ids({4});
+        EXPECT_EQ(run(c, filler_first, piece).end, "done") << "in pieces of " << piece;
+        EXPECT_EQ(c.message_ids().at(4), "") << "in pieces of " << piece; // over the limit: read as empty
+        mailbox_client d({}, limits);
+        d.fetch_message_ids({4});
+        EXPECT_EQ(run(d, id_first, piece).end, "done") << "in pieces of " << piece;
+        EXPECT_EQ(d.message_ids().at(4), "<a@b.test>") << "in pieces of " << piece;
+    }
+}
+
 TEST(imap_mailbox_client, message_body_streams_as_chunks) {
     std::string body = "From: a@b\r\nSubject: x\r\n\r\nline one\r\n.dot line\r\n";
     auto c = expect_run([](mailbox_client& c) { c.fetch_message(12, 48, std::nullopt, false); },
@@ -232,6 +255,15 @@ TEST(imap_mailbox_client, append_waits_for_the_continuation_then_the_tagged_ok) 
     mailbox_client refused({});
     refused.append("Sent", 5);
     EXPECT_EQ(run(refused, "m1 NO [TRYCREATE] no such mailbox\r\n", 100).end, "failed");
+}
+
+// Found by fuzz_imap_mailbox_client: a tagged OK before the "+" was taken for the invitation, and the caller
+// wrote the message onto the connection as if it were the literal.
+TEST(imap_mailbox_client, append_completed_without_the_continuation_fails) {
+    auto c = expect_run([](mailbox_client& c) { c.append("Sent", 5); },
+                        "m1 OK [APPENDUID 7 12] Append completed.\r\n",
+                        {"m1 APPEND \"Sent\" (\\Seen) {5}\r\n", "", "failed"});
+    EXPECT_EQ(c->error(), upstream_errc::malformed_reply);
 }
 
 TEST(imap_mailbox_client, bye_or_junk_fails) {
