@@ -117,9 +117,11 @@ asio::awaitable<void> submission_upstream::exchange(protocols::smtp::server& cod
         in_data_ = false;
         std::filesystem::path path;
         std::uint64_t size = 0;
-        if (copy_ && reply.code / 100 == 2 && copy_->finish(path, size))
-            send_sent_copy(co_await asio::this_coro::executor, settings_, *account_, session_.id,
-                           std::string(session_.peer), std::move(path), size);
+        if (copy_ && reply.code / 100 == 2 && copy_->finish(path, size)) {
+            auto executor = co_await asio::this_coro::executor; // not inside the call: GCC 12 coroutine bugs
+            send_sent_copy(executor, settings_, *account_, session_.id, std::string(session_.peer),
+                           std::move(path), size);
+        }
         copy_.reset();
     }
     codec.upstream_reply(reply);
