@@ -132,7 +132,9 @@ asio::awaitable<void> submission_upstream::send_data(protocols::smtp::server& co
         if (!connection_) throw boost::system::system_error(asio::error::not_connected);
         if (!in_data_) {
             in_data_ = true;
+            // A copy needs the account's IMAP endpoint; an SMTP-only account (a scanner's) gets none.
             if (!settings_.sent_spool.empty() && account_ &&
+                account_->endpoints.contains(domain::mail_protocol::imap) &&
                 domain::saves_sent_copy(account_->mailbox, account_->provider)) {
                 copy_ = sent_copy_file::create(settings_.sent_spool);
                 if (!copy_)
