@@ -104,6 +104,7 @@ asio::awaitable<void> maildrop_session::retrieve(net::upstream_connection& upstr
     // Each piece goes out to the client before the next is read: the message is never held whole.
     auto ok = co_await complete(upstream, "RETR", [this](std::string_view bytes) -> asio::awaitable<void> {
         maildrop_->message_bytes(bytes);
+        counters_->down += bytes.size();
         co_await net::run_io(*maildrop_, *client_io_); // writes, then asks to retrieve the next piece
     });
     if (ok && mailbox_->message_found()) {
@@ -132,7 +133,8 @@ asio::awaitable<void> maildrop_session::commit(net::upstream_connection& upstrea
 }
 
 asio::awaitable<void> maildrop_session::serve(net::mail_stream& client, net::upstream_connection& upstream,
-                                              std::string_view pipelined) {
+                                              std::string_view pipelined, relay_counters& counters) {
+    counters_ = &counters;
     std::array<char, 16 * 1024> buffer;
     auto idle = settings_.idle_timeout;
     net::codec_io io{client, buffer, [idle](protocols::read_deadline) { return idle; },

@@ -37,9 +37,9 @@ public:
     bool opened() const { return maildrop_ != nullptr; }
 
     // The POP3 TRANSACTION (and UPDATE) state, from the client's pipelined bytes on, until the client quits,
-    // goes away or is closed.
+    // goes away or is closed. `counters` (the admin page's live view) count the message bytes fetched.
     boost::asio::awaitable<void> serve(net::mail_stream& client, net::upstream_connection& upstream,
-                                       std::string_view pipelined);
+                                       std::string_view pipelined, relay_counters& counters);
 
 private:
     // Runs the mailbox client until its current command is done; message chunks go to `on_chunk`. False when
@@ -63,6 +63,7 @@ private:
     bool upstream_broken_ = false;
     std::vector<char> upstream_buffer_;
     net::codec_io* client_io_ = nullptr; // while serving
+    relay_counters* counters_ = nullptr; // the live session's: message bytes from the provider
 };
 
 } // namespace mailgate::proxy

@@ -49,7 +49,7 @@ boost::asio::awaitable<void> drive_session(Codec& codec, net::mail_stream& strea
             auto step = co_await net::run_io(codec, io);
             if (std::holds_alternative<protocols::relay_bytes>(step)) {
                 if (maildrop && maildrop->opened()) {
-                    co_await maildrop->serve(stream, *upstream, codec.take_pipelined());
+                    co_await maildrop->serve(stream, *upstream, codec.take_pipelined(), entry->counters());
                     co_return;
                 }
                 auto outcome = co_await net::relay(stream, upstream->stream(), codec.take_pipelined(),
