@@ -17,7 +17,7 @@ bool serves_pop3_from_imap(const store::account& account) {
 }
 
 maildrop_session::maildrop_session(const gateway_settings& settings, const session_context& label)
-    : settings_(settings), label_(label), upstream_buffer_(64 * 1024) {}
+    : settings_(settings), label_(label) {}
 
 template <class OnChunk>
 asio::awaitable<bool> maildrop_session::complete(net::upstream_connection& upstream, std::string_view what,
@@ -58,6 +58,7 @@ asio::awaitable<bool> maildrop_session::complete(net::upstream_connection& upstr
 asio::awaitable<std::optional<domain::failure>> maildrop_session::open(login_result& login) {
     account_ = login.account;
     options_ = login.record->mailbox;
+    upstream_buffer_.resize(64 * 1024); // only sessions served from IMAP pay for it, not every POP3 session
     auto account_id = login.record->id;
     mailbox_ = std::make_unique<protocols::imap::mailbox_client>(provider_capabilities_of(login));
     auto& upstream = *login.upstream;
