@@ -38,14 +38,7 @@ std::string loggable(std::string_view text) {
 // (per process) still lets an admin see that the same unknown name keeps coming back.
 std::string unknown_user_label(std::string_view user) {
     static const std::string key = store::random_bytes(32);
-    static constexpr char digits[] = "0123456789abcdef";
-    auto digest = store::hmac_sha256(key, user);
-    std::string out = "unknown user #";
-    for (unsigned char c : digest.substr(0, 4)) {
-        out += digits[c >> 4];
-        out += digits[c & 15];
-    }
-    return out;
+    return "unknown user #" + store::to_hex(store::hmac_sha256(key, user).substr(0, 4));
 }
 
 asio::awaitable<void> pause(std::chrono::milliseconds delay) {

@@ -23,15 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string random_name() {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string name = "sent-";
-    for (unsigned char c : store::random_bytes(12)) {
-        name += digits[c >> 4];
-        name += digits[c & 15];
-    }
-    return name + ".eml";
-}
+std::string random_name() { return "sent-" + store::to_hex(store::random_bytes(12)) + ".eml"; }
 
 enum class attempt { done, retry, give_up };
 

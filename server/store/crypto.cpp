@@ -22,6 +22,17 @@ const unsigned char* bytes(std::string_view s) { return reinterpret_cast<const u
 
 } // namespace
 
+std::string to_hex(std::string_view bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+    return out;
+}
+
 std::string random_bytes(std::size_t n) {
     std::string out(n, '\0');
     if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)

@@ -12,6 +12,8 @@ namespace mailgate::store {
 using master_key = std::array<std::uint8_t, 32>;
 
 std::string random_bytes(std::size_t n);
+// Lower-case hex of `bytes` (two characters per byte).
+std::string to_hex(std::string_view bytes);
 
 // Sealed form: version(1) || nonce(12) || ciphertext || tag(16). A fresh nonce on every call.
 // `aad` binds the ciphertext to its context (the account id), so it cannot be moved elsewhere.
