@@ -1,5 +1,7 @@
 // Admin HTTP request handling.
 #include "server/admin/admin_api.hpp"
+#include "server/admin/queue_api.hpp"
+#include "server/proxy/spool_service.hpp"
 
 #include "server/admin/request_util.hpp"
 #include "server/admin/static_assets.hpp"
@@ -131,6 +133,7 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
         if (path == "/metrics") {
             auto text = settings_.live.prometheus_metrics();
             text += co_await oauth_.metrics();
+            if (settings_.spool) text += settings_.spool->prometheus_metrics();
             co_return make(status::ok, version, "text/plain; version=0.0.4", std::move(text));
         }
         if (callback) co_return co_await oauth_.callback(req);
@@ -223,6 +226,7 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
     if (what == "accounts" && parts.size() == 4 && parts[2] == "oauth")
         co_return co_await oauth_.start_consent(req, *token, parts[1], parts[3]);
     if (what == "accounts") co_return co_await accounts(req, parts);
+    if (what == "queue") co_return queue_request(settings_.spool, req, parts);
     if (what == "oauth-clients") co_return co_await oauth_.clients(req, parts);
     if (what == "oauth-presets" && parts.size() == 1 && req.method() == http::verb::get)
         co_return oauth_.presets(req);

@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace mailgate::proxy {
+class spool_service;
+}
+
 namespace mailgate::admin {
 
 struct api_settings {
@@ -22,6 +26,7 @@ struct api_settings {
     oauth::token_service& tokens;
     std::vector<std::string> host_names; // accepted Host values (DNS rebinding defence), see admin_server
     bool https = false;
+    proxy::spool_service* spool = nullptr; // the SMTP queue (null in tests without one)
 };
 
 } // namespace mailgate::admin

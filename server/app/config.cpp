@@ -148,6 +148,19 @@ po::options_description config_options(bool cli) {
         "SMTP: time allowed between DATA blocks (default 180)")(
         "smtp.max_message_size", po::value<std::string>()->value_name("BYTES"),
         "SMTP: largest message accepted, advertised as SIZE (default 52428800)")(
+        "smtp.spool", po::value<std::string>()->value_name("MODE"),
+        "SMTP: queue mail on disk and answer 250 once it is fsynced: off, devices (sessions without AUTH "
+        "from access.relay_without_auth; default) or all")(
+        "smtp.spool_max_bytes", po::value<std::string>()->value_name("BYTES"),
+        "SMTP: spool size limit; past it new messages get 452 4.3.1 (default 1073741824)")(
+        "smtp.spool_retry", po::value<std::string>()->value_name("SECONDS,..."),
+        "SMTP: waits between delivery attempts, the last repeating (default 60,300,900,1800,3600)")(
+        "smtp.spool_lifetime", po::value<std::string>()->value_name("SECONDS"),
+        "SMTP: how long a queued message is retried before it is returned (default 259200, 3 days)")(
+        "smtp.spool_deliveries", po::value<std::string>()->value_name("N"),
+        "SMTP: spool deliveries at once in total (default 8)")(
+        "smtp.spool_deliveries_per_account", po::value<std::string>()->value_name("N"),
+        "SMTP: spool deliveries at once per account (default 2)")(
         "admin.tls", po::value<std::string>()->value_name("BOOL"),
         "serve the admin page over HTTPS with the local certificate (default false)")(
         "admin.names", po::value<std::string>()->value_name("NAMES"),
@@ -234,6 +247,27 @@ config load_config(const po::variables_map& command_line) {
     c.smtp_max_message_size =
         parse_count("smtp.max_message_size", value_or(vm, "smtp.max_message_size", "52428800"), 1024,
                     std::uint64_t(1) << 40);
+    c.smtp_spool = value_or(vm, "smtp.spool", "devices");
+    if (c.smtp_spool != "off" && c.smtp_spool != "devices" && c.smtp_spool != "all")
+        throw config_error("smtp.spool: '" + c.smtp_spool + "' is not one of off, devices, all");
+    c.smtp_spool_max_bytes = parse_count("smtp.spool_max_bytes", value_or(vm, "smtp.spool_max_bytes", "1073741824"),
+                                         1024, std::uint64_t(1) << 50);
+    {
+        auto text = value_or(vm, "smtp.spool_retry", "60,300,900,1800,3600");
+        std::size_t pos = 0;
+        while (pos <= text.size()) {
+            auto end = text.find(',', pos);
+            if (end == std::string::npos) end = text.size();
+            c.smtp_spool_retry.push_back(parse_seconds("smtp.spool_retry", text.substr(pos, end - pos), 1));
+            pos = end + 1;
+        }
+    }
+    c.smtp_spool_lifetime = parse_seconds("smtp.spool_lifetime", value_or(vm, "smtp.spool_lifetime", "259200"),
+                                          60, 30 * 86400);
+    c.smtp_spool_deliveries = static_cast<unsigned>(
+        parse_count("smtp.spool_deliveries", value_or(vm, "smtp.spool_deliveries", "8"), 1, 1000));
+    c.smtp_spool_deliveries_per_account = static_cast<unsigned>(parse_count(
+        "smtp.spool_deliveries_per_account", value_or(vm, "smtp.spool_deliveries_per_account", "2"), 1, 100));
     auto admin_tls = value_or(vm, "admin.tls", "false");
     if (admin_tls != "true" && admin_tls != "false")
         throw config_error("admin.tls: '" + admin_tls + "' is not true or false");

@@ -51,6 +51,13 @@ struct config {
     std::chrono::seconds smtp_command_timeout{300}; // RFC 5321 §4.5.3.2.7
     std::chrono::seconds smtp_data_timeout{180};    // §4.5.3.2.6 (data block)
     std::uint64_t smtp_max_message_size = 50ull * 1024 * 1024;
+    // The SMTP spool (proxy/spool_service.hpp): "off", "devices" or "all", and its limits.
+    std::string smtp_spool = "devices";
+    std::uint64_t smtp_spool_max_bytes = std::uint64_t(1) << 30;
+    std::vector<std::chrono::seconds> smtp_spool_retry; // empty: the built-in schedule
+    std::chrono::seconds smtp_spool_lifetime{3 * 86400};
+    unsigned smtp_spool_deliveries = 8;
+    unsigned smtp_spool_deliveries_per_account = 2;
     bool admin_tls = false;
     std::vector<std::string> admin_names; // extra Host names for the admin page (besides its listen address)
     // [oauth.NAME] sections: OAuth2 client registrations (completed with their preset).

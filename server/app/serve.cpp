@@ -11,6 +11,7 @@
 #include "server/proxy/relay_session.hpp"
 #include "server/proxy/sent_copy.hpp"
 #include "server/proxy/smtp_session.hpp"
+#include "server/proxy/spool_service.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/crypto.hpp"
 #include "server/store/store_service.hpp"
@@ -179,9 +180,19 @@ int serve(const config& c, const serve_options& options) {
     imap_settings.login_timeout = c.imap_login_timeout;
     imap_settings.idle_timeout = c.imap_idle_timeout;
     auto imap = std::make_shared<proxy::imap_session>(imap_settings);
+    proxy::spool_policy spool_policy{.mode = *proxy::parse_spool_mode(c.smtp_spool),
+                                     .max_bytes = c.smtp_spool_max_bytes,
+                                     .retries = c.smtp_spool_retry,
+                                     .lifetime = c.smtp_spool_lifetime,
+                                     .max_deliveries = c.smtp_spool_deliveries,
+                                     .max_per_account = c.smtp_spool_deliveries_per_account};
+    // Started even with smtp.spool = off: messages queued before the mode changed are still delivered.
+    proxy::spool_service spool(io.main().get_executor(), gateway, data_dir / "spool", spool_policy);
+    spool.start();
     auto smtp = std::make_shared<proxy::smtp_session>(
-        gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout,
-                                      c.smtp_data_timeout, c.smtp_max_message_size});
+        gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout, c.smtp_data_timeout,
+                                      c.smtp_max_message_size,
+                                      spool_policy.mode == proxy::spool_mode::off ? nullptr : &spool});
 
     // First start: a random admin password, shown once in the banner; only its hash is kept.
     std::string new_admin_password;
@@ -202,7 +213,7 @@ int serve(const config& c, const serve_options& options) {
             admin_http = std::make_shared<admin::admin_server>(
                 io, it->second, c.access_allow, c.admin_tls ? server_tls.get() : nullptr,
                 admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, tokens, c.admin_names,
-                                    c.admin_tls});
+                                    c.admin_tls, &spool});
             bound.push_back({entry, admin_http->address()});
             continue;
         }
@@ -253,6 +264,7 @@ int serve(const config& c, const serve_options& options) {
         for (auto& l : listeners) l->stop();
         if (admin_http) admin_http->stop();
         tokens.stop();
+        spool.stop(); // a delivery cut off mid-way is tried again at the next start
         live.close_all_sessions(proxy::close_reason::shutdown_idle); // idle dialogues need no grace
         stop_after_grace(io, live, limits, std::chrono::seconds(10));
     });

@@ -14,5 +14,6 @@ int account_test_command(const std::vector<std::string>& args);
 int account_oauth_command(const std::vector<std::string>& args);
 int providers_command(const std::vector<std::string>& args);
 int admin_command(const std::vector<std::string>& args);
+int queue_command(const std::vector<std::string>& args);
 
 } // namespace mailgate::cli

@@ -19,6 +19,7 @@ Commands:
   account      manage accounts: add, list, show, remove, enable, disable, passwd, test
   providers    list the provider presets
   admin        admin passwd: set the admin page password
+  queue        the SMTP spool: list, show, retry, delete
 
 Every command takes --help, --data-dir DIR and --config FILE.
 Options:
@@ -46,6 +47,7 @@ int run(int argc, char** argv) {
         if (command == "account") return account_command(rest);
         if (command == "providers") return providers_command(rest);
         if (command == "admin") return admin_command(rest);
+        if (command == "queue") return queue_command(rest);
         std::cerr << "mailgate: unknown command '" << command << "' (see mailgate --help)\n";
         return 2;
     } catch (const boost::program_options::error& e) {

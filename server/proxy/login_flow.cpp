@@ -49,9 +49,8 @@ asio::awaitable<void> pause(std::chrono::milliseconds delay) {
 
 } // namespace
 
-asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
-                                            domain::mail_protocol protocol, const std::string& user,
-                                            std::string& password) {
+asio::awaitable<login_result> local_login(const gateway_settings& settings, const session_context& label,
+                                          const std::string& user, std::string& password) {
     login_result result;
     auto attempt = settings.throttle.begin(label.peer, user);
     if (attempt.refused()) {
@@ -94,13 +93,26 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
         co_return result;
     }
     attempt.finish(login_throttle::result::success);
-    auto provider = co_await open_provider_session(settings, label, protocol, *account);
-    if (provider.ok()) {
-        label.info("user '{}' logged in as account '{}'", loggable(user), account->name);
-        settings.live.record({std::chrono::system_clock::now(), event_kind::login_ok,
-                              std::string(label.protocol), std::string(label.peer), account->name,
-                              "user '" + loggable(user) + "'"});
-    }
+    result.failed.reset();
+    result.account = account->name;
+    result.record = std::move(account);
+    co_return result;
+}
+
+void record_login_ok(const gateway_settings& settings, const session_context& label, const std::string& user,
+                     const std::string& account, std::string_view note) {
+    label.info("user '{}' logged in as account '{}'{}", loggable(user), account, note);
+    settings.live.record({std::chrono::system_clock::now(), event_kind::login_ok, std::string(label.protocol),
+                          std::string(label.peer), account, "user '" + loggable(user) + "'"});
+}
+
+asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
+                                            domain::mail_protocol protocol, const std::string& user,
+                                            std::string& password) {
+    auto local = co_await local_login(settings, label, user, password);
+    if (!local.ok()) co_return local;
+    auto provider = co_await open_provider_session(settings, label, protocol, *local.record);
+    if (provider.ok()) record_login_ok(settings, label, user, local.account, "");
     co_return provider;
 }
 

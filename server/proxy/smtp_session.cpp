@@ -4,6 +4,7 @@
 #include "protocols/smtp/server.hpp"
 #include "server/net/codec_driver.hpp"
 #include "server/proxy/login_flow.hpp"
+#include "server/proxy/spool_submission.hpp"
 #include "server/proxy/submission_upstream.hpp"
 #include "server/proxy/upstream_login.hpp"
 
@@ -15,6 +16,23 @@ namespace smtp = protocols::smtp;
 namespace {
 
 constexpr std::size_t read_size = 64 * 1024;
+
+// smtp.spool = all: the local credential alone; the provider is asked when the queued message is delivered.
+asio::awaitable<void> authenticate_for_spool(smtp::server& codec, spool_submission& queue,
+                                            const session_context& label, net::connection_slot& slot,
+                                            const gateway_settings& settings) {
+    std::string password = codec.password();
+    std::string user = codec.user();
+    auto r = co_await local_login(settings, label, user, password);
+    if (!r.ok()) {
+        codec.login_result(client_outcome(r));
+        co_return;
+    }
+    record_login_ok(settings, label, user, r.account, " (mail is queued)");
+    queue.use_account(std::move(*r.record));
+    slot.logged_in();
+    codec.login_result(protocols::login_outcome::ok, spool_submission::capabilities());
+}
 
 } // namespace
 
@@ -48,6 +66,9 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                        });
     submission_upstream up(settings_, smtp_.data_timeout, label, entry, slot);
     upstream = &up;
+    std::optional<spool_submission> queue;
+    if (smtp_.spool) queue.emplace(*smtp_.spool, settings_, label, entry);
+    bool spooling = false; // the current transaction is queued, not re-originated now
     // Until the first AUTH or MAIL the pre-login deadline applies too (a stranger's time is bounded), after it
     // only RFC 5321's per-command timeouts.
     net::codec_io io{stream,
@@ -67,7 +88,11 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
             auto next = co_await net::run_io(codec, io);
             if (auto* s = std::get_if<protocols::session_step>(&next)) {
                 if (*s == protocols::session_step::authenticate) {
-                    co_await up.authenticate(codec);
+                    if (queue && smtp_.spool->spools(true))
+                        co_await authenticate_for_spool(codec, *queue, label, slot, settings_);
+                    else
+                        co_await up.authenticate(codec);
+                    spooling = queue && queue->has_account();
                     continue;
                 }
                 label.dialogue_ended(codec.error());
@@ -77,11 +102,34 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
             auto step = std::get<protocols::transaction_step>(next);
             using kind = protocols::transaction_step::kind;
             switch (step.what) {
-            case kind::select_account: co_await up.select_account(codec); break;
+            case kind::select_account:
+                spooling = queue && smtp_.spool->spools(false);
+                if (spooling) {
+                    co_await up.quit(); // a provider session of an earlier, unspooled transaction
+                    co_await queue->select_account(codec);
+                    slot.logged_in();
+                } else
+                    co_await up.select_account(codec);
+                break;
             case kind::command:
-            case kind::verdict: co_await up.exchange(codec, step); break;
-            case kind::data: co_await up.send_data(codec, step.bytes); break;
-            case kind::abort: up.abort(); break;
+            case kind::verdict:
+                if (spooling)
+                    co_await queue->exchange(codec, step);
+                else
+                    co_await up.exchange(codec, step);
+                break;
+            case kind::data:
+                if (spooling)
+                    queue->send_data(codec, step.bytes);
+                else
+                    co_await up.send_data(codec, step.bytes);
+                break;
+            case kind::abort:
+                if (spooling)
+                    queue->abort();
+                else
+                    up.abort();
+                break;
             }
         }
     } catch (const boost::system::system_error& e) {

@@ -1,10 +1,12 @@
 // An SMTP submission session: speaks SMTP to the client (smtp::server codec) and re-originates every transaction
-// at the provider (smtp::client codec over verified TLS), streaming DATA through.
+// at the provider (smtp::client codec over verified TLS), streaming DATA through - or, where smtp.spool says so,
+// queues it durably for later delivery (proxy/spool_submission.hpp).
 #pragma once
 
 #include "server/net/cidr.hpp"
 #include "server/net/listener.hpp"
 #include "server/proxy/gateway_settings.hpp"
+#include "server/proxy/spool_service.hpp"
 
 namespace mailgate::proxy {
 
@@ -13,6 +15,7 @@ struct smtp_settings {
     std::chrono::seconds command_timeout{300};
     std::chrono::seconds data_timeout{180};
     std::uint64_t max_message_size = 50ull * 1024 * 1024;
+    spool_service* spool = nullptr; // smtp.spool: which transactions queue instead (null: none)
 };
 
 class smtp_session final : public net::session_handler {

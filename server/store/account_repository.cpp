@@ -231,6 +231,11 @@ std::optional<account> account_repository::find_by_local_user(std::string_view l
     return load("WHERE local_user = ?1", local_user);
 }
 
+std::optional<account> account_repository::find_by_id(std::int64_t id) {
+    std::lock_guard lock(mutex_);
+    return load("WHERE id = ?1", std::to_string(id));
+}
+
 std::optional<account> account_repository::find_by_sender(std::string_view address) {
     std::lock_guard lock(mutex_);
     auto query = db_.prepare("SELECT a.name FROM accounts a WHERE a.enabled = 1 AND ("

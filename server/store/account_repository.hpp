@@ -45,6 +45,7 @@ public:
     // so that they cost what a known user costs.
     const std::string& unknown_user_hash();
     std::optional<account> find_by_local_user(std::string_view local_user);
+    std::optional<account> find_by_id(std::int64_t id);
     // The enabled account allowed to send as `address` (its senders, or its remote user when it lists none);
     // the first by name when several are.
     std::optional<account> find_by_sender(std::string_view address);

@@ -1,0 +1,97 @@
+// `mailgate queue list|show|retry|delete`: the SMTP spool's files, read and changed directly (a running gateway
+// rescans its queue every few seconds and sees the change).
+#include "server/cli/command_line.hpp"
+#include "server/cli/commands.hpp"
+#include "server/spool/queue_item.hpp"
+
+#include <ctime>
+#include <iostream>
+
+namespace mailgate::cli {
+
+namespace {
+
+constexpr const char* usage =
+    "Usage: mailgate queue list|show ID|retry ID|delete ID [OPTIONS]\n\n"
+    "The SMTP spool (smtp.spool) in DATA_DIR/spool:\n"
+    "  list       every queued message: id, state, account, sender, recipients, size,\n"
+    "             age, attempts, last error\n"
+    "  show ID    the message's header section\n"
+    "  retry ID   deliver it at the next chance (also a failed one); ID 'all' for every\n"
+    "  delete ID  remove it from the queue (never delivered, no report)\n";
+
+std::string age(std::int64_t since) {
+    auto seconds = std::max<std::int64_t>(0, std::time(nullptr) - since);
+    if (seconds < 120) return std::to_string(seconds) + "s";
+    if (seconds < 7200) return std::to_string(seconds / 60) + "m";
+    if (seconds < 2 * 86400) return std::to_string(seconds / 3600) + "h";
+    return std::to_string(seconds / 86400) + "d";
+}
+
+void print(const spool::queue_item& q) {
+    std::cout << q.id << "  " << q.state << (q.is_report ? " (delivery report)" : "") << "  account '"
+              << q.account << "'  " << q.size << " octets  age " << age(q.received) << "  attempts "
+              << q.attempts << "\n";
+    std::cout << "  from <" << q.sender << ">\n";
+    for (const auto& r : q.recipients) std::cout << "  to   <" << r << ">\n";
+    for (const auto& f : q.failed) std::cout << "  refused " << f << "\n";
+    if (!q.last_error.empty()) std::cout << "  last error: " << q.last_error << "\n";
+}
+
+} // namespace
+
+int queue_command(const std::vector<std::string>& args) {
+    bool help = args.empty() || args[0] == "--help" || args[0] == "-h";
+    std::string verb = help ? "" : args[0];
+    if (help || (verb != "list" && verb != "show" && verb != "retry" && verb != "delete")) {
+        (help && !args.empty() ? std::cout : std::cerr) << usage;
+        return help && !args.empty() ? 0 : 2;
+    }
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    po::options_description own("Options");
+    own.add_options()("id", po::value<std::string>(), "message id");
+    auto parsed = parse_command(rest, usage, own, {"id"});
+    if (!parsed) return 0;
+    spool::spool_directory dir(std::filesystem::path(parsed->config.data_dir) / "spool");
+    if (verb == "list") {
+        auto items = spool::list_queue(dir);
+        for (const auto& q : items) print(q);
+        std::cout << items.size() << " message(s), " << dir.total_bytes() << " octets in the spool\n";
+        return 0;
+    }
+    if (!parsed->values.count("id")) {
+        std::cerr << "mailgate queue " << verb << ": give the message id (see mailgate queue list)\n";
+        return 2;
+    }
+    auto id = parsed->values["id"].as<std::string>();
+    std::vector<std::string> ids;
+    if (verb == "retry" && id == "all")
+        ids = dir.list();
+    else if (spool::spool_directory::valid_id(id) && dir.read(id))
+        ids.push_back(id);
+    else {
+        std::cerr << "mailgate queue: no queued message '" << id << "'\n";
+        return 1;
+    }
+    for (const auto& each : ids) {
+        if (verb == "show") {
+            std::cout << dir.headers(each).value_or("");
+        } else if (verb == "retry") {
+            auto state = dir.read_state(each);
+            state.next_attempt = 0;
+            state.failed = false;
+            if (!dir.write_state(each, state)) {
+                std::cerr << "mailgate queue: cannot write the state of " << each << "\n";
+                return 1;
+            }
+            std::cout << each << ": will be delivered at the next chance\n";
+        } else {
+            dir.remove(each);
+            std::cout << each
+                      << ": deleted (if the gateway is delivering it right now, that delivery finishes)\n";
+        }
+    }
+    return 0;
+}
+
+} // namespace mailgate::cli
