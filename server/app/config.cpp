@@ -250,8 +250,9 @@ config load_config(const po::variables_map& command_line) {
     c.smtp_spool = value_or(vm, "smtp.spool", "devices");
     if (c.smtp_spool != "off" && c.smtp_spool != "devices" && c.smtp_spool != "all")
         throw config_error("smtp.spool: '" + c.smtp_spool + "' is not one of off, devices, all");
-    c.smtp_spool_max_bytes = parse_count("smtp.spool_max_bytes", value_or(vm, "smtp.spool_max_bytes", "1073741824"),
-                                         1024, std::uint64_t(1) << 50);
+    c.smtp_spool_max_bytes =
+        parse_count("smtp.spool_max_bytes", value_or(vm, "smtp.spool_max_bytes", "1073741824"), 1024,
+                    std::uint64_t(1) << 50);
     {
         auto text = value_or(vm, "smtp.spool_retry", "60,300,900,1800,3600");
         std::size_t pos = 0;
@@ -262,8 +263,8 @@ config load_config(const po::variables_map& command_line) {
             pos = end + 1;
         }
     }
-    c.smtp_spool_lifetime = parse_seconds("smtp.spool_lifetime", value_or(vm, "smtp.spool_lifetime", "259200"),
-                                          60, 30 * 86400);
+    c.smtp_spool_lifetime =
+        parse_seconds("smtp.spool_lifetime", value_or(vm, "smtp.spool_lifetime", "259200"), 60, 30 * 86400);
     c.smtp_spool_deliveries = static_cast<unsigned>(
         parse_count("smtp.spool_deliveries", value_or(vm, "smtp.spool_deliveries", "8"), 1, 1000));
     c.smtp_spool_deliveries_per_account = static_cast<unsigned>(parse_count(

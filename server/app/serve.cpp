@@ -190,8 +190,8 @@ int serve(const config& c, const serve_options& options) {
     proxy::spool_service spool(io.main().get_executor(), gateway, data_dir / "spool", spool_policy);
     spool.start();
     auto smtp = std::make_shared<proxy::smtp_session>(
-        gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout, c.smtp_data_timeout,
-                                      c.smtp_max_message_size,
+        gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout,
+                                      c.smtp_data_timeout, c.smtp_max_message_size,
                                       spool_policy.mode == proxy::spool_mode::off ? nullptr : &spool});
 
     // First start: a random admin password, shown once in the banner; only its hash is kept.

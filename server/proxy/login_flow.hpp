@@ -36,8 +36,9 @@ boost::asio::awaitable<login_result> gateway_login(const gateway_settings& setti
 
 // The local half alone: ok() with `record` set and no provider session (for SMTP with smtp.spool = all).
 // Wipes `password` before returning.
-boost::asio::awaitable<login_result> local_login(const gateway_settings& settings, const session_context& label,
-                                                 const std::string& user, std::string& password);
+boost::asio::awaitable<login_result> local_login(const gateway_settings& settings,
+                                                 const session_context& label, const std::string& user,
+                                                 std::string& password);
 // The log line and admin event of a successful login; `note` is appended to the log line.
 void record_login_ok(const gateway_settings& settings, const session_context& label, const std::string& user,
                      const std::string& account, std::string_view note);

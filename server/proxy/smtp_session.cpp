@@ -19,8 +19,8 @@ constexpr std::size_t read_size = 64 * 1024;
 
 // smtp.spool = all: the local credential alone; the provider is asked when the queued message is delivered.
 asio::awaitable<void> authenticate_for_spool(smtp::server& codec, spool_submission& queue,
-                                            const session_context& label, net::connection_slot& slot,
-                                            const gateway_settings& settings) {
+                                             const session_context& label, net::connection_slot& slot,
+                                             const gateway_settings& settings) {
     std::string password = codec.password();
     std::string user = codec.user();
     auto r = co_await local_login(settings, label, user, password);
