@@ -61,6 +61,7 @@ private:
 };
 
 // The DATA bytes of the spool file (already dot-stuffed, ending in CRLF "." CRLF), written to the provider.
+// The last 3 octets (the "." CRLF of the end marker) are left for the caller.
 asio::awaitable<bool> stream_file(net::mail_stream& stream, const std::filesystem::path& file,
                                   const spool::queued_message& message, std::string& why) {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(file.c_str(), "rb"), &std::fclose);
@@ -69,7 +70,11 @@ asio::awaitable<bool> stream_file(net::mail_stream& stream, const std::filesyste
         co_return false;
     }
     auto chunk = std::make_unique_for_overwrite<char[]>(64 * 1024);
-    std::uint64_t left = message.data_size;
+    if (message.data_size < 5) {
+        why = "the spool file holds no message";
+        co_return false;
+    }
+    std::uint64_t left = message.data_size - 3;
     while (left > 0) {
         auto n = std::fread(chunk.get(), 1,
                             static_cast<std::size_t>(std::min<std::uint64_t>(left, 64 * 1024)), in.get());
@@ -146,6 +151,9 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
                         hooks.set_closer(nullptr);
                         co_return "deferred";
                     }
+                    state.in_doubt = true;
+                    co_await hooks.before_end();
+                    co_await net::timed(connection->stream().write(asio::buffer(".\r\n", 3)), data_block_timeout);
                     auto verdict = co_await provider.verdict();
                     if (!verdict) {
                         // RFC 1047: the reply to the end of data is lost; the provider may have the message.
@@ -153,15 +161,19 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
                         state.last_error = provider.why() + " after the end of the message (it may have been "
                                                             "delivered; it will be sent again)";
                     } else if (verdict->code / 100 == 2) {
+                        state.in_doubt = false;
                         for (auto i : accepted) state.set(i, {recipient_outcome::kind::delivered, {}});
                         state.last_error.clear();
                         co_await hooks.persist();
                         if (result != "refused") result = "delivered";
                     } else if (verdict->code / 100 == 5) {
+                        state.in_doubt = false;
                         fail_all_pending(accepted, reply_text(*verdict));
                         result = "refused";
-                    } else
+                    } else {
+                        state.in_doubt = false;
                         state.last_error = "end of data: " + reply_text(*verdict);
+                    }
                 } else if (data->code / 100 == 5) {
                     fail_all_pending(accepted, reply_text(*data));
                     result = "refused";

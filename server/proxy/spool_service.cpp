@@ -308,6 +308,9 @@ asio::awaitable<void> spool_service::deliver(std::string id) {
                     directory_.write_state(id, state);
             });
         };
+        hooks.before_end = [this, &id, &state]() -> asio::awaitable<void> {
+            co_await on_disk([&] { directory_.write_state(id, state); });
+        };
         hooks.set_closer = [this, &id](std::function<void()> close) {
             std::lock_guard lock(mutex_);
             if (close)
@@ -315,6 +318,9 @@ asio::awaitable<void> spool_service::deliver(std::string id) {
             else
                 closers_.erase(id);
         };
+        if (state.in_doubt)
+            label.warn("the previous attempt was cut off after the end of the message went out: this one may "
+                       "deliver it a second time (RFC 1047)");
         ++state.attempts;
         result = co_await deliver_spooled(settings_, label, *account, message, directory_.message_path(id),
                                           state, hooks);

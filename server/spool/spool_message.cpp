@@ -110,6 +110,7 @@ std::string serialize_state(const delivery_state& s) {
     }
     if (s.failed) out += "given-up\n";
     if (s.reported) out += "reported\n";
+    if (s.in_doubt) out += "in-doubt\n";
     return out;
 }
 
@@ -140,6 +141,8 @@ delivery_state parse_state(std::string_view text) {
             s.failed = true;
         else if (key == "reported")
             s.reported = true;
+        else if (key == "in-doubt")
+            s.in_doubt = true;
     }
     return s;
 }

@@ -47,6 +47,9 @@ struct delivery_state {
     std::vector<recipient_outcome> recipients; // by RCPT index; missing ones are pending
     bool failed = false;                       // given up and kept for the administrator
     bool reported = false;                     // the delivery report for the failed recipients is spooled
+    // The end of data went out and no reply came back before the attempt was cut off (a crash, a lost
+    // connection): the provider may have the message, and sending it again may duplicate it (RFC 1047).
+    bool in_doubt = false;
 
     recipient_outcome::kind outcome(std::size_t index) const {
         return index < recipients.size() ? recipients[index].what : recipient_outcome::kind::pending;
