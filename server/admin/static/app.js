@@ -43,7 +43,7 @@ function button(parent, label, handler) {
 }
 
 function show(view) {
-  for (const name of ["login", "accounts", "clients", "sessions"]) $(name + "-view").hidden = name !== view;
+  for (const name of ["login", "accounts", "clients", "sessions", "queue"]) $(name + "-view").hidden = name !== view;
   $("nav").hidden = view === "login";
   clearInterval(pollTimer);
   pollTimer = null;
@@ -55,6 +55,11 @@ function show(view) {
   if (view === "sessions") {
     loadSessions();
     pollTimer = setInterval(loadSessions, 2000);
+  }
+  if (view === "queue") {
+    queueStatus("", false);
+    loadQueue();
+    pollTimer = setInterval(loadQueue, 2000); // attempts, errors and states change on their own
   }
 }
 
@@ -304,6 +309,182 @@ async function loadSessions() {
   }
 }
 
+// ---- the mail queue (smtp.spool): GET /api/v1/queue, and retry, delete and headers of one message.
+
+const spoolModes = {
+  off: "off (new mail is not queued; what is queued is still delivered)",
+  devices: "devices (mail sent without AUTH from access.relay_without_auth)",
+  all: "all (every client's mail)",
+};
+
+function sizeText(bytes) {
+  if (bytes < 1024) return bytes + " B";
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
+  return (value < 10 ? value.toFixed(1) : String(Math.round(value))) + " " + units[unit];
+}
+
+function durationText(seconds) {
+  seconds = Math.max(0, Math.round(seconds));
+  if (seconds < 60) return seconds + " s";
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return minutes + " min";
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return hours + " h" + (minutes % 60 ? " " + (minutes % 60) + " min" : "");
+  return Math.floor(hours / 24) + " d" + (hours % 24 ? " " + (hours % 24) + " h" : "");
+}
+
+function isoTime(unixSeconds) {
+  return new Date(unixSeconds * 1000).toISOString();
+}
+
+function nextAttemptText(q, now) {
+  if (q.state === "delivering") return "now (being delivered)";
+  if (q.state === "failed") return "none (failed for good)";
+  if (q.next_attempt <= now) return "due now";
+  return "in " + durationText(q.next_attempt - now);
+}
+
+function queueStatus(text, bad) {
+  $("queue-status").textContent = text;
+  $("queue-status").className = bad ? "error" : "";
+}
+
+function recipientsCell(row, q) {
+  const td = cell(row, "");
+  for (const r of q.recipients) {
+    const line = document.createElement("div");
+    line.textContent = r;
+    td.appendChild(line);
+  }
+  for (const f of q.failed) {
+    const line = document.createElement("div");
+    line.className = "status-bad";
+    line.textContent = "failed: " + f;
+    td.appendChild(line);
+  }
+  return td;
+}
+
+function queueRow(q, now) {
+  const row = document.createElement("tr");
+  row.dataset.id = q.id;
+  row.dataset.account = q.account;
+  row.dataset.state = q.state;
+  const sender = cell(row, q.sender || "<>");
+  if (q.report) {
+    const tag = document.createElement("span");
+    tag.className = "queue-tag";
+    tag.textContent = "delivery report";
+    sender.append(" ");
+    sender.appendChild(tag);
+  }
+  recipientsCell(row, q);
+  cell(row, sizeText(q.size)).title = q.size + " bytes";
+  cell(row, durationText(now - q.received)).title = "received " + isoTime(q.received);
+  cell(row, q.attempts);
+  const next = cell(row, nextAttemptText(q, now));
+  if (q.state === "queued" && q.next_attempt > 0) next.title = isoTime(q.next_attempt);
+  cell(row, q.last_error, "queue-last-error");
+  const state = cell(row, "");
+  const badge = document.createElement("span");
+  badge.className = "queue-state state-" + q.state;
+  badge.textContent = q.state;
+  state.appendChild(badge);
+  const actions = cell(row, "");
+  const delivering = q.state === "delivering"; // the API answers 409 until the attempt ends
+  button(actions, "Retry now", () => retryQueued(q)).disabled = delivering;
+  button(actions, "Delete", () => deleteQueued(q)).disabled = delivering;
+  button(actions, "Show headers", () => showQueuedHeaders(q));
+  return row;
+}
+
+async function loadQueue() {
+  let queue;
+  try {
+    queue = await api("GET", "queue");
+  } catch (e) {
+    $("queue-error").textContent = e.message; // a 401 already switched to the login view
+    return;
+  }
+  $("queue-error").textContent = "";
+  const now = Date.now() / 1000;
+  const n = queue.messages.length;
+  $("queue-summary").textContent = "Spool mode: " + (spoolModes[queue.mode] || queue.mode) + ". " + n +
+    (n === 1 ? " message, " : " messages, ") + sizeText(queue.bytes) + " of " + sizeText(queue.max_bytes) + " used.";
+  const byAccount = new Map();
+  for (const q of queue.messages) {
+    if (!byAccount.has(q.account)) byAccount.set(q.account, []);
+    byAccount.get(q.account).push(q);
+  }
+  const tbody = $("queue-table").tBodies[0];
+  tbody.replaceChildren();
+  const columns = $("queue-table").tHead.rows[0].cells.length;
+  for (const account of [...byAccount.keys()].sort()) {
+    const messages = byAccount.get(account).sort((a, b) => a.received - b.received || a.id.localeCompare(b.id));
+    const group = document.createElement("tr");
+    group.className = "queue-account";
+    group.dataset.account = account;
+    const th = document.createElement("th");
+    th.colSpan = columns;
+    th.textContent = "Account " + account + ": " + messages.length + (messages.length === 1 ? " message" : " messages");
+    group.appendChild(th);
+    tbody.appendChild(group);
+    for (const q of messages) tbody.appendChild(queueRow(q, now));
+  }
+  $("queue-table").hidden = n === 0;
+  $("queue-empty").hidden = n !== 0;
+  const shown = $("queue-headers-panel").dataset.id;
+  if (shown && !queue.messages.some((q) => q.id === shown)) closeQueuedHeaders();
+}
+
+function messageLabel(q) {
+  return "the message from " + (q.sender || "<>") + " to " + [...q.recipients, ...q.failed.map((f) => f.split(": ")[0])]
+    .join(", ");
+}
+
+async function retryQueued(q) {
+  try {
+    await api("POST", "queue/" + encodeURIComponent(q.id) + "/retry");
+    queueStatus("Retrying " + messageLabel(q) + " now.", false);
+  } catch (e) {
+    queueStatus("Retry failed: " + e.message, true);
+  }
+  loadQueue();
+}
+
+async function deleteQueued(q) {
+  if (!confirm("Delete " + messageLabel(q) + "? It will not be delivered, and the sender gets no report.")) return;
+  try {
+    await api("DELETE", "queue/" + encodeURIComponent(q.id));
+    queueStatus("Deleted " + messageLabel(q) + ".", false);
+    if ($("queue-headers-panel").dataset.id === q.id) closeQueuedHeaders();
+  } catch (e) {
+    queueStatus("Delete failed: " + e.message, true);
+  }
+  loadQueue();
+}
+
+async function showQueuedHeaders(q) {
+  try {
+    const data = await api("GET", "queue/" + encodeURIComponent(q.id) + "/headers");
+    $("queue-headers-id").textContent = messageLabel(q) + " (" + data.id + ")";
+    $("queue-headers").textContent = data.headers;
+    $("queue-headers-panel").dataset.id = data.id;
+    $("queue-headers-panel").hidden = false;
+  } catch (e) {
+    queueStatus("Headers: " + e.message, true);
+  }
+}
+
+function closeQueuedHeaders() {
+  delete $("queue-headers-panel").dataset.id;
+  $("queue-headers-panel").hidden = true;
+  $("queue-headers").textContent = "";
+}
+
 async function start() {
   $("login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -328,6 +509,7 @@ async function start() {
   $("f-credential").addEventListener("change", credentialChanged);
   $("f-pop3-source").addEventListener("change", pop3SourceChanged);
   $("paste-form").addEventListener("submit", pasteRedirect);
+  $("queue-headers-close").addEventListener("click", closeQueuedHeaders);
   $("consent-cancel").addEventListener("click", cancelConsent);
   $("consent-close").addEventListener("click", () => {
     consentId = null;
