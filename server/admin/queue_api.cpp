@@ -55,11 +55,8 @@ response queue_request(proxy::spool_service* spool, const request& req,
     if (!spool) return admin_api::json_error(status::not_found, version, "no mail queue");
     if (parts.size() == 1 && req.method() == http::verb::get) {
         json::array messages;
-        std::uint64_t bytes = 0;
-        for (const auto& q : spool->list()) {
-            bytes += q.size;
-            messages.push_back(to_json(q));
-        }
+        for (const auto& q : spool->list()) messages.push_back(to_json(q));
+        auto bytes = spool->used_bytes();
         json::object out{{"mode", std::string(proxy::to_string(spool->policy().mode))},
                          {"max_bytes", spool->policy().max_bytes},
                          {"bytes", bytes},

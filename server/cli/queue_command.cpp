@@ -78,8 +78,7 @@ int queue_command(const std::vector<std::string>& args) {
             std::cout << dir.headers(each).value_or("");
         } else if (verb == "retry") {
             auto state = dir.read_state(each);
-            state.next_attempt = 0;
-            state.failed = false;
+            state.retry_now();
             if (!dir.write_state(each, state)) {
                 std::cerr << "mailgate queue: cannot write the state of " << each << "\n";
                 return 1;

@@ -131,6 +131,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     if (endpoint == account->endpoints.end()) {
         label.warn("account '{}' has no {} endpoint", account->name, domain::to_string(protocol));
         result.failed = domain::failure::internal;
+        result.reason = "the account has no " + std::string(domain::to_string(protocol)) + " endpoint";
         co_return result;
     }
     auto login = co_await log_in_to_provider(
@@ -153,6 +154,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
                               std::string(label.protocol), std::string(label.peer), account->name,
                               std::string(metric_label(failure->kind)) + ": " + failure->reason});
         result.failed = failure->kind;
+        result.reason = failure->reason;
         co_return result;
     }
     settings.store.record([id, protocol](store::account_repository& repo) {

@@ -17,6 +17,7 @@ namespace mailgate::proxy {
 
 struct login_result {
     std::optional<domain::failure> failed = domain::failure::auth_local; // nullopt: logged in
+    std::string reason; // the provider-side failure's detail, never a credential
     bool ok() const { return !failed; }
     std::string account;                                // name, when the local credential was good
     std::optional<store::account> record;               // the account, when the local credential was good

@@ -98,7 +98,8 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
     const auto& head = message.head;
     auto login = co_await open_provider_session(settings, label, domain::mail_protocol::smtp, account);
     if (!login.ok()) {
-        state.last_error = "provider login failed (" + std::string(domain::to_string(*login.failed)) + ")";
+        state.last_error = "provider login failed (" + std::string(domain::to_string(*login.failed)) +
+                           (login.reason.empty() ? ")" : "): " + login.reason);
         co_return "connect";
     }
     auto* connection = login.upstream.get();
@@ -153,7 +154,8 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
                     }
                     state.in_doubt = true;
                     co_await hooks.before_end();
-                    co_await net::timed(connection->stream().write(asio::buffer(".\r\n", 3)), data_block_timeout);
+                    co_await net::timed(connection->stream().write(asio::buffer(".\r\n", 3)),
+                                        data_block_timeout);
                     auto verdict = co_await provider.verdict();
                     if (!verdict) {
                         // RFC 1047: the reply to the end of data is lost; the provider may have the message.

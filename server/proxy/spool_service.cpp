@@ -282,7 +282,8 @@ asio::awaitable<void> spool_service::deliver(std::string id) {
     auto account_id = message.head.account_id;
     auto account = co_await settings_.store.run(
         [&](store::account_repository& repo) { return repo.find_by_id(account_id); });
-    session_context label{"spool", message.head.session, id};
+    auto where = message.head.peer + ", message " + id;
+    session_context label{"spool", message.head.session, where};
     std::string result;
     if (!account) {
         state.last_error = "the account no longer exists";
@@ -445,6 +446,11 @@ void spool_service::make_report(const spool::queued_message& m, const spool::del
     }
 }
 
+std::uint64_t spool_service::used_bytes() const {
+    std::lock_guard lock(mutex_);
+    return queued_bytes_ + reserved_bytes_;
+}
+
 std::vector<spool::queue_item> spool_service::list() const {
     std::lock_guard lock(mutex_);
     std::vector<spool::queue_item> out;
@@ -453,15 +459,16 @@ std::vector<spool::queue_item> spool_service::list() const {
 }
 
 spool_service::change spool_service::retry(const std::string& id) {
+    spool::delivery_state state;
     {
         std::lock_guard lock(mutex_);
         auto it = items_.find(id);
         if (it == items_.end()) return change::not_found;
         if (it->second.busy) return change::busy;
-        it->second.state.next_attempt = 0;
-        it->second.state.failed = false;
-        if (!directory_.write_state(id, it->second.state)) return change::not_found;
+        it->second.state.retry_now();
+        state = it->second.state;
     }
+    if (!directory_.write_state(id, state)) spdlog::error("spool: cannot write the state of {}", id);
     poke();
     return change::done;
 }
@@ -494,7 +501,7 @@ std::string spool_service::prometheus_metrics() const {
     std::string out;
     out += "# HELP mailgate_spool_bytes Octets of messages in the SMTP spool.\n";
     out += "# TYPE mailgate_spool_bytes gauge\n";
-    out += "mailgate_spool_bytes " + std::to_string(queued_bytes_) + "\n";
+    out += "mailgate_spool_bytes " + std::to_string(queued_bytes_ + reserved_bytes_) + "\n";
     out += "# HELP mailgate_spool_messages Messages in the SMTP spool by state.\n";
     out += "# TYPE mailgate_spool_messages gauge\n";
     for (const auto& [state, n] : by_state)

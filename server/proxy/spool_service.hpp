@@ -79,6 +79,7 @@ public:
 
     // ---- the administrator (any thread)
     std::vector<spool::queue_item> list() const;
+    std::uint64_t used_bytes() const; // what smtp.spool_max_bytes limits: queued files and incoming messages
     enum class change { done, not_found, busy };
     change retry(const std::string& id);  // due now (a failed message is queued again)
     change remove(const std::string& id); // not while it is being delivered

@@ -98,6 +98,14 @@ void delivery_state::set(std::size_t index, recipient_outcome o) {
     recipients[index] = std::move(o);
 }
 
+void delivery_state::retry_now() {
+    next_attempt = 0;
+    failed = false;
+    reported = false;
+    for (auto& r : recipients)
+        if (r.what == recipient_outcome::kind::failed) r = {};
+}
+
 std::string serialize_state(const delivery_state& s) {
     std::string out = "attempts " + std::to_string(s.attempts) + "\n";
     out += "next " + std::to_string(s.next_attempt) + "\n";

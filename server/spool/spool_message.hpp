@@ -55,6 +55,8 @@ struct delivery_state {
         return index < recipients.size() ? recipients[index].what : recipient_outcome::kind::pending;
     }
     void set(std::size_t index, recipient_outcome o);
+    // The administrator's "retry now": due at once, and refused recipients are tried again too.
+    void retry_now();
 };
 
 std::string serialize_state(const delivery_state& s);

@@ -188,7 +188,9 @@ class SmtpGateway(unittest.TestCase):
             read_reply(s)
             s.sendall(b"MAIL FROM:<scanner@office.test>\r\n")
             self.assertTrue(read_reply(s).startswith(b"530 5.7.0"))  # not in access.relay_without_auth
-        with Gateway(data_dir=self.data, extra_args=["--upstream.ca_file", self.rig.ca_file,
+        # smtp.spool = off: the live path, where the device hears the provider's own reply (test_spool.py has
+        # the default, queued one).
+        with Gateway(data_dir=self.data, extra_args=["--upstream.ca_file", self.rig.ca_file, "--smtp.spool", "off",
                                                      "--access.relay_without_auth", "127.0.0.1/32"]) as relay:
             client = smtplib.SMTP("127.0.0.1", relay.ports["smtp"], timeout=60)
             client.ehlo("scanner")

@@ -115,3 +115,26 @@ TEST(config, listen_port_zero_asks_for_any_free_port) {
     EXPECT_EQ(c.listen.at("admin").to_string(), "[::1]:0");
     EXPECT_EQ(c.listen.at("imap").port, 1143); // the others keep their defaults
 }
+
+TEST(config, smtp_spool_keys) {
+    auto d = load({});
+    EXPECT_EQ(d.smtp_spool, "devices");
+    EXPECT_EQ(d.smtp_spool_max_bytes, std::uint64_t(1) << 30);
+    EXPECT_EQ(d.smtp_spool_retry.size(), 5u);
+    EXPECT_EQ(d.smtp_spool_retry.front().count(), 60);
+    EXPECT_EQ(d.smtp_spool_retry.back().count(), 3600);
+    EXPECT_EQ(d.smtp_spool_lifetime.count(), 3 * 86400);
+    auto c = load({"--smtp.spool", "all", "--smtp.spool_max_bytes", "1048576", "--smtp.spool_retry", "5,30",
+                   "--smtp.spool_lifetime", "3600", "--smtp.spool_deliveries", "3",
+                   "--smtp.spool_deliveries_per_account", "1"});
+    EXPECT_EQ(c.smtp_spool, "all");
+    EXPECT_EQ(c.smtp_spool_max_bytes, 1048576u);
+    ASSERT_EQ(c.smtp_spool_retry.size(), 2u);
+    EXPECT_EQ(c.smtp_spool_retry[1].count(), 30);
+    EXPECT_EQ(c.smtp_spool_lifetime.count(), 3600);
+    EXPECT_EQ(c.smtp_spool_deliveries, 3u);
+    EXPECT_EQ(c.smtp_spool_deliveries_per_account, 1u);
+    EXPECT_NE(error_of({"--smtp.spool", "sometimes"}).find("smtp.spool"), std::string::npos);
+    EXPECT_NE(error_of({"--smtp.spool_retry", "5,,30"}).find("smtp.spool_retry"), std::string::npos);
+    EXPECT_NE(error_of({"--smtp.spool_lifetime", "10"}).find("smtp.spool_lifetime"), std::string::npos);
+}
