@@ -116,6 +116,19 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
     co_return provider;
 }
 
+asio::awaitable<std::optional<store::account>> relay_sender_account(const gateway_settings& settings,
+                                                                    const session_context& label,
+                                                                    protocols::smtp::server& codec) {
+    std::string sender = codec.sender();
+    auto account = co_await settings.store.run(
+        [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
+    if (!account) {
+        label.info("no account may send as <{}> (relay without AUTH)", sender);
+        codec.login_result(protocols::login_outcome::bad_credentials);
+    }
+    co_return account;
+}
+
 asio::awaitable<login_result> open_provider_session(const gateway_settings& settings,
                                                     const session_context& label,
                                                     domain::mail_protocol protocol,

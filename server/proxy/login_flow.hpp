@@ -4,6 +4,7 @@
 #pragma once
 
 #include "protocols/common/login_outcome.hpp"
+#include "protocols/smtp/server.hpp"
 #include "server/domain/failure.hpp"
 #include "server/net/upstream_connection.hpp"
 #include "server/proxy/client_codec.hpp"
@@ -43,6 +44,12 @@ boost::asio::awaitable<login_result> local_login(const gateway_settings& setting
 // The log line and admin event of a successful login; `note` is appended to the log line.
 void record_login_ok(const gateway_settings& settings, const session_context& label, const std::string& user,
                      const std::string& account, std::string_view note);
+
+// SMTP relay without AUTH: the enabled account that may send as the codec's MAIL FROM address; none answers the
+// codec ("not allowed") and logs it.
+boost::asio::awaitable<std::optional<store::account>> relay_sender_account(const gateway_settings& settings,
+                                                                           const session_context& label,
+                                                                           protocols::smtp::server& codec);
 
 // The provider half alone, for an account already chosen (SMTP relay without AUTH, reconnects).
 boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings,

@@ -1,6 +1,8 @@
 // Spooled SMTP transactions: answered by the gateway, 250 only after the message is durable on disk.
 #include "server/proxy/spool_submission.hpp"
 
+#include "server/proxy/login_flow.hpp"
+
 #include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
@@ -46,13 +48,8 @@ protocols::provider_capabilities spool_submission::capabilities() {
 
 asio::awaitable<void> spool_submission::select_account(protocols::smtp::server& codec) {
     std::string sender = codec.sender();
-    auto account = co_await settings_.store.run(
-        [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
-    if (!account) {
-        session_.info("no account may send as <{}> (relay without AUTH)", sender);
-        codec.login_result(login_outcome::bad_credentials);
-        co_return;
-    }
+    auto account = co_await relay_sender_account(settings_, session_, codec);
+    if (!account) co_return;
     if (!account_ || account_->id != account->id)
         session_.info("queueing mail from <{}> for account '{}' (relay without AUTH)", sender, account->name);
     entry_->set_account(account->name);

@@ -63,13 +63,8 @@ asio::awaitable<void> submission_upstream::authenticate(protocols::smtp::server&
 
 asio::awaitable<void> submission_upstream::select_account(protocols::smtp::server& codec) {
     std::string sender = codec.sender();
-    auto account = co_await settings_.store.run(
-        [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
-    if (!account) {
-        session_.info("no account may send as <{}> (relay without AUTH)", sender);
-        codec.login_result(login_outcome::bad_credentials);
-        co_return;
-    }
+    auto account = co_await relay_sender_account(settings_, session_, codec);
+    if (!account) co_return;
     slot_.logged_in(); // a relay network's sender with a known account: past the stranger phase
     if (connection_ && account_ && account_->id == account->id) {
         codec.login_result(login_outcome::ok, codec_->post_login_capabilities());
