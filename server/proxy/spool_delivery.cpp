@@ -94,14 +94,27 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
                                              const store::account& account,
                                              const spool::queued_message& message,
                                              const std::filesystem::path& file, spool::delivery_state& state,
-                                             const delivery_hooks& hooks) {
+                                             const delivery_hooks& hooks,
+                                             std::optional<login_result>& session) {
     const auto& head = message.head;
-    auto login = co_await open_provider_session(settings, label, domain::mail_protocol::smtp, account);
-    if (!login.ok()) {
-        state.last_error = "provider login failed (" + std::string(domain::to_string(*login.failed)) +
-                           (login.reason.empty() ? ")" : "): " + login.reason);
-        co_return "connect";
+    if (session) { // the account's session from its previous message: RSET proves it is still there
+        provider_transaction probe(*session);
+        auto reset = co_await probe.send("RSET\r\n");
+        if (!reset || reset->code / 100 != 2) {
+            session->upstream->close();
+            session.reset();
+        }
     }
+    if (!session) {
+        auto opened = co_await open_provider_session(settings, label, domain::mail_protocol::smtp, account);
+        if (!opened.ok()) {
+            state.last_error = "provider login failed (" + std::string(domain::to_string(*opened.failed)) +
+                               (opened.reason.empty() ? ")" : "): " + opened.reason);
+            co_return "connect";
+        }
+        session.emplace(std::move(opened));
+    }
+    auto& login = *session;
     auto* connection = login.upstream.get();
     hooks.set_closer([connection] { connection->close(); });
     provider_transaction provider(login);
@@ -109,6 +122,7 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
         for (auto i : which) state.set(i, {recipient_outcome::kind::failed, why});
     };
     std::string result = "deferred";
+    bool broken = false;
     try {
         auto mail = co_await provider.send(head.mail + "\r\n");
         std::vector<std::size_t> pending;
@@ -149,6 +163,7 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
                         // The end marker never went out: the provider drops the transaction.
                         state.last_error = why;
                         connection->close();
+                        session.reset();
                         hooks.set_closer(nullptr);
                         co_return "deferred";
                     }
@@ -188,10 +203,21 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
             "provider connection failed: " +
             (e.code() == asio::error::timed_out ? std::string("timed out") : e.code().message());
         result = "deferred";
+        broken = true;
     }
     hooks.set_closer(nullptr);
-    co_await provider.quit();
+    if (broken || !provider.why().empty()) {
+        connection->close();
+        session.reset();
+    }
     co_return result;
+}
+
+asio::awaitable<void> end_delivery_session(std::optional<login_result>& session) {
+    if (!session) co_return;
+    provider_transaction provider(*session);
+    co_await provider.quit();
+    session.reset();
 }
 
 } // namespace mailgate::proxy

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "server/proxy/gateway_settings.hpp"
+#include "server/proxy/login_flow.hpp"
 #include "server/proxy/session_context.hpp"
 #include "server/spool/spool_directory.hpp"
 #include "server/store/account.hpp"
@@ -26,10 +27,15 @@ struct delivery_hooks {
     std::function<void(std::function<void()>)> set_closer;
 };
 
+// `session` is the account's provider session: opened when empty, reused (after RSET) when not, and left open
+// for the account's next message unless the connection failed (then it is empty again).
 // Returns the attempt's result for the metrics: "delivered", "deferred", "refused" (some 5xx), "connect".
 boost::asio::awaitable<std::string>
 deliver_spooled(const gateway_settings& settings, const session_context& label, const store::account& account,
                 const spool::queued_message& message, const std::filesystem::path& file,
-                spool::delivery_state& state, const delivery_hooks& hooks);
+                spool::delivery_state& state, const delivery_hooks& hooks,
+                std::optional<login_result>& session);
+// QUIT and close, if a session is open.
+boost::asio::awaitable<void> end_delivery_session(std::optional<login_result>& session);
 
 } // namespace mailgate::proxy

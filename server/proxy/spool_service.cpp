@@ -270,69 +270,94 @@ void spool_service::count(const std::string& result) {
     ++attempts_[result];
 }
 
-asio::awaitable<void> spool_service::deliver(std::string id) {
-    spool::queued_message message;
-    spool::delivery_state state;
-    {
-        std::lock_guard lock(mutex_);
-        auto& it = items_.at(id);
-        message = it.message;
-        state = it.state;
-    }
-    auto account_id = message.head.account_id;
-    auto account = co_await settings_.store.run(
-        [&](store::account_repository& repo) { return repo.find_by_id(account_id); });
-    auto where = message.head.peer + ", message " + id;
-    session_context label{"spool", message.head.session, where};
-    std::string result;
-    if (!account) {
-        state.last_error = "the account no longer exists";
-        for (std::size_t i = 0; i < message.head.rcpt.size(); ++i)
-            if (state.outcome(i) == recipient_outcome::kind::pending)
-                state.set(i, {recipient_outcome::kind::failed, "550 5.7.1 the gateway account was removed"});
-        result = "refused";
-    } else if (!account->enabled) {
-        state.last_error = "account '" + account->name + "' is disabled";
-        result = "deferred";
-    } else {
-        delivery_hooks hooks;
-        hooks.persist = [this, &id, &message, &state]() -> asio::awaitable<void> {
-            // The exactly-once point: before QUIT, the delivered recipients are durable.
-            co_await on_disk([&] {
-                if (has_pending(message, state))
-                    directory_.write_state(id, state);
-                else if (std::none_of(state.recipients.begin(), state.recipients.end(), [](const auto& r) {
-                             return r.what == recipient_outcome::kind::failed;
-                         }))
-                    directory_.remove(id);
-                else
-                    directory_.write_state(id, state);
-            });
-        };
-        hooks.before_end = [this, &id, &state]() -> asio::awaitable<void> {
-            co_await on_disk([&] { directory_.write_state(id, state); });
-        };
-        hooks.set_closer = [this, &id](std::function<void()> close) {
+std::optional<std::string> spool_service::claim_next(std::int64_t account_id) {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return std::nullopt;
+    auto now = unix_now();
+    for (auto& [id, it] : items_)
+        if (!it.busy && !it.state.failed && it.state.next_attempt <= now &&
+            it.message.head.account_id == account_id) {
+            it.busy = true;
+            return id;
+        }
+    return std::nullopt;
+}
+
+asio::awaitable<void> spool_service::deliver(std::string first) {
+    std::optional<login_result> session; // the account's provider session, kept for its next due messages
+    std::string id = first;
+    for (unsigned count_in_session = 0;; ++count_in_session) {
+        spool::queued_message message;
+        spool::delivery_state state;
+        {
             std::lock_guard lock(mutex_);
-            if (close)
-                closers_[id] = std::move(close);
-            else
-                closers_.erase(id);
-        };
-        if (state.in_doubt)
-            label.warn("the previous attempt was cut off after the end of the message went out: this one may "
-                       "deliver it a second time (RFC 1047)");
-        ++state.attempts;
-        result = co_await deliver_spooled(settings_, label, *account, message, directory_.message_path(id),
-                                          state, hooks);
+            auto& it = items_.at(id);
+            message = it.message;
+            state = it.state;
+        }
+        auto account_id = message.head.account_id;
+        auto account = co_await settings_.store.run(
+            [&](store::account_repository& repo) { return repo.find_by_id(account_id); });
+        auto where = message.head.peer + ", message " + id;
+        session_context label{"spool", message.head.session, where};
+        std::string result;
+        if (!account) {
+            state.last_error = "the account no longer exists";
+            for (std::size_t i = 0; i < message.head.rcpt.size(); ++i)
+                if (state.outcome(i) == recipient_outcome::kind::pending)
+                    state.set(i,
+                              {recipient_outcome::kind::failed, "550 5.7.1 the gateway account was removed"});
+            result = "refused";
+        } else if (!account->enabled) {
+            state.last_error = "account '" + account->name + "' is disabled";
+            result = "deferred";
+        } else {
+            delivery_hooks hooks;
+            hooks.persist = [this, &id, &message, &state]() -> asio::awaitable<void> {
+                // The exactly-once point: before anything else is sent, the delivered recipients are durable.
+                co_await on_disk([&] {
+                    if (has_pending(message, state))
+                        directory_.write_state(id, state);
+                    else if (std::none_of(
+                                 state.recipients.begin(), state.recipients.end(),
+                                 [](const auto& r) { return r.what == recipient_outcome::kind::failed; }))
+                        directory_.remove(id);
+                    else
+                        directory_.write_state(id, state);
+                });
+            };
+            hooks.before_end = [this, &id, &state]() -> asio::awaitable<void> {
+                co_await on_disk([&] { directory_.write_state(id, state); });
+            };
+            hooks.set_closer = [this, &first](std::function<void()> close) {
+                std::lock_guard lock(mutex_);
+                if (close)
+                    closers_[first] = std::move(close);
+                else
+                    closers_.erase(first);
+            };
+            if (state.in_doubt)
+                label.warn(
+                    "the previous attempt was cut off after the end of the message went out: this one may "
+                    "deliver it a second time (RFC 1047)");
+            ++state.attempts;
+            result = co_await deliver_spooled(settings_, label, *account, message,
+                                              directory_.message_path(id), state, hooks, session);
+        }
+        count(result);
+        if (result == "delivered" && !has_pending(message, state))
+            label.info("delivered to account '{}' after {} attempt(s)", message.head.account_name,
+                       state.attempts);
+        else if (has_pending(message, state))
+            label.info("not delivered yet (attempt {}): {}", state.attempts, state.last_error);
+        co_await on_disk([&] { finish(id, std::move(state)); });
+        // The same provider session serves the account's other due messages (a scanner's batch), up to a bound.
+        std::optional<std::string> next;
+        if (session && count_in_session < 100) next = claim_next(account_id);
+        if (!next) break;
+        id = std::move(*next);
     }
-    count(result);
-    if (result == "delivered" && !has_pending(message, state))
-        label.info("delivered to account '{}' after {} attempt(s)", message.head.account_name,
-                   state.attempts);
-    else if (has_pending(message, state))
-        label.info("not delivered yet (attempt {}): {}", state.attempts, state.last_error);
-    co_await on_disk([&] { finish(id, std::move(state)); });
+    co_await end_delivery_session(session);
     poke();
 }
 

@@ -100,7 +100,8 @@ private:
     void scan(); // disk thread
     void start_due();
     void poke();
-    boost::asio::awaitable<void> deliver(std::string id);
+    boost::asio::awaitable<void> deliver(std::string first);
+    std::optional<std::string> claim_next(std::int64_t account_id);  // a due message of the account, now busy
     void finish(const std::string& id, spool::delivery_state state); // disk thread
     void make_report(const spool::queued_message& m, const spool::delivery_state& s,
                      const store::account& account); // disk thread
