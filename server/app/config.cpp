@@ -264,7 +264,7 @@ config load_config(const po::variables_map& command_line) {
         }
     }
     c.smtp_spool_lifetime =
-        parse_seconds("smtp.spool_lifetime", value_or(vm, "smtp.spool_lifetime", "259200"), 60, 30 * 86400);
+        parse_seconds("smtp.spool_lifetime", value_or(vm, "smtp.spool_lifetime", "259200"), 10, 30 * 86400);
     c.smtp_spool_deliveries = static_cast<unsigned>(
         parse_count("smtp.spool_deliveries", value_or(vm, "smtp.spool_deliveries", "8"), 1, 1000));
     c.smtp_spool_deliveries_per_account = static_cast<unsigned>(parse_count(

@@ -273,6 +273,35 @@ class Spool(unittest.TestCase):
             self.assertIn("kept for the administrator", log)
             self.assertEqual(log.count("delivery report to <"), 1, "no report about a report")
 
+    def test_given_up_after_the_lifetime_with_a_report(self):
+        port = reserve_port()  # never answers: every attempt fails on the connection
+        data = self.data_dir("expired", f"smtps://{self.rig.host}:{port}", sender=None)
+        raw, _ = message("expired")
+        with self.gateway(data, "--smtp.spool_lifetime", "10") as gw:
+            self.assertEqual(self.send(gw, ALICE, [BOB], raw)[0], 250)
+            # After 10 s the message is given up and a report to the sender is queued; it cannot get out either
+            # (same provider), so after its own 10 s it is kept as failed: never a report about a report.
+            deadline = time.monotonic() + 60
+            while "failed (delivery report)" not in self.queue(data) and time.monotonic() < deadline:
+                time.sleep(1)
+            listing = self.queue(data)
+            self.assertIn("1 message(s)", listing)
+            self.assertIn("failed (delivery report)", listing)
+            report_id = listing.split()[0]
+            relay = _PlainPortRelay(port, self.rig.ports["smtps"])  # the provider is back
+            try:
+                run_cli("queue", "retry", report_id, data_dir=data, check=True)
+                reports = self.inbox(ALICE, 1)
+            finally:
+                relay.close()
+            self.assertEqual(len(reports), 1)
+            report = email.message_from_bytes(reports[0])
+            status = [p for p in report.walk() if p.get_content_type() == "message/delivery-status"][0].as_string()
+            self.assertIn(f"Final-Recipient: rfc822; {BOB}", status)
+            self.assertIn("Status: 4.4.7", status)
+            self.assertEqual(self.rig.mailbox_count(BOB), 0, "the expired message itself never went out")
+            self.assertIn("delivery report to <alice@example.test> queued", gw.log())
+
     def test_a_full_spool_answers_452(self):
         port = reserve_port()
         data = self.data_dir("full", f"smtps://{self.rig.host}:{port}")
