@@ -129,15 +129,15 @@ asio::awaitable<bool> spool_service::commit(spool::incoming_message& message) {
     co_return ok;
 }
 
-void spool_service::queued(const std::string& id, std::uint64_t reserved, std::uint64_t) {
-    auto m = directory_.read(id);
+void spool_service::queued(spool::queued_message m, std::uint64_t reserved) {
     {
         std::lock_guard lock(mutex_);
         reserved_bytes_ -= std::min(reserved_bytes_, reserved);
-        if (m && !items_.contains(id)) {
-            auto file_size = m->data_offset + m->data_size;
+        auto id = m.head.id;
+        if (!items_.contains(id)) {
+            auto file_size = m.data_offset + m.data_size;
             queued_bytes_ += file_size;
-            items_.emplace(id, item{std::move(*m), {}, file_size, false});
+            items_.emplace(std::move(id), item{std::move(m), {}, file_size, false});
         }
     }
     poke();
@@ -463,12 +463,7 @@ void spool_service::make_report(const spool::queued_message& m, const spool::del
         return;
     }
     spdlog::info("spool: {}: delivery report to <{}> queued as {}", m.head.id, sender, report->id());
-    std::lock_guard lock(mutex_);
-    auto file_size = std::filesystem::file_size(directory_.message_path(report->id()));
-    if (auto queued = directory_.read(report->id())) {
-        items_.emplace(report->id(), item{std::move(*queued), {}, file_size, false});
-        queued_bytes_ += file_size;
-    }
+    queued(report->queued(), 0);
 }
 
 std::uint64_t spool_service::used_bytes() const {

@@ -71,7 +71,7 @@ public:
     // Makes the message durable on the disk thread (fsyncs never block an I/O thread).
     boost::asio::awaitable<bool> commit(spool::incoming_message& message);
     // A committed message: its reservation becomes queued bytes, and delivery starts soon.
-    void queued(const std::string& id, std::uint64_t reserved, std::uint64_t size);
+    void queued(spool::queued_message message, std::uint64_t reserved);
 
     // ---- lifetime
     void start(); // recovers the directory, then schedules

@@ -170,7 +170,7 @@ asio::awaitable<reply> spool_submission::finish_message() {
         session_.warn("account '{}': the spool file could not be made durable; answered 451", account_->name);
         co_return reply{451, {"4.3.0 The gateway could not store the message safely; try again later"}};
     }
-    spool_.queued(message->id(), held, size);
+    spool_.queued(message->queued(), held);
     session_.info("account '{}': message queued as {} ({} octets, {} recipient(s))", account_->name,
                   message->id(), size, recipients);
     co_return reply{250, {"2.0.0 Ok: queued as " + message->id()}};

@@ -79,6 +79,8 @@ bool incoming_message::write(std::string_view bytes) {
     return ok_;
 }
 
+queued_message incoming_message::queued() const { return {head_, head_size_, size_}; }
+
 bool incoming_message::commit() {
     if (!file_ || !ok_) return false;
     bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
@@ -115,8 +117,10 @@ std::unique_ptr<incoming_message> spool_directory::begin(envelope head) {
     auto temp = incoming_ / (head.id + ".tmp");
     std::FILE* f = create_exclusive(temp);
     if (!f) return nullptr;
-    std::unique_ptr<incoming_message> m(new incoming_message(head.id, temp, queue_ / (head.id + ".msg"), f));
     auto text = serialize_envelope(head);
+    auto final_path = queue_ / (head.id + ".msg");
+    std::unique_ptr<incoming_message> m(
+        new incoming_message(std::move(head), text.size(), temp, final_path, f));
     if (std::fwrite(text.data(), 1, text.size(), f) != text.size()) return nullptr;
     return m;
 }

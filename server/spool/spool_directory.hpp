@@ -16,6 +16,12 @@
 
 namespace mailgate::spool {
 
+struct queued_message {
+    envelope head;
+    std::uint64_t data_offset = 0; // where the DATA bytes start in the file
+    std::uint64_t data_size = 0;
+};
+
 // A message being received. Removed unless committed.
 class incoming_message {
 public:
@@ -26,6 +32,8 @@ public:
     // DATA bytes as forwarded to a provider (dot-stuffed, the last chunk ending in CRLF "." CRLF).
     bool write(std::string_view bytes);
     std::uint64_t data_size() const { return size_; }
+    // What the queue holds once committed (no need to read the file back).
+    queued_message queued() const;
     const std::string& id() const { return id_; }
     // Durably in the queue: fsync of the file, rename, fsync of the directory. False on any failure (the
     // client must not hear 250 then).
@@ -33,22 +41,19 @@ public:
 
 private:
     friend class spool_directory;
-    incoming_message(std::string id, std::filesystem::path temp, std::filesystem::path final_path,
-                     std::FILE* file)
-        : id_(std::move(id)), temp_(std::move(temp)), final_(std::move(final_path)), file_(file) {}
+    incoming_message(envelope head, std::size_t head_size, std::filesystem::path temp,
+                     std::filesystem::path final_path, std::FILE* file)
+        : id_(head.id), head_(std::move(head)), head_size_(head_size), temp_(std::move(temp)),
+          final_(std::move(final_path)), file_(file) {}
 
     std::string id_;
+    envelope head_;
+    std::size_t head_size_;
     std::filesystem::path temp_, final_;
     std::FILE* file_;
     std::uint64_t size_ = 0;
     bool ok_ = true;
     bool committed_ = false;
-};
-
-struct queued_message {
-    envelope head;
-    std::uint64_t data_offset = 0; // where the DATA bytes start in the file
-    std::uint64_t data_size = 0;
 };
 
 class spool_directory {
