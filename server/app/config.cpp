@@ -36,6 +36,12 @@ net::min_tls parse_tls_version(const std::string& text) {
     throw config_error("tls.min_version: '" + text + "' is not one of 1.0, 1.1, 1.2, 1.3");
 }
 
+bool parse_flag(const po::variables_map& vm, const std::string& key, bool fallback) {
+    auto text = value_or(vm, key, fallback ? "true" : "false");
+    if (text != "true" && text != "false") throw config_error(key + ": '" + text + "' is not true or false");
+    return text == "true";
+}
+
 std::chrono::seconds parse_seconds(const std::string& key, const std::string& text, unsigned min = 1,
                                    unsigned max = 86400) {
     unsigned value = 0;
@@ -105,6 +111,8 @@ po::options_description config_options(bool cli) {
         "extra trust anchors for providers, added to the system store")(
         "upstream.timeout", po::value<std::string>()->value_name("SECONDS"),
         "connect/TLS/login timeout toward providers (default 30)")(
+        "upstream.tls_resumption", po::value<std::string>()->value_name("BOOL"),
+        "resume TLS sessions with providers to skip full handshakes (default true)")(
         "access.allow", po::value<std::string>()->value_name("CIDRS"),
         "client networks served at all (default loopback and private ranges)")(
         "access.plaintext_auth", po::value<std::string>()->value_name("CIDRS"),
@@ -210,6 +218,7 @@ config load_config(const po::variables_map& command_line) {
     if (!c.upstream_ca_file.empty() && !std::ifstream(c.upstream_ca_file))
         throw config_error("upstream.ca_file: cannot read '" + c.upstream_ca_file.string() + "'");
     c.upstream_timeout = parse_seconds("upstream.timeout", value_or(vm, "upstream.timeout", "30"));
+    c.upstream_tls_resumption = parse_flag(vm, "upstream.tls_resumption", true);
     auto allow = value_or(vm, "access.allow", default_client_networks);
     c.access_allow = parse_networks("access.allow", allow);
     c.access_plaintext_auth =
@@ -269,10 +278,7 @@ config load_config(const po::variables_map& command_line) {
         parse_count("smtp.spool_deliveries", value_or(vm, "smtp.spool_deliveries", "8"), 1, 1000));
     c.smtp_spool_deliveries_per_account = static_cast<unsigned>(parse_count(
         "smtp.spool_deliveries_per_account", value_or(vm, "smtp.spool_deliveries_per_account", "2"), 1, 100));
-    auto admin_tls = value_or(vm, "admin.tls", "false");
-    if (admin_tls != "true" && admin_tls != "false")
-        throw config_error("admin.tls: '" + admin_tls + "' is not true or false");
-    c.admin_tls = admin_tls == "true";
+    c.admin_tls = parse_flag(vm, "admin.tls", false);
     {
         auto names = value_or(vm, "admin.names", "");
         std::size_t pos = 0;

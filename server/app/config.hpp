@@ -28,6 +28,8 @@ struct config {
     net::min_tls tls_min_version = net::min_tls::v1_2;
     std::filesystem::path upstream_ca_file;
     std::chrono::seconds upstream_timeout{30};
+    bool upstream_tls_resumption =
+        true; // TLS tickets / session ids per provider host (net/tls_session_cache)
     net::cidr_list access_allow;
     net::cidr_list access_plaintext_auth;
     net::cidr_list access_relay_without_auth;

@@ -152,7 +152,7 @@ int serve(const config& c, const serve_options& options) {
         cert_note = local.created ? "self-signed, created now" : "self-signed";
     }
     auto server_tls = net::make_server_context(cert, key, c.tls_min_version);
-    auto upstream_tls = net::make_upstream_context(c.upstream_ca_file);
+    auto upstream_tls = net::make_upstream_context(c.upstream_ca_file, c.upstream_tls_resumption);
 
     unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
     net::io_pool io(threads);

@@ -1,13 +1,16 @@
 // Construction of the upstream and local TLS contexts.
 #include "server/net/tls_contexts.hpp"
 
+#include "server/net/ticket_keys.hpp"
+#include "server/net/tls_session_cache.hpp"
+
 #include <openssl/ssl.h>
 
 namespace mailgate::net {
 
 namespace ssl = boost::asio::ssl;
 
-std::shared_ptr<ssl::context> make_upstream_context(const std::filesystem::path& extra_ca_file) {
+std::shared_ptr<ssl::context> make_upstream_context(const std::filesystem::path& extra_ca_file, bool resume) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
     SSL_CTX* native = ctx->native_handle();
     SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
@@ -17,6 +20,7 @@ std::shared_ptr<ssl::context> make_upstream_context(const std::filesystem::path&
     ctx->set_default_verify_paths();
     if (!extra_ca_file.empty()) ctx->load_verify_file(extra_ca_file.string());
     ctx->set_verify_mode(ssl::verify_peer);
+    if (resume) enable_session_resumption(native);
     return ctx;
 }
 
@@ -41,6 +45,7 @@ std::shared_ptr<ssl::context> make_server_context(const std::filesystem::path& c
                      ssl::context::single_dh_use);
     SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+    enable_rotating_tickets(native);
     boost::system::error_code ec;
     ctx->use_certificate_chain_file(cert_chain.string(), ec);
     if (ec) throw std::runtime_error("tls.cert: cannot load '" + cert_chain.string() + "': " + ec.message());

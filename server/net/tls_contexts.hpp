@@ -12,8 +12,9 @@
 namespace mailgate::net {
 
 // Chain verification against the system store plus `extra_ca_file` (may be empty). Hostname checks are per
-// connection (see upstream_connector).
-std::shared_ptr<boost::asio::ssl::context> make_upstream_context(const std::filesystem::path& extra_ca_file);
+// connection (see upstream_connection); so is session resumption, when `resume` (net/tls_session_cache).
+std::shared_ptr<boost::asio::ssl::context> make_upstream_context(const std::filesystem::path& extra_ca_file,
+                                                                 bool resume = true);
 
 // For listeners. Below TLS 1.2 the context runs at OpenSSL security level 0 so that old ciphers and SHA-1 work.
 std::shared_ptr<boost::asio::ssl::context>

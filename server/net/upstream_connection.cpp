@@ -4,6 +4,7 @@
 #include "server/net/codec_driver.hpp"
 #include "server/net/peer_verification.hpp"
 #include "server/net/timed.hpp"
+#include "server/net/tls_session_cache.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -75,6 +76,7 @@ asio::awaitable<std::optional<upstream_failure>>
 upstream_connection::open(const domain::upstream_endpoint& endpoint,
                           std::chrono::steady_clock::duration timeout, const step_observer& observer) {
     host_ = endpoint.host;
+    port_ = endpoint.port;
     asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
     asio::ip::tcp::resolver::results_type addresses;
     try {
@@ -124,7 +126,10 @@ asio::awaitable<void> upstream_connection::handshake() {
     if (!expect_peer_name(ssl, host_))
         throw system_error(asio::error::invalid_argument,
                            "cannot set up the host name check for '" + host_ + "'");
+    offer_cached_session(ssl, host_, port_);
     co_await stream_.handshake();
+    note_handshake_done(ssl);
+    tls_.resumed = SSL_session_reused(ssl) == 1;
     tls_.version = SSL_get_version(ssl);
     tls_.cipher = SSL_get_cipher_name(ssl);
     X509* peer = SSL_get1_peer_certificate(ssl);
@@ -133,7 +138,8 @@ asio::awaitable<void> upstream_connection::handshake() {
 }
 
 std::string upstream_connection::tls_summary() const {
-    return tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject;
+    return tls_.version + ", " + tls_.cipher + ", verified " + tls_.subject +
+           (tls_.resumed ? ", resumed" : "");
 }
 
 upstream_failure upstream_connection::tls_failure(const system_error& e) const {

@@ -30,7 +30,9 @@ struct upstream_failure {
 struct tls_details {
     std::string version;
     std::string cipher;
-    std::string subject; // verified peer certificate subject
+    std::string
+        subject; // verified peer certificate subject (when resumed: as verified on the first handshake)
+    bool resumed = false;
 };
 
 enum class upstream_step { resolve, connect, tls, login, logout };
@@ -74,6 +76,7 @@ private:
     boost::asio::ssl::context& context_;
     mail_stream stream_;
     std::string host_;
+    std::uint16_t port_ = 0;
     tls_details tls_;
 };
 
