@@ -174,8 +174,8 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         repo.record_status(id, protocol, store::upstream_status::ok, "");
         repo.record_login(id);
     });
-    label.debug("account '{}' connected to {} ({})", account->name, endpoint->second.endpoint.url(),
-                upstream->tls().version);
+    label.debug("account '{}' connected to {} ({}{})", account->name, endpoint->second.endpoint.url(),
+                upstream->tls().version, upstream->tls().resumed ? ", resumed session" : "");
     result.failed.reset();
     result.upstream = std::move(upstream);
     result.codec = std::move(login.codec);
