@@ -5,6 +5,7 @@
 
 #include "server/admin/request_util.hpp"
 #include "server/admin/static_assets.hpp"
+#include "server/common/heap_in_use.hpp"
 #include "server/domain/account_input.hpp"
 #include "server/domain/providers.hpp"
 #include "server/net/tls_session_cache.hpp"
@@ -136,6 +137,7 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
             text += co_await oauth_.metrics();
             if (settings_.spool) text += settings_.spool->prometheus_metrics();
             text += net::upstream_resumption_metrics(settings_.upstream_tls.native_handle());
+            text += heap_metrics();
             co_return make(status::ok, version, "text/plain; version=0.0.4", std::move(text));
         }
         if (callback) co_return co_await oauth_.callback(req);

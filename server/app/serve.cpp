@@ -165,7 +165,8 @@ int serve(const config& c, const serve_options& options) {
     proxy::login_throttle throttle({.free_failures = c.auth_free_failures,
                                     .max_failures = c.auth_max_failures,
                                     .window = c.auth_failure_window,
-                                    .max_delay = c.auth_max_delay});
+                                    .max_delay = c.auth_max_delay,
+                                    .in_flight_counts_when_clean = false});
     net::connection_limits limits(connection_caps_for(c, open_files));
     proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth,
                                     live,  throttle,    tokens,        c.upstream_timeout};

@@ -65,7 +65,8 @@ login_throttle::attempt login_throttle::begin(std::string_view address, std::str
     std::lock_guard lock(mutex_);
     auto& from = slot(addresses_, a.address_, now);
     prune(from, now);
-    auto counted = static_cast<unsigned>(from.failures.size()) + from.in_flight;
+    bool count_in_flight = policy_.in_flight_counts_when_clean || !from.failures.empty();
+    auto counted = static_cast<unsigned>(from.failures.size()) + (count_in_flight ? from.in_flight : 0);
     a.failures_ = counted;
     if (counted >= policy_.max_failures) {
         a.refused_ = true;

@@ -4,7 +4,7 @@
 // address is answered like a wrong one, so guessing there gains nothing (Dovecot's auth penalty is the model).
 // Per local user only a growing delay, and only for addresses that have failed before: a stranger elsewhere can
 // slow guesses at a user but never lock the real user out. Attempts still being checked count as failures, so
-// parallel guesses cannot overtake the count.
+// parallel guesses cannot overtake the count (from an address with failures, or always: see the policy).
 #pragma once
 
 #include <chrono>
@@ -24,6 +24,12 @@ struct throttle_policy {
     std::chrono::milliseconds first_delay{1000}; // doubles with each further failure
     std::chrono::milliseconds max_delay{15000};
     std::size_t max_tracked = 50000; // addresses and users remembered (memory bound under a flood)
+    // Whether attempts still being checked count from an address with no failures in the window. Yes for the admin
+    // login (one person; parallel attempts are a guesser's). No for mail logins: an office behind one NAT address
+    // logs in dozens of clients at once after a restart, and counting those would delay and then refuse them as
+    // guesses; there a clean address's parallel guesses are bounded by the KDF queue's per-address limit instead,
+    // and from its first failure on, parallel attempts count.
+    bool in_flight_counts_when_clean = true;
 };
 
 class login_throttle {

@@ -71,6 +71,27 @@ TEST(login_throttle, parallel_attempts_count_before_they_finish) {
     EXPECT_FALSE(t.begin("192.0.2.1", "x").refused()); // successes do not count
 }
 
+TEST(login_throttle, many_parallel_logins_from_a_clean_address_pass_when_so_configured) {
+    auto p = policy();
+    p.in_flight_counts_when_clean = false;
+    login_throttle t(p);
+    // An office behind one address: 100 clients log in at once; none is delayed or refused.
+    std::vector<login_throttle::attempt> running;
+    for (int i = 0; i < 100; ++i) {
+        running.push_back(t.begin("192.0.2.1", "user" + std::to_string(i % 7)));
+        ASSERT_FALSE(running.back().refused()) << i;
+        EXPECT_EQ(running.back().delay(), milliseconds(0)) << i;
+    }
+    for (auto& a : running) a.finish(result::success);
+    // Once the address has failed, parallel attempts count again.
+    fail(t, "192.0.2.1", "x");
+    for (int i = 0; i < 5; ++i) {
+        running.push_back(t.begin("192.0.2.1", "x"));
+        ASSERT_FALSE(running.back().refused()) << i;
+    }
+    EXPECT_TRUE(t.begin("192.0.2.1", "x").refused());
+}
+
 TEST(login_throttle, repeated_failures_and_unchecked_attempts_do_not_count) {
     login_throttle t(policy());
     for (int i = 0; i < 20; ++i) {

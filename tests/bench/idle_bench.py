@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Ten thousand idle IMAP IDLE sessions through one gateway: RSS/Pss and heap per session, CPU while idle, time to
+open them all, errors and wake-up latency, with a plaintext and a TLS LAN side, and stunnel (plaintext LAN, TLS to
+the provider, like mailgate) holding the same sessions in the same run for comparison.
+
+The provider is tests/bench/imap_load_peer.py (a load peer, not a mail server: the rig's Dovecot forks one process
+per session and would be what breaks first). Clients come from 100 loopback addresses (127.1.0.1-100), so the
+gateway's default per-address cap (100) holds; limits.max_sessions is raised as a deployment for 10,000 would.
+
+    python3 tests/bench/idle_bench.py [--sessions 10000] [--wake 200] [--only mailgate-plain,mailgate-tls,stunnel]
+Run as root (raises RLIMIT_NOFILE to 65536 for itself and its children). Prints figures only: no pass/fail."""
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import resource
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from bench_common import BenchRun, fmt_mem, proc_cpu_seconds, proc_memory
+from gateway import Gateway, add_account, free_port
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FD_LIMIT = 65536
+PER_ADDRESS = 100  # sessions per client source address (the gateway's default limits.max_sessions_per_address)
+
+
+def make_certificate(directory):
+    cert, key = os.path.join(directory, "peer.pem"), os.path.join(directory, "peer.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-days", "2", "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+class Peer:
+    def __init__(self, directory, cert, key):
+        self.port, self.control_port = free_port(), free_port()
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "imap_load_peer.py"), "--port",
+                                      str(self.port), "--control-port", str(self.control_port), "--cert", cert,
+                                      "--key", key], stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("load peer did not start")
+
+    async def command(self, line):
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.control_port)
+        writer.write(line.encode() + b"\n")
+        await writer.drain()
+        reply = (await reader.readline()).decode().split()
+        writer.close()
+        return int(reply[1])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+async def read_until(reader, prefix):
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError(f"closed while waiting for {prefix!r}")
+        if line.startswith(prefix):
+            return line
+
+
+class IdleClient:
+    """One IMAP client: LOGIN, SELECT its own mailbox, IDLE; then waits for '* 1 EXISTS'."""
+
+    def __init__(self, index):
+        self.name = f"s{index}"
+        self.source = f"127.1.0.{index // PER_ADDRESS + 1}"
+        self.reader = self.writer = None
+
+    async def open(self, port, tls, login):
+        self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(
+            "127.0.0.1", port, local_addr=(self.source, 0), ssl=tls,
+            server_hostname="localhost" if tls else None), 60)
+        await asyncio.wait_for(self.script(login), 60)
+
+    async def script(self, login):
+        await read_until(self.reader, b"* OK")
+        self.writer.write(b"a LOGIN " + login + b"\r\nb SELECT " + self.name.encode() + b"\r\nc IDLE\r\n")
+        await read_until(self.reader, b"a OK")
+        await read_until(self.reader, b"b OK")
+        await read_until(self.reader, b"+ ")
+
+    async def wait_exists(self, timeout):
+        await asyncio.wait_for(read_until(self.reader, b"* 1 EXISTS"), timeout)
+        return time.perf_counter()
+
+    def close(self):
+        if self.writer:
+            self.writer.transport.abort()
+
+
+async def open_all(n, port, tls, login, concurrency):
+    clients, errors = [IdleClient(i) for i in range(n)], []
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(c):
+        async with gate:
+            try:
+                await c.open(port, tls, login)
+                return True
+            except Exception as e:  # counted and reported, never fatal to the run
+                errors.append(f"{type(e).__name__}: {e}")
+                c.close()
+                return False
+
+    t0 = time.perf_counter()
+    ok = await asyncio.gather(*(one(c) for c in clients))
+    return [c for c, good in zip(clients, ok) if good], errors, time.perf_counter() - t0
+
+
+def heap_bytes(admin_port):
+    if admin_port is None:
+        return None
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=30) as r:
+        found = re.search(r"^mailgate_heap_in_use_bytes (\d+)$", r.read().decode(), re.M)
+    return int(found.group(1)) if found else None
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
+
+
+async def measure(label, pid, port, tls, login, args, peer, admin_port=None):
+    """Opens args.sessions idle sessions through `port`; returns a result dict."""
+    warm, warm_errors, _ = await open_all(50, port, tls, login, 50)  # caches, arenas, OpenSSL state
+    for c in warm:
+        c.close()
+    await asyncio.sleep(2)
+    before, heap_before = proc_memory(pid), heap_bytes(admin_port)
+    clients, errors, seconds = await open_all(args.sessions, port, tls, login, args.concurrency)
+    errors += warm_errors
+    await asyncio.sleep(3)  # let the last logins settle (log lines, store writes)
+    after, heap_after = proc_memory(pid), heap_bytes(admin_port)
+    cpu0 = proc_cpu_seconds(pid)
+    await asyncio.sleep(args.idle_seconds)
+    idle_cpu = (proc_cpu_seconds(pid) - cpu0) / args.idle_seconds
+    sample = random.Random(1).sample(clients, min(args.wake, len(clients)))
+    t0 = time.perf_counter()
+    waits = [asyncio.ensure_future(c.wait_exists(30)) for c in sample]
+    woken = await peer.command("WAKE " + " ".join(c.name for c in sample))
+    latencies, wake_errors = [], 0
+    for w in waits:
+        try:
+            latencies.append((await w) - t0)
+        except Exception:
+            wake_errors += 1
+    for c in clients:
+        c.close()
+    n = len(clients)
+    per = {k: (after[k] - before[k]) / n if n and before[k] is not None else None for k in ("VmRSS", "Pss")}
+    heap = (heap_after - heap_before) / n if n and heap_after is not None and heap_before is not None else None
+    result = {"label": label, "open": n, "errors": len(errors) + wake_errors, "seconds": seconds,
+              "rss": per["VmRSS"], "pss": per["Pss"], "heap": heap, "idle_cpu": idle_cpu * 100,
+              "woken": woken, "wake_p50": percentile(latencies, 50) * 1000, "wake_p99": percentile(latencies, 99) * 1000}
+    print(f"\n  {label}: opened {n}/{args.sessions} in {seconds:.1f} s ({n / seconds:.0f}/s), errors {len(errors)}")
+    for e in sorted(set(errors))[:5]:
+        print(f"    error: {e} (x{errors.count(e)})")
+    print(f"    before: {fmt_mem(before)}\n    after:  {fmt_mem(after)}")
+    print(f"    per session: VmRSS {per['VmRSS']:.1f} KiB, Pss {per['Pss']:.1f} KiB"
+          + (f", heap {heap / 1024:.1f} KiB" if heap is not None else ""))
+    print(f"    idle CPU over {args.idle_seconds} s: {idle_cpu * 100:.2f}% of one core")
+    print(f"    woke {woken}/{len(sample)}: latency p50 {result['wake_p50']:.1f} ms, p99 {result['wake_p99']:.1f} ms, "
+          f"missed {wake_errors}")
+    return result
+
+
+def gateway_config(directory, peer, args):
+    data = os.path.join(directory, "data")
+    add_account(data, "idle", "idle-local", "idle-pw", "idle@example.test", "peer-pw",
+                "--imap", f"imaps://localhost:{peer.port}")
+    extra = ["--upstream.ca_file", os.path.join(directory, "peer.pem"), "--limits.max_sessions",
+             str(args.sessions + 1000), "--limits.max_prelogin_sessions", "1000"]
+    return data, extra
+
+
+def start_stunnel(directory, peer):
+    port = free_port()
+    conf = os.path.join(directory, "stunnel.conf")
+    with open(conf, "w") as f:
+        f.write(f"""foreground = yes
+pid =
+debug = 3
+output = {directory}/stunnel.log
+[imap]
+client = yes
+accept = 127.0.0.1:{port}
+connect = 127.0.0.1:{peer.port}
+verifyChain = yes
+CAfile = {directory}/peer.pem
+checkHost = localhost
+""")
+    proc = subprocess.Popen(["stunnel4", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            import socket
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, port
+
+
+async def run(args):
+    results = []
+    only = set(args.only.split(","))
+    with tempfile.TemporaryDirectory(prefix="mailgate-idle-") as directory:
+        cert, key = make_certificate(directory)
+        for label in ("mailgate-plain", "mailgate-tls", "stunnel"):
+            if label not in only:
+                continue
+            peer = Peer(directory, cert, key)  # a fresh peer (and port) per contender: no TIME_WAIT overlap
+            try:
+                if label == "stunnel":
+                    if not shutil.which("stunnel4"):
+                        print("\n  stunnel: stunnel4 not installed (bash deploy/install-deps.sh --bench)")
+                        continue
+                    proc, port = start_stunnel(directory, peer)
+                    try:
+                        results.append(await measure(label, proc.pid, port, None, b"x y", args, peer))
+                    finally:
+                        proc.terminate()
+                        proc.wait(timeout=30)
+                    continue
+                sub = os.path.join(directory, label)
+                os.mkdir(sub)
+                shutil.copy(cert, os.path.join(sub, "peer.pem"))
+                data, extra = gateway_config(sub, peer, args)
+                gw = Gateway(data_dir=data, extra_args=extra)
+                gw.args[gw.args.index("--log.level") + 1] = "info"  # as deployed: one line per login
+                with gw:
+                    tls = None
+                    port = gw.ports["imap"]
+                    if label == "mailgate-tls":
+                        tls = ssl.create_default_context(cafile=gw.cert_file)
+                        port = gw.ports["imaps"]
+                    results.append(await measure(label, gw.proc.pid, port, tls, b"idle-local idle-pw", args, peer,
+                                                 gw.ports["admin"]))
+                    problems = [l for l in gw.log().splitlines() if "[warning]" in l or "[error]" in l]
+                    print(f"    gateway log: {len(problems)} warning/error lines")
+                    for line in problems[:5]:
+                        print(f"      {line}")
+            finally:
+                peer.stop()
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10000)
+    parser.add_argument("--wake", type=int, default=200, help="sessions woken with new mail (a sample)")
+    parser.add_argument("--concurrency", type=int, default=200, help="sessions being opened at once")
+    parser.add_argument("--idle-seconds", type=int, default=20, help="how long idle CPU is measured")
+    parser.add_argument("--only", default="mailgate-plain,mailgate-tls,stunnel")
+    parser.add_argument("--binary", default=os.environ.get("MAILGATE_BIN", os.path.join(HERE, "..", "..", "build",
+                                                                                       "server", "mailgate")))
+    args = parser.parse_args()
+    if args.sessions > PER_ADDRESS * 250:
+        parser.error(f"at most {PER_ADDRESS * 250} sessions (250 source addresses)")
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+    except (ValueError, OSError):
+        pass  # no CAP_SYS_RESOURCE (a container): BenchRun raises the soft limit to the hard one
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    # Each session holds two of the gateway's descriptors (client and provider), plus ~60 of its own.
+    most = (hard - 100) // 2
+    if args.sessions > most:
+        print(f"RLIMIT_NOFILE hard limit here is {hard} and cannot be raised (no CAP_SYS_RESOURCE): {most} sessions "
+              f"is the most one gateway process can hold, so {most} instead of {args.sessions}. A deployment sets "
+              f"LimitNOFILE=65536 (deploy/mailgate.service).")
+        args.sessions = most
+    bench = BenchRun(f"idle_bench: {args.sessions} IMAP IDLE sessions", args.binary)
+    results = asyncio.run(run(args))
+    summary = ["contender | opened | errors | open time | RSS/session | Pss/session | heap/session | idle CPU | "
+               "wake p50 / p99"]
+    for r in results:
+        heap = f"{r['heap'] / 1024:.1f} KiB" if r["heap"] is not None else "n/a"
+        summary.append(f"{r['label']} | {r['open']} | {r['errors']} | {r['seconds']:.1f} s | {r['rss']:.1f} KiB | "
+                       f"{r['pss']:.1f} KiB | {heap} | {r['idle_cpu']:.2f}% | {r['wake_p50']:.1f} / "
+                       f"{r['wake_p99']:.1f} ms")
+    bench.finish(summary)
+
+
+if __name__ == "__main__":
+    main()
