@@ -135,9 +135,11 @@ void mail_stream::write_now(std::string_view bytes) {
     socket_.write_some(asio::buffer(bytes), ignored);
 }
 
+bool mail_stream::has_buffered() const { return ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_)); }
+
 asio::awaitable<void> mail_stream::wait_readable() {
     // With read-ahead, whole records may sit unprocessed inside OpenSSL while the socket has nothing more.
-    if (ssl_ && (SSL_pending(ssl_) > 0 || SSL_has_pending(ssl_))) co_return;
+    if (has_buffered()) co_return;
     co_await socket_.async_wait(asio::socket_base::wait_read, asio::use_awaitable);
 }
 

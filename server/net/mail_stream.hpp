@@ -31,6 +31,8 @@ public:
     void write_now(std::string_view bytes);
     // Completes when read_some would not block (decrypted bytes already buffered count as readable).
     boost::asio::awaitable<void> wait_readable();
+    // Whether TLS holds bytes (decrypted, or whole records read ahead) that read_some returns without the socket.
+    bool has_buffered() const;
 
     // Creates the TLS state; configure it through ssl() (SNI, host checks) before handshake().
     SSL* begin_tls(boost::asio::ssl::context& context, tls_role role);

@@ -75,9 +75,10 @@ async def read_until(reader, prefix):
 class IdleClient:
     """One IMAP client: LOGIN, SELECT its own mailbox, IDLE; then waits for '* 1 EXISTS'."""
 
-    def __init__(self, index):
-        self.name = f"s{index}"
-        self.source = f"127.1.0.{index // PER_ADDRESS + 1}"
+    def __init__(self, index, warm_up=False):
+        self.name = f"w{index}" if warm_up else f"s{index}"
+        # Warm-up sessions come from their own addresses: the measured ones must not meet their per-address cap.
+        self.source = f"127.{2 if warm_up else 1}.0.{index // PER_ADDRESS + 1}"
         self.reader = self.writer = None
 
     async def open(self, port, tls, login):
@@ -102,8 +103,8 @@ class IdleClient:
             self.writer.transport.abort()
 
 
-async def open_all(n, port, tls, login, concurrency):
-    clients, errors = [IdleClient(i) for i in range(n)], []
+async def open_all(n, port, tls, login, concurrency, warm_up=False):
+    clients, errors = [IdleClient(i, warm_up) for i in range(n)], []
     gate = asyncio.Semaphore(concurrency)
 
     async def one(c):
@@ -136,7 +137,7 @@ def percentile(values, p):
 
 async def measure(label, pid, port, tls, login, args, peer, admin_port=None):
     """Opens args.sessions idle sessions through `port`; returns a result dict."""
-    warm, warm_errors, _ = await open_all(50, port, tls, login, 50)  # caches, arenas, OpenSSL state
+    warm, warm_errors, _ = await open_all(50, port, tls, login, 50, warm_up=True)  # caches, arenas, OpenSSL
     for c in warm:
         c.close()
     await asyncio.sleep(2)
