@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages mailgate needs: to build and run (default), or also to run every test (--test).
+# Installs the Debian 12 packages mailgate needs: to build and run (default), also to run every test (--test), or
+# also the comparison peers of the benchmarks in tests/bench (--bench).
 # Only missing packages trigger apt-get, so a prepared machine does not need the network.
 set -euo pipefail
 
@@ -20,8 +21,15 @@ test_packages=(
     clang-format              # tests/check_format.sh: the tree keeps .clang-format
 )
 
+# What tests/bench compares mailgate with (besides the rig's Dovecot).
+bench_packages=(stunnel4)
+
+mode=${1:-}
 packages=("${build_packages[@]}")
-[[ ${1:-} == --test ]] && packages+=("${test_packages[@]}")
+[[ $mode == --test || $mode == --bench ]] && packages+=("${test_packages[@]}")
+[[ $mode == --bench ]] && packages+=("${bench_packages[@]}")
+# Past this point --bench needs what --test needs.
+[[ $mode == --bench ]] && set -- --test
 
 missing=()
 # Node.js and npm drive the browser test; a machine may already have them from elsewhere (e.g. NodeSource).

@@ -270,15 +270,16 @@ def main():
     parser.add_argument("--binary", default=os.environ.get("MAILGATE_BIN", os.path.join(HERE, "..", "..", "build",
                                                                                        "server", "mailgate")))
     args = parser.parse_args()
-    if args.sessions > PER_ADDRESS * 250:
+    if args.sessions > PER_ADDRESS * 250:  # the source addresses 127.1.0.1-250
         parser.error(f"at most {PER_ADDRESS * 250} sessions (250 source addresses)")
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
     except (ValueError, OSError):
         pass  # no CAP_SYS_RESOURCE (a container): BenchRun raises the soft limit to the hard one
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    # Each session holds two of the gateway's descriptors (client and provider), plus ~60 of its own.
-    most = (hard - 100) // 2
+    # Each session holds two of the gateway's descriptors (client and provider); the gateway keeps 128 in reserve and
+    # caps limits.max_sessions to what fits (server/app/serve.cpp), refusing the rest with a temporary failure.
+    most = (hard - 128) // 2
     if args.sessions > most:
         print(f"RLIMIT_NOFILE hard limit here is {hard} and cannot be raised (no CAP_SYS_RESOURCE): {most} sessions "
               f"is the most one gateway process can hold, so {most} instead of {args.sessions}. A deployment sets "
