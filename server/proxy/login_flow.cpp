@@ -41,6 +41,19 @@ std::string unknown_user_label(std::string_view user) {
     return "unknown user #" + store::to_hex(store::hmac_sha256(key, user).substr(0, 4));
 }
 
+// The protocol spoken to the provider for a client session of `protocol`.
+domain::mail_protocol provider_protocol(domain::mail_protocol protocol, const store::account& account) {
+    if (protocol == domain::mail_protocol::pop3 && account.mailbox.pop3 == domain::pop3_source::imap)
+        return domain::mail_protocol::imap;
+    return protocol;
+}
+
+const domain::upstream_endpoint* provider_endpoint(domain::mail_protocol protocol,
+                                                   const store::account& account) {
+    auto found = account.endpoints.find(provider_protocol(protocol, account));
+    return found == account.endpoints.end() ? nullptr : &found->second.endpoint;
+}
+
 asio::awaitable<void> pause(std::chrono::milliseconds delay) {
     if (delay.count() <= 0) co_return;
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
@@ -50,7 +63,8 @@ asio::awaitable<void> pause(std::chrono::milliseconds delay) {
 } // namespace
 
 asio::awaitable<login_result> local_login(const gateway_settings& settings, const session_context& label,
-                                          const std::string& user, std::string& password) {
+                                          const std::string& user, std::string& password,
+                                          const std::function<void(const store::account&)>* before_kdf) {
     login_result result;
     auto attempt = settings.throttle.begin(label.peer, user);
     if (attempt.refused()) {
@@ -69,7 +83,10 @@ asio::awaitable<login_result> local_login(const gateway_settings& settings, cons
         co_return result;
     }
     co_await pause(attempt.delay());
-    auto checked = co_await settings.store.authenticate(user, password, std::string(label.peer));
+    // Overlapping the KDF with the provider connect only for an address that has not failed: a guesser must not
+    // make us open provider connections.
+    auto checked = co_await settings.store.authenticate(user, password, std::string(label.peer),
+                                                        attempt.failures() == 0 ? before_kdf : nullptr);
     store::wipe(password);
     if (checked.verdict == store::local_check::busy) {
         attempt.finish(login_throttle::result::not_checked);
@@ -109,9 +126,17 @@ void record_login_ok(const gateway_settings& settings, const session_context& la
 asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
                                             domain::mail_protocol protocol, const std::string& user,
                                             std::string& password) {
-    auto local = co_await local_login(settings, label, user, password);
-    if (!local.ok()) co_return local;
-    auto provider = co_await open_provider_session(settings, label, protocol, *local.record);
+    auto early = std::make_shared<early_connection>(co_await asio::this_coro::executor);
+    std::function<void(const store::account&)> connect_early = [&](const store::account& account) {
+        if (auto* endpoint = provider_endpoint(protocol, account))
+            early->start(settings.upstream_tls, *endpoint, settings.upstream_timeout);
+    };
+    auto local = co_await local_login(settings, label, user, password, &connect_early);
+    if (!local.ok()) {
+        early->abandon();
+        co_return local;
+    }
+    auto provider = co_await open_provider_session(settings, label, protocol, *local.record, early.get());
     if (provider.ok()) record_login_ok(settings, label, user, local.account, "");
     co_return provider;
 }
@@ -132,14 +157,14 @@ asio::awaitable<std::optional<store::account>> relay_sender_account(const gatewa
 asio::awaitable<login_result> open_provider_session(const gateway_settings& settings,
                                                     const session_context& label,
                                                     domain::mail_protocol protocol,
-                                                    const store::account& account_record) {
+                                                    const store::account& account_record,
+                                                    early_connection* early) {
     login_result result;
     const auto* account = &account_record;
     result.record = account_record;
     result.account = account->name;
     // POP3 served from an IMAP folder logs in to the IMAP endpoint (server/proxy/maildrop_session.hpp).
-    if (protocol == domain::mail_protocol::pop3 && account->mailbox.pop3 == domain::pop3_source::imap)
-        protocol = domain::mail_protocol::imap;
+    protocol = provider_protocol(protocol, *account);
     auto endpoint = account->endpoints.find(protocol);
     if (endpoint == account->endpoints.end()) {
         label.warn("account '{}' has no {} endpoint", account->name, domain::to_string(protocol));
@@ -147,9 +172,13 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         result.reason = "the account has no " + std::string(domain::to_string(protocol)) + " endpoint";
         co_return result;
     }
+    std::unique_ptr<net::upstream_connection> opened;
+    if (early) opened = co_await early->take(endpoint->second.endpoint);
+    if (opened) label.debug("account '{}': the provider connection opened during the password check is used",
+                            account->name);
     auto login = co_await log_in_to_provider(
         {settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout}, *account,
-        endpoint->second.endpoint);
+        endpoint->second.endpoint, {}, std::move(opened));
     auto& failure = login.failure;
     auto& upstream = login.connection;
     auto id = account->id;

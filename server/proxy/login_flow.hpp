@@ -8,9 +8,11 @@
 #include "server/domain/failure.hpp"
 #include "server/net/upstream_connection.hpp"
 #include "server/proxy/client_codec.hpp"
+#include "server/proxy/early_connection.hpp"
 #include "server/proxy/gateway_settings.hpp"
 #include "server/proxy/session_context.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,9 +40,10 @@ boost::asio::awaitable<login_result> gateway_login(const gateway_settings& setti
 
 // The local half alone: ok() with `record` set and no provider session (for SMTP with smtp.spool = all).
 // Wipes `password` before returning.
-boost::asio::awaitable<login_result> local_login(const gateway_settings& settings,
-                                                 const session_context& label, const std::string& user,
-                                                 std::string& password);
+// `before_kdf`: see store_service::authenticate; called only for an address with no failed logins in the window.
+boost::asio::awaitable<login_result>
+local_login(const gateway_settings& settings, const session_context& label, const std::string& user,
+            std::string& password, const std::function<void(const store::account&)>* before_kdf = nullptr);
 // The log line and admin event of a successful login; `note` is appended to the log line.
 void record_login_ok(const gateway_settings& settings, const session_context& label, const std::string& user,
                      const std::string& account, std::string_view note);
@@ -52,9 +55,11 @@ boost::asio::awaitable<std::optional<store::account>> relay_sender_account(const
                                                                            protocols::smtp::server& codec);
 
 // The provider half alone, for an account already chosen (SMTP relay without AUTH, reconnects).
+// `early`: a connection opened during the local check, used when it reached this account's endpoint.
 boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings,
                                                            const session_context& label,
                                                            domain::mail_protocol protocol,
-                                                           const store::account& account);
+                                                           const store::account& account,
+                                                           early_connection* early = nullptr);
 
 } // namespace mailgate::proxy

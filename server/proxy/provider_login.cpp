@@ -76,7 +76,8 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
 asio::awaitable<provider_login> log_in_to_provider(const provider_access& access,
                                                    const store::account& account,
                                                    const domain::upstream_endpoint& endpoint,
-                                                   const net::step_observer& observer) {
+                                                   const net::step_observer& observer,
+                                                   std::unique_ptr<net::upstream_connection> opened) {
     provider_login out;
     std::int64_t rejected = -1;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -85,11 +86,15 @@ asio::awaitable<provider_login> log_in_to_provider(const provider_access& access
             out.failure = cred.failure;
             co_return out;
         }
-        auto connection =
-            std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, access.tls);
         auto codec = make_login_codec(endpoint, std::move(*cred.value), local_helo_name());
         store::wipe(cred.value->secret); // a moved short string keeps its bytes
-        auto failure = co_await connection->open(endpoint, access.timeout, observer);
+        std::optional<net::upstream_failure> failure;
+        auto connection = std::move(opened);
+        if (!connection) {
+            connection =
+                std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, access.tls);
+            failure = co_await connection->open(endpoint, access.timeout, observer);
+        }
         if (!failure)
             failure = co_await connection->drive(*codec, net::upstream_step::login, access.timeout, observer);
         if (!failure) {

@@ -30,9 +30,10 @@ struct provider_login {
     client_codec codec;
 };
 
-boost::asio::awaitable<provider_login> log_in_to_provider(const provider_access& access,
-                                                          const store::account& account,
-                                                          const domain::upstream_endpoint& endpoint,
-                                                          const net::step_observer& observer = {});
+// `opened`: a connection to `endpoint` already connected (and for implicit TLS secured), used for the first try.
+boost::asio::awaitable<provider_login>
+log_in_to_provider(const provider_access& access, const store::account& account,
+                   const domain::upstream_endpoint& endpoint, const net::step_observer& observer = {},
+                   std::unique_ptr<net::upstream_connection> opened = {});
 
 } // namespace mailgate::proxy

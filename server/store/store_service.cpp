@@ -18,8 +18,9 @@ void store_service::record(std::function<void(account_repository&)> write) {
     });
 }
 
-boost::asio::awaitable<local_login> store_service::authenticate(std::string user, std::string password,
-                                                                std::string client) {
+boost::asio::awaitable<local_login>
+store_service::authenticate(std::string user, std::string password, std::string client,
+                            const std::function<void(const account&)>* before_kdf) {
     struct lookup {
         std::optional<account> record; // the user's account, whatever the password
         std::string against; // its password hash, or for an unknown user a dummy one (same KDF cost)
@@ -42,6 +43,7 @@ boost::asio::awaitable<local_login> store_service::authenticate(std::string user
     if (found.known) {
         result.verdict = *found.known;
     } else {
+        if (found.record && before_kdf && *before_kdf) (*before_kdf)(*found.record);
         auto verdict =
             co_await kdf_.async_verify(good_.key_for(user, password, found.against), std::move(client),
                                        password, found.against, boost::asio::use_awaitable);

@@ -47,9 +47,12 @@ public:
 
     // The local login from `client` (an address: the KDF queue's fairness bucket). A success is remembered for a
     // few minutes and so is a failure, so neither a polling client nor a misconfigured one costs a KDF run each
-    // time. Wipes `password`.
-    boost::asio::awaitable<local_login> authenticate(std::string user, std::string password,
-                                                     std::string client);
+    // time. Wipes `password`. `before_kdf` is told the account when a KDF run for a known user is about to start
+    // (on the caller's executor): work that can overlap the check (the early provider connect) starts there. A
+    // pointer, not a by-value std::function: GCC 12 mishandles by-value coroutine parameters holding captures.
+    boost::asio::awaitable<local_login>
+    authenticate(std::string user, std::string password, std::string client,
+                 const std::function<void(const account&)>* before_kdf = nullptr);
 
     // Checks a password against a stored hash on the KDF queue (the admin page's login).
     boost::asio::awaitable<bool> verify_password(std::string password, std::string encoded_hash,
