@@ -174,8 +174,9 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     }
     std::unique_ptr<net::upstream_connection> opened;
     if (early) opened = co_await early->take(endpoint->second.endpoint);
-    if (opened) label.debug("account '{}': the provider connection opened during the password check is used",
-                            account->name);
+    if (opened)
+        label.debug("account '{}': the provider connection opened during the password check is used",
+                    account->name);
     auto login = co_await log_in_to_provider(
         {settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout}, *account,
         endpoint->second.endpoint, {}, std::move(opened));
