@@ -89,6 +89,7 @@ asio::awaitable<provider_login> log_in_to_provider(const provider_access& access
         auto codec = make_login_codec(endpoint, std::move(*cred.value), local_helo_name());
         store::wipe(cred.value->secret); // a moved short string keeps its bytes
         std::optional<net::upstream_failure> failure;
+        bool opened_earlier = opened != nullptr;
         auto connection = std::move(opened);
         if (!connection) {
             connection =
@@ -105,6 +106,17 @@ asio::awaitable<provider_login> log_in_to_provider(const provider_access& access
         }
         connection->close();
         out.failure = failure;
+        // A connection opened while the local check ran may have waited past the provider's pre-login patience
+        // (a slow KDF under load): one more try on a fresh connection, as if it had never been opened.
+        if (opened_earlier &&
+            (failure->kind == domain::failure::connect || failure->kind == domain::failure::protocol)) {
+            spdlog::debug(
+                "account '{}': the connection opened during the password check failed ({}); connecting "
+                "again",
+                account.name, failure->reason);
+            --attempt;
+            continue;
+        }
         if (failure->code != protocols::upstream_errc::token_rejected || attempt > 0) break;
         spdlog::info("account '{}': {} refused the OAuth2 access token; refreshing it and trying once more",
                      account.name, endpoint.url());

@@ -181,9 +181,9 @@ def gateway_problems(gw):
             if any(tag in line for tag in ("[warning]", "[error]", "[critical]"))]
 
 
-def start_gateway(data_dir, rig):
+def start_gateway(data_dir, rig, extra=()):
     # Gateway() always asks for debug logging; benchmark at the default level (info) instead, as deployed.
-    gw = Gateway(data_dir=data_dir, extra_args=["--upstream.ca_file", rig.ca_file])
+    gw = Gateway(data_dir=data_dir, extra_args=["--upstream.ca_file", rig.ca_file, *extra])
     gw.args[gw.args.index("--log.level") + 1] = "info"
     gw.start()
     return gw

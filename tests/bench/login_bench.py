@@ -135,6 +135,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--binary", default=gateway.MAILGATE_BIN, help="mailgate binary (default: the build tree's)")
+    ap.add_argument("--gateway-arg", action="append", default=[],
+                    help="extra gateway option, e.g. --gateway-arg=--upstream.tls_resumption=false (repeatable)")
     args = ap.parse_args()
     bench = BenchRun("login_bench: logins under concurrency, gateway vs direct", args.binary)
     bench.print_more_facts()
@@ -146,7 +148,7 @@ def main():
                     "--imap", f"imaps://{rig.host}:{rig.ports['imaps']}")
         for i in range(3):
             rig.deliver(BOB, b"Subject: small %d\r\n\r\nhello\r\n" % i)
-        gw = start_gateway(data_dir, rig)
+        gw = start_gateway(data_dir, rig, args.gateway_arg)
         try:
             summary = asyncio.run(run(rig, gw, args))
         finally:

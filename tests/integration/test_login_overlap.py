@@ -1,12 +1,14 @@
 """The provider connection opened while the local password check (scrypt) runs, against the real rig: a first
 login (no cached credential) uses the connection opened during the check; a wrong password for a known user opens
 one too but drops it without any login attempt at the provider (Dovecot logs the disconnect with no auth attempts);
-an address that has failed before gets no early connection, and cached logins need none."""
+an address that has failed before gets no early connection, and cached logins need none; an early connection the
+provider dropped is replaced by a fresh one."""
 
 import imaplib
 import os
 import socket
 import tempfile
+import threading
 import time
 import unittest
 
@@ -15,6 +17,49 @@ from rig import ProviderRig
 
 ALICE = "alice@example.test"
 USED = "the provider connection opened during the password check is used"
+
+
+class DropFirstConnection:
+    """A TCP pass-through to the rig's IMAPS port that closes the first connection it accepts at once: the provider
+    dropping the connection the gateway opened while the password check ran."""
+
+    def __init__(self, target_port):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target_port = target_port
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            if self.accepted == 1:
+                conn.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.listener.close()
 
 
 class ImapFrom(imaplib.IMAP4):
@@ -83,6 +128,20 @@ class LoginOverlap(unittest.TestCase):
         self.assertFalse(self.login("wrong-again", "127.0.0.13"))
         self.assertTrue(self.login("alice-pw", "127.0.0.13"))
         self.assertNotIn(USED, self.gw.log())
+
+    def test_an_early_connection_the_provider_dropped_is_replaced(self):
+        dropper = DropFirstConnection(self.rig.ports["imaps"])
+        self.addCleanup(dropper.close)
+        data = os.path.join(self.tmp.name, "dropper-data")
+        add_account(data, "alice", "alice-local", "alice-pw", ALICE, self.rig.users[ALICE],
+                    "--imap", f"imaps://{self.rig.host}:{dropper.port}")
+        with Gateway(data_dir=data, extra_args=["--upstream.ca_file", self.rig.ca_file]) as gw:
+            client = ImapFrom("127.0.0.14", "127.0.0.1", gw.ports["imap"], timeout=60)
+            client.login("alice-local", "alice-pw")  # raises if the login failed
+            self.assertEqual(client.select("INBOX")[0], "OK")
+            client.logout()
+        # The early connection (dropped by the provider) and the one the login used.
+        self.assertEqual(dropper.accepted, 2)
 
 
 if __name__ == "__main__":
