@@ -172,14 +172,9 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         result.reason = "the account has no " + std::string(domain::to_string(protocol)) + " endpoint";
         co_return result;
     }
-    std::unique_ptr<net::upstream_connection> opened;
-    if (early) opened = co_await early->take(endpoint->second.endpoint);
-    if (opened)
-        label.debug("account '{}': the provider connection opened during the password check is used",
-                    account->name);
     auto login = co_await log_in_to_provider(
         {settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout}, *account,
-        endpoint->second.endpoint, {}, std::move(opened));
+        endpoint->second.endpoint, {}, early);
     auto& failure = login.failure;
     auto& upstream = login.connection;
     auto id = account->id;

@@ -77,20 +77,26 @@ asio::awaitable<provider_login> log_in_to_provider(const provider_access& access
                                                    const store::account& account,
                                                    const domain::upstream_endpoint& endpoint,
                                                    const net::step_observer& observer,
-                                                   std::unique_ptr<net::upstream_connection> opened) {
+                                                   early_connection* early) {
     provider_login out;
     std::int64_t rejected = -1;
     for (int attempt = 0; attempt < 2; ++attempt) {
         auto cred = co_await credential_for(access, account, endpoint, rejected);
         if (cred.failure) {
+            if (early) early->abandon();
             out.failure = cred.failure;
             co_return out;
         }
         auto codec = make_login_codec(endpoint, std::move(*cred.value), local_helo_name());
         store::wipe(cred.value->secret); // a moved short string keeps its bytes
         std::optional<net::upstream_failure> failure;
-        bool opened_earlier = opened != nullptr;
-        auto connection = std::move(opened);
+        std::unique_ptr<net::upstream_connection> connection;
+        if (early) connection = co_await early->take(endpoint);
+        early = nullptr;
+        bool opened_earlier = connection != nullptr;
+        if (opened_earlier)
+            spdlog::debug("account '{}': the provider connection opened during the password check is used",
+                          account.name);
         if (!connection) {
             connection =
                 std::make_unique<net::upstream_connection>(co_await asio::this_coro::executor, access.tls);

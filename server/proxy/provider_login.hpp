@@ -7,6 +7,7 @@
 #include "server/net/upstream_connection.hpp"
 #include "server/oauth/token_service.hpp"
 #include "server/proxy/client_codec.hpp"
+#include "server/proxy/early_connection.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -30,10 +31,11 @@ struct provider_login {
     client_codec codec;
 };
 
-// `opened`: a connection to `endpoint` already connected (and for implicit TLS secured), used for the first try.
+// `early`: the connection opened during the local check, taken (waited for) only once the credential is at hand, so
+// a login that fails on its credential (needs consent) never waits for a connection.
 boost::asio::awaitable<provider_login>
 log_in_to_provider(const provider_access& access, const store::account& account,
                    const domain::upstream_endpoint& endpoint, const net::step_observer& observer = {},
-                   std::unique_ptr<net::upstream_connection> opened = {});
+                   early_connection* early = nullptr);
 
 } // namespace mailgate::proxy
