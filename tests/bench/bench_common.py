@@ -110,6 +110,16 @@ class Conn:
 
 
 # --------------------------------------------------------------------------- test data
+async def async_read_until(reader, prefix):
+    """Reads lines from an asyncio stream until one starts with `prefix`; returns it (the asyncio benches)."""
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError(f"closed while waiting for {prefix!r}")
+        if line.startswith(prefix):
+            return line
+
+
 def big_body(size):
     """~size bytes of CRLF text; every 97th line starts with '.', so dot-stuffing is exercised."""
     line = b"0123456789abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789\r\n"

@@ -25,7 +25,7 @@ import tempfile
 import time
 import urllib.request
 
-from bench_common import BenchRun, fmt_mem, proc_cpu_seconds, proc_memory
+from bench_common import async_read_until as read_until, BenchRun, fmt_mem, proc_cpu_seconds, proc_memory
 from gateway import Gateway, add_account, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,15 +61,6 @@ class Peer:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
-
-
-async def read_until(reader, prefix):
-    while True:
-        line = await reader.readline()
-        if not line:
-            raise ConnectionError(f"closed while waiting for {prefix!r}")
-        if line.startswith(prefix):
-            return line
 
 
 class IdleClient:

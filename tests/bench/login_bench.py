@@ -18,20 +18,11 @@ import tempfile
 import time
 import urllib.request
 
-from bench_common import BenchRig, BenchRun, proc_cpu_seconds, start_gateway
+from bench_common import async_read_until as read_until, BenchRig, BenchRun, proc_cpu_seconds, start_gateway
 from gateway import add_account
 import gateway
 
 BOB = "bob@example.test"
-
-
-async def read_until(reader, prefix):
-    while True:
-        line = await reader.readline()
-        if not line:
-            raise ConnectionError(f"closed while waiting for {prefix!r}")
-        if line.startswith(prefix):
-            return line
 
 
 async def one_session(host, port, tls, server_name, user, password, source):
