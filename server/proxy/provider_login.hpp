@@ -33,9 +33,10 @@ struct provider_login {
 
 // `early`: the connection opened during the local check, taken (waited for) only once the credential is at hand, so
 // a login that fails on its credential (needs consent) never waits for a connection.
-boost::asio::awaitable<provider_login>
-log_in_to_provider(const provider_access& access, const store::account& account,
-                   const domain::upstream_endpoint& endpoint, const net::step_observer& observer = {},
-                   early_connection* early = nullptr);
+boost::asio::awaitable<provider_login> log_in_to_provider(const provider_access& access,
+                                                          const store::account& account,
+                                                          const domain::upstream_endpoint& endpoint,
+                                                          const net::step_observer& observer = {},
+                                                          early_connection* early = nullptr);
 
 } // namespace mailgate::proxy
