@@ -22,9 +22,8 @@ void early_connection::start(asio::ssl::context& tls, const domain::upstream_end
 asio::awaitable<void> early_connection::connect(std::shared_ptr<early_connection> self,
                                                 std::chrono::seconds timeout) {
     auto failure = co_await self->connection_->open(self->endpoint_, timeout);
-    self->failed_ = failure.has_value();
     self->done_ = true;
-    if (self->failed_ || self->abandoned_) self->connection_.reset();
+    if (failure || self->abandoned_) self->connection_.reset();
     self->ready_.cancel();
 }
 
@@ -36,7 +35,7 @@ early_connection::take(const domain::upstream_endpoint& endpoint) {
         boost::system::error_code ignored;
         co_await ready_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
-    if (failed_ || endpoint.url() != endpoint_.url()) co_return nullptr;
+    if (endpoint.url() != endpoint_.url()) co_return nullptr;
     co_return std::move(connection_);
 }
 

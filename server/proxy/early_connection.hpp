@@ -37,7 +37,7 @@ private:
     boost::asio::steady_timer ready_; // cancelled when the attempt ends
     std::unique_ptr<net::upstream_connection> connection_;
     domain::upstream_endpoint endpoint_{};
-    bool started_ = false, done_ = false, failed_ = false, abandoned_ = false;
+    bool started_ = false, done_ = false, abandoned_ = false; // a failed attempt leaves connection_ null
 };
 
 } // namespace mailgate::proxy

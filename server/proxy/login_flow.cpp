@@ -126,14 +126,18 @@ void record_login_ok(const gateway_settings& settings, const session_context& la
 asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
                                             domain::mail_protocol protocol, const std::string& user,
                                             std::string& password) {
-    auto early = std::make_shared<early_connection>(co_await asio::this_coro::executor);
+    // Made only when a KDF run starts: a cached login (the common case) allocates nothing for it.
+    std::shared_ptr<early_connection> early;
+    auto executor = co_await asio::this_coro::executor;
     std::function<void(const store::account&)> connect_early = [&](const store::account& account) {
-        if (auto* endpoint = provider_endpoint(protocol, account))
-            early->start(settings.upstream_tls, *endpoint, settings.upstream_timeout);
+        auto* endpoint = provider_endpoint(protocol, account);
+        if (!endpoint) return;
+        early = std::make_shared<early_connection>(executor);
+        early->start(settings.upstream_tls, *endpoint, settings.upstream_timeout);
     };
     auto local = co_await local_login(settings, label, user, password, &connect_early);
     if (!local.ok()) {
-        early->abandon();
+        if (early) early->abandon();
         co_return local;
     }
     auto provider = co_await open_provider_session(settings, label, protocol, *local.record, early.get());
