@@ -13,6 +13,7 @@ build_packages=(
 # The real provider rig (Dovecot, Postfix) and the real clients the integration tests drive.
 test_packages=(
     python3 curl fetchmail getmail6 isync swaks msmtp sslscan
+    testssl.sh                # scans both TLS profiles (tests/integration/test_legacy_clients.py)
     # swaks does TLS only with these (Recommends, which --no-install-recommends skips)
     libnet-ssleay-perl libio-socket-ssl-perl
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix

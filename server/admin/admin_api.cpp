@@ -1,6 +1,7 @@
 // Admin HTTP request handling.
 #include "server/admin/admin_api.hpp"
 #include "server/admin/queue_api.hpp"
+#include "server/admin/tls_api.hpp"
 #include "server/proxy/spool_service.hpp"
 
 #include "server/admin/request_util.hpp"
@@ -231,6 +232,7 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
         co_return co_await oauth_.start_consent(req, *token, parts[1], parts[3]);
     if (what == "accounts") co_return co_await accounts(req, parts);
     if (what == "queue") co_return queue_request(settings_.spool, req, parts);
+    if (what == "tls") co_return tls_request(settings_.certificates, req, parts);
     if (what == "oauth-clients") co_return co_await oauth_.clients(req, parts);
     if (what == "oauth-presets" && parts.size() == 1 && req.method() == http::verb::get)
         co_return oauth_.presets(req);

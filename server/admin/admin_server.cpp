@@ -62,7 +62,7 @@ api_settings with_host_names(api_settings settings, const net::host_port& bound)
 } // namespace
 
 admin_server::admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
-                           asio::ssl::context* tls, api_settings settings)
+                           const net::server_tls* tls, api_settings settings)
     : pool_(pool), allow_(allow), tls_(tls),
       acceptor_(bind_acceptor(pool.main(), address)), address_{address.host,
                                                                acceptor_.local_endpoint().port()},
@@ -115,7 +115,7 @@ asio::awaitable<void> admin_server::session(asio::ip::tcp::socket socket) {
         co_await serve(stream, client);
         co_return;
     }
-    asio::ssl::stream<beast::tcp_stream> secure(std::move(stream), *tls_);
+    asio::ssl::stream<beast::tcp_stream> secure(std::move(stream), *tls_->current());
     beast::get_lowest_layer(secure).expires_after(read_deadline);
     auto [hs_error] =
         co_await secure.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));

@@ -6,6 +6,7 @@
 #include "server/net/cidr.hpp"
 #include "server/net/host_port.hpp"
 #include "server/net/io_pool.hpp"
+#include "server/net/server_tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,7 +22,7 @@ public:
     // certificate. `settings.host_names` holds the extra names (admin.names); the names of the bound address
     // are added here, since with port 0 only the bind knows the port they carry.
     admin_server(net::io_pool& pool, const net::host_port& address, const net::cidr_list& allow,
-                 boost::asio::ssl::context* tls, api_settings settings);
+                 const net::server_tls* tls, api_settings settings);
 
     void start();
     void stop();
@@ -35,7 +36,7 @@ private:
 
     net::io_pool& pool_;
     const net::cidr_list& allow_;
-    boost::asio::ssl::context* tls_;
+    const net::server_tls* tls_;
     boost::asio::ip::tcp::acceptor acceptor_;
     net::host_port address_;
     admin_api api_;

@@ -15,6 +15,9 @@
 namespace mailgate::proxy {
 class spool_service;
 }
+namespace mailgate::net {
+class certificate_manager;
+}
 
 namespace mailgate::admin {
 
@@ -26,7 +29,8 @@ struct api_settings {
     oauth::token_service& tokens;
     std::vector<std::string> host_names; // accepted Host values (DNS rebinding defence), see admin_server
     bool https = false;
-    proxy::spool_service* spool = nullptr; // the SMTP queue (null in tests without one)
+    proxy::spool_service* spool = nullptr;            // the SMTP queue (null in tests without one)
+    net::certificate_manager* certificates = nullptr; // the LAN certificates (null: none to show)
 };
 
 } // namespace mailgate::admin

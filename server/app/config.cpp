@@ -36,6 +36,22 @@ net::min_tls parse_tls_version(const std::string& text) {
     throw config_error("tls.min_version: '" + text + "' is not one of 1.0, 1.1, 1.2, 1.3");
 }
 
+// The non-empty items of a list separated by any of `separators`, trimmed of spaces.
+std::vector<std::string> split_list(const std::string& text, const char* separators) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        auto end = text.find_first_of(separators, pos);
+        if (end == std::string::npos) end = text.size();
+        auto item = text.substr(pos, end - pos);
+        auto first = item.find_first_not_of(' ');
+        if (first != std::string::npos)
+            out.push_back(item.substr(first, item.find_last_not_of(' ') - first + 1));
+        pos = end + 1;
+    }
+    return out;
+}
+
 bool parse_flag(const po::variables_map& vm, const std::string& key, bool fallback) {
     auto text = value_or(vm, key, fallback ? "true" : "false");
     if (text != "true" && text != "false") throw config_error(key + ": '" + text + "' is not true or false");
@@ -102,11 +118,17 @@ po::options_description config_options(bool cli) {
                     std::string(l.default_address) + ")";
         desc.add_options()(key.c_str(), po::value<std::string>()->value_name("HOST:PORT"), help.c_str());
     }
-    desc.add_options()("tls.cert", po::value<std::string>()->value_name("FILE"),
-                       "local certificate chain (PEM); default: self-signed in the data dir")(
-        "tls.key", po::value<std::string>()->value_name("FILE"), "private key of tls.cert (PEM)")(
-        "tls.min_version", po::value<std::string>()->value_name("V"),
-        "lowest TLS version offered to clients: 1.0, 1.1, 1.2 (default), 1.3")(
+    desc.add_options()("tls.cert", po::value<std::string>()->value_name("FILES"),
+                       "certificate chains for clients (PEM), one per key type, comma separated; default: "
+                       "generated RSA and ECDSA ones in the data dir")(
+        "tls.key", po::value<std::string>()->value_name("FILES"),
+        "private keys of tls.cert, in the same order")(
+        "tls.local_ca", po::value<std::string>()->value_name("BOOL"),
+        "sign the generated certificates with a local CA made on first start (default false)")(
+        "tls.names", po::value<std::string>()->value_name("NAMES"),
+        "extra DNS names or addresses for the generated certificates (default: host name and listen "
+        "addresses)")("tls.min_version", po::value<std::string>()->value_name("V"),
+                      "lowest TLS version offered to clients: 1.0, 1.1, 1.2 (default), 1.3")(
         "upstream.ca_file", po::value<std::string>()->value_name("FILE"),
         "extra trust anchors for providers, added to the system store")(
         "upstream.timeout", po::value<std::string>()->value_name("SECONDS"),
@@ -208,11 +230,14 @@ config load_config(const po::variables_map& command_line) {
         if (!parsed) throw config_error(key + ": '" + text + "' is not HOST:PORT (IPv6 as [::1]:PORT)");
         c.listen[std::string(l.name)] = *parsed;
     }
-    c.tls_cert = value_or(vm, "tls.cert", "");
-    c.tls_key = value_or(vm, "tls.key", "");
-    if (c.tls_cert.empty() != c.tls_key.empty())
-        throw config_error(c.tls_cert.empty() ? "tls.cert: required when tls.key is set"
-                                              : "tls.key: required when tls.cert is set");
+    for (const auto& file : split_list(value_or(vm, "tls.cert", ""), ",")) c.tls_certs.emplace_back(file);
+    for (const auto& file : split_list(value_or(vm, "tls.key", ""), ",")) c.tls_keys.emplace_back(file);
+    if (c.tls_certs.size() != c.tls_keys.size())
+        throw config_error(c.tls_certs.empty()  ? "tls.cert: required when tls.key is set"
+                           : c.tls_keys.empty() ? "tls.key: required when tls.cert is set"
+                                                : "tls.key: give one key for each file in tls.cert");
+    c.tls_local_ca = parse_flag(vm, "tls.local_ca", false);
+    c.tls_names = split_list(value_or(vm, "tls.names", ""), ", ");
     c.tls_min_version = parse_tls_version(value_or(vm, "tls.min_version", "1.2"));
     c.upstream_ca_file = value_or(vm, "upstream.ca_file", "");
     if (!c.upstream_ca_file.empty() && !std::ifstream(c.upstream_ca_file))
@@ -279,16 +304,7 @@ config load_config(const po::variables_map& command_line) {
     c.smtp_spool_deliveries_per_account = static_cast<unsigned>(parse_count(
         "smtp.spool_deliveries_per_account", value_or(vm, "smtp.spool_deliveries_per_account", "2"), 1, 100));
     c.admin_tls = parse_flag(vm, "admin.tls", false);
-    {
-        auto names = value_or(vm, "admin.names", "");
-        std::size_t pos = 0;
-        while (pos < names.size()) {
-            auto end = names.find_first_of(", ", pos);
-            if (end == std::string::npos) end = names.size();
-            if (end > pos) c.admin_names.push_back(names.substr(pos, end - pos));
-            pos = end + 1;
-        }
-    }
+    c.admin_names = split_list(value_or(vm, "admin.names", ""), ", ");
     c.log_level = value_or(vm, "log.level", "info");
     static const std::vector<std::string> levels{"trace", "debug",    "info", "warn",
                                                  "error", "critical", "off"};

@@ -23,8 +23,12 @@ struct config {
     std::filesystem::path data_dir = "./mailgate-data";
     // Keyed by listener name (app/listener_table.hpp). Absent = disabled; port 0 = any free port.
     std::map<std::string, net::host_port> listen;
-    std::filesystem::path tls_cert; // empty: self-signed certificate in the data dir
-    std::filesystem::path tls_key;
+    // tls.cert/tls.key: one pair per key type (RSA and ECDSA may be given together); empty: generated ones in the
+    // data dir (net/local_certificate), self-signed or, with tls.local_ca, signed by a local CA.
+    std::vector<std::filesystem::path> tls_certs;
+    std::vector<std::filesystem::path> tls_keys;
+    bool tls_local_ca = false;
+    std::vector<std::string> tls_names; // extra names for the generated certificates
     net::min_tls tls_min_version = net::min_tls::v1_2;
     std::filesystem::path upstream_ca_file;
     std::chrono::seconds upstream_timeout{30};

@@ -4,9 +4,9 @@
 #include "server/admin/admin_server.hpp"
 #include "server/app/listener_table.hpp"
 #include "server/app/logging.hpp"
+#include "server/net/certificate_manager.hpp"
 #include "server/net/connection_limits.hpp"
 #include "server/net/listener.hpp"
-#include "server/net/local_certificate.hpp"
 #include "server/net/tls_contexts.hpp"
 #include "server/proxy/relay_session.hpp"
 #include "server/proxy/sent_copy.hpp"
@@ -32,6 +32,7 @@
 #include <cstring>
 
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -133,6 +134,19 @@ std::filesystem::path write_admin_password(const std::filesystem::path& data_dir
     return path;
 }
 
+net::certificate_settings certificate_settings_for(const config& c, const std::filesystem::path& data_dir) {
+    net::certificate_settings settings;
+    for (std::size_t i = 0; i < c.tls_certs.size(); ++i)
+        settings.configured.push_back({c.tls_certs[i], c.tls_keys[i]});
+    settings.data_dir = data_dir;
+    std::vector<std::string> hosts;
+    for (const auto& [name, address] : c.listen) hosts.push_back(address.host);
+    settings.generated.names = net::local_certificate_names(hosts, c.tls_names);
+    settings.generated.use_ca = c.tls_local_ca;
+    settings.floor = c.tls_min_version;
+    return settings;
+}
+
 } // namespace
 
 int serve(const config& c, const serve_options& options) {
@@ -143,15 +157,7 @@ int serve(const config& c, const serve_options& options) {
     repository.oauth().sync_config_clients(c.oauth_clients);
     auto data_dir = std::filesystem::canonical(c.data_dir);
 
-    std::filesystem::path cert = c.tls_cert, key = c.tls_key;
-    std::string cert_note = "configured";
-    if (cert.empty()) {
-        auto local = net::ensure_local_certificate(data_dir);
-        cert = local.cert;
-        key = local.key;
-        cert_note = local.created ? "self-signed, created now" : "self-signed";
-    }
-    auto server_tls = net::make_server_context(cert, key, c.tls_min_version);
+    net::certificate_manager certificates(certificate_settings_for(c, data_dir));
     auto upstream_tls = net::make_upstream_context(c.upstream_ca_file, c.upstream_tls_resumption);
 
     unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
@@ -168,8 +174,8 @@ int serve(const config& c, const serve_options& options) {
                                     .max_delay = c.auth_max_delay,
                                     .in_flight_counts_when_clean = false});
     net::connection_limits limits(connection_caps_for(c, open_files));
-    proxy::gateway_settings gateway{store, *server_tls, *upstream_tls, c.access_plaintext_auth,
-                                    live,  throttle,    tokens,        c.upstream_timeout};
+    proxy::gateway_settings gateway{store, certificates.tls(), *upstream_tls, c.access_plaintext_auth,
+                                    live,  throttle,           tokens,        c.upstream_timeout};
     gateway.failed_login_delay = c.failed_login_delay;
     gateway.sent_spool = data_dir / "sent-spool";
     proxy::clear_sent_spool(gateway.sent_spool);
@@ -206,15 +212,15 @@ int serve(const config& c, const serve_options& options) {
     std::shared_ptr<admin::admin_server> admin_http;
     std::vector<std::shared_ptr<net::listener>> listeners;
     std::vector<bound_listener> bound;
-    net::listener_settings settings{&c.access_allow, server_tls.get(), &limits};
+    net::listener_settings settings{&c.access_allow, &certificates.tls(), &limits};
     for (const auto& entry : listener_table()) {
         auto it = c.listen.find(std::string(entry.name));
         if (it == c.listen.end()) continue;
         if (entry.service == listener_service::admin) {
             admin_http = std::make_shared<admin::admin_server>(
-                io, it->second, c.access_allow, c.admin_tls ? server_tls.get() : nullptr,
+                io, it->second, c.access_allow, c.admin_tls ? &certificates.tls() : nullptr,
                 admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, tokens, c.admin_names,
-                                    c.admin_tls, &spool});
+                                    c.admin_tls, &spool, &certificates});
             bound.push_back({entry, admin_http->address()});
             continue;
         }
@@ -236,8 +242,10 @@ int serve(const config& c, const serve_options& options) {
     std::cout << "mailgate " << MAILGATE_VERSION << " running\n";
     std::cout << "  data dir     " << data_dir.string() << (data_dir_created ? " (created)" : "") << "\n";
     std::cout << "  accounts     " << repository.list().size() << "\n";
-    std::cout << "  certificate  " << cert.string() << " (" << cert_note << "), clients from TLS "
+    std::cout << "  certificate  " << certificates.describe() << ", clients from TLS "
               << net::to_string(c.tls_min_version) << "\n";
+    if (auto trust = certificates.state().trust_file; !trust.empty())
+        std::cout << "  client trust " << trust.string() << " (what clients install to trust the gateway)\n";
     for (const auto& b : bound) {
         bool admin = b.entry.service == listener_service::admin;
         auto what = admin ? std::string("web admin (") + (c.admin_tls ? "HTTPS" : "HTTP") + ")"
@@ -258,6 +266,28 @@ int serve(const config& c, const serve_options& options) {
     spdlog::info("started: {} listener(s), data dir {}", listeners.size(), data_dir.string());
 
     boost::asio::signal_set signals(io.main(), SIGINT, SIGTERM);
+
+    // SIGHUP reloads the certificates (after certbot and the like replaced them); an hourly check renews the
+    // generated ones before they end and picks up configured files that changed.
+    boost::asio::signal_set hangup(io.main(), SIGHUP);
+    std::function<void()> await_hangup = [&] {
+        hangup.async_wait([&](boost::system::error_code ec, int) {
+            if (ec) return;
+            certificates.reload();
+            await_hangup();
+        });
+    };
+    await_hangup();
+    boost::asio::steady_timer certificate_check(io.main());
+    std::function<void()> schedule_check = [&] {
+        certificate_check.expires_after(std::chrono::hours(1));
+        certificate_check.async_wait([&](boost::system::error_code ec) {
+            if (ec) return;
+            certificates.check();
+            schedule_check();
+        });
+    };
+    schedule_check();
     signals.async_wait([&](boost::system::error_code ec, int signal) {
         if (ec) return;
         spdlog::info("signal {}: no longer accepting; waiting up to 10 s for {} session(s)", signal,
@@ -267,6 +297,8 @@ int serve(const config& c, const serve_options& options) {
         tokens.stop();
         spool.stop(); // a delivery cut off mid-way is tried again at the next start
         live.close_all_sessions(proxy::close_reason::shutdown_idle); // idle dialogues need no grace
+        hangup.cancel();
+        certificate_check.cancel();
         stop_after_grace(io, live, limits, std::chrono::seconds(10));
     });
 

@@ -136,7 +136,7 @@ asio::awaitable<void> listener::run_session(mail_stream stream, connection_slot 
     auto self = shared_from_this();
     try {
         if (spec_.implicit_tls) {
-            stream.begin_tls(*settings_.tls, tls_role::server);
+            stream.begin_tls(*settings_.tls->current(), tls_role::server);
             // The handshake is part of the pre-login phase and its deadline.
             co_await timed(stream.handshake(), slot.step_limit(std::chrono::seconds(30)));
         }

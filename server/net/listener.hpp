@@ -8,6 +8,7 @@
 #include "server/net/host_port.hpp"
 #include "server/net/io_pool.hpp"
 #include "server/net/mail_stream.hpp"
+#include "server/net/server_tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -41,7 +42,7 @@ public:
 
 struct listener_settings {
     const cidr_list* allow;
-    boost::asio::ssl::context* tls; // needed for implicit TLS
+    const server_tls* tls; // needed for implicit TLS
     connection_limits* limits;
 };
 

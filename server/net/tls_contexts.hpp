@@ -2,12 +2,14 @@
 // They are never shared: old-client settings (security level 0) must not weaken the upstream side.
 #pragma once
 
+#include "server/net/local_certificate.hpp"
 #include "server/net/min_tls.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 namespace mailgate::net {
 
@@ -16,8 +18,9 @@ namespace mailgate::net {
 std::shared_ptr<boost::asio::ssl::context> make_upstream_context(const std::filesystem::path& extra_ca_file,
                                                                  bool resume = true);
 
-// For listeners. Below TLS 1.2 the context runs at OpenSSL security level 0 so that old ciphers and SHA-1 work.
-std::shared_ptr<boost::asio::ssl::context>
-make_server_context(const std::filesystem::path& cert_chain, const std::filesystem::path& key, min_tls floor);
+// For listeners: one certificate per key type (RSA and ECDSA side by side). Below TLS 1.2 the context runs the
+// legacy profile at OpenSSL security level 0 so that AES-CBC-SHA suites, RSA key exchange and SHA-1 work.
+std::shared_ptr<boost::asio::ssl::context> make_server_context(const std::vector<key_pair_files>& pairs,
+                                                               min_tls floor);
 
 } // namespace mailgate::net

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "server/net/cidr.hpp"
+#include "server/net/server_tls.hpp"
 #include "server/oauth/token_service.hpp"
 #include "server/proxy/activity.hpp"
 #include "server/proxy/login_throttle.hpp"
@@ -17,7 +18,7 @@ namespace mailgate::proxy {
 
 struct gateway_settings {
     store::store_service& store;
-    boost::asio::ssl::context& client_tls;   // local certificate, for STARTTLS/STLS
+    const net::server_tls& client_tls;       // local certificates, for STARTTLS/STLS
     boost::asio::ssl::context& upstream_tls; // provider verification
     const net::cidr_list& plaintext_auth;
     activity& live;

@@ -38,7 +38,7 @@ talk_until_logged_in(Codec& codec, net::mail_stream& stream, net::connection_slo
                      [&](protocols::read_deadline) { return slot.step_limit(settings.login_timeout); },
                      [&]() -> asio::awaitable<void> {
                          label.plaintext_dropped(codec.plaintext_dropped());
-                         stream.begin_tls(settings.client_tls, net::tls_role::server);
+                         stream.begin_tls(*settings.client_tls.current(), net::tls_role::server);
                          co_await stream.handshake();
                      }};
     for (;;) {

@@ -80,7 +80,7 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                      [&]() -> asio::awaitable<void> {
                          co_await up.quit(); // the codec forgets AUTH: so does the provider side
                          label.plaintext_dropped(codec.plaintext_dropped());
-                         stream.begin_tls(settings_.client_tls, net::tls_role::server);
+                         stream.begin_tls(*settings_.client_tls.current(), net::tls_role::server);
                          co_await stream.handshake();
                      }};
     try {

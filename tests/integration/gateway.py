@@ -163,7 +163,8 @@ class Gateway:
 
     @property
     def cert_file(self):
-        return os.path.join(self.data_dir, "tls", "local-cert.pem")
+        """What clients trust: both generated self-signed leaves (ECDSA and RSA)."""
+        return os.path.join(self.data_dir, "tls", "local-trust.pem")
 
 
 def steps(output):

@@ -86,7 +86,7 @@ class ListenPorts(unittest.TestCase):
         # Written in one step: nothing but the file itself is left next to it.
         self.assertEqual(os.listdir(os.path.dirname(self.ports_file)), ["ports"])
 
-        cafile = os.path.join(self.dir, "data", "tls", "local-cert.pem")
+        cafile = os.path.join(self.dir, "data", "tls", "local-trust.pem")
         context = ssl.create_default_context(cafile=cafile)
         greetings = {"pop3": b"+OK", "imap": b"* OK", "smtp": b"220"}
         for name, prefix in greetings.items():

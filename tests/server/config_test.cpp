@@ -86,6 +86,22 @@ TEST(config, ini_file_with_flags_winning) {
     EXPECT_FALSE(c.access_plaintext_auth.contains("10.0.0.1"));
 }
 
+TEST(config, several_certificate_pairs_and_the_generated_set_options) {
+    auto c = load(
+        {"--tls.cert", "/etc/mg/rsa.pem, /etc/mg/ec.pem", "--tls.key", "/etc/mg/rsa.key,/etc/mg/ec.key"});
+    ASSERT_EQ(c.tls_certs.size(), 2u);
+    EXPECT_EQ(c.tls_certs[1], "/etc/mg/ec.pem");
+    EXPECT_EQ(c.tls_keys[0], "/etc/mg/rsa.key");
+    EXPECT_FALSE(c.tls_local_ca);
+    EXPECT_TRUE(c.tls_names.empty());
+    EXPECT_NE(error_of({"--tls.cert", "/a.pem,/b.pem", "--tls.key", "/a.key"}).find("one key for each file"),
+              std::string::npos);
+    auto generated = load({"--tls.local_ca", "true", "--tls.names", "mail.lan, 192.168.1.10"});
+    EXPECT_TRUE(generated.tls_local_ca);
+    EXPECT_EQ(generated.tls_names, (std::vector<std::string>{"mail.lan", "192.168.1.10"}));
+    EXPECT_NE(error_of({"--tls.local_ca", "yes"}).find("tls.local_ca"), std::string::npos);
+}
+
 TEST(config, errors_name_the_key) {
     EXPECT_NE(error_of({"--listen.smtps", "localhost"}).find("listen.smtps"), std::string::npos);
     EXPECT_NE(error_of({"--tls.min_version", "1.4"}).find("tls.min_version"), std::string::npos);

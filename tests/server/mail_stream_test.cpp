@@ -39,11 +39,11 @@ asio::awaitable<std::string> read_line(net::mail_stream& s) {
 
 TEST(mail_stream, plaintext_then_starttls_on_the_same_object) {
     temp_dir tmp;
-    auto files = net::ensure_local_certificate(tmp.path);
-    EXPECT_TRUE(files.created);
-    auto server_ctx = net::make_server_context(files.cert, files.key, net::min_tls::v1_2);
+    auto files = net::ensure_local_certificates(tmp.path, {});
+    EXPECT_FALSE(files.renewed.empty());
+    auto server_ctx = net::make_server_context(files.pairs, net::min_tls::v1_2);
     asio::ssl::context client_ctx(asio::ssl::context::tls_client);
-    client_ctx.load_verify_file(files.cert.string());
+    client_ctx.load_verify_file(files.trust_file.string());
     client_ctx.set_verify_mode(asio::ssl::verify_peer);
 
     asio::io_context io;
@@ -97,20 +97,11 @@ TEST(mail_stream, plaintext_then_starttls_on_the_same_object) {
     EXPECT_TRUE(tls_version == "TLSv1.3" || tls_version == "TLSv1.2") << tls_version;
 }
 
-TEST(mail_stream, local_certificate_is_reused_not_recreated) {
-    temp_dir tmp;
-    auto first = net::ensure_local_certificate(tmp.path);
-    auto second = net::ensure_local_certificate(tmp.path);
-    EXPECT_TRUE(first.created);
-    EXPECT_FALSE(second.created);
-    EXPECT_EQ(first.cert, second.cert);
-}
-
 TEST(mail_stream, large_transfers_both_roles_and_eof) {
     temp_dir tmp;
-    auto files = net::ensure_local_certificate(tmp.path);
-    auto server_ctx = net::make_server_context(files.cert, files.key, net::min_tls::v1_2);
-    auto client_ctx = net::make_upstream_context(files.cert);
+    auto files = net::ensure_local_certificates(tmp.path, {});
+    auto server_ctx = net::make_server_context(files.pairs, net::min_tls::v1_2);
+    auto client_ctx = net::make_upstream_context(files.trust_file);
     asio::io_context io;
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     std::string payload(3 * 1024 * 1024 + 17, '\0');
@@ -155,9 +146,9 @@ TEST(mail_stream, large_transfers_both_roles_and_eof) {
 
 TEST(mail_stream, client_role_rejects_a_wrong_host_name) {
     temp_dir tmp;
-    auto files = net::ensure_local_certificate(tmp.path);
-    auto server_ctx = net::make_server_context(files.cert, files.key, net::min_tls::v1_2);
-    auto client_ctx = net::make_upstream_context(files.cert);
+    auto files = net::ensure_local_certificates(tmp.path, {});
+    auto server_ctx = net::make_server_context(files.pairs, net::min_tls::v1_2);
+    auto client_ctx = net::make_upstream_context(files.trust_file);
     asio::io_context io;
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     bool client_failed = false;

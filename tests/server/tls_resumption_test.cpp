@@ -75,10 +75,9 @@ handshake_seen connect_once(asio::ssl::context& server_ctx, asio::ssl::context& 
 
 struct contexts {
     temp_dir tmp;
-    net::certificate_files files = net::ensure_local_certificate(tmp.path);
-    std::shared_ptr<asio::ssl::context> server =
-        net::make_server_context(files.cert, files.key, net::min_tls::v1_2);
-    std::shared_ptr<asio::ssl::context> client = net::make_upstream_context(files.cert);
+    net::local_certificate_set files = net::ensure_local_certificates(tmp.path, {});
+    std::shared_ptr<asio::ssl::context> server = net::make_server_context(files.pairs, net::min_tls::v1_2);
+    std::shared_ptr<asio::ssl::context> client = net::make_upstream_context(files.trust_file);
     std::uint16_t port =
         0; // the cache is per host:port, so every connection of a test uses the first one's port
     handshake_seen connect(asio::ssl::context& server_ctx, asio::ssl::context& client_ctx) {
@@ -122,7 +121,7 @@ TEST(tls_resumption, upstream_tls12_reuses_its_session) {
 
 TEST(tls_resumption, off_means_every_handshake_is_full) {
     contexts c;
-    auto plain = net::make_upstream_context(c.files.cert, false);
+    auto plain = net::make_upstream_context(c.files.trust_file, false);
     for (int i = 0; i < 2; ++i) {
         auto seen = c.connect(*c.server, *plain);
         ASSERT_EQ(seen.client_error, "");
@@ -137,8 +136,8 @@ TEST(tls_resumption, a_session_is_never_offered_to_another_server_identity) {
     // Another server on the same host:port whose certificate the client does not trust: the session cached for
     // host:port is offered, cannot be opened there, and the full handshake's chain check refuses the server.
     temp_dir other_dir;
-    auto other = net::ensure_local_certificate(other_dir.path);
-    auto other_server = net::make_server_context(other.cert, other.key, net::min_tls::v1_2);
+    auto other = net::ensure_local_certificates(other_dir.path, {});
+    auto other_server = net::make_server_context(other.pairs, net::min_tls::v1_2);
     auto seen = c.connect(*other_server, *c.client);
     EXPECT_NE(seen.client_error.find("certificate verification failed"), std::string::npos)
         << seen.client_error;
@@ -155,7 +154,7 @@ TEST(tls_resumption, lan_tickets_survive_one_rotation_and_unknown_keys_fall_back
     auto third = c.connect(*c.server, *c.client);
     EXPECT_TRUE(third.server_resumed);
     // A server with its own keys (a restarted gateway) cannot open the ticket: a full handshake, which works.
-    auto restarted = net::make_server_context(c.files.cert, c.files.key, net::min_tls::v1_2);
+    auto restarted = net::make_server_context(c.files.pairs, net::min_tls::v1_2);
     auto fresh = c.connect(*restarted, *c.client);
     EXPECT_EQ(fresh.client_error, "");
     EXPECT_FALSE(fresh.server_resumed);

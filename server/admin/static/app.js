@@ -43,7 +43,7 @@ function button(parent, label, handler) {
 }
 
 function show(view) {
-  for (const name of ["login", "accounts", "clients", "sessions", "queue"]) $(name + "-view").hidden = name !== view;
+  for (const name of ["login", "accounts", "clients", "sessions", "queue", "certificates"]) $(name + "-view").hidden = name !== view;
   $("nav").hidden = view === "login";
   clearInterval(pollTimer);
   pollTimer = null;
@@ -56,6 +56,7 @@ function show(view) {
     loadSessions();
     pollTimer = setInterval(loadSessions, 2000);
   }
+  if (view === "certificates") loadCertificates();
   if (view === "queue") {
     queueStatus("", false);
     loadQueue();
@@ -510,6 +511,7 @@ async function start() {
   $("f-pop3-source").addEventListener("change", pop3SourceChanged);
   $("paste-form").addEventListener("submit", pasteRedirect);
   $("queue-headers-close").addEventListener("click", closeQueuedHeaders);
+  $("tls-reload").addEventListener("click", reloadCertificates);
   $("consent-cancel").addEventListener("click", cancelConsent);
   $("consent-close").addEventListener("click", () => {
     consentId = null;
