@@ -18,8 +18,9 @@ line_buffer::result line_buffer::next_line(std::string_view& out) {
         return view.size() >= max_line_ ? result::too_long : result::need_more;
     }
     if (lf + 1 > max_line_) return result::too_long;
-    if (lf == 0 || view[lf - 1] != '\r') return result::bare_lf;
-    out = view.substr(0, lf - 1);
+    bool crlf = lf > 0 && view[lf - 1] == '\r';
+    if (!crlf && !accept_bare_lf_) return result::bare_lf;
+    out = view.substr(0, crlf ? lf - 1 : lf);
     pos_ += lf + 1;
     return result::line;
 }

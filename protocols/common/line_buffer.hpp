@@ -20,6 +20,8 @@ public:
     ~line_buffer();
 
     void append(std::string_view bytes);
+    // A lone LF then ends a line like CRLF (SMTP's smtp.bare_lf = normalize) instead of being `bare_lf`.
+    void accept_bare_lf(bool accept) { accept_bare_lf_ = accept; }
 
     // On `line`, `out` holds the line without its CRLF (valid until the next call).
     // A lone LF is a protocol violation (strict by default); a line longer than the limit is `too_long`.
@@ -45,6 +47,7 @@ private:
     std::string data_;
     std::size_t pos_ = 0;
     std::size_t max_line_;
+    bool accept_bare_lf_ = false;
 };
 
 } // namespace mailgate::protocols

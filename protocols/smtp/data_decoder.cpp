@@ -13,6 +13,20 @@ void data_decoder::reject(reason r) {
     // What was already seen still counts: at a line start "\r\n" is behind us, after a CR one more.
     match_ = after_cr_ ? 1 : (line_start_ ? 2 : 0);
     if (dot_line_) match_ = after_cr_ ? 4 : 3; // "\r\n." or "\r\n.\r" already seen
+    loose_ = line_start_ ? loose::line_start : loose::mid_line;
+    if (dot_line_) loose_ = after_cr_ ? loose::dot_cr : loose::dot;
+}
+
+bool data_decoder::loose_terminator(char c) {
+    switch (c) {
+    case '\n':
+        if (loose_ == loose::dot || loose_ == loose::dot_cr) return true;
+        loose_ = loose::line_start;
+        return false;
+    case '.': loose_ = loose_ == loose::line_start ? loose::dot : loose::mid_line; return false;
+    case '\r': loose_ = loose_ == loose::dot ? loose::dot_cr : loose::mid_line; return false;
+    default: loose_ = loose::mid_line; return false;
+    }
 }
 
 data_decoder::status data_decoder::decode(std::string_view in, std::string& out, std::size_t& consumed) {
@@ -42,6 +56,14 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
             continue;
         }
         if (discarding()) {
+            if ((reason_ == reason::bare_line_end || mode_ == line_ends::normalize) && loose_terminator(c)) {
+                // loose_ tracks lines for any mix of line ends: with normalize each is a line end; strictly,
+                // only "\r\n.\r\n" is an end, the others are loose.
+                loose_end_ = mode_ == line_ends::strict &&
+                             (match_ + 1 != terminator.size() || c != terminator[match_]);
+                consumed = i + 1;
+                return status::rejected;
+            }
             if (c == terminator[match_]) {
                 if (++match_ == terminator.size()) {
                     consumed = i + 1;
@@ -56,6 +78,8 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
             if (c != '\n') {
                 reject(reason::bare_line_end);
                 match_ = c == '\r' ? 1 : 0;
+                loose_ = loose::mid_line;
+                loose_terminator(c);
                 continue;
             }
             after_cr_ = false;
@@ -73,8 +97,25 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
             continue;
         }
         if (c == '\n') {
+            if (mode_ == line_ends::normalize) { // a line end like CRLF: the CR is added
+                out += "\r\n";
+                if (dot_line_) {
+                    consumed = i + 1;
+                    return status::end;
+                }
+                line_start_ = true;
+                if ((size_ += 2) > max_size_) reject(reason::too_big);
+                continue;
+            }
+            bool lone_dot = dot_line_;
             reject(reason::bare_line_end);
             match_ = 0; // a bare LF breaks any "\r\n.\r\n" in progress
+            loose_ = loose::line_start;
+            if (lone_dot) { // "\r\n.\n" or "\n.\n": the LF-only client's end of data
+                loose_end_ = true;
+                consumed = i + 1;
+                return status::rejected;
+            }
             continue;
         }
         // A dot opening a line is dot-stuffing or the terminator, never message content (RFC 5321 §4.5.2),

@@ -21,7 +21,9 @@ server::server(server_options options)
                     .tls_active = options.tls_active,
                     .max_failures = options.max_auth_failures},
                    options.max_line),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+    in_.lines().accept_bare_lf(options_.normalize_bare_lf);
+}
 
 std::string_view server::refusal_line(refusal why) {
     // RFC 5321 §3.1: a server that will not serve answers 554 (permanent) or 421 (try later) and closes.
@@ -69,7 +71,13 @@ std::optional<submission_action> server::take_data() {
                       "again");
             else if (decoder_->why() == data_decoder::reason::too_big)
                 reply("552 5.3.4 Message size exceeds the fixed maximum message size");
-            else
+            else if (decoder_->loose_end()) {
+                // What follows a loose end may be a smuggled command: nothing more is read from this client.
+                reply("554 5.6.0 Message refused: lines must end with CRLF, not a bare LF; closing");
+                reset_transaction();
+                end(session_errc::garbage);
+                return std::nullopt;
+            } else
                 reply("554 5.6.0 Message refused: bare CR or LF in the data (SMTP smuggling protection)");
             reset_transaction();
             phase_ = phase::command;
@@ -395,7 +403,9 @@ void server::upstream_reply(const smtp::reply& r) {
     case answers::data_start:
         relay_reply(r);
         if (r.code == 354) {
-            decoder_.emplace(options_.max_message_size);
+            decoder_.emplace(options_.max_message_size, options_.normalize_bare_lf
+                                                            ? data_decoder::line_ends::normalize
+                                                            : data_decoder::line_ends::strict);
             txn_ = transaction::data;
             step_ = step::client_data;
             relay();

@@ -35,6 +35,9 @@ struct server_options {
     unsigned max_recipients = 100;
     unsigned max_auth_failures = 3;
     unsigned max_errors = 20;
+    // smtp.bare_lf = normalize: a bare LF ends command lines and message lines as CRLF would (old devices). The
+    // risk: behind a relay that passes bare LFs through, "\n.\n" in a message ends it here (SMTP smuggling).
+    bool normalize_bare_lf = false;
 };
 
 class server final : public server_codec {

@@ -8,7 +8,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-
 namespace mailgate::admin {
 
 namespace http = boost::beast::http;
@@ -38,9 +37,10 @@ std::vector<trust_item> trust_items(const net::certificate_state& s) {
 json::object to_json(const net::certificate_info& c) {
     json::array names;
     for (const auto& n : c.names) names.emplace_back(n);
-    return json::object{{"subject", c.subject},       {"issuer", c.issuer},       {"names", std::move(names)},
-                        {"not_before", c.not_before}, {"not_after", c.not_after}, {"key_type", c.key_type},
-                        {"sha256", c.sha256},         {"self_signed", c.self_signed}};
+    return json::object{{"subject", c.subject},      {"issuer", c.issuer},
+                        {"names", std::move(names)}, {"not_before", c.not_before},
+                        {"not_after", c.not_after},  {"key_type", c.key_type},
+                        {"sha256", c.sha256},        {"self_signed", c.self_signed}};
 }
 
 } // namespace
@@ -93,8 +93,9 @@ response tls_request(net::certificate_manager* certificates, const request& req,
         if (exported.der.empty())
             return admin_api::json_error(status::not_found, version, "certificate not readable");
         bool der = kind == ".crt";
-        auto res = admin_api::make(status::ok, version, der ? "application/pkix-cert" : "application/x-pem-file",
-                                   der ? std::move(exported.der) : std::move(exported.pem));
+        auto res =
+            admin_api::make(status::ok, version, der ? "application/pkix-cert" : "application/x-pem-file",
+                            der ? std::move(exported.der) : std::move(exported.pem));
         std::string label = items[index].label;
         for (auto& ch : label)
             if (ch == ' ') ch = '-';

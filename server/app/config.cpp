@@ -178,6 +178,8 @@ po::options_description config_options(bool cli) {
         "SMTP: time allowed between DATA blocks (default 180)")(
         "smtp.max_message_size", po::value<std::string>()->value_name("BYTES"),
         "SMTP: largest message accepted, advertised as SIZE (default 52428800)")(
+        "smtp.bare_lf", po::value<std::string>()->value_name("MODE"),
+        "SMTP: lines ending in a bare LF: reject (default; answered at once) or normalize (old devices)")(
         "smtp.spool", po::value<std::string>()->value_name("MODE"),
         "SMTP: queue mail on disk and answer 250 once it is fsynced: off, devices (sessions without AUTH "
         "from access.relay_without_auth; default) or all")(
@@ -281,6 +283,10 @@ config load_config(const po::variables_map& command_line) {
     c.smtp_max_message_size =
         parse_count("smtp.max_message_size", value_or(vm, "smtp.max_message_size", "52428800"), 1024,
                     std::uint64_t(1) << 40);
+    auto bare_lf = value_or(vm, "smtp.bare_lf", "reject");
+    if (bare_lf != "reject" && bare_lf != "normalize")
+        throw config_error("smtp.bare_lf: '" + bare_lf + "' is not one of reject, normalize");
+    c.smtp_bare_lf_normalize = bare_lf == "normalize";
     c.smtp_spool = value_or(vm, "smtp.spool", "devices");
     if (c.smtp_spool != "off" && c.smtp_spool != "devices" && c.smtp_spool != "all")
         throw config_error("smtp.spool: '" + c.smtp_spool + "' is not one of off, devices, all");

@@ -57,6 +57,7 @@ struct config {
     std::chrono::seconds smtp_command_timeout{300}; // RFC 5321 §4.5.3.2.7
     std::chrono::seconds smtp_data_timeout{180};    // §4.5.3.2.6 (data block)
     std::uint64_t smtp_max_message_size = 50ull * 1024 * 1024;
+    bool smtp_bare_lf_normalize = false; // smtp.bare_lf: "reject" (default) or "normalize"
     // The SMTP spool (proxy/spool_service.hpp): "off", "devices" or "all", and its limits.
     std::string smtp_spool = "devices";
     std::uint64_t smtp_spool_max_bytes = std::uint64_t(1) << 30;

@@ -199,7 +199,8 @@ int serve(const config& c, const serve_options& options) {
     auto smtp = std::make_shared<proxy::smtp_session>(
         gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout,
                                       c.smtp_data_timeout, c.smtp_max_message_size,
-                                      spool_policy.mode == proxy::spool_mode::off ? nullptr : &spool});
+                                      spool_policy.mode == proxy::spool_mode::off ? nullptr : &spool,
+                                      c.smtp_bare_lf_normalize});
 
     // First start: a random admin password, shown once in the banner; only its hash is kept.
     std::string new_admin_password;

@@ -44,7 +44,9 @@ reload_result certificate_manager::load(bool always, const char* why) {
             request.now = 0;
             auto set = ensure_local_certificates(settings_.data_dir, request);
             renewed = set.renewed;
-            if (set.ca_created) spdlog::warn("tls: created a new local CA {}: install it on the clients", set.ca_cert.string());
+            if (set.ca_created)
+                spdlog::warn("tls: created a new local CA {}: install it on the clients",
+                             set.ca_cert.string());
             if (!always && renewed.empty()) return {true, false, "certificates unchanged"};
             next.source = request.use_ca ? "local CA" : "self-signed";
             next.pairs = set.pairs;
@@ -78,7 +80,8 @@ reload_result certificate_manager::load(bool always, const char* why) {
     if (!renewed.empty()) message = "new local certificates made (" + renewed + ")";
     for (const auto& info : state_.certificates) {
         std::int64_t days = (info.not_after - state_.loaded_at) / 86400;
-        if (days < 14) spdlog::warn("tls: certificate {} ({}) ends in {} days", info.subject, info.key_type, days);
+        if (days < 14)
+            spdlog::warn("tls: certificate {} ({}) ends in {} days", info.subject, info.key_type, days);
     }
     if (std::string(why) != "start") spdlog::info("tls: {} ({})", message, why);
     return {true, true, message};

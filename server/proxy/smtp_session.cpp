@@ -49,7 +49,8 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                         .tls_active = stream.tls_active(),
                         .host_name = local_helo_name(),
                         .client_address = stream.peer_address(),
-                        .max_message_size = smtp_.max_message_size});
+                        .max_message_size = smtp_.max_message_size,
+                        .normalize_bare_lf = smtp_.normalize_bare_lf});
     // Large reads during DATA: a 25 MB message costs a quarter of the loop turns it would with 16 KiB.
     auto buffer = std::make_unique_for_overwrite<char[]>(read_size);
     submission_upstream* upstream = nullptr; // set below; the live-session entry's closer needs it first

@@ -16,6 +16,7 @@ struct smtp_settings {
     std::chrono::seconds data_timeout{180};
     std::uint64_t max_message_size = 50ull * 1024 * 1024;
     spool_service* spool = nullptr; // smtp.spool: which transactions queue instead (null: none)
+    bool normalize_bare_lf = false; // smtp.bare_lf = normalize (protocols/smtp/server.hpp says the risk)
 };
 
 class smtp_session final : public net::session_handler {

@@ -23,6 +23,7 @@ struct outcome {
     std::string out;          // everything emitted, concatenated
     std::size_t consumed = 0; // bytes of the input that belong to the data
     std::uint64_t size = 0;
+    bool loose = false; // loose_end()
 
     bool operator==(const outcome&) const = default;
 };
@@ -32,12 +33,13 @@ std::string describe(const outcome& o) {
     static const char* reasons[] = {"none", "bare_line_end", "too_big", "abandoned"};
     return std::string(statuses[static_cast<int>(o.status)]) + "/" + reasons[static_cast<int>(o.why)] +
            " out \"" + escape_bytes(o.out) + "\" consumed " + std::to_string(o.consumed) + " size " +
-           std::to_string(o.size);
+           std::to_string(o.size) + (o.loose ? " loose" : "");
 }
 
 // Feeds `pieces` in turn, as a driver would: stops at the first status other than `more`.
-outcome decode_pieces(const std::vector<std::string_view>& pieces, std::uint64_t max_size) {
-    data_decoder d(max_size);
+outcome decode_pieces(const std::vector<std::string_view>& pieces, std::uint64_t max_size,
+                      data_decoder::line_ends mode) {
+    data_decoder d(max_size, mode);
     outcome o;
     for (auto piece : pieces) {
         std::size_t consumed = 0;
@@ -48,15 +50,17 @@ outcome decode_pieces(const std::vector<std::string_view>& pieces, std::uint64_t
     }
     o.why = d.why();
     o.size = d.size();
+    o.loose = d.loose_end();
     return o;
 }
 
 // Decodes `in` whole, then split at every offset, then byte by byte; every run must give the same outcome,
 // which is returned.
-outcome decode_every_way(std::string_view in, std::uint64_t max_size = unlimited) {
-    outcome whole = decode_pieces({in}, max_size);
+outcome decode_every_way(std::string_view in, std::uint64_t max_size = unlimited,
+                         data_decoder::line_ends mode = data_decoder::line_ends::strict) {
+    outcome whole = decode_pieces({in}, max_size, mode);
     for (const auto& d : test::every_delivery(in)) {
-        outcome other = decode_pieces(d.pieces, max_size);
+        outcome other = decode_pieces(d.pieces, max_size, mode);
         EXPECT_EQ(other, whole) << d.name << " of \"" << escape_bytes(in) << "\": " << describe(other)
                                 << " vs whole: " << describe(whole);
     }
@@ -71,11 +75,13 @@ void expect_end(std::string_view in, std::size_t data_length) {
     EXPECT_EQ(o.out, in.substr(0, data_length)) << "passed through unchanged: " << escape_bytes(in);
 }
 
-void expect_rejected(std::string_view in, data_decoder::reason why, std::size_t data_length) {
+void expect_rejected(std::string_view in, data_decoder::reason why, std::size_t data_length,
+                     bool loose = false) {
     auto o = decode_every_way(in);
     EXPECT_EQ(o.status, data_decoder::status::rejected) << escape_bytes(in);
     EXPECT_EQ(o.why, why) << escape_bytes(in);
     EXPECT_EQ(o.consumed, data_length) << escape_bytes(in);
+    EXPECT_EQ(o.loose, loose) << escape_bytes(in);
 }
 
 // True when every CR in `s` is followed by LF and every LF preceded by CR.
@@ -142,22 +148,68 @@ TEST(smtp_data_decoder, bare_lf_and_bare_cr_are_rejected_up_to_the_strict_end_ma
     expect_rejected("\n\r\n.\r\nMAIL", r::bare_line_end, 6);
     expect_rejected("\r\r\n.\r\n", r::bare_line_end, 6);
     expect_rejected("a\r\n.\r\r\n.\r\n", r::bare_line_end, 10);
-    expect_rejected("a\r\n.\nb\r\n.\r\n", r::bare_line_end, 11);
+    expect_rejected("a\r\n.\nb\r\n.\r\n", r::bare_line_end, 5, true); // "\r\n.\n" is a loose end
+}
+
+TEST(smtp_data_decoder, lf_only_data_ends_loosely_at_a_lone_dot) {
+    using r = data_decoder::reason;
+    expect_rejected("Subject: scan\n\nsee attachment\n.\nQUIT\n", r::bare_line_end, 32, true);
+    expect_rejected(".\n", r::bare_line_end, 2, true); // an empty LF-only message
+    expect_rejected("a\nb\n.\r\n", r::bare_line_end, 7, true);
+    expect_rejected("a\nb\r\n.\n", r::bare_line_end, 7, true);
+    // A lone dot after a bare CR is no line for anyone: the data goes on to the strict marker.
+    expect_rejected("a\r.\rb\r\n.\r\n", r::bare_line_end, 10);
+    // Refused for its size, the data ends only at the strict marker: the client sent CRLF so far.
+    auto o = decode_every_way("abcdef\r\n.\nx\r\n.\r\n", 3);
+    EXPECT_EQ(o.why, r::too_big);
+    EXPECT_EQ(o.consumed, 16u);
+    EXPECT_FALSE(o.loose);
+}
+
+TEST(smtp_data_decoder, normalize_turns_bare_lf_into_crlf_and_ends_at_an_lf_dot_lf) {
+    constexpr auto normalize = data_decoder::line_ends::normalize;
+    auto o = decode_every_way("Subject: scan\n\nline\r\n..stuffed\n.\nQUIT\n", unlimited, normalize);
+    EXPECT_EQ(o.status, data_decoder::status::end);
+    EXPECT_EQ(o.consumed, 33u);
+    EXPECT_EQ(o.out, "Subject: scan\r\n\r\nline\r\n..stuffed\r\n.\r\n");
+    EXPECT_TRUE(only_crlf(o.out));
+    EXPECT_EQ(o.size, 33u); // the message as the provider gets it: CRLFs, without stuffing and terminator
+    // A bare CR stays refused; the refused data ends at "\n.\n", a regular end here (the session goes on).
+    o = decode_every_way("a\rb\n.\n", unlimited, normalize);
+    EXPECT_EQ(o.status, data_decoder::status::rejected);
+    EXPECT_EQ(o.consumed, 6u);
+    EXPECT_FALSE(o.loose);
+    o = decode_every_way("abcdef\n.\nQUIT\n", 3, normalize);
+    EXPECT_EQ(o.why, data_decoder::reason::too_big);
+    EXPECT_EQ(o.consumed, 9u)
+        << "refused for its size, it still ends at the normalized terminator; QUIT is left";
 }
 
 TEST(smtp_data_decoder, smuggled_end_markers_end_nothing) {
     // Each alternative end-of-data sequence some servers accept, followed by a smuggled transaction and the
     // strict marker: everything is one rejected message, consumed through the strict marker.
     const std::string smuggled = "MAIL FROM:<ceo@corp.example>\r\nRCPT TO:<victim@x.example>\r\nDATA\r\nevil";
-    for (std::string marker : {"\n.\n", "\r.\r", "\n.\r\n", "\r.\r\n", "\r\n.\r", "\r\n.\n"}) {
+    for (std::string marker : {"\r.\r", "\r.\r\n", "\r\n.\r"}) {
         std::string in = "Subject: t\r\n\r\nhello" + marker + smuggled + "\r\n.\r\nQUIT\r\n";
         SCOPED_TRACE(escape_bytes(marker));
         auto o = decode_every_way(in);
         EXPECT_EQ(o.status, data_decoder::status::rejected);
         EXPECT_EQ(o.why, data_decoder::reason::bare_line_end);
         EXPECT_EQ(o.consumed, in.size() - 6) << "consumed through the strict marker, QUIT left over";
+        EXPECT_FALSE(o.loose);
         EXPECT_TRUE(only_crlf(o.out)) << escape_bytes(o.out);
         EXPECT_EQ(o.out.find("MAIL"), std::string::npos);
+    }
+    // With a bare LF next to the lone dot the data ends there, refused and marked loose: the session closes
+    // after its reply (smtp::server), so the smuggled commands are never read at all.
+    for (std::string marker : {"\n.\n", "\n.\r\n", "\r\n.\n"}) {
+        std::string in = "Subject: t\r\n\r\nhello" + marker + smuggled + "\r\n.\r\nQUIT\r\n";
+        SCOPED_TRACE(escape_bytes(marker));
+        auto o = decode_every_way(in);
+        EXPECT_EQ(o.status, data_decoder::status::rejected);
+        EXPECT_EQ(o.consumed, 19 + marker.size());
+        EXPECT_TRUE(o.loose);
+        EXPECT_TRUE(only_crlf(o.out)) << escape_bytes(o.out);
     }
 }
 
@@ -166,7 +218,7 @@ TEST(smtp_data_decoder, marker_matching_resumes_correctly_after_a_rejection) {
     // The bare CR right before a real CRLF: the CRLF still starts the marker.
     expect_rejected("x\r\r\n.\r\n", r::bare_line_end, 7);
     // A bare LF in the middle of a would-be marker breaks it.
-    expect_rejected("x\r\n\n.\r\n\r\n.\r\n", r::bare_line_end, 12);
+    expect_rejected("x\r\n\n.\r\n\r\n.\r\n", r::bare_line_end, 7, true);
     // Partial markers while discarding.
     expect_rejected("x\nA\r\n.X\r\n.\r.\r\n\r\n.\r\n", r::bare_line_end, 19);
 }

@@ -118,9 +118,8 @@ TEST(smtp_server_data, smuggled_end_of_data_is_refused) {
         std::string marker;
         std::string clean; // how much of the marker may have gone out before the bare CR/LF is seen
     };
-    for (const auto& k :
-         {c{"\n.\n", ""}, c{"\r.\r", ""}, c{"\n.\r\n", ""}, c{"\r.\r\n", ""}, c{"\r\n.\r", "\r\n."},
-          c{"\r\n.\n", "\r\n."}, c{"\n", ""}, c{"\r", ""}, c{"\n\n\r\r.\n", ""}}) {
+    for (const auto& k : {c{"\r.\r", ""}, c{"\r.\r\n", ""}, c{"\r\n.\r", "\r\n."}, c{"\n", ""}, c{"\r", ""},
+                          c{"\n\n\r\r.\n", ""}}) {
         SCOPED_TRACE(mailgate::test::escape_bytes(k.marker));
         const std::string before = "Subject: t\r\n\r\nhello";
         EXPECT_TRUE(run_transcript(implicit_tls(),
@@ -138,13 +137,44 @@ TEST(smtp_server_data, smuggled_end_of_data_is_refused) {
     }
 }
 
+TEST(smtp_server_data, an_lf_only_end_of_data_is_refused_at_once_and_closes) {
+    // A lone dot between line ends of which one is a bare LF: what an LF-only client sends as its end, and what a
+    // smuggler hides in a message. The client hears 554 at once (not after smtp.data_timeout), and the session
+    // closes: the bytes after it, a smuggled transaction here, are never read as commands.
+    const std::string smuggled = "MAIL FROM:<ceo@corp.example>\r\nRCPT TO:<victim@x.example>\r\nDATA\r\n";
+    struct c {
+        std::string marker;
+        std::string clean;
+    };
+    for (const auto& k : {c{"\n.\n", ""}, c{"\n.\r\n", ""}, c{"\r\n.\n", "\r\n."}}) {
+        SCOPED_TRACE(mailgate::test::escape_bytes(k.marker));
+        const std::string before = "Subject: t\r\n\r\nhello";
+        EXPECT_TRUE(run_transcript(
+            implicit_tls(),
+            in_data() + script{feed_whole(before + k.marker + smuggled), expect_upstream_abort(),
+                               expect_upstream_data_prefix(before + k.clean), expect_write(bare_lf_refused),
+                               expect_close(session_errc::garbage)}));
+    }
+    // A whole LF-only message, as an old scanner sends it.
+    EXPECT_TRUE(run_transcript(
+        implicit_tls(),
+        in_data() + script{feed("Subject: scan\n\nsee attachment\n.\n"), expect_upstream_abort(),
+                           expect_upstream_data_prefix("Subject: scan"), expect_write(bare_lf_refused),
+                           expect_close(session_errc::garbage)}));
+}
+
 TEST(smtp_server_data, smuggling_split_across_reads) {
     EXPECT_TRUE(
         run_transcript(implicit_tls(), in_data() +
                                            script{feed("hello\r\n"), expect_upstream_data("hello\r\n"),
-                                                  feed("\n.\n"), feed("MAIL FROM:<x@y>\r\n"), feed(".\r\n"),
+                                                  feed("\r.\r"), feed("MAIL FROM:<x@y>\r\n"), feed(".\r\n"),
                                                   expect_upstream_abort(), expect_write(smuggling_refused)} +
                                            mail_from()));
+    EXPECT_TRUE(run_transcript(implicit_tls(),
+                               in_data() + script{feed("hello\r\n"), expect_upstream_data("hello\r\n"),
+                                                  feed("\n."), feed_whole("\nMAIL FROM:<x@y>\r\n"),
+                                                  expect_upstream_abort(), expect_write(bare_lf_refused),
+                                                  expect_close(session_errc::garbage)}));
 }
 
 TEST(smtp_server_data, a_nul_line_is_data) {

@@ -34,6 +34,8 @@ inline const std::string provider_lost_after_end = "451 4.4.1 Connection to the 
                                                    "again (a duplicate is possible)\r\n";
 inline const std::string smuggling_refused =
     "554 5.6.0 Message refused: bare CR or LF in the data (SMTP smuggling protection)\r\n";
+inline const std::string bare_lf_refused =
+    "554 5.6.0 Message refused: lines must end with CRLF, not a bare LF; closing\r\n";
 inline const std::string too_big = "552 5.3.4 Message size exceeds the fixed maximum message size\r\n";
 inline const std::string goodbye = "221 2.0.0 gw.lan closing connection\r\n";
 

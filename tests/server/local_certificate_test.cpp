@@ -99,13 +99,15 @@ TEST(local_certificate, renewed_thirty_days_before_the_end_and_for_a_new_name) {
     temp_dir tmp;
     auto first = net::ensure_local_certificates(tmp.path, {{"gateway.lan"}});
     auto old_fingerprint = leaf(first.pairs[0].cert).sha256;
-    net::local_certificate_request later{{"gateway.lan"}, false, now() + std::int64_t(net::local_leaf_days - 31) * 86400};
+    net::local_certificate_request later{
+        {"gateway.lan"}, false, now() + std::int64_t(net::local_leaf_days - 31) * 86400};
     EXPECT_EQ(net::ensure_local_certificates(tmp.path, later).renewed, "");
     later.now += 2 * 86400;
     auto renewed = net::ensure_local_certificates(tmp.path, later);
     EXPECT_EQ(renewed.renewed, "local-cert.pem: ends within 30 days");
     EXPECT_NE(leaf(renewed.pairs[0].cert).sha256, old_fingerprint);
-    EXPECT_GT(leaf(renewed.pairs[1].cert).not_after, later.now + std::int64_t(net::local_leaf_days - 1) * 86400);
+    EXPECT_GT(leaf(renewed.pairs[1].cert).not_after,
+              later.now + std::int64_t(net::local_leaf_days - 1) * 86400);
 
     auto more = net::ensure_local_certificates(tmp.path, {{"gateway.lan", "10.0.0.5"}});
     EXPECT_EQ(more.renewed, "local-cert.pem: does not name 10.0.0.5");
@@ -117,10 +119,10 @@ TEST(local_certificate, an_old_ten_year_certificate_is_replaced) {
     auto dir = tmp.path / "tls";
     std::filesystem::create_directories(dir);
     // What earlier versions generated: one self-signed ECDSA certificate valid for ten years.
-    std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "
-                          "/CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1 -keyout '" +
-                          (dir / "local-key.pem").string() + "' -out '" + (dir / "local-cert.pem").string() +
-                          "' 2>/dev/null";
+    std::string command =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "
+        "/CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1 -keyout '" +
+        (dir / "local-key.pem").string() + "' -out '" + (dir / "local-cert.pem").string() + "' 2>/dev/null";
     ASSERT_EQ(std::system(command.c_str()), 0);
     auto set = net::ensure_local_certificates(tmp.path, {});
     EXPECT_EQ(set.renewed, "local-cert.pem: valid longer than 825 days (old clients refuse it)");
@@ -141,7 +143,8 @@ TEST(local_certificate, local_ca_mode_signs_both_leaves_and_keeps_its_ca) {
     for (const auto& pair : with_ca.pairs) {
         EXPECT_TRUE(signed_by(pair.cert, with_ca.ca_cert)) << pair.cert;
         auto chain = net::read_certificate_file(pair.cert);
-        ASSERT_EQ(chain.size(), 2u); // leaf, then the CA: clients that show "install this certificate" see both
+        ASSERT_EQ(chain.size(),
+                  2u); // leaf, then the CA: clients that show "install this certificate" see both
         EXPECT_EQ(chain[1].sha256, ca.sha256);
     }
     auto again = net::ensure_local_certificates(tmp.path, {{"gateway.lan"}, true});
@@ -183,13 +186,15 @@ TEST(certificate_manager, configured_files_reload_when_changed_and_a_broken_file
     std::ofstream(key) << "not a key\n";
     auto broken = manager.reload();
     EXPECT_FALSE(broken.ok);
-    EXPECT_NE(broken.message.find("the previous certificates stay in use"), std::string::npos) << broken.message;
+    EXPECT_NE(broken.message.find("the previous certificates stay in use"), std::string::npos)
+        << broken.message;
     EXPECT_EQ(manager.tls().current(), first);
 
     auto other = net::ensure_local_certificates(source.path, {{"two.lan"}});
     std::filesystem::copy_file(other.pairs[1].cert, cert, std::filesystem::copy_options::overwrite_existing);
     std::filesystem::copy_file(other.pairs[1].key, key, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::last_write_time(cert, std::filesystem::file_time_type::clock::now() + std::chrono::seconds(5));
+    std::filesystem::last_write_time(cert,
+                                     std::filesystem::file_time_type::clock::now() + std::chrono::seconds(5));
     auto checked = manager.check();
     EXPECT_TRUE(checked.ok) << checked.message;
     EXPECT_TRUE(checked.changed);
