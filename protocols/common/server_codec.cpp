@@ -106,6 +106,11 @@ void server_codec::on_sasl_result(sasl::server_exchange::result r) {
         phase_ = phase::command;
         on_sasl_refused(r);
         return;
+    case result::not_authorized:
+        phase_ = phase::command;
+        on_sasl_refused(r);
+        login_failed(); // counted like a wrong password: it is a login attempt, not a syntax slip
+        return;
     }
 }
 

@@ -10,10 +10,10 @@ namespace mailgate::protocols::imap {
 namespace {
 
 // ATOM-CHAR excludes atom-specials: ( ) { SP CTL % * " \ ] — "]" is allowed in an astring (RFC 9051 §9).
+// A backslash is taken inside an atom as Dovecot does: Outlook sends `LOGIN LAN\user ...` unquoted.
 bool astring_char(char c) {
     auto u = static_cast<unsigned char>(c);
-    return u > 0x20 && u != 0x7f && c != '(' && c != ')' && c != '{' && c != '%' && c != '*' && c != '"' &&
-           c != '\\';
+    return u > 0x20 && u != 0x7f && c != '(' && c != ')' && c != '{' && c != '%' && c != '*' && c != '"';
 }
 
 // A trailing "{n}" (synchronizing) or "{n+}" (LITERAL+) at the end of a line.

@@ -125,7 +125,8 @@ bool server::refuse(const command& c, bool partial) {
         return true;
     }
     const auto& name = c.name;
-    if (name == "CAPABILITY" || name == "NOOP" || name == "LOGOUT" || name == "ID") return false;
+    if (name == "CAPABILITY" || name == "NOOP" || name == "LOGOUT" || name == "ID" || name == "ENABLE")
+        return false;
     if (name == "STARTTLS") {
         if (tls_active())
             tagged("BAD TLS is already active");
@@ -176,6 +177,10 @@ void server::on_command(const command& c) {
     } else if (name == "ID") {
         untagged("ID (\"name\" \"mailgate\" \"version\" \"" + version_ + "\")");
         tagged("OK ID completed");
+    } else if (name == "ENABLE") {
+        // Some clients send ENABLE before LOGIN; answered as Dovecot does, and sent again once logged in.
+        untagged("ENABLED");
+        tagged("OK ENABLE ignored in non-authenticated state");
     } else if (name == "STARTTLS") {
         tagged("OK Begin TLS negotiation now");
         begin_tls();
@@ -191,6 +196,8 @@ void server::on_command(const command& c) {
 void server::on_sasl_refused(sasl::server_exchange::result why) {
     if (why == sasl::server_exchange::result::cancelled)
         return tagged("BAD AUTHENTICATE cancelled"); // RFC 9051 §6.2.2
+    if (why == sasl::server_exchange::result::not_authorized)
+        return tagged("NO [AUTHORIZATIONFAILED] Logging in as another user is not supported");
     tagged("BAD Invalid SASL response");
 }
 

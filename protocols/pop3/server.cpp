@@ -102,6 +102,8 @@ void server::on_command(std::string_view keyword, std::string_view args) {
 
 void server::on_sasl_refused(sasl::server_exchange::result why) {
     if (why == sasl::server_exchange::result::cancelled) return reply("-ERR AUTH cancelled");
+    if (why == sasl::server_exchange::result::not_authorized)
+        return reply("-ERR [AUTH] Logging in as another user is not supported");
     reply("-ERR [AUTH] Invalid SASL response");
 }
 

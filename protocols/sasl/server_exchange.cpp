@@ -49,16 +49,20 @@ server_exchange::result server_exchange::plain_response(std::string_view b64) {
 }
 
 server_exchange::result server_exchange::plain_message(std::string_view message) {
-    // authzid \0 authcid \0 passwd; an authzid naming someone else is a proxy login we do not offer.
+    // authzid \0 authcid \0 passwd (RFC 4616); an authzid naming someone else is a proxy login we do not offer.
     auto first = message.find('\0');
     auto second = first == std::string_view::npos ? std::string_view::npos : message.find('\0', first + 1);
     if (second == std::string_view::npos || message.find('\0', second + 1) != std::string_view::npos)
         return result::failed;
     auto authzid = message.substr(0, first);
     auto authcid = message.substr(first + 1, second - first - 1);
-    if (authcid.empty() || (!authzid.empty() && authzid != authcid)) {
+    if (authcid.empty()) {
         clear();
         return result::failed;
+    }
+    if (!authzid.empty() && ascii_upper(authzid) != ascii_upper(authcid)) {
+        clear();
+        return result::not_authorized;
     }
     user_.assign(authcid);
     password_.assign(message.substr(second + 1));

@@ -16,10 +16,11 @@ std::optional<mechanism> parse_mechanism(std::string_view name); // case-insensi
 class server_exchange {
 public:
     enum class result {
-        challenge, // send challenge() to the client and feed its next line
-        done,      // user() and password() hold the credential
-        failed,    // malformed response (bad base64, wrong PLAIN layout, authzid for someone else)
-        cancelled, // the client sent "*"
+        challenge,      // send challenge() to the client and feed its next line
+        done,           // user() and password() hold the credential
+        failed,         // malformed response (bad base64, wrong PLAIN layout)
+        cancelled,      // the client sent "*"
+        not_authorized, // a well-formed PLAIN login asking to act as someone else: a proxy login we do not offer
     };
 
     // `initial` is the initial response if the command carried one ("=" means empty, RFC 4954/5034).

@@ -225,6 +225,8 @@ void server::on_auth(const std::string& argument) {
 void server::on_sasl_refused(sasl::server_exchange::result why) {
     if (why == sasl::server_exchange::result::cancelled)
         return error_reply("501 5.0.0 Authentication cancelled");
+    if (why == sasl::server_exchange::result::not_authorized)
+        return error_reply("535 5.7.8 Logging in as another user is not supported");
     error_reply("501 5.5.2 Invalid SASL response");
 }
 

@@ -2,6 +2,7 @@
 #include "server/store/account_repository.hpp"
 
 #include "server/common/unix_time.hpp"
+#include "server/store/local_user_name.hpp"
 #include "server/store/master_key_file.hpp"
 #include "server/store/schema.hpp"
 
@@ -308,13 +309,23 @@ const std::string& account_repository::unknown_user_hash() {
     return unknown_user_hash_;
 }
 
-std::optional<account> account_repository::verify_local(std::string_view local_user,
-                                                        std::string_view password) {
-    auto hash = local_password_hash(local_user);
+std::optional<std::string> account_repository::resolve_local_user(std::string_view typed) {
+    std::lock_guard lock(mutex_);
+    for (const auto& name : local_user_candidates(typed)) {
+        auto query = db_.prepare("SELECT local_user FROM accounts WHERE local_user = ?1");
+        query.bind(1, name);
+        if (query.step()) return query.column_text(0);
+    }
+    return std::nullopt;
+}
+
+std::optional<account> account_repository::verify_local(std::string_view typed, std::string_view password) {
+    auto local_user = resolve_local_user(typed);
+    auto hash = local_user ? local_password_hash(*local_user) : std::nullopt;
     // An unknown user still pays for one KDF run so timing does not reveal which users exist.
     bool ok = password_hasher::verify(password, hash ? *hash : unknown_user_hash());
     if (!ok || !hash) return std::nullopt;
-    return find_by_local_user(local_user);
+    return find_by_local_user(*local_user);
 }
 
 std::string account_repository::remote_secret(const account& a) {

@@ -38,13 +38,16 @@ public:
 
     // The local login: the account (even if disabled) when the password matches, else nullopt. Callers treat
     // "no such user" and "wrong password" alike. Slow by design (scrypt).
-    std::optional<account> verify_local(std::string_view local_user, std::string_view password);
+    std::optional<account> verify_local(std::string_view typed_user, std::string_view password);
     // The local password hash, for callers that cache verifications (changes when the password changes).
     std::optional<std::string> local_password_hash(std::string_view local_user);
     // A hash of this repository's KDF parameters that no password matches: unknown users are checked against it,
     // so that they cost what a known user costs.
     const std::string& unknown_user_hash();
     std::optional<account> find_by_local_user(std::string_view local_user);
+    // The stored local user name a client's typed name stands for (`user`, `user@domain`, `DOMAIN\user`:
+    // see local_user_candidates), or nullopt when none exists.
+    std::optional<std::string> resolve_local_user(std::string_view typed);
     std::optional<account> find_by_id(std::int64_t id);
     // The enabled account allowed to send as `address` (its senders, or its remote user when it lists none);
     // the first by name when several are.

@@ -29,6 +29,8 @@ store_service::authenticate(std::string user, std::string password, std::string 
     // SQLite and the keyed caches in one trip to the store pool; only what the caches cannot answer goes to the KDF.
     auto found = co_await run([this, &user, &password](account_repository& repo) {
         lookup out;
+        // `user` from here on is the stored name the typed one stands for (LAN\alice, alice@office -> alice).
+        if (auto local_user = repo.resolve_local_user(user)) user = std::move(*local_user);
         auto hash = repo.local_password_hash(user);
         if (hash) out.record = repo.find_by_local_user(user);
         out.against = out.record ? *hash : repo.unknown_user_hash();

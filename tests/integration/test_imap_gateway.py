@@ -1,6 +1,7 @@
 """IMAP gateway against the real rig: imaplib over plaintext, STARTTLS and IMAPS, literal-path LOGIN, 20 MB FETCH
 and 10 MB APPEND byte-identical, IDLE, curl, mbsync, STARTTLS injection, and the failure replies."""
 
+import base64
 import hashlib
 import imaplib
 import os
@@ -94,6 +95,32 @@ class ImapGateway(unittest.TestCase):
                 typ, fetched = client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
                 self.assertIn(b"Subject: hello imap", fetched[0][1])
                 self.assertEqual(client.logout()[0], "BYE")
+
+    def test_outlook_habits_before_login(self):
+        self.rig.deliver(BOB, message("for bob"))
+        with socket.create_connection(("127.0.0.1", self.gw.ports["imap"]), timeout=30) as s:
+            read_until(s, b"ready")
+            s.sendall(b"a ENABLE CONDSTORE\r\n")
+            self.assertEqual(read_until(s, b"a "), b"* ENABLED\r\na OK ENABLE ignored in non-authenticated state\r\n")
+            # bob-local asking to act as alice-local: NO (the client shows it), not BAD.
+            plain = base64.b64encode(b"alice-local\0bob-local\0bob-pw")
+            s.sendall(b"b AUTHENTICATE PLAIN " + plain + b"\r\n")
+            self.assertTrue(read_until(s, b"b ").startswith(b"b NO [AUTHORIZATIONFAILED]"))
+            # The Windows domain form, unquoted, maps to the local user bob-local.
+            s.sendall(b"c LOGIN OFFICE\\bob-local bob-pw\r\n")
+            self.assertIn(b"c OK", read_until(s, b"c "))
+            s.sendall(b"d SELECT INBOX\r\n")
+            self.assertIn(b"* 1 EXISTS", read_until(s, b"d OK"))
+            s.sendall(b"e LOGOUT\r\n")
+            read_until(s, b"e OK")
+        # The e-mail address form, through imaplib.
+        client = self.connect("imaps")
+        self.assertEqual(client.login("bob-local@office.lan", "bob-pw")[0], "OK")
+        self.assertEqual(client.select("INBOX"), ("OK", [b"1"]))
+        client.logout()
+        log = self.gw.log()
+        self.assertIn("user 'OFFICE\\bob-local' logged in as account 'bob'", log)
+        self.assertNotIn("bob-pw", log)
 
     def test_quoted_login_and_starttls_upstream(self):
         self.rig.deliver(BOB, message("for bob"))

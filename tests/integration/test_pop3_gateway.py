@@ -98,6 +98,16 @@ class Pop3Gateway(unittest.TestCase):
                 self.assertEqual(len(client.uidl()[1]), 2)
                 client.quit()
 
+    def test_user_name_forms_map_to_the_local_user(self):
+        self.rig.deliver(BOB, message("for bob"))
+        for user in ("bob-local", "BOB-LOCAL", "bob-local@office.lan", "OFFICE\\bob-local"):
+            with self.subTest(user=user):
+                client = self.login("pop3s", user, "bob-pw")
+                self.assertEqual(client.stat()[0], 1)
+                client.quit()
+        with self.assertRaises(poplib.error_proto):
+            self.login("pop3s", "OFFICE\\bob", "bob-pw")  # the part after the domain is the whole name
+
     def test_starttls_upstream_account(self):
         self.rig.deliver(BOB, message("for bob"))
         client = self.login("pop3s", "bob-local", "bob-pw")

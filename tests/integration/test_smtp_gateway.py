@@ -147,6 +147,12 @@ class SmtpGateway(unittest.TestCase):
         self.assertEqual(len(got), 1)
         self.assertEqual(got[0], body)
 
+    def test_windows_domain_user_name(self):
+        with self.smtp("smtps") as client:
+            client.login("OFFICE\\bob-local", "bob-pw")
+            client.sendmail(BOB, [BOB], b"Subject: domain form\r\n\r\nsent as OFFICE\\bob-local\r\n")
+        self.assertEqual(self.bodies(BOB, 1), [b"sent as OFFICE\\bob-local\r\n"])
+
     def test_fifty_recipients(self):
         client = self.smtp("smtps")
         client.login("alice-local", "alice-pw")
@@ -291,6 +297,54 @@ class SmtpGateway(unittest.TestCase):
                     self.assertEqual(count, 0, verdicts)  # bare CR/LF: refused whole
                     self.assertTrue(verdicts.startswith(b"554 5.6.0"), verdicts)
                 self.assertEqual(verdicts.count(b"250"), 0 if b"\x00" not in seq else 1)
+
+    def test_lf_only_clients_hear_at_once_by_default(self):
+        # CRLF commands and LF-only data (a library that builds the message itself): 554 at the LF-only end.
+        self.rig.empty_mailbox(BOB)
+        with socket.create_connection(("127.0.0.1", self.gw.ports["smtp"]), timeout=30) as s:
+            read_reply(s)
+            s.sendall(b"EHLO scanner\r\nAUTH PLAIN AGFsaWNlLWxvY2FsAGFsaWNlLXB3\r\n")
+            self.assertTrue(read_replies(s, 2)[1].startswith(b"235"))
+            s.sendall(f"MAIL FROM:<{ALICE}>\r\nRCPT TO:<{BOB}>\r\nDATA\r\n".encode())
+            self.assertTrue(read_replies(s, 3)[2].startswith(b"354"))
+            started = time.monotonic()
+            s.sendall(b"Subject: scan\n\npage 1\n.\n")
+            reply = read_reply(s)
+            elapsed = time.monotonic() - started
+            print(f"LF-only end of data answered in {elapsed * 1000:.1f} ms")
+            self.assertTrue(reply.startswith(b"554 5.6.0"), reply)
+            self.assertIn(b"bare LF", reply)
+            self.assertLess(elapsed, 1.0)  # not smtp.data_timeout later
+            self.assertEqual(s.recv(100), b"")  # closed: nothing after the loose end is taken as commands
+        # LF-only commands (old scanners): refused on the first line.
+        with socket.create_connection(("127.0.0.1", self.gw.ports["smtp"]), timeout=30) as s:
+            read_reply(s)
+            s.sendall(b"EHLO scanner\n")
+            self.assertTrue(read_reply(s).startswith(b"500 5.5.2 Lines must end with CRLF"))
+            self.assertEqual(s.recv(100), b"")
+        self.assertEqual(self.rig.mailbox_count(BOB), 0)
+        self.assertIsNone(self.gw.proc.poll())
+
+    def test_bare_lf_normalize_delivers_crlf_to_the_provider(self):
+        with tempfile.TemporaryDirectory(prefix="mailgate-lf-") as tmp:
+            data = os.path.join(tmp, "data")
+            add_account(data, "alice", "alice-local", "alice-pw", ALICE, self.rig.users[ALICE],
+                        "--smtp", f"smtps://{self.rig.host}:{self.rig.ports['smtps']}")
+            with Gateway(data_dir=data, extra_args=["--upstream.ca_file", self.rig.ca_file,
+                                                    "--smtp.bare_lf", "normalize"]) as gw:
+                with socket.create_connection(("127.0.0.1", gw.ports["smtp"]), timeout=30) as s:
+                    read_reply(s)
+                    s.sendall(b"EHLO scanner\nAUTH PLAIN AGFsaWNlLWxvY2FsAGFsaWNlLXB3\n"
+                              + f"MAIL FROM:<{ALICE}>\nRCPT TO:<{BOB}>\nDATA\n".encode())
+                    replies = read_replies(s, 5)
+                    self.assertTrue(replies[1].startswith(b"235"), replies)
+                    self.assertTrue(replies[4].startswith(b"354"), replies)
+                    s.sendall(b"Subject: scan\n\npage 1\n..dotted\nend\r\n.\nQUIT\n")
+                    done, bye = read_replies(s, 2)
+                    self.assertTrue(done.startswith(b"250"), done)
+                    self.assertTrue(bye.startswith(b"221"), bye)
+                self.assertIsNone(gw.proc.poll())
+        self.assertEqual(self.bodies(BOB, 1), [b"page 1\r\n.dotted\r\nend\r\n"])
 
     def test_bad_input(self):
         with socket.create_connection(("127.0.0.1", self.gw.ports["smtp"]), timeout=30) as s:

@@ -145,6 +145,8 @@ TEST(smtp_server, auth_refusals) {
         {expect_write(greeting), feed("AUTH PLAIN " + std::string(plain_alice) + "\r\n"),
          expect_write(ehlo_first), feed("EHLO pc\r\n"), expect_write(ehlo_reply()), feed("AUTH CRAM-MD5\r\n"),
          expect_write("504 5.5.4 Unsupported authentication mechanism\r\n"),
+         feed("AUTH PLAIN Ym9iAGFsaWNlAHMzY3JldA==\r\n"), // bob asking to act as alice
+         expect_write("535 5.7.8 Logging in as another user is not supported\r\n"),
          feed("AUTH PLAIN " + std::string(plain_alice) + "\r\n"),
          expect_authenticate("alice", "s3cret", login_outcome::ok), expect_write(authenticated),
          feed("AUTH PLAIN " + std::string(plain_alice) + "\r\n"),

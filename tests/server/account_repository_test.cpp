@@ -88,6 +88,28 @@ TEST(account_repository, local_verification) {
     EXPECT_TRUE(repo.verify_local("scanner", "new-pw"));
 }
 
+TEST(account_repository, typed_user_name_forms_map_to_the_local_user) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap);
+    ASSERT_TRUE(repo.create(sample("office", "scanner")));
+    ASSERT_TRUE(repo.create(sample("shop", "shop@office.lan")));
+    for (std::string typed :
+         {"scanner", "SCANNER", "scanner@office.lan", "OFFICE\\scanner", "LAN\\Scanner@x.example"}) {
+        SCOPED_TRACE(typed);
+        EXPECT_EQ(repo.resolve_local_user(typed), "scanner");
+        EXPECT_TRUE(repo.verify_local(typed, "local-pw"));
+    }
+    // A local user that is itself an address is matched as a whole first.
+    EXPECT_EQ(repo.resolve_local_user("shop@office.lan"), "shop@office.lan");
+    EXPECT_EQ(repo.resolve_local_user("LAN\\shop@office.lan"), "shop@office.lan");
+    EXPECT_EQ(repo.resolve_local_user("shop"), std::nullopt);
+    for (std::string typed : {"", "nobody", "scanner\\", "@scanner", "scan\\ner@x"}) {
+        SCOPED_TRACE(typed);
+        EXPECT_EQ(repo.resolve_local_user(typed), std::nullopt);
+        EXPECT_FALSE(repo.verify_local(typed, "local-pw"));
+    }
+}
+
 TEST(account_repository, enable_disable_remove_and_status) {
     temp_dir tmp;
     account_repository repo(tmp.data(), cheap);

@@ -132,6 +132,13 @@ TEST(config, listen_port_zero_asks_for_any_free_port) {
     EXPECT_EQ(c.listen.at("imap").port, 1143); // the others keep their defaults
 }
 
+TEST(config, smtp_bare_lf_is_strict_unless_asked) {
+    EXPECT_FALSE(load({}).smtp_bare_lf_normalize);
+    EXPECT_FALSE(load({"--smtp.bare_lf", "reject"}).smtp_bare_lf_normalize);
+    EXPECT_TRUE(load({"--smtp.bare_lf", "normalize"}).smtp_bare_lf_normalize);
+    EXPECT_NE(error_of({"--smtp.bare_lf", "accept"}).find("smtp.bare_lf"), std::string::npos);
+}
+
 TEST(config, smtp_spool_keys) {
     auto d = load({});
     EXPECT_EQ(d.smtp_spool, "devices");
