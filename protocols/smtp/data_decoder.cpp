@@ -13,7 +13,8 @@ void data_decoder::reject(reason r) {
     // What was already seen still counts: at a line start "\r\n" is behind us, after a CR one more.
     match_ = after_cr_ ? 1 : (line_start_ ? 2 : 0);
     if (dot_line_) match_ = after_cr_ ? 4 : 3; // "\r\n." or "\r\n.\r" already seen
-    loose_ = line_start_ ? loose::line_start : loose::mid_line;
+    // A CR held back at a line start already makes the line more than a lone dot could be.
+    loose_ = line_start_ && !after_cr_ ? loose::line_start : loose::mid_line;
     if (dot_line_) loose_ = after_cr_ ? loose::dot_cr : loose::dot;
 }
 

@@ -290,6 +290,22 @@ TEST(smtp_data_decoder, abandon_swallows_the_rest_through_the_end_marker) {
     }
 }
 
+TEST(smtp_data_decoder, abandoned_after_a_held_back_cr_a_dot_line_is_no_end) {
+    // Found by fuzz_smtp_data_decoder: with normalize, "\r" then ".\n" is the line "\r.", not a lone dot,
+    // also when the decoder is abandoned between the CR and the dot.
+    for (std::string_view before : {"\r", "abc\r\n\r"}) {
+        SCOPED_TRACE(escape_bytes(before));
+        data_decoder d(unlimited, data_decoder::line_ends::normalize);
+        std::string out;
+        std::size_t consumed = 0;
+        ASSERT_EQ(d.decode(before, out, consumed), data_decoder::status::more);
+        d.abandon();
+        EXPECT_EQ(d.decode(".\nx", out, consumed), data_decoder::status::more);
+        EXPECT_EQ(d.decode("\n.\n", out, consumed), data_decoder::status::rejected);
+        EXPECT_EQ(consumed, 3u);
+    }
+}
+
 TEST(smtp_data_decoder, abandon_keeps_an_earlier_reason) {
     data_decoder d(unlimited);
     std::string out;
