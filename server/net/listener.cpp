@@ -8,9 +8,12 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -45,6 +48,15 @@ auto log_failure(std::string what) {
 // A connection that fails the handshake is a scanner or a client that dislikes the certificate: worth a line now
 // and then, not one per attempt.
 log_rate_limit handshake_failures;
+
+// A client whose TLS this gateway cannot speak at all (Windows XP offers only RC4/3DES; an old client below
+// tls.min_version) is something the administrator can act on: said at info level, with what to do.
+bool unusable_client_tls(const boost::system::error_code& ec) {
+    if (ec.category() != boost::asio::error::get_ssl_category()) return false;
+    auto reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+    return reason == SSL_R_NO_SHARED_CIPHER || reason == SSL_R_UNSUPPORTED_PROTOCOL ||
+           reason == SSL_R_VERSION_TOO_LOW;
+}
 
 } // namespace
 
@@ -141,9 +153,16 @@ asio::awaitable<void> listener::run_session(mail_stream stream, connection_slot 
             co_await timed(stream.handshake(), slot.step_limit(std::chrono::seconds(30)));
         }
     } catch (const boost::system::system_error& e) {
-        if (auto n = handshake_failures.occurred())
-            spdlog::debug("{}: TLS handshake with {} failed: {} ({} such failure(s) since the last report)",
-                          spec_.name, stream.peer_address(), e.code().message(), n);
+        if (auto n = handshake_failures.occurred()) {
+            if (unusable_client_tls(e.code()))
+                spdlog::info("{}: TLS handshake with {} failed: {}: the client's TLS is too old for this gateway "
+                             "(Windows XP cannot use TLS here: set it up without SSL; Vista/7-era clients need "
+                             "tls.min_version = 1.0) ({} such failure(s) since the last report)",
+                             spec_.name, stream.peer_address(), e.code().message(), n);
+            else
+                spdlog::debug("{}: TLS handshake with {} failed: {} ({} such failure(s) since the last report)",
+                              spec_.name, stream.peer_address(), e.code().message(), n);
+        }
         stream.close();
         co_return;
     }
