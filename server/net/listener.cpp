@@ -155,13 +155,15 @@ asio::awaitable<void> listener::run_session(mail_stream stream, connection_slot 
     } catch (const boost::system::system_error& e) {
         if (auto n = handshake_failures.occurred()) {
             if (unusable_client_tls(e.code()))
-                spdlog::info("{}: TLS handshake with {} failed: {}: the client's TLS is too old for this gateway "
-                             "(Windows XP cannot use TLS here: set it up without SSL; Vista/7-era clients need "
-                             "tls.min_version = 1.0) ({} such failure(s) since the last report)",
-                             spec_.name, stream.peer_address(), e.code().message(), n);
+                spdlog::info(
+                    "{}: TLS handshake with {} failed: {}: the client's TLS is too old for this gateway "
+                    "(Windows XP cannot use TLS here: set it up without SSL; Vista/7-era clients need "
+                    "tls.min_version = 1.0) ({} such failure(s) since the last report)",
+                    spec_.name, stream.peer_address(), e.code().message(), n);
             else
-                spdlog::debug("{}: TLS handshake with {} failed: {} ({} such failure(s) since the last report)",
-                              spec_.name, stream.peer_address(), e.code().message(), n);
+                spdlog::debug(
+                    "{}: TLS handshake with {} failed: {} ({} such failure(s) since the last report)",
+                    spec_.name, stream.peer_address(), e.code().message(), n);
         }
         stream.close();
         co_return;
