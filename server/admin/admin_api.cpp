@@ -1,7 +1,11 @@
 // Admin HTTP request handling.
 #include "server/admin/admin_api.hpp"
+
+#include "protocols/common/ascii.hpp"
+#include "server/admin/client_setup.hpp"
 #include "server/admin/queue_api.hpp"
 #include "server/admin/tls_api.hpp"
+#include "server/common/query_string.hpp"
 #include "server/proxy/spool_service.hpp"
 
 #include "server/admin/request_util.hpp"
@@ -125,6 +129,8 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
     std::string target(req.target());
     auto path = target.substr(0, target.find('?'));
     bool callback = path == "/oauth/callback";
+    // Mail clients ask under whatever name points here (autoconfig.example.org): no Host check, nothing secret.
+    if (is_client_config_path(path)) co_return co_await client_config(req, target, path);
     // The OAuth2 redirect arrives at the loopback address of the redirect URI even when the page is served under
     // another name.
     if (!host_allowed(req) && !(callback && oauth_.callback_host(req)))
@@ -149,6 +155,40 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
         co_return res;
     }
     co_return json_error(status::not_found, version, "not found");
+}
+
+bool admin_api::is_client_config_path(const std::string& path) {
+    return path == "/.well-known/autoconfig/mail/config-v1.1.xml" || path == "/mail/config-v1.1.xml" ||
+           protocols::ascii_upper(path) == "/AUTODISCOVER/AUTODISCOVER.XML";
+}
+
+boost::asio::awaitable<response> admin_api::client_config(request& req, const std::string& target,
+                                                          const std::string& path) {
+    auto version = req.version();
+    bool outlook = path.find("config-v1.1.xml") == std::string::npos;
+    if (!settings_.setup) co_return json_error(status::not_found, version, "not found");
+    std::optional<std::string> address;
+    if (outlook && req.method() == http::verb::post)
+        address = autodiscover_request_address(req.body());
+    else if (!outlook && req.method() == http::verb::get)
+        address = query_parameter(target, "emailaddress");
+    else
+        co_return json_error(status::method_not_allowed, version, outlook ? "use POST" : "use GET");
+    if (!address || address->size() > 320 || address->find('@') == std::string::npos)
+        co_return make(status::bad_request, version, "text/plain", "an e-mail address is required\n");
+    auto found = co_await settings_.store.run([&address](store::account_repository& repo) {
+        auto local_user = repo.resolve_local_user(*address);
+        auto a = local_user ? repo.find_by_local_user(*local_user) : repo.find_by_sender(*address);
+        if (a && !a->enabled) a.reset();
+        return a;
+    });
+    if (!found) {
+        if (outlook) co_return make(status::ok, version, "application/xml", autodiscover_error_xml());
+        co_return make(status::not_found, version, "text/plain", "no account for this address\n");
+    }
+    co_return make(status::ok, version, outlook ? "application/xml" : "text/xml",
+                   outlook ? autodiscover_xml(*settings_.setup, *found, *address)
+                           : autoconfig_xml(*settings_.setup, *found, *address));
 }
 
 boost::asio::awaitable<response> admin_api::login(request& req, const std::string& client) {

@@ -40,6 +40,10 @@ public:
 private:
     boost::asio::awaitable<response> api(request& req, const std::string& client, const std::string& path);
     boost::asio::awaitable<response> login(request& req, const std::string& client);
+    static bool is_client_config_path(const std::string& path);
+    // Thunderbird autoconfig and Outlook autodiscover for one address (README "Client setup").
+    boost::asio::awaitable<response> client_config(request& req, const std::string& target,
+                                                   const std::string& path);
     boost::asio::awaitable<response> accounts(request& req, const std::vector<std::string>& parts);
     bool host_allowed(const request& req) const;
     bool origin_allowed(const request& req) const;

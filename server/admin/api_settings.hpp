@@ -21,6 +21,8 @@ class certificate_manager;
 
 namespace mailgate::admin {
 
+struct client_setup;
+
 struct api_settings {
     store::store_service& store;
     proxy::activity& live;
@@ -31,6 +33,7 @@ struct api_settings {
     bool https = false;
     proxy::spool_service* spool = nullptr;            // the SMTP queue (null in tests without one)
     net::certificate_manager* certificates = nullptr; // the LAN certificates (null: none to show)
+    const client_setup* setup = nullptr; // listeners and server name for autoconfig (null: not served)
 };
 
 } // namespace mailgate::admin

@@ -2,6 +2,7 @@
 #include "server/app/serve.hpp"
 
 #include "server/admin/admin_server.hpp"
+#include "server/admin/client_setup.hpp"
 #include "server/app/listener_table.hpp"
 #include "server/app/logging.hpp"
 #include "server/net/certificate_manager.hpp"
@@ -51,6 +52,28 @@ struct bound_listener {
     const listener_entry& entry;
     net::host_port address;
 };
+
+// Autoconfig answers with the first tls.names entry (what the administrator wants clients to type) or else the host
+// name; both are on the generated certificate.
+admin::client_setup client_setup_for(const config& c, const std::vector<bound_listener>& bound) {
+    admin::client_setup setup;
+    if (!c.tls_names.empty()) {
+        setup.server_name = c.tls_names.front();
+    } else if (auto names = net::local_certificate_names({}, {}); !names.empty()) {
+        setup.server_name = names.front();
+    }
+    for (const auto& b : bound) {
+        std::optional<domain::mail_protocol> protocol;
+        switch (b.entry.service) {
+        case listener_service::pop3: protocol = domain::mail_protocol::pop3; break;
+        case listener_service::imap: protocol = domain::mail_protocol::imap; break;
+        case listener_service::smtp: protocol = domain::mail_protocol::smtp; break;
+        case listener_service::admin: break;
+        }
+        if (protocol) setup.listeners.push_back({*protocol, b.address.port, b.entry.implicit_tls});
+    }
+    return setup;
+}
 
 // One "NAME HOST:PORT" line per listener, replaced in one rename so that a reader never sees half a file.
 void write_ports_file(const std::filesystem::path& path, const std::vector<bound_listener>& bound) {
@@ -211,6 +234,7 @@ int serve(const config& c, const serve_options& options) {
         repository.set_admin_password(new_admin_password);
     }
     std::shared_ptr<admin::admin_server> admin_http;
+    admin::client_setup setup; // filled once every listener is bound (port 0 picks one)
     std::vector<std::shared_ptr<net::listener>> listeners;
     std::vector<bound_listener> bound;
     net::listener_settings settings{&c.access_allow, &certificates.tls(), &limits};
@@ -221,7 +245,7 @@ int serve(const config& c, const serve_options& options) {
             admin_http = std::make_shared<admin::admin_server>(
                 io, it->second, c.access_allow, c.admin_tls ? &certificates.tls() : nullptr,
                 admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, tokens, c.admin_names,
-                                    c.admin_tls, &spool, &certificates});
+                                    c.admin_tls, &spool, &certificates, &setup});
             bound.push_back({entry, admin_http->address()});
             continue;
         }
@@ -236,6 +260,7 @@ int serve(const config& c, const serve_options& options) {
         listeners.push_back(std::make_shared<net::listener>(io, spec, handler, settings));
         bound.push_back({entry, listeners.back()->spec().address});
     }
+    setup = client_setup_for(c, bound);
     if (admin_http) admin_http->start();
     for (auto& l : listeners) l->start();
     if (!options.ports_file.empty()) write_ports_file(options.ports_file, bound);

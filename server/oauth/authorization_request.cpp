@@ -3,6 +3,7 @@
 
 #include "protocols/common/base64.hpp"
 #include "protocols/common/upstream_codec.hpp"
+#include "server/common/query_string.hpp"
 #include "server/oauth/https_post.hpp"
 #include "server/store/crypto.hpp"
 
@@ -15,23 +16,6 @@ std::string base64url(std::string_view bytes) {
     auto out = protocols::base64_encode(bytes);
     while (!out.empty() && out.back() == '=') out.pop_back();
     for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-    return out;
-}
-
-// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte; a broken escape stays as it is.
-std::string form_decode(std::string_view text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c == '+')
-            out += ' ';
-        else if (c == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-                 std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-            out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-            i += 2;
-        } else
-            out += c;
-    }
     return out;
 }
 
@@ -87,14 +71,7 @@ std::optional<authorization_response> parse_authorization_response(std::string_v
         query = std::string(trimmed);
     if (auto hash = query.find('#'); hash != std::string::npos) query.resize(hash);
     authorization_response out;
-    std::size_t pos = 0;
-    while (pos <= query.size()) {
-        auto end = query.find('&', pos);
-        if (end == std::string::npos) end = query.size();
-        auto pair = std::string_view(query).substr(pos, end - pos);
-        auto eq = pair.find('=');
-        auto key = form_decode(pair.substr(0, eq));
-        auto value = eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
+    for (auto& [key, value] : parse_query(query)) {
         if (key == "code")
             out.code = std::move(value);
         else if (key == "state")
@@ -103,7 +80,6 @@ std::optional<authorization_response> parse_authorization_response(std::string_v
             out.error = protocols::sanitize_peer_text(value, 100);
         else if (key == "error_description")
             out.error_description = protocols::sanitize_peer_text(value, 500);
-        pos = end + 1;
     }
     if (out.code.empty() && out.error.empty()) return std::nullopt;
     return out;
