@@ -443,6 +443,13 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         if (!a) co_return not_found_or(a.error());
         co_return ok_json(view(*a));
     }
+    if (parts.size() == 3 && parts[2] == "setup" && method == http::verb::get) {
+        auto a =
+            co_await settings_.store.run([&](store::account_repository& repo) { return repo.find(name); });
+        if (!a) co_return not_found_or(a.error());
+        if (!settings_.setup) co_return json_error(status::not_found, version, "no mail listeners");
+        co_return ok_json(setup_json(*settings_.setup, *a));
+    }
     if (parts.size() == 2 && method == http::verb::delete_) {
         auto r =
             co_await settings_.store.run([&](store::account_repository& repo) -> user_result<std::int64_t> {

@@ -2,6 +2,8 @@
 // 2006a), both written from the account record; nothing in them is secret.
 #include "server/admin/client_setup.hpp"
 
+#include <boost/json/array.hpp>
+
 #include <algorithm>
 
 namespace mailgate::admin {
@@ -32,8 +34,8 @@ bool serves(const store::account& a, domain::mail_protocol p) {
 }
 
 std::string element(std::string_view name, std::string_view value, std::string_view indent) {
-    return std::string(indent) + "<" + std::string(name) + ">" + xml_escape(value) + "</" + std::string(name) +
-           ">\n";
+    return std::string(indent) + "<" + std::string(name) + ">" + xml_escape(value) + "</" +
+           std::string(name) + ">\n";
 }
 
 } // namespace
@@ -80,7 +82,8 @@ std::string autodiscover_xml(const client_setup& setup, const store::account& a,
     std::string out =
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
         "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
-        "  <Response xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"
+        "  <Response "
+        "xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a\">\n"
         "    <User>\n" +
         element("DisplayName", address, "      ") +
         "    </User>\n"
@@ -111,11 +114,24 @@ std::string autodiscover_xml(const client_setup& setup, const store::account& a,
     return out;
 }
 
+boost::json::object setup_json(const client_setup& setup, const store::account& a) {
+    boost::json::array servers;
+    for (const auto& l : listeners_for(setup, a))
+        servers.push_back(boost::json::object{{"protocol", to_string(l.protocol)},
+                                              {"port", l.port},
+                                              {"security", l.implicit_tls ? "SSL/TLS" : "STARTTLS"}});
+    return boost::json::object{{"server", setup.server_name},
+                               {"user", a.local_user},
+                               {"address", a.remote_user},
+                               {"servers", std::move(servers)}};
+}
+
 std::string autodiscover_error_xml() {
     return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
            "<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006\">\n"
            "  <Response>\n    <Error>\n      <ErrorCode>500</ErrorCode>\n"
-           "      <Message>The e-mail address cannot be found.</Message>\n    </Error>\n  </Response>\n</Autodiscover>\n";
+           "      <Message>The e-mail address cannot be found.</Message>\n    </Error>\n  "
+           "</Response>\n</Autodiscover>\n";
 }
 
 std::optional<std::string> autodiscover_request_address(std::string_view body) {
@@ -127,8 +143,8 @@ std::optional<std::string> autodiscover_request_address(std::string_view body) {
     auto end = body.find(close, start);
     if (end == std::string_view::npos || end - start > 320) return std::nullopt;
     auto address = body.substr(start, end - start);
-    while (!address.empty() && (address.front() == ' ' || address.front() == '\n' || address.front() == '\r' ||
-                                address.front() == '\t'))
+    while (!address.empty() && (address.front() == ' ' || address.front() == '\n' ||
+                                address.front() == '\r' || address.front() == '\t'))
         address.remove_prefix(1);
     while (!address.empty() && (address.back() == ' ' || address.back() == '\n' || address.back() == '\r' ||
                                 address.back() == '\t'))

@@ -4,6 +4,8 @@
 
 #include "server/store/account.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +32,9 @@ std::string autoconfig_xml(const client_setup& setup, const store::account& a, s
 std::string autodiscover_xml(const client_setup& setup, const store::account& a, std::string_view address);
 // The reply to an autodiscover request for an address the gateway has no account for.
 std::string autodiscover_error_xml();
+
+// For the admin page's "Set up a client" view: {server, user, address, servers: [{protocol, port, security}]}.
+boost::json::object setup_json(const client_setup& setup, const store::account& a);
 
 // The <EMailAddress> of an Outlook autodiscover request body.
 std::optional<std::string> autodiscover_request_address(std::string_view body);

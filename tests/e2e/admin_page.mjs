@@ -96,6 +96,28 @@ try {
   assert.equal(await page.locator("#test-steps li.bad").count(), 0);
   await page.screenshot({ path: path.join(shots, "test-connection.png"), fullPage: true });
 
+  // Set up a client: the settings to type (the gateway's listeners, the local user), the certificate to install.
+  await row.getByRole("button", { name: "Set up a client" }).click();
+  await page.waitForFunction(() => document.querySelectorAll("#setup-table tbody tr").length > 0 &&
+                             document.querySelectorAll("#setup-trust li").length > 0);
+  const setupRows = await page.locator("#setup-table tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  const imapRows = setupRows.filter((r) => r[0] === "IMAP");
+  assert.ok(imapRows.some((r) => r[2] === env.GATEWAY_IMAP_PORT && r[3] === "STARTTLS" && r[4] === "browser-local"),
+            JSON.stringify(setupRows));
+  assert.ok(setupRows.some((r) => r[0] === "POP3"), "POP3 from IMAP is offered: " + JSON.stringify(setupRows));
+  assert.ok(setupRows.some((r) => r[0] === "SMTP"), JSON.stringify(setupRows));
+  assert.ok((await page.textContent("#setup-text")).includes("user name browser-local"));
+  assert.ok((await page.textContent("#setup-notes")).includes("Windows XP cannot use TLS"));
+  const crt = await page.locator("#setup-trust a", { hasText: ".crt" }).first().getAttribute("href");
+  const download = await page.request.get(new URL(crt, url).href);
+  assert.equal(download.status(), 200);
+  assert.equal((await download.body())[0], 0x30, "the .crt is DER (an ASN.1 SEQUENCE)");
+  await page.click("#setup-copy");
+  await page.waitForFunction(() => document.getElementById("setup-copied").textContent.length > 0);
+  await page.screenshot({ path: path.join(shots, "client-setup.png"), fullPage: true });
+  await page.click("#setup-close");
+
   // A real IMAP client logs in through the gateway and shows up in the live table.
   const hold = spawn("python3", [helper, "hold", env.GATEWAY_IMAP_PORT, "browser-local", "browser-pw"]);
   let holdOutput = "";

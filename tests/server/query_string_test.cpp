@@ -32,8 +32,9 @@ TEST(query_string, parameters_of_a_target) {
 
 TEST(client_setup, autodiscover_request_address) {
     using admin::autodiscover_request_address;
-    EXPECT_EQ(autodiscover_request_address("<Request><EMailAddress> a@b.example\r\n</EMailAddress></Request>"),
-              "a@b.example");
+    EXPECT_EQ(
+        autodiscover_request_address("<Request><EMailAddress> a@b.example\r\n</EMailAddress></Request>"),
+        "a@b.example");
     EXPECT_EQ(autodiscover_request_address("<Request></Request>"), std::nullopt);
     EXPECT_EQ(autodiscover_request_address("<EMailAddress>a@b"), std::nullopt);
     EXPECT_EQ(autodiscover_request_address("<EMailAddress></EMailAddress>"), std::nullopt);

@@ -110,6 +110,7 @@ async function loadAccounts() {
       cell(row, mailboxText(a));
       const actions = cell(row, "");
       button(actions, "Test connection", () => runTest(a.name));
+      button(actions, "Set up a client", () => showClientSetup(a.name));
       button(actions, "Edit", () => editAccount(a));
       button(actions, a.enabled ? "Disable" : "Enable", () => act(a.name, a.enabled ? "disable" : "enable"));
       button(actions, "Set local password", () => setPassword(a.name, "local"));
@@ -512,6 +513,8 @@ async function start() {
   $("paste-form").addEventListener("submit", pasteRedirect);
   $("queue-headers-close").addEventListener("click", closeQueuedHeaders);
   $("tls-reload").addEventListener("click", reloadCertificates);
+  $("setup-copy").addEventListener("click", copySetup);
+  $("setup-close").addEventListener("click", () => ($("setup-panel").hidden = true));
   $("consent-cancel").addEventListener("click", cancelConsent);
   $("consent-close").addEventListener("click", () => {
     consentId = null;

@@ -20,6 +20,18 @@ function daysLeft(unixSeconds) {
   return Math.floor((unixSeconds - Date.now() / 1000) / 86400);
 }
 
+// Download links for one trust item of GET /api/v1/tls (also used by the client setup panel).
+function trustLinks(parent, t) {
+  for (const [label, path] of [[".crt (Windows, phones)", t.der], [".pem", t.pem]]) {
+    const a = document.createElement("a");
+    a.href = "/api/v1/" + path;
+    a.textContent = label;
+    a.setAttribute("download", "");
+    parent.appendChild(a);
+    parent.appendChild(document.createTextNode(" "));
+  }
+}
+
 async function loadCertificates() {
   let tls;
   try {
@@ -53,15 +65,7 @@ async function loadCertificates() {
     cell(row, t.label + ": " + t.subject);
     cell(row, t.sha256, "fingerprint");
     cell(row, dayText(t.not_after));
-    const links = cell(row, "");
-    for (const [label, path] of [[".crt (Windows, phones)", t.der], [".pem", t.pem]]) {
-      const a = document.createElement("a");
-      a.href = "/api/v1/" + path;
-      a.textContent = label;
-      a.setAttribute("download", "");
-      links.appendChild(a);
-      links.appendChild(document.createTextNode(" "));
-    }
+    trustLinks(cell(row, ""), t);
     trust.appendChild(row);
   }
 }
