@@ -20,6 +20,7 @@ test_packages=(
     chromium
     clang libclang-rt-14-dev  # the fuzzers (tests/fuzz/run.sh): clang with libFuzzer and its sanitizer runtimes
     clang-format              # tests/check_format.sh: the tree keeps .clang-format
+    dpkg-dev lintian          # the .deb (tests/package): cpack's dependency list (dpkg-shlibdeps), and its check
 )
 
 # What tests/bench compares mailgate with (besides the rig's Dovecot).
