@@ -3,6 +3,7 @@
 
 #include "protocols/common/ascii.hpp"
 #include "server/admin/client_setup.hpp"
+#include "server/admin/dashboard_api.hpp"
 #include "server/admin/queue_api.hpp"
 #include "server/admin/tls_api.hpp"
 #include "server/common/query_string.hpp"
@@ -273,6 +274,10 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
     if (what == "accounts") co_return co_await accounts(req, parts);
     if (what == "queue") co_return queue_request(settings_.spool, req, parts);
     if (what == "tls") co_return tls_request(settings_.certificates, req, parts);
+    if (what == "dashboard" && parts.size() == 1 && req.method() == http::verb::get)
+        co_return make(
+            status::ok, version, "application/json",
+            json::serialize(dashboard_json(settings_.live, settings_.setup, settings_.certificates)));
     if (what == "oauth-clients") co_return co_await oauth_.clients(req, parts);
     if (what == "oauth-presets" && parts.size() == 1 && req.method() == http::verb::get)
         co_return oauth_.presets(req);

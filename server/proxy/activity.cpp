@@ -1,6 +1,8 @@
 // Live sessions, recent events, counters.
 #include "server/proxy/activity.hpp"
 
+#include "server/common/unix_time.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include <sstream>
@@ -48,12 +50,34 @@ std::unique_ptr<session_entry> activity::open(std::uint64_t id, std::string prot
     std::lock_guard lock(mutex_);
     live_[id] = entry.get();
     ++sessions_total_[protocol];
+    ++live_by_protocol_[protocol];
+    history_.sessions_changed(unix_now(), live_by_protocol_);
     return entry;
 }
 
 void activity::remove(std::uint64_t id) {
     std::lock_guard lock(mutex_);
-    live_.erase(id);
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    if (auto n = live_by_protocol_.find(it->second->protocol_); n != live_by_protocol_.end() && n->second > 0)
+        --n->second;
+    live_.erase(it);
+    history_.sessions_changed(unix_now(), live_by_protocol_);
+}
+
+void activity::count_message() {
+    std::lock_guard lock(mutex_);
+    history_.message(unix_now());
+}
+
+std::vector<activity_history::minute> activity::last_hour() const {
+    std::lock_guard lock(mutex_);
+    return history_.last_hour(unix_now());
+}
+
+std::map<std::string, std::uint32_t> activity::live_by_protocol() const {
+    std::lock_guard lock(mutex_);
+    return live_by_protocol_;
 }
 
 std::vector<session_view> activity::sessions() const {
@@ -92,6 +116,9 @@ std::size_t activity::close_all_sessions(close_reason reason) {
 void activity::record(event e) {
     std::lock_guard lock(mutex_);
     if (e.kind == event_kind::login_failed) ++login_failures_[e.protocol];
+    if (e.kind == event_kind::login_ok || e.kind == event_kind::login_failed)
+        history_.login(unix_now(), e.kind == event_kind::login_ok);
+    if (e.kind == event_kind::upstream_error) history_.upstream_error(unix_now(), e.account);
     events_.push_back(std::move(e));
     while (events_.size() > 500) events_.pop_front();
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "server/net/relay.hpp"
+#include "server/proxy/activity_history.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -101,6 +102,10 @@ public:
     void count_bytes(std::uint64_t up, std::uint64_t down);
 
     std::string prometheus_metrics() const;
+    // A message the provider (or the spool) accepted, for the dashboard.
+    void count_message();
+    std::vector<activity_history::minute> last_hour() const;
+    std::map<std::string, std::uint32_t> live_by_protocol() const;
 
 private:
     friend class session_entry;
@@ -113,6 +118,8 @@ private:
     std::map<std::string, std::uint64_t> login_failures_;  // per protocol
     std::map<std::string, std::uint64_t> upstream_errors_; // "protocol/kind"
     std::uint64_t bytes_up_ = 0, bytes_down_ = 0;
+    std::map<std::string, std::uint32_t> live_by_protocol_;
+    activity_history history_;
 };
 
 } // namespace mailgate::proxy

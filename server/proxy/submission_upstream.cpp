@@ -110,6 +110,7 @@ asio::awaitable<void> submission_upstream::exchange(protocols::smtp::server& cod
         session_.info("account '{}': message {}: provider said {} {}", account_name(), ++messages_,
                       reply.code, reply.lines.empty() ? "" : reply.lines.back().substr(0, 120));
         in_data_ = false;
+        if (reply.code / 100 == 2) settings_.live.count_message();
         std::filesystem::path path;
         std::uint64_t size = 0;
         if (copy_ && reply.code / 100 == 2 && copy_->finish(path, size)) {

@@ -35,6 +35,8 @@ try {
   await page.waitForSelector("#login-view:not([hidden])");
   await page.fill("#login-password", env.ADMIN_PASSWORD);
   await page.click("#login-form button[type=submit]");
+  await page.waitForSelector("#dashboard-view:not([hidden])"); // the first view after login
+  await page.click('nav button[data-view="accounts"]');
   await page.waitForSelector("#accounts-view:not([hidden])");
 
   // --- OAuth clients: one for the test authorization server, and a Google one for its checklist and secret.

@@ -32,6 +32,13 @@ try {
   await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
   await page.fill("#login-password", env.ADMIN_PASSWORD);
   await page.click("#login-form button[type=submit]");
+  // The dashboard is the first view: listeners with their modes, certificates with their expiry, two charts.
+  await page.waitForSelector("#dashboard-view:not([hidden])");
+  await page.waitForFunction(() => document.querySelectorAll("#d-listeners tbody tr").length === 6 &&
+                             document.querySelectorAll("#d-certificates tbody tr").length === 2 &&
+                             document.querySelectorAll("#d-sessions-chart svg polyline").length === 3);
+  assert.ok((await page.textContent("#d-tls")).startsWith("TLS from 1.2"));
+  await page.click('nav button[data-view="accounts"]');
   await page.waitForSelector("#accounts-view:not([hidden])");
 
   // A hostile account name from the API test must render as text, not markup.
@@ -131,6 +138,16 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll("#sessions-table tbody tr")]
     .some((tr) => tr.cells[0].textContent === "imap" && tr.cells[2].textContent === "browser"), null, { timeout: 10000 });
   await page.screenshot({ path: path.join(shots, "sessions.png"), fullPage: true });
+  // The dashboard counts the live session and the logins of the last hour (one passed, from imaplib).
+  await page.click('nav button[data-view="dashboard"]');
+  await page.waitForFunction(() => Number(document.getElementById("d-sessions").textContent) >= 1 &&
+                             Number(document.getElementById("d-logins-ok").textContent) >= 1, null, { timeout: 10000 });
+  const imapLine = await page.getAttribute('#d-sessions-chart polyline[data-series="IMAP"]', "points");
+  const lastY = Number(imapLine.trim().split(" ").pop().split(",")[1]);
+  const baseY = Number(imapLine.trim().split(" ")[0].split(",")[1]);
+  assert.ok(lastY < baseY, "the IMAP line rises at the end: " + imapLine.slice(-60));
+  assert.ok((await page.locator('#d-logins-chart rect[data-series="logged in"]').count()) >= 1);
+  await page.screenshot({ path: path.join(shots, "dashboard.png"), fullPage: true });
 
   // Disable it in the page: the open session is closed and the next login fails.
   await page.click('nav button[data-view="accounts"]');

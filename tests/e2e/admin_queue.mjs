@@ -39,6 +39,8 @@ try {
   await page.waitForSelector("#login-view:not([hidden])");
   await page.fill("#login-password", env.ADMIN_PASSWORD);
   await page.click("#login-form button[type=submit]");
+  await page.waitForSelector("#dashboard-view:not([hidden])"); // the first view after login
+  await page.click('nav button[data-view="accounts"]');
   await page.waitForSelector("#accounts-view:not([hidden])");
 
   await page.click('nav button[data-view="queue"]');

@@ -43,10 +43,14 @@ function button(parent, label, handler) {
 }
 
 function show(view) {
-  for (const name of ["login", "accounts", "clients", "sessions", "queue", "certificates"]) $(name + "-view").hidden = name !== view;
+  for (const name of ["login", "dashboard", "accounts", "clients", "sessions", "queue", "certificates"]) $(name + "-view").hidden = name !== view;
   $("nav").hidden = view === "login";
   clearInterval(pollTimer);
   pollTimer = null;
+  if (view === "dashboard") {
+    loadDashboard();
+    pollTimer = setInterval(loadDashboard, 5000);
+  }
   if (view === "accounts") {
     loadAccounts();
     pollTimer = setInterval(loadAccounts, 10000); // token state changes on its own (refresh, expiry)
@@ -535,7 +539,7 @@ async function afterLogin() {
   fillOauthClientSelect();
   fillProviders();
   resetForm();
-  show("accounts");
+  show("dashboard");
 }
 
 document.addEventListener("DOMContentLoaded", start);
