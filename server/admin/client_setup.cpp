@@ -2,6 +2,8 @@
 // 2006a), both written from the account record; nothing in them is secret.
 #include "server/admin/client_setup.hpp"
 
+#include "server/admin/request_util.hpp"
+
 #include <boost/json/array.hpp>
 
 #include <algorithm>
@@ -9,20 +11,13 @@
 namespace mailgate::admin {
 namespace {
 
+// XML 1.0 has no place for control characters (other than tab and line ends): they are dropped, the rest
+// escaped as for HTML.
 std::string xml_escape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default:
-            if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') out += c;
-        }
-    }
-    return out;
+    std::string kept;
+    for (char c : text)
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t') kept += c;
+    return html_escape(kept);
 }
 
 bool serves(const store::account& a, domain::mail_protocol p) {
