@@ -15,7 +15,7 @@ public:
     static constexpr std::size_t minutes = 60;
 
     struct minute {
-        std::int64_t start = 0; // unix seconds, a multiple of 60
+        std::int64_t start = 0;                             // unix seconds, a multiple of 60
         std::map<std::string, std::uint32_t> peak_sessions; // per protocol
         std::map<std::string, std::uint32_t> last_sessions; // per protocol, at the minute's last change
         std::uint32_t logins_ok = 0, logins_failed = 0, messages = 0;
