@@ -26,9 +26,10 @@ boost::json::object dashboard_json(const proxy::activity& live, const client_set
     boost::json::array listeners;
     if (setup)
         for (const auto& l : setup->listeners)
-            listeners.push_back(boost::json::object{{"protocol", to_string(l.protocol)},
-                                                    {"port", l.port},
-                                                    {"mode", l.implicit_tls ? "implicit TLS" : "plaintext + STARTTLS"}});
+            listeners.push_back(
+                boost::json::object{{"protocol", to_string(l.protocol)},
+                                    {"port", l.port},
+                                    {"mode", l.implicit_tls ? "implicit TLS" : "plaintext + STARTTLS"}});
     out["listeners"] = std::move(listeners);
     out["sessions_now"] = counts(live.live_by_protocol());
 
@@ -47,7 +48,8 @@ boost::json::object dashboard_json(const proxy::activity& live, const client_set
         for (const auto& [account, n] : m.upstream_errors) upstream_errors[account] += n;
     }
     out["history"] = std::move(history);
-    out["last_hour"] = boost::json::object{{"logins_ok", ok}, {"logins_failed", failed}, {"messages", messages}};
+    out["last_hour"] =
+        boost::json::object{{"logins_ok", ok}, {"logins_failed", failed}, {"messages", messages}};
     out["upstream_errors"] = counts(upstream_errors);
 
     boost::json::array certs;
@@ -58,8 +60,8 @@ boost::json::object dashboard_json(const proxy::activity& live, const client_set
             {"legacy", state.floor == net::min_tls::v1_0 || state.floor == net::min_tls::v1_1},
             {"source", state.source}};
         for (const auto& c : state.certificates)
-            certs.push_back(
-                boost::json::object{{"key_type", c.key_type}, {"subject", c.subject}, {"not_after", c.not_after}});
+            certs.push_back(boost::json::object{
+                {"key_type", c.key_type}, {"subject", c.subject}, {"not_after", c.not_after}});
     }
     out["certificates"] = std::move(certs);
     return out;

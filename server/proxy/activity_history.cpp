@@ -31,7 +31,9 @@ void activity_history::sessions_changed(std::int64_t now, const std::map<std::st
     m.last_sessions = live;
 }
 
-void activity_history::login(std::int64_t now, bool ok) { ++(ok ? at(now).logins_ok : at(now).logins_failed); }
+void activity_history::login(std::int64_t now, bool ok) {
+    ++(ok ? at(now).logins_ok : at(now).logins_failed);
+}
 
 void activity_history::message(std::int64_t now) { ++at(now).messages; }
 
