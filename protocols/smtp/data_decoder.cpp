@@ -30,6 +30,14 @@ bool data_decoder::loose_terminator(char c) {
     }
 }
 
+bool data_decoder::line_end(std::string& out) {
+    out += "\r\n";
+    if (dot_line_) return true; // the terminator: not part of the message
+    line_start_ = true;
+    if ((size_ += 2) > max_size_) reject(reason::too_big);
+    return false;
+}
+
 data_decoder::status data_decoder::decode(std::string_view in, std::string& out, std::size_t& consumed) {
     static constexpr std::string_view terminator = "\r\n.\r\n";
     out.reserve(out.size() + in.size());
@@ -79,18 +87,14 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
             if (c != '\n') {
                 reject(reason::bare_line_end);
                 match_ = c == '\r' ? 1 : 0;
-                loose_ = loose::mid_line;
                 loose_terminator(c);
                 continue;
             }
             after_cr_ = false;
-            out += "\r\n";
-            if (dot_line_) { // the terminator: not part of the message
+            if (line_end(out)) {
                 consumed = i + 1;
                 return status::end;
             }
-            line_start_ = true;
-            if ((size_ += 2) > max_size_) reject(reason::too_big);
             continue;
         }
         if (c == '\r') {
@@ -99,13 +103,10 @@ data_decoder::status data_decoder::decode(std::string_view in, std::string& out,
         }
         if (c == '\n') {
             if (mode_ == line_ends::normalize) { // a line end like CRLF: the CR is added
-                out += "\r\n";
-                if (dot_line_) {
+                if (line_end(out)) {
                     consumed = i + 1;
                     return status::end;
                 }
-                line_start_ = true;
-                if ((size_ += 2) > max_size_) reject(reason::too_big);
                 continue;
             }
             bool lone_dot = dot_line_;

@@ -46,6 +46,8 @@ public:
 
 private:
     void reject(reason r);
+    // A line end (CRLF, or a bare LF with normalize), forwarded as CRLF; true when it ends a lone dot: the end.
+    bool line_end(std::string& out);
     // While discarding refused LF-only data: true when `c` completes a lone-dot line under any line ends.
     bool loose_terminator(char c);
 
