@@ -55,10 +55,9 @@ boost::json::object dashboard_json(const proxy::activity& live, const client_set
     boost::json::array certs;
     if (certificates) {
         auto state = certificates->state();
-        out["tls"] = boost::json::object{
-            {"min_version", net::to_string(state.floor)},
-            {"legacy", state.floor == net::min_tls::v1_0 || state.floor == net::min_tls::v1_1},
-            {"source", state.source}};
+        out["tls"] = boost::json::object{{"min_version", net::to_string(state.floor)},
+                                         {"legacy", net::legacy_profile(state.floor)},
+                                         {"source", state.source}};
         for (const auto& c : state.certificates)
             certs.push_back(boost::json::object{
                 {"key_type", c.key_type}, {"subject", c.subject}, {"not_after", c.not_after}});

@@ -67,7 +67,7 @@ response tls_request(net::certificate_manager* certificates, const request& req,
         }
         json::object out{{"source", s.source},
                          {"min_version", net::to_string(s.floor)},
-                         {"legacy", s.floor == net::min_tls::v1_0 || s.floor == net::min_tls::v1_1},
+                         {"legacy", net::legacy_profile(s.floor)},
                          {"loaded_at", s.loaded_at},
                          {"certificates", std::move(certs)},
                          {"trust", std::move(trust)}};

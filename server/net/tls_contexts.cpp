@@ -64,7 +64,7 @@ std::shared_ptr<ssl::context> make_server_context(const std::vector<key_pair_fil
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
     SSL_CTX* native = ctx->native_handle();
     int version = protocol_floor(floor);
-    if (version < TLS1_2_VERSION) {
+    if (legacy_profile(floor)) {
         // TLS 1.0/1.1 clients need SHA-1 and CBC suites that OpenSSL 3 only allows at level 0.
         SSL_CTX_set_security_level(native, 0);
         SSL_CTX_set_cipher_list(native, legacy_ciphers);
