@@ -13,4 +13,11 @@ inline std::string ascii_upper(std::string_view s) {
     return out;
 }
 
+inline std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
 } // namespace mailgate::protocols

@@ -85,7 +85,26 @@ void server_codec::end(session_errc why) {
 }
 
 void server_codec::begin_sasl(sasl::mechanism m, std::optional<std::string_view> initial) {
+    if (m == sasl::mechanism::cram_md5) return on_sasl_result(sasl_.start(m, initial, next_challenge()));
     on_sasl_result(sasl_.start(m, initial));
+}
+
+std::optional<sasl::mechanism> server_codec::accepted_mechanism(std::string_view name) const {
+    auto m = sasl::parse_mechanism(name);
+    if (m == sasl::mechanism::cram_md5 && !policy_.challenges.enabled) return std::nullopt;
+    return m;
+}
+
+bool server_codec::challenge_logins_offered() const {
+    return policy_.challenges.enabled && login_permitted() &&
+           (!policy_.tls_active || policy_.challenges.advertise_over_tls);
+}
+
+std::string server_codec::advertised_mechanisms(std::string_view separator) const {
+    std::string names = "PLAIN";
+    (names += separator) += "LOGIN";
+    if (challenge_logins_offered()) (names += separator) += "CRAM-MD5";
+    return names;
 }
 
 void server_codec::on_sasl_result(sasl::server_exchange::result r) {
@@ -98,7 +117,7 @@ void server_codec::on_sasl_result(sasl::server_exchange::result r) {
         return;
     case result::done:
         phase_ = phase::command;
-        begin_login(sasl_.user(), sasl_.password());
+        begin_login(sasl_.user(), sasl_.password(), sasl_.proof());
         sasl_.clear();
         return;
     case result::failed:
@@ -114,9 +133,10 @@ void server_codec::on_sasl_result(sasl::server_exchange::result r) {
     }
 }
 
-void server_codec::begin_login(std::string_view user, std::string_view password) {
+void server_codec::begin_login(std::string_view user, std::string_view password, login_proof proof) {
     user_ = user;
     password_.assign(password);
+    proof_ = std::move(proof);
     phase_ = phase::authenticating;
 }
 

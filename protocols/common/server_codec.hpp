@@ -4,8 +4,8 @@
 // Flow (phases):  greeting -> command <-> sasl -> authenticating -> command | relaying ... -> closing -> closed
 //   greeting        the protocol's greet() queues the banner.
 //   command         input is parsed command by command (parse_input()); replies queue up in the output.
-//   sasl            an AUTH/AUTHENTICATE exchange (PLAIN, LOGIN): the client's response lines go to the SASL
-//                   server; a finished exchange starts the login like a plain one.
+//   sasl            an AUTH/AUTHENTICATE exchange (PLAIN, LOGIN, CRAM-MD5): the client's response lines go to
+//                   the SASL server; a finished exchange starts the login like a plain one.
 //   authenticating  next() asks the driver to `authenticate` user()/password(); the driver answers with
 //                   login_result(), which wipes the password; the protocol answers the client (answer_login()).
 //   relaying        the protocol's own phase: POP3/IMAP hand over to a byte relay, SMTP runs its transactions.
@@ -19,6 +19,7 @@
 #include "protocols/common/action.hpp"
 #include "protocols/common/client_input.hpp"
 #include "protocols/common/login_outcome.hpp"
+#include "protocols/common/login_proof.hpp"
 #include "protocols/common/refusal.hpp"
 #include "protocols/common/secret.hpp"
 #include "protocols/common/session_error.hpp"
@@ -37,6 +38,7 @@ struct server_policy {
     bool plaintext_login_allowed = false; // client network is in access.plaintext_auth (moot once TLS is up)
     bool tls_active = false;              // implicit TLS port, or after STARTTLS
     unsigned max_failures = 3;            // failed logins before the connection is closed
+    challenge_logins challenges{};        // APOP / CRAM-MD5 (off unless some account allows them)
 };
 
 class server_codec {
@@ -50,8 +52,10 @@ public:
     void tls_started();
 
     // Valid after `authenticate`; login_result() wipes the password (the driver takes its own copy first).
+    // For an APOP or CRAM-MD5 login, password() is the client's digest and proof() says of which challenge.
     const std::string& user() const { return user_; }
     const std::string& password() const { return password_.str(); }
+    const login_proof& proof() const { return proof_; }
     void login_result(login_outcome outcome, const provider_capabilities& capabilities = {});
 
     // After `relay`: client bytes already received after the login command (pipelining), to forward first.
@@ -97,7 +101,7 @@ protected:
     void end(session_errc why);
     void begin_tls() { want_tls_ = true; } // after the protocol's "go ahead" reply
     void begin_sasl(sasl::mechanism m, std::optional<std::string_view> initial);
-    void begin_login(std::string_view user, std::string_view password);
+    void begin_login(std::string_view user, std::string_view password, login_proof proof = {});
     void relay() { phase_ = phase::relaying; }
     void login_failed();
     // Input ran dry: `read` under `deadline`, or the close when the client has gone.
@@ -106,6 +110,15 @@ protected:
     bool tls_active() const { return policy_.tls_active; }
     bool starttls_offered() const { return policy_.starttls_offered && !policy_.tls_active; }
     bool login_permitted() const { return policy_.tls_active || policy_.plaintext_login_allowed; }
+    // A SASL mechanism this connection takes (CRAM-MD5 only when challenge logins are on), else nullopt.
+    std::optional<sasl::mechanism> accepted_mechanism(std::string_view name) const;
+    // The mechanisms to advertise where login is permitted, joined by `separator`: PLAIN, LOGIN, and CRAM-MD5
+    // where challenge logins are offered.
+    std::string advertised_mechanisms(std::string_view separator) const;
+    // Challenge logins are on and advertised on this connection as it is now (plaintext, or TLS if asked).
+    bool challenge_logins_offered() const;
+    // A challenge no earlier one of this connection used (RFC 1939 §7, RFC 2195 §2).
+    std::string next_challenge() { return policy_.challenges.challenge(challenges_issued_++); }
 
     phase phase_ = phase::greeting;
     client_input in_;
@@ -118,7 +131,9 @@ private:
     std::string out_;
     std::string user_;
     secret_string password_;
+    login_proof proof_;
     sasl::server_exchange sasl_;
+    unsigned challenges_issued_ = 0;
     unsigned failures_ = 0;
     bool want_tls_ = false;
     std::size_t plaintext_dropped_ = 0;

@@ -33,7 +33,8 @@ server::server(server_options options)
     : server_codec({.starttls_offered = options.starttls_offered,
                     .plaintext_login_allowed = options.plaintext_login_allowed,
                     .tls_active = options.tls_active,
-                    .max_failures = options.max_failures},
+                    .max_failures = options.max_failures,
+                    .challenges = std::move(options.challenges)},
                    options.max_command + 2),
       reader_(options.max_command), version_(std::move(options.version)) {}
 
@@ -51,8 +52,8 @@ std::string server::capabilities() const {
     std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE";
     if (starttls_offered()) caps += " STARTTLS";
     // RFC 9051 §6.2.3: without TLS where plaintext login is not allowed, advertise LOGINDISABLED and no AUTH=.
-    caps += login_permitted() ? " AUTH=PLAIN AUTH=LOGIN" : " LOGINDISABLED";
-    return caps;
+    if (!login_permitted()) return caps + " LOGINDISABLED";
+    return caps + " AUTH=" + advertised_mechanisms(" AUTH=");
 }
 
 void server::greet() { untagged("OK [CAPABILITY " + capabilities() + "] mailgate IMAP ready"); }
@@ -149,7 +150,7 @@ bool server::refuse(const command& c, bool partial) {
     if (name == "AUTHENTICATE") {
         if (least > 2 || (!more && least == 0)) {
             tagged("BAD AUTHENTICATE needs a mechanism");
-        } else if (!c.args.empty() && !sasl::parse_mechanism(c.args[0])) {
+        } else if (!c.args.empty() && !accepted_mechanism(c.args[0])) {
             tagged("NO [CANNOT] Unsupported authentication mechanism");
         } else if (!login_permitted()) {
             tagged(privacy_required);
@@ -189,7 +190,7 @@ void server::on_command(const command& c) {
     } else if (name == "AUTHENTICATE") {
         std::optional<std::string_view> initial;
         if (c.args.size() == 2) initial = c.args[1];
-        begin_sasl(*sasl::parse_mechanism(c.args[0]), initial);
+        begin_sasl(*accepted_mechanism(c.args[0]), initial);
     }
 }
 

@@ -3,7 +3,8 @@
 //
 // Flow: the shared phases of server_codec (greeting, command, sasl, authenticating, closing). Commands are read
 // by the command_reader (tags, quoted strings, literals; a synchronizing literal gets "+" only when the command
-// could succeed). Before login: CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN, AUTHENTICATE [PLAIN|LOGIN].
+// could succeed). Before login: CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN, AUTHENTICATE [PLAIN|LOGIN|CRAM-MD5]
+// (CRAM-MD5 only with challenge logins on).
 // LOGIN or a finished AUTHENTICATE asks to `authenticate`; login_result(ok, provider capabilities) answers OK
 // with the provider's capabilities (the gateway-only ones removed) and then `relay` (sticky).
 #pragma once
@@ -22,6 +23,7 @@ struct server_options {
     std::size_t max_command = 64 * 1024; // lines and literals before login
     unsigned max_failures = 3;
     std::string version = "0";
+    challenge_logins challenges{};
 };
 
 class server final : public server_codec {

@@ -10,7 +10,8 @@ server::server(server_options options)
     : server_codec({.starttls_offered = options.stls_offered,
                     .plaintext_login_allowed = options.plaintext_login_allowed,
                     .tls_active = options.tls_active,
-                    .max_failures = options.max_failures},
+                    .max_failures = options.max_failures,
+                    .challenges = std::move(options.challenges)},
                    options.max_line),
       greeting_(std::move(options.greeting)) {}
 
@@ -25,7 +26,11 @@ std::string_view server::refusal_line(refusal why) {
     return "-ERR [SYS/TEMP] mailgate: too many connections, try again later\r\n";
 }
 
-void server::greet() { reply("+OK " + greeting_); }
+void server::greet() {
+    if (!challenge_logins_offered()) return reply("+OK " + greeting_);
+    apop_timestamp_ = next_challenge(); // RFC 1939 §7: its presence is what tells a client APOP works
+    reply("+OK " + greeting_ + " " + apop_timestamp_);
+}
 
 void server::on_line_too_long() {
     reply(line_errors::too_long);
@@ -62,7 +67,7 @@ void server::on_command(std::string_view keyword, std::string_view args) {
         queue("+OK Capability list follows\r\n");
         if (login) queue("USER\r\n");
         queue("TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
-        if (login) queue("SASL PLAIN LOGIN\r\n");
+        if (login) queue("SASL " + advertised_mechanisms(" ") + "\r\n");
         if (starttls_offered()) queue("STLS\r\n");
         queue("IMPLEMENTATION mailgate\r\n.\r\n");
     } else if (keyword == "USER") {
@@ -77,16 +82,20 @@ void server::on_command(std::string_view keyword, std::string_view args) {
     } else if (keyword == "AUTH") {
         if (args.empty()) {
             // The mechanism list some clients ask for (RFC 5034 §4 note): empty where CAPA has no SASL line.
-            queue(login_permitted() ? "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n" : "+OK\r\n.\r\n");
+            queue(login_permitted() ? "+OK\r\n" + advertised_mechanisms("\r\n") + "\r\n.\r\n"
+                                    : "+OK\r\n.\r\n");
             return;
         }
         auto space = args.find(' ');
-        auto mechanism = sasl::parse_mechanism(args.substr(0, space));
+        auto mechanism = accepted_mechanism(args.substr(0, space));
         if (!mechanism) return reply("-ERR [AUTH] Unsupported authentication mechanism");
         if (!login_permitted()) return reply(tls_required);
         std::optional<std::string_view> initial;
         if (space != std::string_view::npos) initial = args.substr(space + 1);
         begin_sasl(*mechanism, initial);
+    } else if (keyword == "APOP") {
+        if (!login_permitted()) return reply(tls_required);
+        on_apop(args);
     } else if (keyword == "STLS") {
         if (tls_active()) return reply("-ERR TLS already active");
         if (!starttls_offered()) return reply("-ERR STLS not available");
@@ -98,6 +107,16 @@ void server::on_command(std::string_view keyword, std::string_view args) {
     } else {
         reply("-ERR Command not valid before login");
     }
+}
+
+void server::on_apop(std::string_view args) {
+    if (apop_timestamp_.empty()) return reply("-ERR APOP is not available here");
+    // "APOP name digest": the digest is MD5(timestamp + password) in hex; the name may hold spaces.
+    auto space = args.rfind(' ');
+    auto digest =
+        md5_digest_text(space == std::string_view::npos ? std::string_view{} : args.substr(space + 1));
+    if (!digest || space == 0) return reply("-ERR APOP needs a user name and an MD5 digest");
+    begin_login(args.substr(0, space), *digest, {proof_kind::apop, apop_timestamp_});
 }
 
 void server::on_sasl_refused(sasl::server_exchange::result why) {

@@ -2,8 +2,9 @@
 // RFC 3206 response codes). After a successful login it hands over to the relay.
 //
 // Flow: the shared phases of server_codec (greeting, command, sasl, authenticating, closing). Commands before
-// login: CAPA, USER/PASS, AUTH [PLAIN|LOGIN], STLS, QUIT; the rest get -ERR. PASS or a finished AUTH asks to
-// `authenticate`; login_result(ok) answers +OK and then `relay` (sticky), with take_pipelined() to forward first.
+// login: CAPA, USER/PASS, APOP, AUTH [PLAIN|LOGIN|CRAM-MD5], STLS, QUIT; the rest get -ERR. APOP and CRAM-MD5
+// exist only with challenge logins on: then the greeting carries the APOP timestamp. PASS, APOP or a finished
+// AUTH asks to `authenticate`; login_result(ok) answers +OK and then `relay` (sticky), with take_pipelined() to forward first.
 #pragma once
 
 #include "protocols/common/server_codec.hpp"
@@ -20,6 +21,7 @@ struct server_options {
     std::size_t max_line = 255; // RFC 2449 §4: 255 octets including CRLF
     unsigned max_failures = 3;
     std::string greeting = "mailgate POP3 ready";
+    challenge_logins challenges{};
 };
 
 class server final : public server_codec {
@@ -42,9 +44,11 @@ private:
     void forget_pre_tls_state() override { pending_user_.clear(); } // RFC 2595 §4
 
     void on_command(std::string_view keyword, std::string_view args);
+    void on_apop(std::string_view args);
 
     std::string greeting_;
-    std::string pending_user_; // from USER, waiting for PASS
+    std::string pending_user_;   // from USER, waiting for PASS
+    std::string apop_timestamp_; // in the greeting when APOP is offered
 };
 
 } // namespace mailgate::protocols::pop3

@@ -1,4 +1,4 @@
-// SASL PLAIN and LOGIN, server side.
+// SASL PLAIN, LOGIN and CRAM-MD5, server side.
 #include "protocols/sasl/server_exchange.hpp"
 
 #include "protocols/common/ascii.hpp"
@@ -10,6 +10,7 @@ std::optional<mechanism> parse_mechanism(std::string_view name) {
     auto upper = ascii_upper(name);
     if (upper == "PLAIN") return mechanism::plain;
     if (upper == "LOGIN") return mechanism::login;
+    if (upper == "CRAM-MD5") return mechanism::cram_md5;
     return std::nullopt;
 }
 
@@ -18,11 +19,19 @@ void server_exchange::clear() {
     wipe(user_); // the user name travels next to the password in PLAIN: treated alike
     password_.clear();
     login_stage_ = 0;
+    proof_ = {};
 }
 
-server_exchange::result server_exchange::start(mechanism m, std::optional<std::string_view> initial) {
+server_exchange::result server_exchange::start(mechanism m, std::optional<std::string_view> initial,
+                                               std::string_view cram_challenge) {
     clear();
     mechanism_ = m;
+    if (m == mechanism::cram_md5) {
+        if (initial || cram_challenge.empty()) return result::failed; // RFC 2195: the server speaks first
+        proof_ = {proof_kind::cram_md5, std::string(cram_challenge)};
+        challenge_ = base64_encode(cram_challenge);
+        return result::challenge;
+    }
     if (m == mechanism::plain) {
         if (!initial) return result::challenge; // empty challenge: "send it now"
         return plain_response(*initial == "=" ? std::string_view{} : *initial);
@@ -37,7 +46,33 @@ server_exchange::result server_exchange::step(std::string_view line) {
         clear();
         return result::cancelled;
     }
-    return mechanism_ == mechanism::plain ? plain_response(line) : login_response(line);
+    switch (mechanism_) {
+    case mechanism::plain: return plain_response(line);
+    case mechanism::login: return login_response(line);
+    case mechanism::cram_md5: return cram_response(line);
+    }
+    return result::failed;
+}
+
+server_exchange::result server_exchange::cram_response(std::string_view b64) {
+    // "user SP digest": 32 hex digits of HMAC-MD5(password, challenge); the user name may itself hold spaces.
+    auto decoded = base64_decode(b64);
+    if (!decoded) {
+        clear();
+        return result::failed;
+    }
+    std::string_view text = *decoded;
+    auto space = text.rfind(' ');
+    auto digest =
+        md5_digest_text(space == std::string_view::npos ? std::string_view{} : text.substr(space + 1));
+    if (!digest || space == 0 || text.find('\0') != std::string_view::npos) {
+        clear();
+        return result::failed;
+    }
+    user_.assign(text.substr(0, space));
+    password_.assign(*digest);
+    challenge_.clear();
+    return result::done;
 }
 
 server_exchange::result server_exchange::plain_response(std::string_view b64) {

@@ -19,7 +19,8 @@ server::server(server_options options)
     : server_codec({.starttls_offered = options.starttls_offered,
                     .plaintext_login_allowed = options.plaintext_auth_allowed,
                     .tls_active = options.tls_active,
-                    .max_failures = options.max_auth_failures},
+                    .max_failures = options.max_auth_failures,
+                    .challenges = options.challenges},
                    options.max_line),
       options_(std::move(options)) {
     in_.lines().accept_bare_lf(options_.normalize_bare_lf);
@@ -156,7 +157,10 @@ void server::hello_reply() {
     lines += "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n";
     if (starttls_offered()) lines += "250-STARTTLS\r\n";
     // "AUTH=" is the pre-RFC 2554 spelling Outlook Express and some printers still look for.
-    if (login_permitted()) lines += "250-AUTH PLAIN LOGIN\r\n250-AUTH=PLAIN LOGIN\r\n";
+    if (login_permitted()) {
+        auto names = advertised_mechanisms(" ");
+        lines += "250-AUTH " + names + "\r\n250-AUTH=" + names + "\r\n";
+    }
     lines += "250 HELP\r\n";
     queue(lines);
 }
@@ -213,7 +217,7 @@ void server::on_auth(const std::string& argument) {
     if (authenticated_) return error_reply("503 5.5.1 Already authenticated");
     if (has_open_transaction()) return error_reply("503 5.5.1 AUTH not allowed during a mail transaction");
     auto space = argument.find(' ');
-    auto mechanism = sasl::parse_mechanism(std::string_view(argument).substr(0, space));
+    auto mechanism = accepted_mechanism(std::string_view(argument).substr(0, space));
     if (!mechanism) return error_reply("504 5.5.4 Unsupported authentication mechanism");
     if (!login_permitted())
         return error_reply("538 5.7.11 Encryption required for requested authentication mechanism");

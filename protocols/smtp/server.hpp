@@ -38,6 +38,7 @@ struct server_options {
     // smtp.bare_lf = normalize: a bare LF ends command lines and message lines as CRLF would (old devices). The
     // risk: behind a relay that passes bare LFs through, "\n.\n" in a message ends it here (SMTP smuggling).
     bool normalize_bare_lf = false;
+    challenge_logins challenges{}; // AUTH CRAM-MD5
 };
 
 class server final : public server_codec {

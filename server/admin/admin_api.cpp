@@ -346,6 +346,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         if (auto bad = parse_body(body)) co_return std::move(*bad);
         std::optional<std::string> name, local_user, local_password, remote_user, remote_password, provider;
         std::optional<std::string> credential, oauth_client;
+        bool challenge_logins = false;
         std::optional<std::string> urls[3];
         std::optional<std::vector<std::string>> senders;
         domain::mailbox_input mailbox;
@@ -360,7 +361,8 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             read_string(body, "pop3", urls[1], error) && read_string(body, "smtp", urls[2], error) &&
             read_strings(body, "senders", senders, error) &&
             read_string(body, "credential", credential, error) &&
-            read_string(body, "oauth_client", oauth_client, error) && read_mailbox(body, mailbox, error);
+            read_string(body, "oauth_client", oauth_client, error) && read_mailbox(body, mailbox, error) &&
+            read_bool(body, "challenge_logins", challenge_logins, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
         // credential: "password" (an app password, the default) or "oauth2" (tokens from a consent, no password).
         bool oauth2 = credential && *credential == "oauth2";
@@ -411,6 +413,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             a.credential = store::credential_kind::oauth2;
             a.oauth_client = *oauth_client;
         }
+        a.challenge_logins = challenge_logins;
         store::wipe(*local_password);
         store::wipe(*remote_password);
         if (oauth2) {
@@ -474,6 +477,7 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
         if (auto bad = parse_body(body)) co_return std::move(*bad);
         store::account_repository::changes c;
         std::optional<std::string> provider, urls[3], oauth_client;
+        std::optional<bool> challenge_logins;
         domain::mailbox_input mailbox;
         std::string error;
         static const char* protocols[] = {"imap", "pop3", "smtp"};
@@ -483,8 +487,14 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                      read_string(body, "provider", provider, error) &&
                      read_string(body, "imap", urls[0], error) && read_string(body, "pop3", urls[1], error) &&
                      read_string(body, "smtp", urls[2], error) &&
-                     read_strings(body, "senders", c.senders, error) && read_mailbox(body, mailbox, error);
+                     read_strings(body, "senders", c.senders, error) && read_mailbox(body, mailbox, error) &&
+                     read_bool(body, "challenge_logins", challenge_logins, error);
         if (!valid) co_return json_error(status::bad_request, version, error);
+        if (challenge_logins == true)
+            co_return json_error(
+                status::bad_request, version,
+                "allowing APOP / CRAM-MD5 needs the local password: set it with "
+                "POST /api/v1/accounts/NAME/password {\"local\": ..., \"challenge_logins\": true}");
         if (provider || urls[0] || urls[1] || urls[2]) {
             domain::endpoint_input input;
             if (provider) input.provider = *provider;
@@ -518,6 +528,8 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
                     c.mailbox = a->mailbox;
                     if (auto ok = domain::apply_mailbox_input(*c.mailbox, mailbox); !ok) return ok.error();
                 }
+                if (challenge_logins == false)
+                    if (auto off = repo.disable_challenge_logins(name); !off) return off.error();
                 auto result = repo.update(name, c);
                 if (!result || !client_changed) return result;
                 // Another client for an oauth2 account: its tokens belong to the old one, so it needs consent again.
@@ -547,19 +559,25 @@ boost::asio::awaitable<response> admin_api::accounts(request& req, const std::ve
             json::object body;
             if (auto bad = parse_body(body)) co_return std::move(*bad);
             std::optional<std::string> local, remote;
+            std::optional<bool> challenge_logins; // with `local`: keep a reversible copy for APOP / CRAM-MD5
             std::string error;
-            if (!read_string(body, "local", local, error) || !read_string(body, "remote", remote, error))
+            if (!read_string(body, "local", local, error) || !read_string(body, "remote", remote, error) ||
+                !read_bool(body, "challenge_logins", challenge_logins, error))
                 co_return json_error(status::bad_request, version, error);
             if (!local == !remote || (local && local->empty()) || (remote && remote->empty()))
                 co_return json_error(status::bad_request, version,
                                      "give exactly one of local, remote (not empty)");
+            if (remote && challenge_logins)
+                co_return json_error(status::bad_request, version,
+                                     "challenge_logins goes with the local password");
             bool exists = true;
             auto r = co_await settings_.store.run([&](store::account_repository& repo) -> user_result<void> {
                 if (auto found = repo.find(name); !found) {
                     exists = false;
                     return found.error();
                 }
-                return local ? repo.set_local_password(name, *local) : repo.set_remote_secret(name, *remote);
+                return local ? repo.set_local_password(name, *local, challenge_logins)
+                             : repo.set_remote_secret(name, *remote);
             });
             if (local) store::wipe(*local);
             if (remote) store::wipe(*remote);

@@ -57,6 +57,16 @@ inline bool read_bool(const boost::json::object& o, const char* key, bool& out, 
     return true;
 }
 
+// The same, for a field whose absence means "leave as it is".
+inline bool read_bool(const boost::json::object& o, const char* key, std::optional<bool>& out,
+                      std::string& error) {
+    bool value = false;
+    if (!o.contains(key) || o.at(key).is_null()) return true;
+    if (!read_bool(o, key, value, error)) return false;
+    out = value;
+    return true;
+}
+
 // Overwrites a string member of a parsed body that carried a secret (the parsed copy outlives the request body).
 inline void wipe_member(boost::json::object& o, const char* key) {
     auto it = o.find(key);

@@ -164,6 +164,8 @@ po::options_description config_options(bool cli) {
         "threads checking local passwords (scrypt, 128 MiB each; default 2)")(
         "auth.kdf_queue", po::value<std::string>()->value_name("N"),
         "password checks that may wait at once; more get a temporary failure (default 64)")(
+        "auth.challenge_logins_over_tls", po::value<std::string>()->value_name("BOOL"),
+        "advertise APOP / CRAM-MD5 on TLS connections too, not only on plaintext ones (default false)")(
         "pop3.login_timeout", po::value<std::string>()->value_name("SECONDS"),
         "POP3: time allowed for each client command before login (default 60)")(
         "pop3.idle_timeout", po::value<std::string>()->value_name("SECONDS"),
@@ -273,6 +275,7 @@ config load_config(const po::variables_map& command_line) {
     c.auth_kdf_threads =
         static_cast<unsigned>(parse_count("auth.kdf_threads", value_or(vm, "auth.kdf_threads", "2"), 1, 64));
     c.auth_kdf_queue = parse_count("auth.kdf_queue", value_or(vm, "auth.kdf_queue", "64"), 1, 100000);
+    c.auth_challenge_logins_over_tls = parse_flag(vm, "auth.challenge_logins_over_tls", false);
     c.pop3_login_timeout = parse_seconds("pop3.login_timeout", value_or(vm, "pop3.login_timeout", "60"));
     c.pop3_idle_timeout = parse_seconds("pop3.idle_timeout", value_or(vm, "pop3.idle_timeout", "600"));
     c.imap_login_timeout = parse_seconds("imap.login_timeout", value_or(vm, "imap.login_timeout", "60"));

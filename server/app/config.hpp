@@ -50,6 +50,7 @@ struct config {
     std::chrono::seconds auth_max_delay{15};
     unsigned auth_kdf_threads = 2;
     std::size_t auth_kdf_queue = 64;
+    bool auth_challenge_logins_over_tls = false; // APOP / CRAM-MD5 advertised over TLS too
     std::chrono::seconds pop3_login_timeout{60};
     std::chrono::seconds pop3_idle_timeout{600};
     std::chrono::seconds imap_login_timeout{60};

@@ -200,6 +200,7 @@ int serve(const config& c, const serve_options& options) {
     proxy::gateway_settings gateway{store, certificates.tls(), *upstream_tls, c.access_plaintext_auth,
                                     live,  throttle,           tokens,        c.upstream_timeout};
     gateway.failed_login_delay = c.failed_login_delay;
+    gateway.challenge_logins_over_tls = c.auth_challenge_logins_over_tls;
     gateway.sent_spool = data_dir / "sent-spool";
     proxy::clear_sent_spool(gateway.sent_spool);
     auto pop3_settings = gateway;

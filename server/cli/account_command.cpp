@@ -18,18 +18,20 @@ Subcommands:
   add NAME --local-user U --remote-user R (--provider P | --imap URL --pop3 URL --smtp URL) [--sender ADDR ...]
       [--auth password|oauth2 --oauth-client CLIENT]
       [--pop3-source native|imap] [--pop3-folder F] [--pop3-mark-seen] [--save-sent auto|always|never]
-      [--sent-folder F]
+      [--sent-folder F] [--challenge-logins]
   set NAME [--pop3-source native|imap] [--pop3-folder F] [--pop3-mark-seen yes|no]
-      [--save-sent auto|always|never] [--sent-folder F]
+      [--save-sent auto|always|never] [--sent-folder F] [--challenge-logins off]
   list [--json]
   show NAME
   remove NAME
   enable NAME | disable NAME
-  passwd NAME [--remote]
+  passwd NAME [--remote | --challenge-logins on|off]
   test NAME
   oauth NAME (--device | --paste)      consent for an oauth2 account (works while the gateway runs)
 
 Passwords never come from the command line: MAILGATE_LOCAL_PASSWORD and MAILGATE_REMOTE_PASSWORD, else a prompt.
+--challenge-logins allows APOP and CRAM-MD5 for the account: its local password is then also kept encrypted in
+reversible form (those digests need it), so turning it on takes the password (add, passwd); off forgets the copy.
 Each subcommand takes --help, --data-dir DIR and --config FILE.
 )";
 
@@ -41,6 +43,13 @@ int fail(const std::string& message) {
 std::string required(const po::variables_map& vm, const char* key) {
     if (!vm.count(key)) throw po::required_option(key);
     return vm[key].as<std::string>();
+}
+
+// A yes/no option's value (yes, no, on, off, true, false), else nullopt.
+std::optional<bool> yes_or_no(const std::string& v) {
+    if (v == "yes" || v == "on" || v == "true") return true;
+    if (v == "no" || v == "off" || v == "false") return false;
+    return std::nullopt;
 }
 
 // --pop3-source, --pop3-folder, --pop3-mark-seen, --save-sent, --sent-folder; for `set` the mark-seen flag
@@ -75,10 +84,9 @@ user_result<void> read_mailbox_options(const po::variables_map& vm, domain::mail
         if (!explicit_flag) {
             in.pop3_mark_seen = true;
         } else {
-            auto v = vm["pop3-mark-seen"].as<std::string>();
-            if (v != "yes" && v != "no" && v != "true" && v != "false")
-                return user_error{"--pop3-mark-seen: say yes or no"};
-            in.pop3_mark_seen = v == "yes" || v == "true";
+            auto v = yes_or_no(vm["pop3-mark-seen"].as<std::string>());
+            if (!v) return user_error{"--pop3-mark-seen: say yes or no"};
+            in.pop3_mark_seen = *v;
         }
     }
     return domain::apply_mailbox_input(m, in);
@@ -86,7 +94,9 @@ user_result<void> read_mailbox_options(const po::variables_map& vm, domain::mail
 
 int set(const std::vector<std::string>& args) {
     po::options_description own("Options");
-    own.add_options()("name", po::value<std::string>(), "account name");
+    own.add_options()("name", po::value<std::string>(), "account name")(
+        "challenge-logins", po::value<std::string>()->value_name("off"),
+        "off: no more APOP / CRAM-MD5, and the reversible copy of the local password is forgotten");
     add_mailbox_options(own, true);
     auto parsed = parse_command(args, "mailgate account set NAME [OPTIONS]", own, {"name"});
     if (!parsed) return 0;
@@ -95,8 +105,24 @@ int set(const std::vector<std::string>& args) {
     bool any = false;
     for (const char* key : {"pop3-source", "pop3-folder", "pop3-mark-seen", "save-sent", "sent-folder"})
         any = any || vm.count(key) > 0;
-    if (!any) return fail("account set: nothing to change (see --help)");
+    std::optional<bool> challenge;
+    if (vm.count("challenge-logins")) {
+        challenge = yes_or_no(vm["challenge-logins"].as<std::string>());
+        if (!challenge) return fail("--challenge-logins: say on or off");
+        if (*challenge)
+            return fail("allowing APOP / CRAM-MD5 needs the local password: 'mailgate account passwd " +
+                        name + " --challenge-logins on'");
+    }
+    if (!any && !challenge) return fail("account set: nothing to change (see --help)");
     store::account_repository repo(parsed->config.data_dir);
+    if (challenge) {
+        if (auto r = repo.disable_challenge_logins(name); !r) return fail(r.error().message);
+        if (!any) {
+            std::cout << "account '" << name << "': APOP / CRAM-MD5 turned off\n"
+                      << store::format_account(*repo.find(name));
+            return 0;
+        }
+    }
     auto current = repo.find(name);
     if (!current) return fail(current.error().message);
     auto mailbox = current->mailbox;
@@ -122,7 +148,8 @@ int add(const std::vector<std::string>& args) {
         "auth", po::value<std::string>()->value_name("KIND"),
         "provider login: password (an app password; default) or oauth2")(
         "oauth-client", po::value<std::string>()->value_name("CLIENT"),
-        "oauth2: the [oauth.CLIENT] registration to use");
+        "oauth2: the [oauth.CLIENT] registration to use")(
+        "challenge-logins", "allow APOP / CRAM-MD5 (keeps the local password encrypted, reversibly)");
     add_mailbox_options(own, false);
     auto parsed =
         parse_command(args,
@@ -161,6 +188,7 @@ int add(const std::vector<std::string>& args) {
     }
     store::account_repository repo(parsed->config.data_dir);
     repo.oauth().sync_config_clients(parsed->config.oauth_clients);
+    a.challenge_logins = vm.count("challenge-logins") > 0;
     a.local_password = read_secret("MAILGATE_LOCAL_PASSWORD", "Local password for " + a.local_user, true);
     if (a.credential == store::credential_kind::password)
         a.remote_secret =
@@ -228,19 +256,31 @@ int single(const std::string& sub, const std::vector<std::string>& args) {
 int passwd(const std::vector<std::string>& args) {
     po::options_description own("Options");
     own.add_options()("name", po::value<std::string>(),
-                      "account name")("remote", "set the provider password instead of the local one");
-    auto parsed = parse_command(args, "mailgate account passwd NAME [--remote]", own, {"name"});
+                      "account name")("remote", "set the provider password instead of the local one")(
+        "challenge-logins", po::value<std::string>()->value_name("on|off"),
+        "with the new local password, allow APOP / CRAM-MD5 (on) or not (off); unchanged when not given");
+    auto parsed = parse_command(args, "mailgate account passwd NAME [--remote | --challenge-logins on|off]",
+                                own, {"name"});
     if (!parsed) return 0;
     auto name = required(parsed->values, "name");
     bool remote = parsed->values.count("remote") > 0;
+    std::optional<bool> challenge;
+    if (parsed->values.count("challenge-logins")) {
+        if (remote) return fail("--challenge-logins goes with the local password, not --remote");
+        challenge = yes_or_no(parsed->values["challenge-logins"].as<std::string>());
+        if (!challenge) return fail("--challenge-logins: say on or off");
+    }
     store::account_repository repo(parsed->config.data_dir);
     if (auto a = repo.find(name); !a) return fail(a.error().message);
     auto secret = remote ? read_secret("MAILGATE_REMOTE_PASSWORD", "New provider password", true)
                          : read_secret("MAILGATE_LOCAL_PASSWORD", "New local password", true);
-    auto result = remote ? repo.set_remote_secret(name, secret) : repo.set_local_password(name, secret);
+    auto result =
+        remote ? repo.set_remote_secret(name, secret) : repo.set_local_password(name, secret, challenge);
     store::wipe(secret);
     if (!result) return fail(result.error().message);
-    std::cout << (remote ? "provider" : "local") << " password of account '" << name << "' changed\n";
+    std::cout << (remote ? "provider" : "local") << " password of account '" << name << "' changed";
+    if (challenge) std::cout << (*challenge ? "; APOP / CRAM-MD5 allowed" : "; APOP / CRAM-MD5 off");
+    std::cout << "\n";
     return 0;
 }
 

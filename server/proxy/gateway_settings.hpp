@@ -28,6 +28,8 @@ struct gateway_settings {
     std::chrono::seconds login_timeout{60}; // per read before login
     std::chrono::seconds idle_timeout{600}; // relay without traffic either way
     std::chrono::milliseconds failed_login_delay{2000};
+    // auth.challenge_logins_over_tls: APOP / CRAM-MD5 advertised on TLS connections too, not only plaintext.
+    bool challenge_logins_over_tls = false;
     // Where submitted messages wait for their Sent copy (server/proxy/sent_copy.hpp); empty: no Sent copies.
     std::filesystem::path sent_spool{};
     // Between attempts of a Sent copy that failed on the connection (a refused APPEND is not retried).

@@ -2,6 +2,7 @@
 #include "server/proxy/relay_session.hpp"
 
 #include "protocols/imap/server.hpp"
+#include "server/proxy/challenge_logins.hpp"
 #include "server/proxy/session_driver.hpp"
 
 namespace mailgate::proxy {
@@ -19,7 +20,8 @@ boost::asio::awaitable<void> imap_session::serve(net::mail_stream& stream, const
     imap::server codec({.starttls_offered = !stream.tls_active(),
                         .plaintext_login_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
                         .tls_active = stream.tls_active(),
-                        .version = MAILGATE_VERSION});
+                        .version = MAILGATE_VERSION,
+                        .challenges = challenge_logins_for(settings_)});
     co_await drive_session(codec, stream, slot, settings_, label, domain::mail_protocol::imap);
 }
 

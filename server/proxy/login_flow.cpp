@@ -64,6 +64,7 @@ asio::awaitable<void> pause(std::chrono::milliseconds delay) {
 
 asio::awaitable<login_result> local_login(const gateway_settings& settings, const session_context& label,
                                           const std::string& user, std::string& password,
+                                          const protocols::login_proof& proof,
                                           const std::function<void(const store::account&)>* before_kdf) {
     login_result result;
     auto attempt = settings.throttle.begin(label.peer, user);
@@ -85,8 +86,12 @@ asio::awaitable<login_result> local_login(const gateway_settings& settings, cons
     co_await pause(attempt.delay());
     // Overlapping the KDF with the provider connect only for an address that has not failed: a guesser must not
     // make us open provider connections.
-    auto checked = co_await settings.store.authenticate(user, password, std::string(label.peer),
-                                                        attempt.failures() == 0 ? before_kdf : nullptr);
+    store::local_login checked;
+    if (proof.kind == protocols::proof_kind::password)
+        checked = co_await settings.store.authenticate(user, password, std::string(label.peer),
+                                                       attempt.failures() == 0 ? before_kdf : nullptr);
+    else
+        checked = co_await settings.store.check_challenge(user, password, proof);
     store::wipe(password);
     if (checked.verdict == store::local_check::busy) {
         attempt.finish(login_throttle::result::not_checked);
@@ -101,7 +106,11 @@ asio::awaitable<login_result> local_login(const gateway_settings& settings, cons
                        : account ? login_throttle::result::success // right password, account disabled
                                  : login_throttle::result::failure);
         auto who = checked.known_user ? "user '" + loggable(user) + "'" : unknown_user_label(user);
-        label.info("local login failed for {}{}", who, account ? " (account disabled)" : "");
+        label.info("local login failed for {}{}", who,
+                   account                         ? " (account disabled)"
+                   : checked.challenge_not_allowed ? " (APOP/CRAM-MD5 is not allowed for this account: allow "
+                                                     "it, or set the client to a normal password)"
+                                                   : "");
         settings.live.record({std::chrono::system_clock::now(), event_kind::login_failed,
                               std::string(label.protocol), std::string(label.peer),
                               account ? account->name : "", "local login failed for " + who});
@@ -125,7 +134,7 @@ void record_login_ok(const gateway_settings& settings, const session_context& la
 
 asio::awaitable<login_result> gateway_login(const gateway_settings& settings, const session_context& label,
                                             domain::mail_protocol protocol, const std::string& user,
-                                            std::string& password) {
+                                            std::string& password, const protocols::login_proof& proof) {
     // Made only when a KDF run starts: a cached login (the common case) allocates nothing for it.
     std::shared_ptr<early_connection> early;
     auto executor = co_await asio::this_coro::executor;
@@ -135,7 +144,7 @@ asio::awaitable<login_result> gateway_login(const gateway_settings& settings, co
         early = std::make_shared<early_connection>(executor);
         early->start(settings.upstream_tls, *endpoint, settings.upstream_timeout);
     };
-    auto local = co_await local_login(settings, label, user, password, &connect_early);
+    auto local = co_await local_login(settings, label, user, password, proof, &connect_early);
     if (!local.ok()) {
         if (early) early->abandon();
         co_return local;

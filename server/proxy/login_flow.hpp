@@ -32,18 +32,18 @@ struct login_result {
 protocols::login_outcome client_outcome(const login_result& result);
 protocols::provider_capabilities provider_capabilities_of(const login_result& result);
 
-// Wipes `password` before returning.
-boost::asio::awaitable<login_result> gateway_login(const gateway_settings& settings,
-                                                   const session_context& label,
-                                                   domain::mail_protocol protocol, const std::string& user,
-                                                   std::string& password);
+// Wipes `password` before returning. `proof`: what `password` is (the password, or an APOP / CRAM-MD5 digest).
+boost::asio::awaitable<login_result>
+gateway_login(const gateway_settings& settings, const session_context& label, domain::mail_protocol protocol,
+              const std::string& user, std::string& password, const protocols::login_proof& proof);
 
 // The local half alone: ok() with `record` set and no provider session (for SMTP with smtp.spool = all).
 // Wipes `password` before returning.
 // `before_kdf`: see store_service::authenticate; called only for an address with no failed logins in the window.
 boost::asio::awaitable<login_result>
 local_login(const gateway_settings& settings, const session_context& label, const std::string& user,
-            std::string& password, const std::function<void(const store::account&)>* before_kdf = nullptr);
+            std::string& password, const protocols::login_proof& proof,
+            const std::function<void(const store::account&)>* before_kdf = nullptr);
 // The log line and admin event of a successful login; `note` is appended to the log line.
 void record_login_ok(const gateway_settings& settings, const session_context& label, const std::string& user,
                      const std::string& account, std::string_view note);

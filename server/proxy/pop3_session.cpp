@@ -2,6 +2,7 @@
 #include "server/proxy/relay_session.hpp"
 
 #include "protocols/pop3/server.hpp"
+#include "server/proxy/challenge_logins.hpp"
 #include "server/proxy/session_driver.hpp"
 
 namespace mailgate::proxy {
@@ -18,7 +19,8 @@ boost::asio::awaitable<void> pop3_session::serve(net::mail_stream& stream, const
     session_context label{"pop3", slot.id(), stream.peer_address()};
     pop3::server codec({.stls_offered = !stream.tls_active(),
                         .plaintext_login_allowed = settings_.plaintext_auth.contains(stream.peer_address()),
-                        .tls_active = stream.tls_active()});
+                        .tls_active = stream.tls_active(),
+                        .challenges = challenge_logins_for(settings_)});
     maildrop_session maildrop(settings_, label);
     co_await drive_session(codec, stream, slot, settings_, label, domain::mail_protocol::pop3, &maildrop);
 }

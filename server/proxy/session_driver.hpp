@@ -47,7 +47,8 @@ talk_until_logged_in(Codec& codec, net::mail_stream& stream, net::connection_slo
         switch (std::get<protocols::session_step>(step)) {
         case protocols::session_step::authenticate: {
             std::string password = codec.password();
-            auto result = co_await gateway_login(settings, label, protocol, codec.user(), password);
+            auto result =
+                co_await gateway_login(settings, label, protocol, codec.user(), password, codec.proof());
             if (maildrop && result.ok() && serves_pop3_from_imap(*result.record))
                 if (auto failed = co_await maildrop->open(result)) {
                     result.failed = failed;

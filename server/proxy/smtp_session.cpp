@@ -3,6 +3,7 @@
 
 #include "protocols/smtp/server.hpp"
 #include "server/net/codec_driver.hpp"
+#include "server/proxy/challenge_logins.hpp"
 #include "server/proxy/login_flow.hpp"
 #include "server/proxy/spool_submission.hpp"
 #include "server/proxy/submission_upstream.hpp"
@@ -23,7 +24,7 @@ asio::awaitable<void> authenticate_for_spool(smtp::server& codec, spool_submissi
                                              const gateway_settings& settings) {
     std::string password = codec.password();
     std::string user = codec.user();
-    auto r = co_await local_login(settings, label, user, password);
+    auto r = co_await local_login(settings, label, user, password, codec.proof());
     if (!r.ok()) {
         codec.login_result(client_outcome(r));
         co_return;
@@ -50,7 +51,8 @@ asio::awaitable<void> smtp_session::serve(net::mail_stream& stream, const net::l
                         .host_name = local_helo_name(),
                         .client_address = stream.peer_address(),
                         .max_message_size = smtp_.max_message_size,
-                        .normalize_bare_lf = smtp_.normalize_bare_lf});
+                        .normalize_bare_lf = smtp_.normalize_bare_lf,
+                        .challenges = challenge_logins_for(settings_)});
     // Large reads during DATA: a 25 MB message costs a quarter of the loop turns it would with 16 KiB.
     auto buffer = std::make_unique_for_overwrite<char[]>(read_size);
     submission_upstream* upstream = nullptr; // set below; the live-session entry's closer needs it first

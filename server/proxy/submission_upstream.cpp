@@ -51,7 +51,8 @@ asio::awaitable<void> submission_upstream::quit() {
 
 asio::awaitable<void> submission_upstream::authenticate(protocols::smtp::server& codec) {
     std::string password = codec.password();
-    auto r = co_await gateway_login(settings_, session_, domain::mail_protocol::smtp, codec.user(), password);
+    auto r = co_await gateway_login(settings_, session_, domain::mail_protocol::smtp, codec.user(), password,
+                                    codec.proof());
     if (!r.ok()) {
         codec.login_result(client_outcome(r));
         co_return;

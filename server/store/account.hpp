@@ -45,6 +45,7 @@ struct account {
     std::string oauth_client;         // oauth2 accounts: the client registration their grant belongs to
     std::optional<oauth_grant> oauth; // oauth2 accounts: consent, state, last refresh (no tokens)
     domain::mailbox_options mailbox;  // POP3 source and folder, Sent copies
+    bool challenge_logins = false; // APOP / CRAM-MD5 allowed: a reversible copy of the local password is kept
 };
 
 struct new_account {
@@ -59,6 +60,7 @@ struct new_account {
     credential_kind credential = credential_kind::password; // oauth2: remote_secret stays empty
     std::string oauth_client;
     domain::mailbox_options mailbox; // default_mailbox_options(provider) unless the admin chose
+    bool challenge_logins = false;   // allow APOP / CRAM-MD5 (keeps the local password sealed, reversibly)
 };
 
 } // namespace mailgate::store

@@ -17,7 +17,8 @@ constexpr const char* account_columns =
     "SELECT id, name, local_user, remote_user, provider, enabled, created_at, updated_at, last_login_at, "
     "credential, "
     "(SELECT client FROM oauth_grants g WHERE g.account_id = accounts.id), "
-    "pop3_source, pop3_folder, pop3_mark_seen, save_sent, sent_folder FROM accounts ";
+    "pop3_source, pop3_folder, pop3_mark_seen, save_sent, sent_folder, challenge_secret IS NOT NULL FROM "
+    "accounts ";
 
 void write_mailbox(database& db, std::int64_t id, const domain::mailbox_options& m) {
     db.prepare("UPDATE accounts SET pop3_source = ?1, pop3_folder = ?2, pop3_mark_seen = ?3, save_sent = ?4, "
@@ -78,6 +79,18 @@ account_repository::account_repository(const std::filesystem::path& data_dir, pa
     : key_(prepare_data_dir_and_key(data_dir)), db_(data_dir / "mailgate.db"), hasher_(hasher) {
     migrate(db_);
     check_master_key();
+    count_challenge_logins_unlocked();
+}
+
+void account_repository::count_challenge_logins_unlocked() {
+    auto query = db_.prepare("SELECT EXISTS (SELECT 1 FROM accounts WHERE challenge_secret IS NOT NULL)");
+    query.step();
+    challenge_logins_in_use_.store(query.column_int64(0) != 0, std::memory_order_relaxed);
+}
+
+void account_repository::refresh_challenge_logins_in_use() {
+    std::lock_guard lock(mutex_);
+    count_challenge_logins_unlocked();
 }
 
 void account_repository::check_master_key() {
@@ -95,6 +108,10 @@ void account_repository::check_master_key() {
 
 std::string account_repository::secret_aad(std::int64_t account_id) const {
     return "mailgate remote secret v1; account " + std::to_string(account_id);
+}
+
+std::string account_repository::challenge_aad(std::int64_t account_id) const {
+    return "mailgate challenge secret v1; account " + std::to_string(account_id);
 }
 
 user_result<account> account_repository::create(const new_account& a) {
@@ -137,6 +154,11 @@ user_result<account> account_repository::create(const new_account& a) {
         .bind_blob(1, seal(key_.get(), a.remote_secret, secret_aad(id)))
         .bind(2, id)
         .run();
+    if (a.challenge_logins)
+        db_.prepare("UPDATE accounts SET challenge_secret = ?1 WHERE id = ?2")
+            .bind_blob(1, seal(key_.get(), a.local_password, challenge_aad(id)))
+            .bind(2, id)
+            .run();
     for (const auto& e : a.endpoints) {
         try {
             db_.prepare("INSERT INTO endpoints(account_id, protocol, url) VALUES (?1, ?2, ?3)")
@@ -163,6 +185,7 @@ user_result<account> account_repository::create(const new_account& a) {
             .bind(2, a.oauth_client)
             .run();
     tx.commit();
+    if (a.challenge_logins) challenge_logins_in_use_.store(true, std::memory_order_relaxed);
     auto created = load("WHERE id = ?1", std::to_string(id));
     return *created;
 }
@@ -190,6 +213,7 @@ std::optional<account> account_repository::load(std::string_view where_clause, s
     a.mailbox.sent =
         domain::save_sent_from_string(query.column_text(14)).value_or(domain::save_sent::automatic);
     a.mailbox.sent_folder = query.column_text(15);
+    a.challenge_logins = query.column_int64(16) != 0;
     load_details(a);
     return a;
 }
@@ -253,6 +277,7 @@ user_result<void> account_repository::remove(std::string_view name) {
     std::lock_guard lock(mutex_);
     db_.prepare("DELETE FROM accounts WHERE name = ?1").bind(1, name).run();
     if (db_.changes() == 0) return not_found(name);
+    count_challenge_logins_unlocked();
     return {};
 }
 
@@ -267,15 +292,38 @@ user_result<void> account_repository::set_enabled(std::string_view name, bool en
     return {};
 }
 
-user_result<void> account_repository::set_local_password(std::string_view name, std::string_view password) {
+user_result<void> account_repository::set_local_password(std::string_view name, std::string_view password,
+                                                         std::optional<bool> challenge_logins) {
     auto hash = hasher_.hash(password);
     std::lock_guard lock(mutex_);
-    db_.prepare("UPDATE accounts SET local_password_hash = ?1, updated_at = ?2 WHERE name = ?3")
+    auto a = load("WHERE name = ?1", name);
+    if (!a) return not_found(name);
+    bool keep = challenge_logins.value_or(a->challenge_logins);
+    transaction tx(db_);
+    db_.prepare("UPDATE accounts SET local_password_hash = ?1, updated_at = ?2 WHERE id = ?3")
         .bind(1, hash)
         .bind(2, unix_now())
-        .bind(3, name)
+        .bind(3, a->id)
+        .run();
+    auto update = db_.prepare("UPDATE accounts SET challenge_secret = ?1 WHERE id = ?2");
+    if (keep)
+        update.bind_blob(1, seal(key_.get(), password, challenge_aad(a->id)));
+    else
+        update.bind_null(1);
+    update.bind(2, a->id).run();
+    tx.commit();
+    count_challenge_logins_unlocked();
+    return {};
+}
+
+user_result<void> account_repository::disable_challenge_logins(std::string_view name) {
+    std::lock_guard lock(mutex_);
+    db_.prepare("UPDATE accounts SET challenge_secret = NULL, updated_at = ?1 WHERE name = ?2")
+        .bind(1, unix_now())
+        .bind(2, name)
         .run();
     if (db_.changes() == 0) return not_found(name);
+    count_challenge_logins_unlocked();
     return {};
 }
 
@@ -345,6 +393,24 @@ std::string account_repository::remote_secret(const account& a) {
             "'mailgate account passwd " +
             a.name + " --remote'");
     return std::move(*secret);
+}
+
+std::optional<std::string> account_repository::challenge_secret(const account& a) {
+    std::string sealed;
+    {
+        std::lock_guard lock(mutex_);
+        auto query = db_.prepare("SELECT challenge_secret FROM accounts WHERE id = ?1");
+        query.bind(1, a.id);
+        if (!query.step() || query.column_is_null(0)) return std::nullopt;
+        sealed = query.column_blob(0);
+    }
+    auto secret = open(key_.get(), sealed, challenge_aad(a.id));
+    if (!secret)
+        throw secret_error("the stored APOP/CRAM-MD5 secret of account '" + a.name +
+                           "' failed authentication (tampered, or moved from another account); set the local "
+                           "password again with 'mailgate account passwd " +
+                           a.name + " --challenge-logins on'");
+    return secret;
 }
 
 user_result<account> account_repository::update(std::string_view name, const changes& c) {

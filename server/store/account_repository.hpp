@@ -11,6 +11,7 @@
 #include "server/store/pop3_uidls.hpp"
 #include "server/store/sqlite.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 
@@ -33,7 +34,13 @@ public:
     user_result<account> find(std::string_view name);
     user_result<void> remove(std::string_view name);
     user_result<void> set_enabled(std::string_view name, bool enabled);
-    user_result<void> set_local_password(std::string_view name, std::string_view password);
+    // `challenge_logins`: keep (true) or drop (false) the sealed reversible copy APOP and CRAM-MD5 need;
+    // nullopt leaves the account as it is (a kept copy follows the new password).
+    user_result<void> set_local_password(std::string_view name, std::string_view password,
+                                         std::optional<bool> challenge_logins = std::nullopt);
+    // Turns APOP / CRAM-MD5 off for the account and forgets the reversible copy (turning them on needs the
+    // password: set_local_password(..., true)).
+    user_result<void> disable_challenge_logins(std::string_view name);
     user_result<void> set_remote_secret(std::string_view name, std::string_view secret);
 
     // The local login: the account (even if disabled) when the password matches, else nullopt. Callers treat
@@ -55,6 +62,12 @@ public:
 
     // Decrypts the provider secret. Throws secret_error naming the account, never the secret.
     std::string remote_secret(const account& a);
+    // The reversible local password of an account with challenge logins, else nullopt. Throws secret_error.
+    std::optional<std::string> challenge_secret(const account& a);
+    // Whether any account allows APOP / CRAM-MD5 (then they are offered). Lock-free; exact for this process's
+    // writes, refresh_challenge_logins_in_use() picks up another process's (the CLI's).
+    bool challenge_logins_in_use() const { return challenge_logins_in_use_.load(std::memory_order_relaxed); }
+    void refresh_challenge_logins_in_use();
 
     // Changes what is given (remote user, provider, endpoints, senders); the secret and passwords are separate.
     struct changes {
@@ -84,6 +97,8 @@ private:
     std::optional<account> load(std::string_view where_clause, std::string_view value);
     void load_details(account& a);
     std::string secret_aad(std::int64_t account_id) const;
+    std::string challenge_aad(std::int64_t account_id) const;
+    void count_challenge_logins_unlocked();
     void check_master_key();
 
     std::mutex mutex_;
@@ -92,6 +107,7 @@ private:
     password_hasher hasher_;
     std::once_flag unknown_user_hash_once_;
     std::string unknown_user_hash_;
+    std::atomic<bool> challenge_logins_in_use_{false};
     oauth_repository oauth_{db_, key_, mutex_};
     pop3_uidl_map uidls_{db_, mutex_};
 };

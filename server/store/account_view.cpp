@@ -25,6 +25,8 @@ std::string format_account(const store::account& a) {
     out += "remote user:  " + a.remote_user + "\n";
     out += "provider:     " + a.provider + "\n";
     out += std::string("enabled:      ") + (a.enabled ? "yes" : "no") + "\n";
+    out += std::string("apop/cram:    ") +
+           (a.challenge_logins ? "allowed (the local password is kept encrypted, reversibly)\n" : "no\n");
     for (const auto& [protocol, e] : a.endpoints) {
         out += std::string(domain::to_string(protocol)) + ":         " + e.endpoint.url() + "  [" +
                std::string(store::to_string(e.status));
@@ -80,6 +82,7 @@ boost::json::value account_json(const store::account& a) {
     o["remote_user"] = a.remote_user;
     o["provider"] = a.provider;
     o["enabled"] = a.enabled;
+    o["challenge_logins"] = a.challenge_logins;
     boost::json::object endpoints;
     for (const auto& [protocol, e] : a.endpoints) {
         boost::json::object ep;

@@ -89,6 +89,22 @@ std::string hmac_sha256(std::string_view key, std::string_view message) {
     return std::string(reinterpret_cast<char*>(out), len);
 }
 
+std::string md5(std::string_view message) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!EVP_Digest(message.data(), message.size(), out, &len, EVP_md5(), nullptr))
+        throw std::runtime_error("MD5 failed");
+    return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string hmac_md5(std::string_view key, std::string_view message) {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!HMAC(EVP_md5(), key.data(), static_cast<int>(key.size()), bytes(message), message.size(), out, &len))
+        throw std::runtime_error("HMAC-MD5 failed");
+    return std::string(reinterpret_cast<char*>(out), len);
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

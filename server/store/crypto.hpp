@@ -22,6 +22,9 @@ std::string seal(const master_key& key, std::string_view plaintext, std::string_
 std::optional<std::string> open(const master_key& key, std::string_view sealed, std::string_view aad);
 
 std::string hmac_sha256(std::string_view key, std::string_view message);
+// MD5 only where old login protocols fix it (APOP, CRAM-MD5): never to protect anything of ours.
+std::string md5(std::string_view message);
+std::string hmac_md5(std::string_view key, std::string_view message);
 bool constant_time_equal(std::string_view a, std::string_view b);
 
 // Overwrites a string's bytes before it is freed (secrets held in memory).

@@ -102,6 +102,11 @@ CREATE TABLE pop3_uidls (
     PRIMARY KEY (account_id, folder, uidvalidity, uid)
 ) STRICT;
 )sql",
+        // 4: the reversible local secret APOP and CRAM-MD5 need, sealed like remote_secret; NULL unless the
+        // admin enabled those logins for the account.
+        R"sql(
+ALTER TABLE accounts ADD COLUMN challenge_secret BLOB;
+)sql",
     };
     return steps;
 }

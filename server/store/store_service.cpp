@@ -1,6 +1,7 @@
 // Off-thread local authentication with the credential cache in front of scrypt.
 #include "server/store/store_service.hpp"
 
+#include "server/store/challenge_digest.hpp"
 #include "server/store/crypto.hpp"
 
 #include <boost/asio/post.hpp>
@@ -61,6 +62,53 @@ store_service::authenticate(std::string user, std::string password, std::string 
     wipe(password);
     if (result.verdict == local_check::ok) result.record = std::move(found.record);
     co_return result;
+}
+
+boost::asio::awaitable<local_login> store_service::check_challenge(std::string user, std::string answer,
+                                                                   protocols::login_proof proof) {
+    auto result = co_await run([&](account_repository& repo) {
+        local_login out;
+        auto local_user = repo.resolve_local_user(user);
+        auto record = local_user ? repo.find_by_local_user(*local_user) : std::nullopt;
+        out.known_user = record.has_value();
+        if (!record) return out;
+        std::optional<std::string> secret;
+        try {
+            secret = repo.challenge_secret(*record);
+        } catch (const secret_error& e) {
+            spdlog::error("store: {}", e.what());
+        }
+        out.challenge_not_allowed = !secret;
+        if (secret && challenge_answer_matches(proof, *secret, answer)) {
+            out.verdict = local_check::ok;
+            out.record = std::move(record);
+        }
+        if (secret) wipe(*secret);
+        return out;
+    });
+    wipe(answer);
+    co_return result;
+}
+
+bool store_service::challenge_logins_enabled() {
+    // At most one refresh in flight, at most every few seconds: a connection never waits for SQLite here.
+    constexpr std::int64_t refresh_seconds = 5;
+    auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    if (now - challenge_checked_at_.load(std::memory_order_relaxed) >= refresh_seconds &&
+        !challenge_refresh_queued_.exchange(true)) {
+        challenge_checked_at_.store(now, std::memory_order_relaxed);
+        boost::asio::post(pool_, [this] {
+            try {
+                repo_.refresh_challenge_logins_in_use();
+            } catch (const std::exception& e) {
+                spdlog::error("store: could not check for APOP/CRAM-MD5 accounts: {}", e.what());
+            }
+            challenge_refresh_queued_.store(false);
+        });
+    }
+    return repo_.challenge_logins_in_use();
 }
 
 boost::asio::awaitable<bool> store_service::verify_password(std::string password, std::string encoded_hash,

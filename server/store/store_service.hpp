@@ -2,6 +2,7 @@
 // back to the I/O coroutines.
 #pragma once
 
+#include "protocols/common/login_proof.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/credential_cache.hpp"
 #include "server/store/kdf_queue.hpp"
@@ -11,6 +12,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <functional>
 
 namespace mailgate::store {
@@ -24,8 +26,9 @@ enum class local_check {
 
 struct local_login {
     local_check verdict = local_check::wrong;
-    bool known_user = false;       // the user name belongs to an account (whatever the password)
-    std::optional<account> record; // when ok
+    bool known_user = false;            // the user name belongs to an account (whatever the password)
+    bool challenge_not_allowed = false; // an APOP / CRAM-MD5 answer for an account that does not allow them
+    std::optional<account> record;      // when ok
 };
 
 class store_service {
@@ -54,6 +57,14 @@ public:
     authenticate(std::string user, std::string password, std::string client,
                  const std::function<void(const account&)>* before_kdf = nullptr);
 
+    // An APOP or CRAM-MD5 login: `answer` (the client's digest) against the account's reversible secret. No KDF
+    // (the digest is cheap) and no cache (every challenge is new); wrong, unknown and not-allowed look alike.
+    boost::asio::awaitable<local_login> check_challenge(std::string user, std::string answer,
+                                                        protocols::login_proof proof);
+    // Whether APOP / CRAM-MD5 are to be offered: some account allows them. Never blocks; another process's
+    // change (the CLI) is seen within seconds.
+    bool challenge_logins_enabled();
+
     // Checks a password against a stored hash on the KDF queue (the admin page's login).
     boost::asio::awaitable<bool> verify_password(std::string password, std::string encoded_hash,
                                                  std::string client);
@@ -67,6 +78,8 @@ private:
     kdf_queue kdf_;
     credential_cache good_;
     credential_cache bad_{std::chrono::minutes(5)};
+    std::atomic<std::int64_t> challenge_checked_at_{0}; // steady clock, seconds
+    std::atomic<bool> challenge_refresh_queued_{false};
 };
 
 } // namespace mailgate::store

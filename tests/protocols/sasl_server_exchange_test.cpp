@@ -1,4 +1,4 @@
-// sasl::server_exchange: the server side of PLAIN (RFC 4616) and LOGIN shared by the POP3, IMAP and SMTP
+// sasl::server_exchange: the server side of PLAIN (RFC 4616), LOGIN and CRAM-MD5 (RFC 2195) shared by the POP3, IMAP and SMTP
 // server codecs: message layouts, LOGIN stages, "=" as an empty initial response, "*" cancels, strict base64.
 // Also the client side's bearer messages (XOAUTH2, OAUTHBEARER of RFC 7628) byte for byte.
 #include "protocols/common/base64.hpp"
@@ -26,11 +26,13 @@ void expect_empty_credential(const server_exchange& x) {
     EXPECT_EQ(x.password(), "");
 }
 
-TEST(sasl_parse_mechanism, plain_and_login_in_any_case_only) {
+TEST(sasl_parse_mechanism, known_names_in_any_case_only) {
     EXPECT_EQ(parse_mechanism("PLAIN"), mechanism::plain);
     EXPECT_EQ(parse_mechanism("plain"), mechanism::plain);
     EXPECT_EQ(parse_mechanism("Login"), mechanism::login);
-    EXPECT_EQ(parse_mechanism("CRAM-MD5"), std::nullopt);
+    EXPECT_EQ(parse_mechanism("cram-md5"), mechanism::cram_md5);
+    EXPECT_EQ(parse_mechanism("CRAM-MD"), std::nullopt);
+    EXPECT_EQ(parse_mechanism("NTLM"), std::nullopt);
     EXPECT_EQ(parse_mechanism("PLAINX"), std::nullopt);
     EXPECT_EQ(parse_mechanism("PLAI"), std::nullopt);
     EXPECT_EQ(parse_mechanism(""), std::nullopt);
@@ -224,6 +226,49 @@ TEST(sasl_client_bearer, xoauth2_matches_googles_documented_example) {
         xoauth2_initial_response("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
         "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRH"
         "RXVZMjl0Q2cBAQ==");
+}
+
+// CRAM-MD5 (RFC 2195): the server's challenge first, then "user SP digest" in base64.
+TEST(sasl_cram_md5, the_rfc_2195_exchange_ends_with_user_digest_and_the_challenge) {
+    const std::string challenge = "<1896.697170952@postoffice.reston.mci.net>";
+    server_exchange x;
+    ASSERT_EQ(x.start(mechanism::cram_md5, std::nullopt, challenge), result::challenge);
+    EXPECT_EQ(x.challenge(), base64_encode(challenge));
+    ASSERT_EQ(x.step(base64_encode("tim B913A602C7EDA7A495B4E6E7334D3890")), result::done);
+    EXPECT_EQ(x.user(), "tim");
+    EXPECT_EQ(x.password(), "b913a602c7eda7a495b4e6e7334d3890");
+    EXPECT_EQ(x.proof().kind, proof_kind::cram_md5);
+    EXPECT_EQ(x.proof().challenge, challenge);
+    x.clear();
+    EXPECT_EQ(x.proof().kind, proof_kind::password);
+    expect_empty_credential(x);
+}
+
+TEST(sasl_cram_md5, a_user_name_may_hold_spaces_and_backslashes) {
+    server_exchange x;
+    ASSERT_EQ(x.start(mechanism::cram_md5, std::nullopt, "<1.2@gw>"), result::challenge);
+    ASSERT_EQ(x.step(base64_encode("LAN\\tim smith b913a602c7eda7a495b4e6e7334d3890")), result::done);
+    EXPECT_EQ(x.user(), "LAN\\tim smith");
+}
+
+TEST(sasl_cram_md5, malformed_answers_and_initial_responses_fail) {
+    const std::string digest = "b913a602c7eda7a495b4e6e7334d3890";
+    for (const std::string& answer : std::vector<std::string>{
+             "tim", "tim " + digest.substr(1), " " + digest, digest, "tim " + digest + " ",
+             std::string("tim\0x ", 6) + digest, "tim zz13a602c7eda7a495b4e6e7334d3890"}) {
+        SCOPED_TRACE(answer);
+        server_exchange x;
+        ASSERT_EQ(x.start(mechanism::cram_md5, std::nullopt, "<1.2@gw>"), result::challenge);
+        EXPECT_EQ(x.step(base64_encode(answer)), result::failed);
+        expect_empty_credential(x);
+    }
+    server_exchange x;
+    ASSERT_EQ(x.start(mechanism::cram_md5, std::nullopt, "<1.2@gw>"), result::challenge);
+    EXPECT_EQ(x.step("!!!!"), result::failed); // not base64
+    EXPECT_EQ(x.start(mechanism::cram_md5, base64_encode("tim " + digest), "<1.2@gw>"), result::failed);
+    EXPECT_EQ(x.start(mechanism::cram_md5, std::nullopt, ""), result::failed); // no challenge to answer
+    ASSERT_EQ(x.start(mechanism::cram_md5, std::nullopt, "<1.2@gw>"), result::challenge);
+    EXPECT_EQ(x.step("*"), result::cancelled);
 }
 
 TEST(sasl_client_bearer, oauthbearer_matches_the_rfc_7628_example) {

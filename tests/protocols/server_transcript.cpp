@@ -129,6 +129,11 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
                                           escape_bytes(s.password) + "\", got \"" + escape_bytes(c.user()) +
                                           "\" / \"" + escape_bytes(c.password()) + "\""};
             }
+            if (c.proof().kind != s.proof.kind || c.proof().challenge != s.proof.challenge) {
+                return run_failure{i, "expected the login proof of challenge \"" +
+                                          escape_bytes(s.proof.challenge) + "\", got \"" +
+                                          escape_bytes(c.proof().challenge) + "\" (or another kind)"};
+            }
             c.login_result(static_cast<protocols::login_outcome>(s.outcome), s.capabilities);
             if (!c.password().empty())
                 return run_failure{i, "the password must be forgotten once the login outcome is known"};
@@ -157,6 +162,11 @@ std::optional<run_failure> run_once(const server_codec_factory& make, const std:
             if (codec->smtp()->sender() != s.user) {
                 return run_failure{i, "expected sender \"" + escape_bytes(s.user) + "\", got \"" +
                                           escape_bytes(codec->smtp()->sender()) + "\""};
+            }
+            if (c.proof().kind != s.proof.kind || c.proof().challenge != s.proof.challenge) {
+                return run_failure{i, "expected the login proof of challenge \"" +
+                                          escape_bytes(s.proof.challenge) + "\", got \"" +
+                                          escape_bytes(c.proof().challenge) + "\" (or another kind)"};
             }
             c.login_result(static_cast<protocols::login_outcome>(s.outcome), s.capabilities);
             break;

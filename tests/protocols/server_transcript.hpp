@@ -75,15 +75,16 @@ struct step {
     };
 
     kind what;
-    std::string bytes{};                           // expect_write, feed, feed_whole; expect_relay: pipelined
-    std::string user{};                            // expect_authenticate
-    std::string password{};                        // expect_authenticate
-    int outcome = 0;                               // expect_authenticate: reported via login_result()
-    std::vector<std::string> capabilities{};       // expect_authenticate: the provider's, for login_result()
-                                                   // expect_select_account: for account_result()
-    std::optional<std::string> reply{};            // expect_upstream_command: wire text; none: it fails
-    bool prefix_only = false;                      // expect_upstream_data: `bytes` may be cut short
-    protocols::session_errc error{};               // expect_close
+    std::string bytes{};                     // expect_write, feed, feed_whole; expect_relay: pipelined
+    std::string user{};                      // expect_authenticate
+    std::string password{};                  // expect_authenticate
+    int outcome = 0;                         // expect_authenticate: reported via login_result()
+    protocols::login_proof proof{};          // expect_authenticate: what password() is (default: itself)
+    std::vector<std::string> capabilities{}; // expect_authenticate: the provider's, for login_result()
+                                             // expect_select_account: for account_result()
+    std::optional<std::string> reply{};      // expect_upstream_command: wire text; none: it fails
+    bool prefix_only = false;                // expect_upstream_data: `bytes` may be cut short
+    protocols::session_errc error{};         // expect_close
     std::function<void(server_codec&)> check_fn{}; // check
 };
 
@@ -110,6 +111,16 @@ step expect_authenticate(std::string user, std::string password, Outcome outcome
             .password = std::move(password),
             .outcome = static_cast<int>(outcome),
             .capabilities = std::move(provider_capabilities)};
+}
+// Like expect_authenticate for an APOP or CRAM-MD5 login: password() is the client's digest and proof() must be
+// `proof` (the kind and the exact challenge the digest covers).
+template <class Outcome>
+step expect_challenge_login(std::string user, std::string digest, protocols::login_proof proof,
+                            Outcome outcome, std::vector<std::string> provider_capabilities = {}) {
+    auto s =
+        expect_authenticate(std::move(user), std::move(digest), outcome, std::move(provider_capabilities));
+    s.proof = std::move(proof);
+    return s;
 }
 // next() must be `relay` (twice: it is sticky) and take_pipelined() must return exactly `pipelined`.
 step expect_relay(std::string pipelined = {});

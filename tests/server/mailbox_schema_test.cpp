@@ -96,11 +96,11 @@ const std::vector<v2_account> v2_accounts{
 
 } // namespace
 
-TEST(mailbox_schema, a_new_database_has_migration_3) {
+TEST(mailbox_schema, a_new_database_has_the_latest_migration) {
     temp_dir tmp;
     { account_repository repo(tmp.data(), cheap); }
-    EXPECT_EQ(schema_version(), 3);
-    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 3);
+    EXPECT_EQ(schema_version(), 4);
+    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 4);
 }
 
 TEST(mailbox_schema, a_version_2_database_keeps_its_accounts_with_default_options) {
@@ -109,7 +109,7 @@ TEST(mailbox_schema, a_version_2_database_keeps_its_accounts_with_default_option
     ASSERT_EQ(user_version(tmp.data() / "mailgate.db"), 2);
 
     account_repository repo(tmp.data(), cheap);
-    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 3);
+    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 4);
     auto all = repo.list();
     ASSERT_EQ(all.size(), 6u);
     for (const auto& a : all) {
@@ -125,6 +125,7 @@ TEST(mailbox_schema, a_version_2_database_keeps_its_accounts_with_default_option
         auto expected = a.name == "phone" ? domain::pop3_source::imap : domain::pop3_source::native;
         EXPECT_EQ(a.mailbox.pop3, expected);
         EXPECT_EQ(a.created_at, 1700000000);
+        EXPECT_FALSE(a.challenge_logins); // migration 4: off for every existing account
     }
     EXPECT_EQ(repo.find("gmail")->endpoints.size(), 3u);
     EXPECT_EQ(repo.find("corp")->credential, credential_kind::oauth2);
@@ -165,7 +166,7 @@ TEST(mailbox_schema, migrating_twice_is_a_no_op) {
         ASSERT_TRUE(first.update("office", c));
     }
     account_repository again(tmp.data(), cheap);
-    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 3);
+    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 4);
     EXPECT_EQ(again.find("office")->mailbox.sent, domain::save_sent::never);
     EXPECT_EQ(again.find("phone")->mailbox.pop3, domain::pop3_source::imap);
 }
