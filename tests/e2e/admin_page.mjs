@@ -78,6 +78,22 @@ try {
     const tr = document.querySelector('#accounts-table tr[data-account="browser"]');
     return tr && tr.cells[8].textContent === "POP3 from IMAP folder INBOX (marks seen); sent copies to Sent Items (always)";
   });
+  // APOP / CRAM-MD5: off unless asked; turning them on for an existing account needs the local password again.
+  await row.getByRole("button", { name: "Edit" }).click();
+  assert.equal(await page.isChecked("#f-challenge-logins"), false);
+  assert.ok((await page.textContent("#f-challenge-hint")).includes("reversible form"));
+  await page.check("#f-challenge-logins");
+  await page.click("#f-submit");
+  await page.waitForFunction(() => document.getElementById("form-error").textContent.includes("local password again"));
+  await page.fill("#f-local-password", "browser-pw");
+  await page.click("#f-submit");
+  await page.waitForFunction(() => {
+    const tr = document.querySelector('#accounts-table tr[data-account="browser"]');
+    return tr && tr.cells[7].textContent.includes("APOP/CRAM-MD5 allowed");
+  });
+  await row.getByRole("button", { name: "Edit" }).click();
+  assert.equal(await page.isChecked("#f-challenge-logins"), true);
+  await page.click("#f-cancel");
   await page.screenshot({ path: path.join(shots, "accounts.png"), fullPage: true });
 
   // A plaintext endpoint is refused with the reason.

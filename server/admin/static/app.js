@@ -111,6 +111,7 @@ async function loadAccounts() {
         credential.append(" (" + a.oauth.client + ") ");
         credential.appendChild(stateBadge(a.oauth.state));
       }
+      if (a.challenge_logins) credential.append("; APOP/CRAM-MD5 allowed");
       cell(row, mailboxText(a));
       const actions = cell(row, "");
       button(actions, "Test connection", () => runTest(a.name));
@@ -219,6 +220,8 @@ function editAccount(a) {
   $("f-pop3-source").value = a.pop3_source;
   $("f-pop3-folder").value = a.pop3_folder;
   $("f-pop3-mark-seen").checked = a.pop3_mark_seen;
+  $("f-challenge-logins").checked = a.challenge_logins;
+  $("f-challenge-logins").dataset.stored = a.challenge_logins ? "on" : "off";
   $("f-save-sent").value = a.save_sent;
   $("f-sent-folder").value = a.sent_folder;
   pop3SourceChanged();
@@ -248,12 +251,21 @@ async function submitAccount(event) {
   };
   const oauth2 = $("f-credential").value === "oauth2";
   if (oauth2) body.oauth_client = $("f-oauth-client").value;
+  const challenge = $("f-challenge-logins").checked;
   try {
     if (editing) {
-      await api("PUT", "accounts/" + encodeURIComponent(editing), body);
+      const path = "accounts/" + encodeURIComponent(editing);
+      const stored = $("f-challenge-logins").dataset.stored === "on";
+      const localPassword = $("f-local-password").value;
+      if (challenge && !stored && !localPassword)
+        throw new Error("Type the local password again to allow APOP and CRAM-MD5: they need it in reversible form.");
+      if (stored && !challenge) body.challenge_logins = false;
+      await api("PUT", path, body);
+      if (challenge && !stored) await api("POST", path + "/password", { local: localPassword, challenge_logins: true });
     } else {
       body.name = $("f-name").value;
       body.local_password = $("f-local-password").value;
+      body.challenge_logins = challenge;
       body.credential = oauth2 ? "oauth2" : "password";
       if (!oauth2) body.remote_password = $("f-remote-password").value;
       await api("POST", "accounts", body);
