@@ -37,7 +37,8 @@ struct challenge_logins {
 inline std::optional<std::string> md5_digest_text(std::string_view text) {
     if (text.size() != 32) return std::nullopt;
     for (char c : text)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return std::nullopt;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return std::nullopt;
     return ascii_lower(text);
 }
 

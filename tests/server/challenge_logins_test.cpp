@@ -37,7 +37,8 @@ new_account sample(std::string name, std::string local, std::string password, bo
     return a;
 }
 
-std::string sealed_column(const std::filesystem::path& data, const std::string& column, const std::string& name) {
+std::string sealed_column(const std::filesystem::path& data, const std::string& column,
+                          const std::string& name) {
     database db(data / "mailgate.db");
     auto q = db.prepare("SELECT " + column + " FROM accounts WHERE name = ?1");
     q.bind(1, name);
@@ -49,7 +50,8 @@ std::string sealed_column(const std::filesystem::path& data, const std::string& 
 
 TEST(challenge_digest, the_rfc_examples_match) {
     EXPECT_TRUE(challenge_answer_matches(rfc1939_apop, "tanstaaf", "c4c9334bac560ecc979e58001b3e22fb"));
-    EXPECT_TRUE(challenge_answer_matches(rfc2195_cram, "tanstaaftanstaaf", "b913a602c7eda7a495b4e6e7334d3890"));
+    EXPECT_TRUE(
+        challenge_answer_matches(rfc2195_cram, "tanstaaftanstaaf", "b913a602c7eda7a495b4e6e7334d3890"));
 }
 
 TEST(challenge_digest, wrong_secret_other_challenge_other_kind_or_a_password_proof_do_not) {
@@ -88,9 +90,11 @@ TEST(challenge_logins_store, a_secret_moved_to_another_account_or_field_is_refus
     auto b = *repo.create(sample("b", "ub", "pw-b", true));
     {
         database db(tmp.data() / "mailgate.db");
-        db.exec("UPDATE accounts SET challenge_secret = (SELECT challenge_secret FROM accounts WHERE name = 'a') "
-                "WHERE name = 'b'");
-        db.exec("UPDATE accounts SET challenge_secret = remote_secret WHERE name = 'a'"); // same account, other field
+        db.exec(
+            "UPDATE accounts SET challenge_secret = (SELECT challenge_secret FROM accounts WHERE name = 'a') "
+            "WHERE name = 'b'");
+        db.exec(
+            "UPDATE accounts SET challenge_secret = remote_secret WHERE name = 'a'"); // same account, other field
     }
     for (const auto& acct : {a, b}) {
         try {
