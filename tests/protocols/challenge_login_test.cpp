@@ -15,11 +15,6 @@ using namespace mailgate::test::server_transcript;
 using mailgate::test::server_transcript::step;
 using steps = std::vector<step>;
 
-steps operator+(steps a, const steps& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
 // The RFC examples: RFC 1939's APOP timestamp and RFC 2195's challenge are the first challenge of a connection
 // with this nonce on those hosts.
 challenge_logins on(std::string host, bool over_tls = false) {
