@@ -117,6 +117,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                  .max_failures = 1u + ((bits >> 3) & 3u)};
     if (bits & 0x20)
         options.max_command = 64; // small limit: over-long commands and literals with little input
+    if (bits & 0x40) // APOP / CRAM-MD5 on (some account allows them), also advertised over TLS with 0x80
+        options.challenges = {
+            .enabled = true, .advertise_over_tls = (bits & 0x80) != 0, .nonce = "f1.2", .host = "gw"};
     run_live_and_whole(fdp, [&](source& src) {
         imap::server codec(options);
         return drive_pre_login(codec, src, hooks, hooks.setup, size);

@@ -1,4 +1,4 @@
-// Fuzzes SASL PLAIN and LOGIN (sasl::server_exchange, the client's sasl::plain_initial_response) and the strict
+// Fuzzes SASL PLAIN, LOGIN and CRAM-MD5 (sasl::server_exchange, the client's sasl::plain_initial_response) and the strict
 // base64 under them: the server side on client lines, the client encoding read back by the server side, and
 // base64 round trips (only canonical encodings decode, RFC 4648 §3.5).
 #include "protocols/common/base64.hpp"
@@ -25,6 +25,11 @@ void check_done(const sasl::server_exchange& x) {
     sasl::server_exchange again;
     FUZZ_CHECK(again.start(sasl::mechanism::plain, *response) == result::done);
     FUZZ_CHECK(again.user() == x.user() && again.password() == x.password(), "PLAIN does not read back");
+    if (x.proof().kind == mailgate::protocols::proof_kind::cram_md5) {
+        FUZZ_CHECK(mailgate::protocols::md5_digest_text(x.password()).value_or("") == x.password(),
+                   "a CRAM-MD5 answer that is not a lower-case MD5 digest");
+        FUZZ_CHECK(x.proof().challenge == "<f1.2@gw>", "a CRAM-MD5 answer tied to another challenge");
+    }
 }
 
 void check_step(const sasl::server_exchange& x, result r) {
@@ -48,10 +53,12 @@ void server_side(FuzzedDataProvider& fdp) {
     while (fdp.remaining_bytes() > 0) {
         sasl::server_exchange x;
         auto bits = fdp.ConsumeIntegral<std::uint8_t>();
-        auto m = (bits & 1) ? sasl::mechanism::login : sasl::mechanism::plain;
+        auto m = (bits & 4)   ? sasl::mechanism::cram_md5
+                 : (bits & 1) ? sasl::mechanism::login
+                              : sasl::mechanism::plain;
         std::optional<std::string> initial;
         if (bits & 2) initial = fdp.ConsumeRandomLengthString(200);
-        auto r = initial ? x.start(m, *initial) : x.start(m, std::nullopt);
+        auto r = x.start(m, initial, "<f1.2@gw>");
         check_step(x, r);
         for (int steps = 0; r == result::challenge && steps < 4 && fdp.remaining_bytes() > 0; ++steps) {
             r = x.step(fdp.ConsumeRandomLengthString(200));

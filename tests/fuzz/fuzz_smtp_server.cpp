@@ -346,6 +346,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                  .max_auth_failures = 1u + ((bits >> 8) & 3u),
                                  .max_errors = (bits & 0x400) ? 3u : 20u};
     if (bits & 0x800) options.max_line = 40;
+    if (bits & 0x1000) // AUTH CRAM-MD5 on, also advertised over TLS with 0x2000
+        options.challenges = {
+            .enabled = true, .advertise_over_tls = (bits & 0x2000) != 0, .nonce = "f1.2", .host = "gw"};
     live_source src(fdp);
     smtp_run run{.options = options, .src = src, .input_size = size};
     run.run();

@@ -96,6 +96,13 @@ trace drive_pre_login(Codec& codec, source& src, Hooks& hooks, const pre_login_s
                 FUZZ_CHECK(user_occurs_in(codec.user(), fed_since_tls),
                            "a login with a user name the client did not send since TLS started: " +
                                codec.user());
+            // APOP / CRAM-MD5: the "password" is the digest, normalized, and names the challenge it answers.
+            if (codec.proof().kind != mailgate::protocols::proof_kind::password) {
+                FUZZ_CHECK(mailgate::protocols::md5_digest_text(codec.password()).value_or("") ==
+                               codec.password(),
+                           "a challenge login whose answer is not a lower-case MD5 digest");
+                FUZZ_CHECK(!codec.proof().challenge.empty(), "a challenge login without its challenge");
+            }
             t.event("authenticate", codec.user() + '\0' + codec.password());
             ++state.logins;
             auto choice = src.choose();
