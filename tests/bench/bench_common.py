@@ -154,6 +154,19 @@ def proc_memory(pid):
     return out
 
 
+def processes_memory(pids):
+    """proc_memory summed over several processes (a peer made of many, such as Dovecot's)."""
+    total = {}
+    for pid in pids:
+        try:
+            m = proc_memory(pid)
+        except OSError:  # exited meanwhile
+            continue
+        for key, value in m.items():
+            total[key] = None if value is None or total.get(key, 0) is None else total.get(key, 0) + value
+    return total
+
+
 def fmt_mem(m):
     pss = "n/a" if m["Pss"] is None else f"{m['Pss']} KiB"
     private = "n/a" if m["Private"] is None else f"{m['Private']} KiB"

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Ten thousand idle IMAP IDLE sessions through one gateway: RSS/Pss and heap per session, CPU while idle, time to
-open them all, errors and wake-up latency, with a plaintext and a TLS LAN side, and stunnel (plaintext LAN, TLS to
-the provider, like mailgate) holding the same sessions in the same run for comparison.
+open them all, errors and wake-up latency, with a plaintext and a TLS LAN side; stunnel and Dovecot's login proxy
+(plaintext LAN, TLS to the provider, like mailgate; tests/bench/peers.py) hold the same sessions in the same run for
+comparison (Dovecot's figures sum all processes of its instance).
 
 The provider is tests/bench/imap_load_peer.py (a load peer, not a mail server: the rig's Dovecot forks one process
 per session and would be what breaks first). Clients come from 100 loopback addresses (127.1.0.1-100), so the
 gateway's default per-address cap (100) holds; limits.max_sessions is raised as a deployment for 10,000 would.
 
-    python3 tests/bench/idle_bench.py [--sessions 10000] [--wake 200] [--only mailgate-plain,mailgate-tls,stunnel]
+    python3 tests/bench/idle_bench.py [--sessions 10000] [--wake 200] [--only mailgate-plain,mailgate-tls,stunnel,dovecot-proxy]
 Run as root (raises RLIMIT_NOFILE to 65536 for itself and its children). Prints figures only: no pass/fail."""
 
 import argparse
@@ -25,8 +26,9 @@ import tempfile
 import time
 import urllib.request
 
-from bench_common import async_read_until as read_until, BenchRun, fmt_mem, proc_cpu_seconds, proc_memory
+from bench_common import async_read_until as read_until, BenchRun, fmt_mem, processes_memory, proc_cpu_seconds
 from gateway import Gateway, add_account, free_port
+from peers import DovecotProxy, Stunnel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FD_LIMIT = 65536
@@ -126,20 +128,21 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
 
-async def measure(label, pid, port, tls, login, args, peer, admin_port=None):
-    """Opens args.sessions idle sessions through `port`; returns a result dict."""
+async def measure(label, pids, port, tls, login, args, peer, admin_port=None):
+    """Opens args.sessions idle sessions through `port`; returns a result dict. pids(): the contender's processes."""
+    cpu_seconds = lambda: sum(proc_cpu_seconds(pid) for pid in pids())  # noqa: E731
     warm, warm_errors, _ = await open_all(50, port, tls, login, 50, warm_up=True)  # caches, arenas, OpenSSL
     for c in warm:
         c.close()
     await asyncio.sleep(2)
-    before, heap_before = proc_memory(pid), heap_bytes(admin_port)
+    before, heap_before = processes_memory(pids()), heap_bytes(admin_port)
     clients, errors, seconds = await open_all(args.sessions, port, tls, login, args.concurrency)
     errors += warm_errors
     await asyncio.sleep(3)  # let the last logins settle (log lines, store writes)
-    after, heap_after = proc_memory(pid), heap_bytes(admin_port)
-    cpu0 = proc_cpu_seconds(pid)
+    after, heap_after = processes_memory(pids()), heap_bytes(admin_port)
+    cpu0 = cpu_seconds()
     await asyncio.sleep(args.idle_seconds)
-    idle_cpu = (proc_cpu_seconds(pid) - cpu0) / args.idle_seconds
+    idle_cpu = (cpu_seconds() - cpu0) / args.idle_seconds
     sample = random.Random(1).sample(clients, min(args.wake, len(clients)))
     t0 = time.perf_counter()
     waits = [asyncio.ensure_future(c.wait_exists(30)) for c in sample]
@@ -179,40 +182,12 @@ def gateway_config(directory, peer, args):
     return data, extra
 
 
-def start_stunnel(directory, peer):
-    port = free_port()
-    conf = os.path.join(directory, "stunnel.conf")
-    with open(conf, "w") as f:
-        f.write(f"""foreground = yes
-pid =
-debug = 3
-output = {directory}/stunnel.log
-[imap]
-client = yes
-accept = 127.0.0.1:{port}
-connect = 127.0.0.1:{peer.port}
-verifyChain = yes
-CAfile = {directory}/peer.pem
-checkHost = localhost
-""")
-    proc = subprocess.Popen(["stunnel4", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            import socket
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return proc, port
-
-
 async def run(args):
     results = []
     only = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="mailgate-idle-") as directory:
         cert, key = make_certificate(directory)
-        for label in ("mailgate-plain", "mailgate-tls", "stunnel"):
+        for label in ("mailgate-plain", "mailgate-tls", "stunnel", "dovecot-proxy"):
             if label not in only:
                 continue
             peer = Peer(directory, cert, key)  # a fresh peer (and port) per contender: no TIME_WAIT overlap
@@ -221,12 +196,24 @@ async def run(args):
                     if not shutil.which("stunnel4"):
                         print("\n  stunnel: stunnel4 not installed (bash deploy/install-deps.sh --bench)")
                         continue
-                    proc, port = start_stunnel(directory, peer)
+                    stunnel = Stunnel(directory, "imap", peer.port, cert)
                     try:
-                        results.append(await measure(label, proc.pid, port, None, b"x y", args, peer))
+                        results.append(await measure(label, stunnel.pids, stunnel.port, None, b"x y", args, peer))
                     finally:
-                        proc.terminate()
-                        proc.wait(timeout=30)
+                        stunnel.stop()
+                    continue
+                if label == "dovecot-proxy":
+                    proxy = DovecotProxy("imap", peer.port, [("idle-local", "idle-pw", "idle@example.test",
+                                                              "peer-pw")], args.sessions)
+                    try:
+                        results.append(await measure(label, proxy.pids, proxy.port, None, b"idle-local idle-pw",
+                                                     args, peer))
+                        problems = proxy.log_problems()
+                        print(f"    Dovecot proxy log: {len(problems)} error lines")
+                        for line in problems[:5]:
+                            print(f"      {line.rstrip()}")
+                    finally:
+                        proxy.stop()
                     continue
                 sub = os.path.join(directory, label)
                 os.mkdir(sub)
@@ -240,7 +227,7 @@ async def run(args):
                     if label == "mailgate-tls":
                         tls = ssl.create_default_context(cafile=gw.cert_file)
                         port = gw.ports["imaps"]
-                    results.append(await measure(label, gw.proc.pid, port, tls, b"idle-local idle-pw", args, peer,
+                    results.append(await measure(label, lambda: [gw.proc.pid], port, tls, b"idle-local idle-pw", args, peer,
                                                  gw.ports["admin"]))
                     problems = [l for l in gw.log().splitlines() if "[warning]" in l or "[error]" in l]
                     print(f"    gateway log: {len(problems)} warning/error lines")
@@ -257,7 +244,7 @@ def main():
     parser.add_argument("--wake", type=int, default=200, help="sessions woken with new mail (a sample)")
     parser.add_argument("--concurrency", type=int, default=200, help="sessions being opened at once")
     parser.add_argument("--idle-seconds", type=int, default=20, help="how long idle CPU is measured")
-    parser.add_argument("--only", default="mailgate-plain,mailgate-tls,stunnel")
+    parser.add_argument("--only", default="mailgate-plain,mailgate-tls,stunnel,dovecot-proxy")
     parser.add_argument("--binary", default=os.environ.get("MAILGATE_BIN", os.path.join(HERE, "..", "..", "build",
                                                                                        "server", "mailgate")))
     args = parser.parse_args()

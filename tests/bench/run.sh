@@ -2,10 +2,10 @@
 # One command per benchmark, from a clean checkout on Debian 12 as root: installs what is missing (including the
 # comparison peers: deploy/install-deps.sh --bench), builds the gateway (deploy/build.sh) and runs
 # tests/bench/NAME_bench.py with the remaining arguments. Benchmarks print figures and ratios; none passes or fails.
-#   bash tests/bench/run.sh idle [--sessions 10000]      (also: login, imap, pop3, smtp, spool, auth, pop3_imap)
+#   bash tests/bench/run.sh idle [--sessions 10000]      (also: login, imap, pop3, pop3_peers, smtp, spool, auth, pop3_imap)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
-name=${1:?usage: run.sh NAME [ARGS...] (NAME: idle, login, imap, pop3, smtp, spool, auth, pop3_imap)}
+name=${1:?usage: run.sh NAME [ARGS...] (NAME: idle, login, imap, pop3, pop3_peers, smtp, spool, auth, pop3_imap)}
 shift
 bench="$here/tests/bench/${name}_bench.py"
 [[ -f $bench ]] || { echo "run.sh: no benchmark $bench" >&2; exit 2; }

@@ -2,6 +2,7 @@
 // action the promises shared by both codecs: framing, TLS and login rules, credentials wiped, sticky close/relay.
 #pragma once
 
+#include "protocols/common/login_proof.hpp"
 #include "protocols/common/session_error.hpp"
 #include "tests/fuzz/fuzz_common.hpp"
 

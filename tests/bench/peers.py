@@ -1,0 +1,190 @@
+"""The comparison peers of the benchmarks, set up like mailgate: plaintext on the LAN side, TLS to the provider. stunnel (client mode: it only adds TLS, the client logs in with the provider's credential) and Dovecot's
+login proxy (a passwd-file with each user's local password and the proxy fields: host, TLS, destuser, pass — the
+same job as mailgate's). Each peer reports the CPU its processes used."""
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+from bench_common import proc_cpu_seconds
+from gateway import free_port
+
+
+def wait_for_port(port, proc, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+class Stunnel:
+    """stunnel4 in client mode: 127.0.0.1:port (plaintext) -> 127.0.0.1:connect_port, verifying the chain against
+    ca_file and the name `host`. Its session cache lets reconnects resume, as mailgate's does."""
+
+    def __init__(self, directory, name, connect_port, ca_file, host="localhost"):
+        self.port = free_port()
+        conf = os.path.join(directory, f"stunnel-{name}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""foreground = yes
+pid =
+debug = 3
+output = {directory}/stunnel-{name}.log
+[{name}]
+client = yes
+accept = 127.0.0.1:{self.port}
+connect = 127.0.0.1:{connect_port}
+verifyChain = yes
+CAfile = {ca_file}
+checkHost = {host}
+""")
+        self.proc = subprocess.Popen(["stunnel4", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, self.proc, "stunnel")
+
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.proc.pid)
+
+    def pids(self):
+        return [self.proc.pid]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+class DovecotProxy:
+    """A Dovecot instance that is only a login proxy for `protocol` (pop3 or imap) on 127.0.0.1:port, in its
+    high-performance login mode (a few long-lived login processes, each holding many sessions: the mode Dovecot
+    recommends for a proxy with many connections). users: [(local user, local password, provider user, provider
+    password)]; local passwords are SHA512-CRYPT with Dovecot's auth cache on (mailgate caches its scrypt checks
+    likewise). The provider is `host` at 127.0.0.1:upstream_port over implicit TLS with ssl=any-cert: Dovecot 2.3.19's
+    login processes here answered every proxied handshake with "unable to get local issuer certificate" whatever
+    ssl_client_ca_file/ssl_client_ca_dir named (readable, unchrooted), so this peer skips chain and name checks — a
+    little less work than mailgate and stunnel do, which only flatters it."""
+
+    def __init__(self, protocol, upstream_port, users, sessions, host="localhost"):
+        # Its own directory, reachable by Dovecot's unprivileged auth process (a caller's temp dir is 0700 root).
+        self.dir = tempfile.mkdtemp(prefix=f"mailgate-dovecot-proxy-{protocol}-")
+        os.chmod(self.dir, 0o755)
+        for sub in ("run", "state"):
+            os.mkdir(os.path.join(self.dir, sub), 0o755)
+        self.instance = f"mailgate-bench-proxy-{os.getpid()}-{protocol}"
+        self.port = free_port()
+        # Dovecot 2.3 sets up TLS in the login processes (the proxied side too) only with `ssl = yes`, which needs a
+        # server certificate, though its listener here stays plaintext.
+        cert, key = os.path.join(self.dir, "lan.pem"), os.path.join(self.dir, "lan.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-subj", "/CN=localhost", "-days", "2", "-keyout", key, "-out", cert], check=True,
+                       capture_output=True)
+        passwd = os.path.join(self.dir, "passwd")
+        with open(passwd, "w") as f:
+            for local_user, local_pw, remote_user, remote_pw in users:
+                hashed = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", local_pw], check=True,
+                                        capture_output=True, text=True).stdout.strip()
+                f.write(f"{local_user}:{hashed}::::::proxy=y host={host} hostip=127.0.0.1 port={upstream_port} "
+                        f"ssl=any-cert destuser={remote_user} pass={remote_pw}\n")
+        os.chown(passwd, 0, pwd.getpwnam("dovecot").pw_gid)
+        os.chmod(passwd, 0o640)
+        log = os.path.join(self.dir, "dovecot.log")
+        self.log_path = log
+        cpus = os.cpu_count() or 1
+        per_process = sessions // cpus + 100
+        conf = os.path.join(self.dir, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write(f"""# Generated by tests/bench/peers.py: Dovecot as a login proxy only.
+instance_name = {self.instance}
+base_dir = {self.dir}/run
+state_dir = {self.dir}/state
+log_path = {log}
+protocols = {protocol}
+listen = 127.0.0.1
+shutdown_clients = yes
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_cache_size = 10M
+auth_cache_ttl = 1 hour
+auth_failure_delay = 0
+mail_max_userip_connections = {sessions + 100}
+default_client_limit = {2 * sessions + 1000}
+default_vsz_limit = 1G
+passdb {{
+  driver = passwd-file
+  args = {passwd}
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}}
+service {protocol}-login {{
+  inet_listener {protocol} {{
+    port = {self.port}
+  }}
+  inet_listener {protocol}s {{
+    port = 0
+  }}
+  service_count = 0
+  process_min_avail = {cpus}
+  client_limit = {per_process}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+""")
+        stderr = open(os.path.join(self.dir, "stderr"), "wb")
+        self.proc = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c", conf], stdin=subprocess.DEVNULL,
+                                     stdout=stderr, stderr=stderr, start_new_session=True)
+        stderr.close()
+        try:
+            wait_for_port(self.port, self.proc, "dovecot proxy")
+        except RuntimeError:
+            with open(os.path.join(self.dir, "stderr"), errors="replace") as f:
+                print(f.read()[-2000:])
+            raise
+
+    def pids(self):
+        """The master and its children (their process titles start with dovecot-<instance>/)."""
+        title = f"dovecot-{self.instance}/".encode()
+        found = [self.proc.pid]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if f.read().startswith(title):
+                            found.append(int(entry))
+                except OSError:
+                    pass
+        return found
+
+    def cpu_seconds(self):
+        """All processes of the instance, including children that exited (reaped into the master's cutime)."""
+        total = sum(proc_cpu_seconds(pid) for pid in self.pids())
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return total + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+    def log_problems(self):
+        with open(self.log_path, errors="replace") as f:
+            return [line for line in f if "Error:" in line or "Fatal:" in line or "Panic:" in line]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
