@@ -71,12 +71,12 @@ public:
 
     // Changes what is given (remote user, provider, endpoints, senders); the secret and passwords are separate.
     struct changes {
-        std::optional<std::string> local_user;
-        std::optional<std::string> remote_user;
-        std::optional<std::string> provider;
-        std::optional<std::vector<domain::upstream_endpoint>> endpoints;
-        std::optional<std::vector<std::string>> senders;
-        std::optional<domain::mailbox_options> mailbox;
+        std::optional<std::string> local_user{};
+        std::optional<std::string> remote_user{};
+        std::optional<std::string> provider{};
+        std::optional<std::vector<domain::upstream_endpoint>> endpoints{};
+        std::optional<std::vector<std::string>> senders{};
+        std::optional<domain::mailbox_options> mailbox{};
     };
     user_result<account> update(std::string_view name, const changes& c);
 

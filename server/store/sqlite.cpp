@@ -22,11 +22,16 @@ statement::statement(sqlite3* db, std::string_view sql) : db_(db) {
     if (rc != SQLITE_OK) throw_error(db, rc, "prepare");
 }
 
-statement::statement(statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+statement::statement(statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_) {
     other.stmt_ = nullptr;
 }
 
-statement::~statement() { sqlite3_finalize(stmt_); }
+statement::~statement() {
+    if (owner_ && stmt_)
+        owner_->give_back(stmt_);
+    else
+        sqlite3_finalize(stmt_);
+}
 
 statement& statement::bind(int index, std::int64_t value) {
     if (int rc = sqlite3_bind_int64(stmt_, index, value); rc != SQLITE_OK) throw_error(db_, rc, "bind");
@@ -104,7 +109,44 @@ database::database(const std::filesystem::path& file) {
     exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
 }
 
-database::~database() { sqlite3_close(db_); }
+database::~database() {
+    for (auto& [sql, compiled] : idle_)
+        for (auto* stmt : compiled) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+}
+
+statement database::prepare(std::string_view sql) {
+    {
+        std::lock_guard lock(idle_mutex_);
+        if (auto it = idle_.find(std::string(sql)); it != idle_.end() && !it->second.empty()) {
+            auto* compiled = it->second.back();
+            it->second.pop_back();
+            --idle_count_;
+            return statement(*this, db_, compiled);
+        }
+    }
+    sqlite3_stmt* compiled = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                &compiled, nullptr);
+    if (rc != SQLITE_OK) throw_error(db_, rc, "prepare");
+    // Kept only when its text is the lookup key (not so for SQL with trailing text after the statement).
+    if (std::string_view(sqlite3_sql(compiled)) != sql) return statement(db_, compiled);
+    return statement(*this, db_, compiled);
+}
+
+void database::give_back(sqlite3_stmt* compiled) noexcept {
+    // Bounded: SQL built with varying text (none today) must not grow the cache without end.
+    constexpr std::size_t max_idle = 128;
+    sqlite3_reset(compiled);
+    sqlite3_clear_bindings(compiled);
+    std::lock_guard lock(idle_mutex_);
+    if (idle_count_ >= max_idle) {
+        sqlite3_finalize(compiled);
+        return;
+    }
+    idle_[sqlite3_sql(compiled)].push_back(compiled);
+    ++idle_count_;
+}
 
 void database::exec(std::string_view sql) {
     std::string text(sql);

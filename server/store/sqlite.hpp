@@ -3,10 +3,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -23,9 +26,15 @@ private:
     int code_;
 };
 
+class database;
+
 class statement {
 public:
     statement(sqlite3* db, std::string_view sql);
+    // A statement database::prepare() keeps compiled: handed back to `owner` (reset) when destroyed.
+    statement(database& owner, sqlite3* db, sqlite3_stmt* compiled)
+        : db_(db), stmt_(compiled), owner_(&owner) {}
+    statement(sqlite3* db, sqlite3_stmt* compiled) : db_(db), stmt_(compiled) {}
     statement(statement&& other) noexcept;
     statement& operator=(statement&&) = delete;
     ~statement();
@@ -48,6 +57,7 @@ public:
 private:
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
+    database* owner_ = nullptr;
 };
 
 class database {
@@ -59,12 +69,20 @@ public:
     ~database();
 
     void exec(std::string_view sql);
-    statement prepare(std::string_view sql) { return statement(db_, sql); }
+    // Compiled once per SQL text and kept for the next prepare() of the same text: logins run the same dozen
+    // queries every time, and compiling them was most of the store's CPU.
+    statement prepare(std::string_view sql);
     std::int64_t last_insert_id() const;
     int changes() const;
 
 private:
+    friend class statement;
+    void give_back(sqlite3_stmt* compiled) noexcept;
+
     sqlite3* db_ = nullptr;
+    std::mutex idle_mutex_;
+    std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_; // reset statements by SQL text
+    std::size_t idle_count_ = 0;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.

@@ -125,6 +125,11 @@ TEST(account_repository, enable_disable_remove_and_status) {
     EXPECT_TRUE(imap.status_at);
     EXPECT_EQ(again.endpoints.at(domain::mail_protocol::smtp).status, upstream_status::unknown);
     EXPECT_TRUE(again.last_login_at);
+    // Unchanged status is rewritten at most once a minute; a change is written at once.
+    repo.record_status(a.id, domain::mail_protocol::imap, upstream_status::ok, "");
+    EXPECT_EQ(repo.find("office")->endpoints.at(domain::mail_protocol::imap).status, upstream_status::ok);
+    repo.record_status(a.id, domain::mail_protocol::imap, upstream_status::auth_failed, "535 again");
+    EXPECT_EQ(repo.find("office")->endpoints.at(domain::mail_protocol::imap).status_reason, "535 again");
     ASSERT_TRUE(repo.remove("office"));
     EXPECT_FALSE(repo.find("office"));
     EXPECT_FALSE(repo.remove("office"));
