@@ -2,51 +2,65 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <chrono>
-#include <exception>
-#include <optional>
+#include <memory>
 
 namespace mailgate::net {
 namespace detail {
 
-template <class T> struct outcome {
-    std::exception_ptr error;
-    std::optional<T> value;
+// Shared by the timer's handler and the waiting coroutine: the handler may run after the coroutine has moved on
+// (a cancelled wait still completes once).
+struct deadline {
+    deadline(const boost::asio::any_io_executor& executor, std::chrono::steady_clock::duration limit)
+        : timer(executor, limit) {}
+    boost::asio::steady_timer timer;
+    boost::asio::cancellation_signal cancel;
+    bool expired = false;
 };
-template <> struct outcome<void> { std::exception_ptr error; };
-
-// `a || b` waits for the first *success*; a failing operation would leave us waiting for the timer, so failures
-// are turned into values here and rethrown by timed().
-template <class T> boost::asio::awaitable<outcome<T>> capture(boost::asio::awaitable<T> op) {
-    outcome<T> out;
-    try {
-        if constexpr (std::is_void_v<T>)
-            co_await std::move(op);
-        else
-            out.value.emplace(co_await std::move(op));
-    } catch (...) {
-        out.error = std::current_exception();
-    }
-    co_return out;
-}
 
 } // namespace detail
 
+// Every session's reads and writes pass through here, so it avoids what `op || timer` costs: two spawned
+// coroutines per operation and an exception for the losing timer. The timer is a plain handler that cancels the
+// operation. The operation's own executor (one thread per io_context, see io_pool) runs both, so no locking.
 template <class T>
 boost::asio::awaitable<T> timed(boost::asio::awaitable<T> op, std::chrono::steady_clock::duration limit) {
-    using namespace boost::asio::experimental::awaitable_operators;
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, limit);
-    auto result = co_await (detail::capture(std::move(op)) || timer.async_wait(boost::asio::use_awaitable));
-    if (result.index() == 1) throw boost::system::system_error(boost::asio::error::timed_out);
-    auto& out = std::get<0>(result);
-    if (out.error) std::rethrow_exception(out.error);
-    if constexpr (!std::is_void_v<T>) co_return std::move(*out.value);
+    auto executor = co_await boost::asio::this_coro::executor;
+    auto state = std::make_shared<detail::deadline>(executor, limit);
+    state->timer.async_wait([state](const boost::system::error_code& ec) {
+        if (ec) return;
+        state->expired = true;
+        state->cancel.emit(boost::asio::cancellation_type::terminal);
+    });
+    // The caller's own cancellation (if it has any) still reaches the operation.
+    boost::asio::cancellation_state caller = co_await boost::asio::this_coro::cancellation_state;
+    auto outer = caller.slot();
+    if (outer.is_connected())
+        outer.assign([state](boost::asio::cancellation_type type) { state->cancel.emit(type); });
+    struct stop_timer {
+        detail::deadline& d;
+        boost::asio::cancellation_slot outer;
+        ~stop_timer() {
+            d.timer.cancel();
+            if (outer.is_connected()) outer.clear();
+        }
+    } stop{*state, outer};
+    try {
+        co_return co_await boost::asio::co_spawn(
+            executor, std::move(op),
+            boost::asio::bind_cancellation_slot(state->cancel.slot(), boost::asio::use_awaitable));
+    } catch (...) {
+        if (state->expired) throw boost::system::system_error(boost::asio::error::timed_out);
+        throw;
+    }
 }
 
 } // namespace mailgate::net
