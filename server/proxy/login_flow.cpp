@@ -208,10 +208,11 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         result.reason = failure->reason;
         co_return result;
     }
-    settings.store.record([id, protocol](store::account_repository& repo) {
-        repo.record_status(id, protocol, store::upstream_status::ok, "");
-        repo.record_login(id);
-    });
+    if (settings.store.repository().claim_login_record(id, protocol))
+        settings.store.record([id, protocol](store::account_repository& repo) {
+            repo.record_status(id, protocol, store::upstream_status::ok, "");
+            repo.record_login(id);
+        });
     label.debug("account '{}' connected to {} ({}{})", account->name, endpoint->second.endpoint.url(),
                 upstream->tls().version, upstream->tls().resumed ? ", resumed session" : "");
     result.failed.reset();

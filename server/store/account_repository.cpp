@@ -494,15 +494,20 @@ void account_repository::set_admin_password(std::string_view password) {
 
 void account_repository::record_status(std::int64_t account_id, domain::mail_protocol protocol,
                                        upstream_status status, std::string_view reason) {
+    auto now = unix_now();
+    {
+        std::lock_guard lock(recent_ok_mutex_);
+        if (status == upstream_status::ok)
+            recent_ok_[{account_id, protocol}] = now;
+        else
+            recent_ok_.erase({account_id, protocol});
+    }
     std::lock_guard lock(mutex_);
-    // Every login reports its endpoint's status; an unchanged one is rewritten only once a minute (the time shown
-    // is "checked at"), so that a busy account's logins do not each cost a database write.
     db_.prepare(
            "UPDATE endpoints SET status = ?1, status_at = ?2, status_reason = ?3 WHERE account_id = ?4 AND "
-           "protocol = ?5 AND (status IS NOT ?1 OR status_reason IS NOT ?3 OR status_at IS NULL OR "
-           "status_at < ?2 - 60)")
+           "protocol = ?5")
         .bind(1, to_string(status))
-        .bind(2, unix_now())
+        .bind(2, now)
         .bind(3, reason)
         .bind(4, account_id)
         .bind(5, domain::to_string(protocol))
@@ -511,12 +516,21 @@ void account_repository::record_status(std::int64_t account_id, domain::mail_pro
 
 void account_repository::record_login(std::int64_t account_id) {
     std::lock_guard lock(mutex_);
-    // To the minute, like the status above.
-    db_.prepare("UPDATE accounts SET last_login_at = ?1 WHERE id = ?2 AND (last_login_at IS NULL OR "
-                "last_login_at < ?1 - 60)")
+    db_.prepare("UPDATE accounts SET last_login_at = ?1 WHERE id = ?2")
         .bind(1, unix_now())
         .bind(2, account_id)
         .run();
+}
+
+bool account_repository::claim_login_record(std::int64_t account_id, domain::mail_protocol protocol) {
+    constexpr std::int64_t rewrite_after_seconds = 60;
+    auto now = unix_now();
+    std::lock_guard lock(recent_ok_mutex_);
+    auto [it, fresh] = recent_ok_.try_emplace({account_id, protocol}, now);
+    if (fresh) return true;
+    if (now - it->second < rewrite_after_seconds) return false;
+    it->second = now;
+    return true;
 }
 
 } // namespace mailgate::store

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 namespace mailgate::store {
@@ -92,6 +93,10 @@ public:
     void record_status(std::int64_t account_id, domain::mail_protocol protocol, upstream_status status,
                        std::string_view reason);
     void record_login(std::int64_t account_id);
+    // Whether a successful login should write "ok" and the last-login time for this endpoint: yes unless this
+    // process wrote "ok" there within the last minute (a later call then says no). Every login of a busy account
+    // would otherwise cost two database writes; the times shown are "within a minute". Needs no database.
+    bool claim_login_record(std::int64_t account_id, domain::mail_protocol protocol);
 
 private:
     std::optional<account> load(std::string_view where_clause, std::string_view value);
@@ -102,6 +107,8 @@ private:
     void check_master_key();
 
     std::mutex mutex_;
+    std::mutex recent_ok_mutex_;
+    std::map<std::pair<std::int64_t, domain::mail_protocol>, std::int64_t> recent_ok_; // -> unix time written
     guarded_key key_;
     database db_;
     password_hasher hasher_;

@@ -5,6 +5,7 @@ import hashlib
 import concurrent.futures
 import os
 import platform
+import re
 import resource
 import shutil
 import ssl
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import gateway  # noqa: E402
@@ -210,6 +212,14 @@ def start_gateway(data_dir, rig, extra=()):
     gw.args[gw.args.index("--log.level") + 1] = "info"
     gw.start()
     return gw
+
+
+def resumption_counters(gw):
+    """(offered, resumed): the gateway's provider-side TLS resumption counters from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{gw.ports['admin']}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    get = lambda name: int(m.group(1)) if (m := re.search(rf"^{name} (\d+)$", text, re.M)) else 0  # noqa: E731
+    return get("mailgate_upstream_tls_resumption_offered_total"), get("mailgate_upstream_tls_resumed_total")
 
 
 def report_gateway(gw, what=""):

@@ -11,14 +11,13 @@ Run as root (the rig needs it). Figures only: no timed assertions, no pass/fail.
 import argparse
 import asyncio
 import os
-import re
 import ssl
 import statistics
 import tempfile
 import time
-import urllib.request
 
-from bench_common import async_read_until as read_until, BenchRig, BenchRun, proc_cpu_seconds, start_gateway
+from bench_common import (async_read_until as read_until, BenchRig, BenchRun, proc_cpu_seconds, resumption_counters,
+                          start_gateway)
 from gateway import add_account
 import gateway
 
@@ -71,13 +70,6 @@ async def measure(path, clients, seconds):
             "sessions": len(latencies)}
 
 
-def metrics(gw):
-    with urllib.request.urlopen(f"http://127.0.0.1:{gw.ports['admin']}/metrics", timeout=30) as r:
-        text = r.read().decode()
-    get = lambda name: int(m.group(1)) if (m := re.search(rf"^{name} (\d+)$", text, re.M)) else 0  # noqa: E731
-    return get("mailgate_upstream_tls_resumption_offered_total"), get("mailgate_upstream_tls_resumed_total")
-
-
 async def run(rig, gw, args):
     direct_tls = ssl.create_default_context(cafile=rig.ca_file)
     lan_tls = ssl.create_default_context(cafile=gw.cert_file)
@@ -115,7 +107,7 @@ async def run(rig, gw, args):
                     f"p99 {g['p99'] / d['p99']:.2f}x direct (target <= 2), gateway CPU {g['cpu']:.2f} ms/login")
             print(f"    {line}")
             summary.append(line)
-    offered, resumed = metrics(gw)
+    offered, resumed = resumption_counters(gw)
     summary.append(f"provider TLS: {resumed} of {offered} offered sessions resumed")
     return summary
 

@@ -125,11 +125,17 @@ TEST(account_repository, enable_disable_remove_and_status) {
     EXPECT_TRUE(imap.status_at);
     EXPECT_EQ(again.endpoints.at(domain::mail_protocol::smtp).status, upstream_status::unknown);
     EXPECT_TRUE(again.last_login_at);
-    // Unchanged status is rewritten at most once a minute; a change is written at once.
+    // A login writes its bookkeeping when this process has not written "ok" for the endpoint in the last minute.
+    EXPECT_TRUE(repo.claim_login_record(a.id, domain::mail_protocol::imap));
+    EXPECT_FALSE(repo.claim_login_record(a.id, domain::mail_protocol::imap));
+    EXPECT_TRUE(repo.claim_login_record(a.id, domain::mail_protocol::smtp)); // per endpoint
     repo.record_status(a.id, domain::mail_protocol::imap, upstream_status::ok, "");
     EXPECT_EQ(repo.find("office")->endpoints.at(domain::mail_protocol::imap).status, upstream_status::ok);
+    EXPECT_FALSE(repo.claim_login_record(a.id, domain::mail_protocol::imap));
+    // A failure written by anyone in this process (a test from the admin page) makes the next success due at once.
     repo.record_status(a.id, domain::mail_protocol::imap, upstream_status::auth_failed, "535 again");
     EXPECT_EQ(repo.find("office")->endpoints.at(domain::mail_protocol::imap).status_reason, "535 again");
+    EXPECT_TRUE(repo.claim_login_record(a.id, domain::mail_protocol::imap));
     ASSERT_TRUE(repo.remove("office"));
     EXPECT_FALSE(repo.find("office"));
     EXPECT_FALSE(repo.remove("office"));
