@@ -35,8 +35,7 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
     credential out;
     if (account.credential == store::credential_kind::password) {
         try {
-            auto secret = co_await access.store.run(
-                [&](store::account_repository& repo) { return repo.remote_secret(account); });
+            auto secret = co_await access.store.remote_secret(account);
             out.value = protocols::upstream_credentials{account.remote_user, std::move(secret)};
             store::wipe(secret);
         } catch (const store::secret_error& e) {

@@ -77,6 +77,13 @@ upstream_status upstream_status_from_string(std::string_view s) {
 
 account_repository::account_repository(const std::filesystem::path& data_dir, password_hasher hasher)
     : key_(prepare_data_dir_and_key(data_dir)), db_(data_dir / "mailgate.db"), hasher_(hasher) {
+    db_.on_row_change(
+        [](void* self, const char* table) {
+            std::string_view t(table);
+            if (t == "accounts" || t == "endpoints" || t == "senders" || t == "oauth_grants")
+                static_cast<account_repository*>(self)->generation_.fetch_add(1, std::memory_order_acq_rel);
+        },
+        this);
     migrate(db_);
     check_master_key();
     count_challenge_logins_unlocked();
@@ -86,6 +93,15 @@ void account_repository::count_challenge_logins_unlocked() {
     auto query = db_.prepare("SELECT EXISTS (SELECT 1 FROM accounts WHERE challenge_secret IS NOT NULL)");
     query.step();
     challenge_logins_in_use_.store(query.column_int64(0) != 0, std::memory_order_relaxed);
+}
+
+void account_repository::notice_external_changes() {
+    std::lock_guard lock(mutex_);
+    auto version = db_.data_version();
+    if (version != data_version_) {
+        data_version_ = version;
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
 }
 
 void account_repository::refresh_challenge_logins_in_use() {
@@ -377,14 +393,18 @@ std::optional<account> account_repository::verify_local(std::string_view typed, 
 }
 
 std::string account_repository::remote_secret(const account& a) {
-    std::string sealed;
-    {
-        std::lock_guard lock(mutex_);
-        auto query = db_.prepare("SELECT remote_secret FROM accounts WHERE id = ?1");
-        query.bind(1, a.id);
-        if (!query.step()) throw secret_error("account '" + a.name + "' no longer exists");
-        sealed = query.column_blob(0);
-    }
+    return open_remote_secret(a, sealed_remote_secret(a));
+}
+
+std::string account_repository::sealed_remote_secret(const account& a) {
+    std::lock_guard lock(mutex_);
+    auto query = db_.prepare("SELECT remote_secret FROM accounts WHERE id = ?1");
+    query.bind(1, a.id);
+    if (!query.step()) throw secret_error("account '" + a.name + "' no longer exists");
+    return query.column_blob(0);
+}
+
+std::string account_repository::open_remote_secret(const account& a, const std::string& sealed) const {
     auto secret = open(key_.get(), sealed, secret_aad(a.id));
     if (!secret)
         throw secret_error(

@@ -98,6 +98,18 @@ public:
     // would otherwise cost two database writes; the times shown are "within a minute". Needs no database.
     bool claim_login_record(std::int64_t account_id, domain::mail_protocol protocol);
 
+    // Grows whenever what a login reads may have changed: any row of accounts, endpoints, senders or OAuth2 grants
+    // written through this object, and (after notice_external_changes()) any commit by another process. What was
+    // read under one generation is still current while generation() returns the same number. Needs no database.
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    // Looks whether another process (the CLI, another instance) committed since the last look.
+    void notice_external_changes();
+
+    // The provider password in two steps, so that a caller may keep the sealed form: the stored ciphertext (a
+    // database read), and opening it (no database). remote_secret() does both.
+    std::string sealed_remote_secret(const account& a);
+    std::string open_remote_secret(const account& a, const std::string& sealed) const;
+
 private:
     std::optional<account> load(std::string_view where_clause, std::string_view value);
     void load_details(account& a);
@@ -107,6 +119,8 @@ private:
     void check_master_key();
 
     std::mutex mutex_;
+    std::atomic<std::uint64_t> generation_{0};
+    std::int64_t data_version_ = -1; // under mutex_
     std::mutex recent_ok_mutex_;
     std::map<std::pair<std::int64_t, domain::mail_protocol>, std::int64_t> recent_ok_; // -> unix time written
     guarded_key key_;

@@ -148,6 +148,24 @@ void database::give_back(sqlite3_stmt* compiled) noexcept {
     ++idle_count_;
 }
 
+void database::on_row_change(void (*callback)(void*, const char*), void* context) {
+    row_callback_ = callback;
+    row_context_ = context;
+    sqlite3_update_hook(
+        db_,
+        [](void* self, int, const char*, const char* table, sqlite3_int64) {
+            auto* db = static_cast<database*>(self);
+            db->row_callback_(db->row_context_, table);
+        },
+        this);
+}
+
+std::int64_t database::data_version() {
+    auto query = prepare("PRAGMA data_version");
+    query.step();
+    return query.column_int64(0);
+}
+
 void database::exec(std::string_view sql) {
     std::string text(sql);
     char* error = nullptr;

@@ -74,6 +74,11 @@ public:
     statement prepare(std::string_view sql);
     std::int64_t last_insert_id() const;
     int changes() const;
+    // Called with the table's name for every row this connection inserts, updates or deletes (sqlite3_update_hook;
+    // not for a DELETE without WHERE, which the store never runs on the tables that matter).
+    void on_row_change(void (*callback)(void* context, const char* table), void* context);
+    // Changes when another connection (another process) commits to the database (PRAGMA data_version).
+    std::int64_t data_version();
 
 private:
     friend class statement;
@@ -83,6 +88,8 @@ private:
     std::mutex idle_mutex_;
     std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_; // reset statements by SQL text
     std::size_t idle_count_ = 0;
+    void (*row_callback_)(void*, const char*) = nullptr;
+    void* row_context_ = nullptr;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back when destroyed uncommitted.

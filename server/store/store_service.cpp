@@ -19,49 +19,88 @@ void store_service::record(std::function<void(account_repository&)> write) {
     });
 }
 
+namespace {
+
+std::int64_t steady_milliseconds() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace
+
+bool store_service::external_changes_checked_recently() const {
+    constexpr std::int64_t recent_ms = 2000;
+    return steady_milliseconds() - external_checked_at_.load(std::memory_order_relaxed) < recent_ms;
+}
+
+void store_service::note_external_changes_checked() {
+    external_checked_at_.store(steady_milliseconds(), std::memory_order_relaxed);
+}
+
 boost::asio::awaitable<local_login>
 store_service::authenticate(std::string user, std::string password, std::string client,
                             const std::function<void(const account&)>* before_kdf) {
-    struct lookup {
-        std::optional<account> record; // the user's account, whatever the password
-        std::string against; // its password hash, or for an unknown user a dummy one (same KDF cost)
-        std::optional<local_check> known;
-    };
-    // SQLite and the keyed caches in one trip to the store pool; only what the caches cannot answer goes to the KDF.
-    auto found = co_await run([this, &user, &password](account_repository& repo) {
-        lookup out;
-        // `user` from here on is the stored name the typed one stands for (LAN\alice, alice@office -> alice).
-        if (auto local_user = repo.resolve_local_user(user)) user = std::move(*local_user);
-        auto hash = repo.local_password_hash(user);
-        if (hash) out.record = repo.find_by_local_user(user);
-        out.against = out.record ? *hash : repo.unknown_user_hash();
-        if (out.record && good_.contains(user, password, out.against))
-            out.known = local_check::ok;
-        else if (bad_.contains(user, password, out.against))
-            out.known = local_check::repeated_wrong;
-        return out;
-    });
+    // A known user's lookup read under the current generation is served from memory; otherwise one trip to the
+    // store pool. Only what the credential caches cannot answer goes to the KDF.
+    std::optional<login_lookup> found;
+    if (external_changes_checked_recently()) found = lookups_.find(user, repo_.generation());
+    if (!found) {
+        auto [generation, looked] = co_await run([&user](account_repository& repo) {
+            repo.notice_external_changes();
+            auto generation = repo.generation(); // before the reads: a write racing them makes them stale
+            login_lookup out;
+            // From here on the stored name the typed one stands for (LAN\alice, alice@office -> alice).
+            out.user = repo.resolve_local_user(user).value_or(user);
+            auto hash = repo.local_password_hash(out.user);
+            if (hash) out.record = repo.find_by_local_user(out.user);
+            out.against = out.record ? *hash : repo.unknown_user_hash();
+            return std::pair{generation, std::move(out)};
+        });
+        note_external_changes_checked();
+        if (looked.record) lookups_.remember(user, generation, looked);
+        found = std::move(looked);
+    }
+    std::optional<local_check> known;
+    if (found->record && good_.contains(found->user, password, found->against))
+        known = local_check::ok;
+    else if (bad_.contains(found->user, password, found->against))
+        known = local_check::repeated_wrong;
     local_login result;
-    result.known_user = found.record.has_value();
-    if (found.known) {
-        result.verdict = *found.known;
+    result.known_user = found->record.has_value();
+    if (known) {
+        result.verdict = *known;
     } else {
-        if (found.record && before_kdf && *before_kdf) (*before_kdf)(*found.record);
-        auto verdict =
-            co_await kdf_.async_verify(good_.key_for(user, password, found.against), std::move(client),
-                                       password, found.against, boost::asio::use_awaitable);
+        if (found->record && before_kdf && *before_kdf) (*before_kdf)(*found->record);
+        auto verdict = co_await kdf_.async_verify(good_.key_for(found->user, password, found->against),
+                                                  std::move(client), password, found->against,
+                                                  boost::asio::use_awaitable);
         if (verdict == kdf_verdict::busy)
             result.verdict = local_check::busy;
-        else if (verdict == kdf_verdict::match && found.record)
+        else if (verdict == kdf_verdict::match && found->record)
             result.verdict = local_check::ok;
         else
             result.verdict = local_check::wrong;
-        if (result.verdict == local_check::ok) good_.remember(user, password, found.against);
-        if (result.verdict == local_check::wrong) bad_.remember(user, password, found.against);
+        if (result.verdict == local_check::ok) good_.remember(found->user, password, found->against);
+        if (result.verdict == local_check::wrong) bad_.remember(found->user, password, found->against);
     }
     wipe(password);
-    if (result.verdict == local_check::ok) result.record = std::move(found.record);
+    if (result.verdict == local_check::ok) result.record = std::move(found->record);
     co_return result;
+}
+
+boost::asio::awaitable<std::string> store_service::remote_secret(const account& a) {
+    if (external_changes_checked_recently())
+        if (auto sealed = sealed_secrets_.find(a.id, repo_.generation()))
+            co_return repo_.open_remote_secret(a, *sealed);
+    auto [generation, sealed] = co_await run([&a](account_repository& repo) {
+        repo.notice_external_changes();
+        auto generation = repo.generation();
+        return std::pair{generation, repo.sealed_remote_secret(a)};
+    });
+    note_external_changes_checked();
+    sealed_secrets_.remember(a.id, generation, sealed);
+    co_return repo_.open_remote_secret(a, sealed);
 }
 
 boost::asio::awaitable<local_login> store_service::check_challenge(std::string user, std::string answer,

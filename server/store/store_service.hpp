@@ -5,6 +5,7 @@
 #include "protocols/common/login_proof.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/credential_cache.hpp"
+#include "server/store/generation_cache.hpp"
 #include "server/store/kdf_queue.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -65,6 +66,10 @@ public:
     // change (the CLI) is seen within seconds.
     bool challenge_logins_enabled();
 
+    // The account's provider password, opened from its sealed form; the sealed form is kept (never the password),
+    // so a busy account's logins do not each read it from the database. Throws secret_error.
+    boost::asio::awaitable<std::string> remote_secret(const account& a);
+
     // Checks a password against a stored hash on the KDF queue (the admin page's login).
     boost::asio::awaitable<bool> verify_password(std::string password, std::string encoded_hash,
                                                  std::string client);
@@ -73,12 +78,28 @@ public:
     void stop() { kdf_.stop(); }
 
 private:
+    // What a login reads from the store for a typed user name.
+    struct login_lookup {
+        std::string user;              // the stored local user the typed name stands for
+        std::optional<account> record; // the user's account, whatever the password
+        std::string against; // its password hash, or for an unknown user a dummy one (same KDF cost)
+    };
+    // Whether another process's changes were looked for recently enough that kept store reads may be served: a
+    // change made with the CLI is seen within this time (the first login after a quiet spell looks again).
+    bool external_changes_checked_recently() const;
+    void note_external_changes_checked();
+
     account_repository& repo_;
     boost::asio::thread_pool& pool_;
     kdf_queue kdf_;
     credential_cache good_;
     credential_cache bad_{std::chrono::minutes(5)};
-    std::atomic<std::int64_t> challenge_checked_at_{0}; // steady clock, seconds
+    generation_cache<std::string, login_lookup> lookups_{
+        4096}; // typed user name -> lookup (known users only)
+    generation_cache<std::int64_t, std::string> sealed_secrets_{
+        4096};                                             // account id -> sealed provider password
+    std::atomic<std::int64_t> external_checked_at_{-1000}; // steady clock, milliseconds
+    std::atomic<std::int64_t> challenge_checked_at_{0};    // steady clock, seconds
     std::atomic<bool> challenge_refresh_queued_{false};
 };
 

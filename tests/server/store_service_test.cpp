@@ -55,3 +55,104 @@ TEST(store_service, authenticates_off_the_io_thread) {
                                                  local_check::repeated_wrong, local_check::wrong}));
     EXPECT_NE(ran_on, io_thread);
 }
+
+namespace {
+
+const password_hasher cheap_hasher({.log2_n = 10, .r = 8, .p = 1});
+
+new_account office_account() {
+    return {"office",
+            "scanner",
+            "local-pw",
+            "r@example.com",
+            "provider-pw",
+            "custom",
+            {*domain::parse_upstream_url("imaps://imap.example.com")},
+            {}};
+}
+
+// Runs `body` as a coroutine on an I/O context of its own, with `service` on a one-thread pool.
+template <class F> void on_io(F body) {
+    boost::asio::io_context io;
+    boost::asio::co_spawn(io, body, boost::asio::detached);
+    io.run();
+}
+
+} // namespace
+
+TEST(store_service, writes_through_this_process_are_seen_by_the_next_login_at_once) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap_hasher);
+    ASSERT_TRUE(repo.create(office_account()));
+    boost::asio::thread_pool pool(1);
+    store_service service(repo, pool);
+    on_io([&]() -> boost::asio::awaitable<void> {
+        auto record = (co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).record;
+        EXPECT_TRUE(record && record->enabled);
+        EXPECT_EQ(co_await service.remote_secret(*record), "provider-pw");
+        // Served from memory now; every change below goes through the same repository and must show at once.
+        EXPECT_TRUE(repo.set_enabled("office", false));
+        auto disabled = co_await service.authenticate("scanner", "local-pw", "192.0.2.1");
+        EXPECT_TRUE(disabled.record && !disabled.record->enabled);
+        EXPECT_TRUE(repo.set_remote_secret("office", "new-provider-pw"));
+        EXPECT_EQ(co_await service.remote_secret(*record), "new-provider-pw");
+        EXPECT_TRUE(repo.set_local_password("office", "new-local-pw"));
+        EXPECT_EQ((co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).verdict,
+                  local_check::wrong);
+        EXPECT_EQ((co_await service.authenticate("scanner", "new-local-pw", "192.0.2.1")).verdict,
+                  local_check::ok);
+        EXPECT_TRUE(repo.remove("office"));
+        EXPECT_FALSE((co_await service.authenticate("scanner", "new-local-pw", "192.0.2.1")).known_user);
+    });
+    pool.join();
+}
+
+TEST(store_service, another_processes_changes_are_seen_within_two_seconds) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap_hasher);
+    ASSERT_TRUE(repo.create(office_account()));
+    boost::asio::thread_pool pool(1);
+    store_service service(repo, pool);
+    on_io([&]() -> boost::asio::awaitable<void> {
+        EXPECT_EQ((co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).verdict,
+                  local_check::ok);
+        {
+            // Another connection to the same database, as the CLI has.
+            account_repository cli(tmp.data(), cheap_hasher);
+            EXPECT_TRUE(cli.set_local_password("office", "changed-pw"));
+        }
+        auto before = repo.generation();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+        EXPECT_EQ((co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).verdict,
+                  local_check::wrong);
+        EXPECT_NE(repo.generation(), before);
+        EXPECT_EQ((co_await service.authenticate("scanner", "changed-pw", "192.0.2.1")).verdict,
+                  local_check::ok);
+    });
+    pool.join();
+}
+
+TEST(account_repository, generation_follows_writes_that_a_login_reads) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), cheap_hasher);
+    auto created = repo.create(office_account());
+    ASSERT_TRUE(created);
+    auto g = repo.generation();
+    EXPECT_TRUE(repo.set_enabled("office", false));
+    EXPECT_NE(repo.generation(), g);
+    g = repo.generation();
+    EXPECT_TRUE(repo.set_remote_secret("office", "x"));
+    EXPECT_NE(repo.generation(), g);
+    g = repo.generation();
+    repo.notice_external_changes(); // nothing from elsewhere
+    repo.notice_external_changes();
+    auto quiet = repo.generation();
+    EXPECT_EQ(repo.generation(), quiet);
+    {
+        account_repository other(tmp.data(), cheap_hasher);
+        EXPECT_TRUE(other.set_enabled("office", true));
+    }
+    EXPECT_EQ(repo.generation(), quiet); // not seen until looked for
+    repo.notice_external_changes();
+    EXPECT_NE(repo.generation(), quiet);
+}
