@@ -3,6 +3,7 @@
 
 #include "server/net/codec_driver.hpp"
 #include "server/net/peer_verification.hpp"
+#include "server/net/resolved_addresses.hpp"
 #include "server/net/timed.hpp"
 #include "server/net/tls_session_cache.hpp"
 
@@ -77,18 +78,26 @@ upstream_connection::open(const domain::upstream_endpoint& endpoint,
                           std::chrono::steady_clock::duration timeout, const step_observer& observer) {
     host_ = endpoint.host;
     port_ = endpoint.port;
-    asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
+    auto& recent = provider_addresses();
+    auto cached = recent.find(endpoint.host, endpoint.port);
     asio::ip::tcp::resolver::results_type addresses;
-    try {
-        addresses = co_await timed(
-            resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), asio::use_awaitable),
-            timeout);
-    } catch (const system_error& e) {
-        std::string reason = "cannot resolve " + endpoint.host + ": " + e.code().message();
-        report(observer, upstream_step::resolve, false, reason);
-        co_return upstream_failure{domain::failure::connect, reason};
+    if (cached) {
+        addresses = *cached;
+    } else {
+        asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
+        try {
+            addresses = co_await timed(
+                resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), asio::use_awaitable),
+                timeout);
+        } catch (const system_error& e) {
+            std::string reason = "cannot resolve " + endpoint.host + ": " + e.code().message();
+            report(observer, upstream_step::resolve, false, reason);
+            co_return upstream_failure{domain::failure::connect, reason};
+        }
+        recent.remember(endpoint.host, endpoint.port, addresses);
     }
-    report(observer, upstream_step::resolve, true, std::to_string(addresses.size()) + " address(es)");
+    report(observer, upstream_step::resolve, true,
+           std::to_string(addresses.size()) + " address(es)" + (cached ? " (resolved recently)" : ""));
 
     try {
         auto peer =
@@ -98,6 +107,7 @@ upstream_connection::open(const domain::upstream_endpoint& endpoint,
         report(observer, upstream_step::connect, true,
                peer.address().to_string() + " port " + std::to_string(peer.port()));
     } catch (const system_error& e) {
+        recent.forget(endpoint.host, endpoint.port); // the next attempt looks the name up again
         std::string reason = "cannot connect to " + endpoint.host + " port " + std::to_string(endpoint.port) +
                              ": " + e.code().message();
         report(observer, upstream_step::connect, false, reason);

@@ -10,6 +10,19 @@ using namespace mailgate::store;
 
 namespace {
 
+// A fresh database with a table t (k, v) holding `rows`.
+struct table_db {
+    temp_dir tmp;
+    database db;
+    explicit table_db(std::string_view rows = "") : db(data_dir(tmp) / "t.db") {
+        db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER);" + std::string(rows));
+    }
+    static std::filesystem::path data_dir(const temp_dir& t) {
+        std::filesystem::create_directories(t.data());
+        return t.data();
+    }
+};
+
 std::optional<std::int64_t> value_of(database& db, std::int64_t key) {
     auto q = db.prepare("SELECT v FROM t WHERE k = ?1");
     q.bind(1, key);
@@ -20,10 +33,8 @@ std::optional<std::int64_t> value_of(database& db, std::int64_t key) {
 } // namespace
 
 TEST(sqlite_statement_cache, reused_statements_start_reset_and_unbound) {
-    temp_dir tmp;
-    std::filesystem::create_directories(tmp.data());
-    database db(tmp.data() / "t.db");
-    db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)");
+    table_db t;
+    auto& db = t.db;
     for (std::int64_t k = 1; k <= 3; ++k)
         db.prepare("INSERT INTO t(k, v) VALUES (?1, ?2)").bind(1, k).bind(2, k * 10).run();
     EXPECT_EQ(value_of(db, 2), 20);
@@ -48,10 +59,8 @@ TEST(sqlite_statement_cache, reused_statements_start_reset_and_unbound) {
 }
 
 TEST(sqlite_statement_cache, two_live_statements_of_one_text_are_distinct) {
-    temp_dir tmp;
-    std::filesystem::create_directories(tmp.data());
-    database db(tmp.data() / "t.db");
-    db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER); INSERT INTO t VALUES (1, 10), (2, 20);");
+    table_db t("INSERT INTO t VALUES (1, 10), (2, 20);");
+    auto& db = t.db;
     auto a = db.prepare("SELECT v FROM t WHERE k = ?1");
     auto b = db.prepare("SELECT v FROM t WHERE k = ?1");
     a.bind(1, 1);
@@ -63,10 +72,8 @@ TEST(sqlite_statement_cache, two_live_statements_of_one_text_are_distinct) {
 }
 
 TEST(sqlite_statement_cache, sql_with_trailing_text_still_runs_each_time) {
-    temp_dir tmp;
-    std::filesystem::create_directories(tmp.data());
-    database db(tmp.data() / "t.db");
-    db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)");
+    table_db t;
+    auto& db = t.db;
     for (std::int64_t k = 1; k <= 200; ++k)
         db.prepare("INSERT INTO t(k, v) VALUES (?1, 0);  ").bind(1, k).run();
     auto count = db.prepare("SELECT count(*) FROM t");

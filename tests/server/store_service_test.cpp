@@ -71,22 +71,29 @@ new_account office_account() {
             {}};
 }
 
-// Runs `body` as a coroutine on an I/O context of its own, with `service` on a one-thread pool.
-template <class F> void on_io(F body) {
-    boost::asio::io_context io;
-    boost::asio::co_spawn(io, body, boost::asio::detached);
-    io.run();
-}
+// A repository with the office account and a store service on a one-thread pool; run() runs a coroutine on an
+// I/O context of its own.
+struct service_rig {
+    temp_dir tmp;
+    account_repository repo{tmp.data(), cheap_hasher};
+    boost::asio::thread_pool pool{1};
+    store_service service{repo, pool};
+
+    service_rig() { EXPECT_TRUE(repo.create(office_account())); }
+    template <class F> void run(F body) {
+        boost::asio::io_context io;
+        boost::asio::co_spawn(io, body, boost::asio::detached);
+        io.run();
+        pool.join();
+    }
+};
 
 } // namespace
 
 TEST(store_service, writes_through_this_process_are_seen_by_the_next_login_at_once) {
-    temp_dir tmp;
-    account_repository repo(tmp.data(), cheap_hasher);
-    ASSERT_TRUE(repo.create(office_account()));
-    boost::asio::thread_pool pool(1);
-    store_service service(repo, pool);
-    on_io([&]() -> boost::asio::awaitable<void> {
+    service_rig rig;
+    auto& [tmp, repo, pool, service] = rig;
+    rig.run([&]() -> boost::asio::awaitable<void> {
         auto record = (co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).record;
         EXPECT_TRUE(record && record->enabled);
         EXPECT_EQ(co_await service.remote_secret(*record), "provider-pw");
@@ -104,16 +111,12 @@ TEST(store_service, writes_through_this_process_are_seen_by_the_next_login_at_on
         EXPECT_TRUE(repo.remove("office"));
         EXPECT_FALSE((co_await service.authenticate("scanner", "new-local-pw", "192.0.2.1")).known_user);
     });
-    pool.join();
 }
 
 TEST(store_service, another_processes_changes_are_seen_within_two_seconds) {
-    temp_dir tmp;
-    account_repository repo(tmp.data(), cheap_hasher);
-    ASSERT_TRUE(repo.create(office_account()));
-    boost::asio::thread_pool pool(1);
-    store_service service(repo, pool);
-    on_io([&]() -> boost::asio::awaitable<void> {
+    service_rig rig;
+    auto& [tmp, repo, pool, service] = rig;
+    rig.run([&]() -> boost::asio::awaitable<void> {
         EXPECT_EQ((co_await service.authenticate("scanner", "local-pw", "192.0.2.1")).verdict,
                   local_check::ok);
         {
@@ -129,7 +132,6 @@ TEST(store_service, another_processes_changes_are_seen_within_two_seconds) {
         EXPECT_EQ((co_await service.authenticate("scanner", "changed-pw", "192.0.2.1")).verdict,
                   local_check::ok);
     });
-    pool.join();
 }
 
 TEST(account_repository, generation_follows_writes_that_a_login_reads) {
