@@ -23,15 +23,17 @@ public:
 
     void keep(const std::string& key, SSL_SESSION* session) {
         std::lock_guard lock(mutex_);
-        if (peers_.size() >= max_peers && !peers_.count(key)) {
+        if ((peers_.size() >= max_peers && !peers_.count(key)) || kept_ >= max_kept) {
             SSL_SESSION_free(session);
             return;
         }
         auto& sessions = peers_[key];
         sessions.push_back(session);
+        ++kept_;
         while (sessions.size() > per_peer_) {
             SSL_SESSION_free(sessions.front());
             sessions.pop_front();
+            --kept_;
         }
         ++stats_.stored;
     }
@@ -50,13 +52,15 @@ public:
             if (!live) {
                 SSL_SESSION_free(s);
                 sessions.pop_back();
+                --kept_;
                 continue;
             }
             // A TLS 1.3 ticket is offered once; a TLS 1.2 session stays, and the connection gets a copy (OpenSSL
             // marks the object it used unresumable when that connection ends uncleanly).
-            if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
+            if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) {
                 sessions.pop_back();
-            else if (!(s = SSL_SESSION_dup(s)))
+                --kept_;
+            } else if (!(s = SSL_SESSION_dup(s)))
                 return nullptr;
             ++stats_.offered;
             return s;
@@ -76,6 +80,8 @@ public:
 
 private:
     static constexpr std::size_t max_peers = 1024;
+    static constexpr std::size_t max_kept = 4096; // about 1 KiB each (the certificates are shared)
+    std::size_t kept_ = 0;
     std::size_t per_peer_;
     std::mutex mutex_;
     std::map<std::string, std::deque<SSL_SESSION*>> peers_;

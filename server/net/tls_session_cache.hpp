@@ -18,8 +18,11 @@ struct tls_resumption_stats {
 };
 
 // Gives `context` (a client context) its own cache, freed with the context. TLS 1.3 tickets are used once each
-// (RFC 8446 C.4); TLS 1.2 sessions until they expire. At most `per_peer` sessions per host:port.
-void enable_session_resumption(SSL_CTX* context, std::size_t per_peer = 8);
+// (RFC 8446 C.4); TLS 1.2 sessions until they expire. At most `per_peer` sessions per host:port, 4,096 in all.
+// Many are kept because a burst of logins (a restart, an office arriving at 9:00) needs a ticket each: a full
+// handshake instead costs CPU, and its connection then holds its own decoded copy of the provider's certificate
+// (~2.5 KiB per idle session, where resumed connections share one).
+void enable_session_resumption(SSL_CTX* context, std::size_t per_peer = 256);
 
 // Before the handshake: ties `ssl` to "host:port" and offers a cached session for it, if the context has a cache.
 void offer_cached_session(SSL* ssl, const std::string& host, std::uint16_t port);
