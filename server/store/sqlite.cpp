@@ -17,11 +17,6 @@ namespace {
 
 bool sqlite_error::is_constraint() const { return (code_ & 0xff) == SQLITE_CONSTRAINT; }
 
-statement::statement(sqlite3* db, std::string_view sql) : db_(db) {
-    int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-    if (rc != SQLITE_OK) throw_error(db, rc, "prepare");
-}
-
 statement::statement(statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_) {
     other.stmt_ = nullptr;
 }
@@ -118,11 +113,11 @@ database::~database() {
 statement database::prepare(std::string_view sql) {
     {
         std::lock_guard lock(idle_mutex_);
-        if (auto it = idle_.find(std::string(sql)); it != idle_.end() && !it->second.empty()) {
+        if (auto it = idle_.find(sql); it != idle_.end() && !it->second.empty()) {
             auto* compiled = it->second.back();
             it->second.pop_back();
             --idle_count_;
-            return statement(*this, db_, compiled);
+            return statement(db_, compiled, this);
         }
     }
     sqlite3_stmt* compiled = nullptr;
@@ -131,7 +126,7 @@ statement database::prepare(std::string_view sql) {
     if (rc != SQLITE_OK) throw_error(db_, rc, "prepare");
     // Kept only when its text is the lookup key (not so for SQL with trailing text after the statement).
     if (std::string_view(sqlite3_sql(compiled)) != sql) return statement(db_, compiled);
-    return statement(*this, db_, compiled);
+    return statement(db_, compiled, this);
 }
 
 void database::give_back(sqlite3_stmt* compiled) noexcept {

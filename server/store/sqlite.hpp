@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -30,11 +31,9 @@ class database;
 
 class statement {
 public:
-    statement(sqlite3* db, std::string_view sql);
-    // A statement database::prepare() keeps compiled: handed back to `owner` (reset) when destroyed.
-    statement(database& owner, sqlite3* db, sqlite3_stmt* compiled)
-        : db_(db), stmt_(compiled), owner_(&owner) {}
-    statement(sqlite3* db, sqlite3_stmt* compiled) : db_(db), stmt_(compiled) {}
+    // Made by database::prepare(). With an `owner`, handed back to it (reset) when destroyed, else finalized.
+    statement(sqlite3* db, sqlite3_stmt* compiled, database* owner = nullptr)
+        : db_(db), stmt_(compiled), owner_(owner) {}
     statement(statement&& other) noexcept;
     statement& operator=(statement&&) = delete;
     ~statement();
@@ -86,7 +85,11 @@ private:
 
     sqlite3* db_ = nullptr;
     std::mutex idle_mutex_;
-    std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_; // reset statements by SQL text
+    struct text_hash : std::hash<std::string_view> {
+        using is_transparent = void; // looked up by string_view, without a std::string per prepare()
+    };
+    // reset statements by SQL text
+    std::unordered_map<std::string, std::vector<sqlite3_stmt*>, text_hash, std::equal_to<>> idle_;
     std::size_t idle_count_ = 0;
     void (*row_callback_)(void*, const char*) = nullptr;
     void* row_context_ = nullptr;

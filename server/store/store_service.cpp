@@ -19,23 +19,15 @@ void store_service::record(std::function<void(account_repository&)> write) {
     });
 }
 
-namespace {
-
-std::int64_t steady_milliseconds() {
+std::int64_t store_service::steady_milliseconds() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
 }
 
-} // namespace
-
 bool store_service::external_changes_checked_recently() const {
     constexpr std::int64_t recent_ms = 2000;
     return steady_milliseconds() - external_checked_at_.load(std::memory_order_relaxed) < recent_ms;
-}
-
-void store_service::note_external_changes_checked() {
-    external_checked_at_.store(steady_milliseconds(), std::memory_order_relaxed);
 }
 
 boost::asio::awaitable<local_login>
@@ -43,21 +35,17 @@ store_service::authenticate(std::string user, std::string password, std::string 
                             const std::function<void(const account&)>* before_kdf) {
     // A known user's lookup read under the current generation is served from memory; otherwise one trip to the
     // store pool. Only what the credential caches cannot answer goes to the KDF.
-    std::optional<login_lookup> found;
-    if (external_changes_checked_recently()) found = lookups_.find(user, repo_.generation());
+    auto found = kept(lookups_, user);
     if (!found) {
-        auto [generation, looked] = co_await run([&user](account_repository& repo) {
-            repo.notice_external_changes();
-            auto generation = repo.generation(); // before the reads: a write racing them makes them stale
+        auto [generation, looked] = co_await run_fresh([&user](account_repository& repo) {
             login_lookup out;
             // From here on the stored name the typed one stands for (LAN\alice, alice@office -> alice).
             out.user = repo.resolve_local_user(user).value_or(user);
             auto hash = repo.local_password_hash(out.user);
             if (hash) out.record = repo.find_by_local_user(out.user);
             out.against = out.record ? *hash : repo.unknown_user_hash();
-            return std::pair{generation, std::move(out)};
+            return out;
         });
-        note_external_changes_checked();
         if (looked.record) lookups_.remember(user, generation, looked);
         found = std::move(looked);
     }
@@ -90,17 +78,14 @@ store_service::authenticate(std::string user, std::string password, std::string 
 }
 
 boost::asio::awaitable<std::string> store_service::remote_secret(const account& a) {
-    if (external_changes_checked_recently())
-        if (auto sealed = sealed_secrets_.find(a.id, repo_.generation()))
-            co_return repo_.open_remote_secret(a, *sealed);
-    auto [generation, sealed] = co_await run([&a](account_repository& repo) {
-        repo.notice_external_changes();
-        auto generation = repo.generation();
-        return std::pair{generation, repo.sealed_remote_secret(a)};
-    });
-    note_external_changes_checked();
-    sealed_secrets_.remember(a.id, generation, sealed);
-    co_return repo_.open_remote_secret(a, sealed);
+    auto sealed = kept(sealed_secrets_, a.id);
+    if (!sealed) {
+        auto [generation, read] =
+            co_await run_fresh([&a](account_repository& repo) { return repo.sealed_remote_secret(a); });
+        sealed_secrets_.remember(a.id, generation, read);
+        sealed = std::move(read);
+    }
+    co_return repo_.open_remote_secret(a, *sealed);
 }
 
 boost::asio::awaitable<local_login> store_service::check_challenge(std::string user, std::string answer,
@@ -132,9 +117,7 @@ boost::asio::awaitable<local_login> store_service::check_challenge(std::string u
 bool store_service::challenge_logins_enabled() {
     // At most one refresh in flight, at most every few seconds: a connection never waits for SQLite here.
     constexpr std::int64_t refresh_seconds = 5;
-    auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count();
+    auto now = steady_milliseconds() / 1000;
     if (now - challenge_checked_at_.load(std::memory_order_relaxed) >= refresh_seconds &&
         !challenge_refresh_queued_.exchange(true)) {
         challenge_checked_at_.store(now, std::memory_order_relaxed);

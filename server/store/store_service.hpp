@@ -87,7 +87,23 @@ private:
     // Whether another process's changes were looked for recently enough that kept store reads may be served: a
     // change made with the CLI is seen within this time (the first login after a quiet spell looks again).
     bool external_changes_checked_recently() const;
-    void note_external_changes_checked();
+    // What `cache` holds for `key`, if it is still current (see above and account_repository::generation()).
+    template <class Key, class Value>
+    std::optional<Value> kept(generation_cache<Key, Value>& cache, const Key& key) {
+        if (!external_changes_checked_recently()) return std::nullopt;
+        return cache.find(key, repo_.generation());
+    }
+    // Runs `read(repository)` on the pool after looking for other processes' commits; gives the generation the
+    // read happened under (taken before it: a write racing the read makes it stale) and its result.
+    template <class F> auto run_fresh(F read) {
+        return run([this, read = std::move(read)](account_repository& repo) mutable {
+            repo.notice_external_changes();
+            external_checked_at_.store(steady_milliseconds(), std::memory_order_relaxed);
+            auto generation = repo.generation();
+            return std::pair{generation, read(repo)};
+        });
+    }
+    static std::int64_t steady_milliseconds();
 
     account_repository& repo_;
     boost::asio::thread_pool& pool_;
