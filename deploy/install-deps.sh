@@ -17,6 +17,7 @@ test_packages=(
     # swaks does TLS only with these (Recommends, which --no-install-recommends skips)
     libnet-ssleay-perl libio-socket-ssl-perl
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix
+    haproxy                   # the balancer in front of gateways (tests/integration/balancer.py)
     chromium
     clang libclang-rt-14-dev  # the fuzzers (tests/fuzz/run.sh): clang with libFuzzer and its sanitizer runtimes
     clang-format              # tests/check_format.sh: the tree keeps .clang-format

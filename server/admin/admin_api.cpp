@@ -4,9 +4,12 @@
 #include "protocols/common/ascii.hpp"
 #include "server/admin/client_setup.hpp"
 #include "server/admin/dashboard_api.hpp"
+#include "server/admin/gateway_health.hpp"
 #include "server/admin/queue_api.hpp"
 #include "server/admin/tls_api.hpp"
+#include "server/common/log_rate_limit.hpp"
 #include "server/common/query_string.hpp"
+#include "server/net/timed.hpp"
 #include "server/proxy/spool_service.hpp"
 
 #include "server/admin/request_util.hpp"
@@ -125,6 +128,30 @@ std::optional<std::string> admin_api::session_token(const request& req) const {
     return cookie_value(req, "mg_session");
 }
 
+boost::asio::awaitable<response> admin_api::readiness(unsigned version) {
+    auto* health = settings_.health;
+    if (health && health->draining())
+        co_return make(status::service_unavailable, version, "text/plain",
+                       "draining: " + std::to_string(settings_.live.sessions().size()) +
+                           " session(s) left\n");
+    if (health && !health->accepting())
+        co_return make(status::service_unavailable, version, "text/plain", "starting\n");
+    try {
+        co_await net::timed(settings_.store.run([](store::account_repository& repo) {
+            repo.check_reachable();
+            return true;
+        }),
+                            std::chrono::seconds(3));
+    } catch (const std::exception& e) {
+        static log_rate_limit unreachable_log;
+        if (auto n = unreachable_log.occurred())
+            spdlog::warn("healthz: the store does not answer: {} ({} time(s) since the last report)",
+                         e.what(), n);
+        co_return make(status::service_unavailable, version, "text/plain", "store unreachable\n");
+    }
+    co_return make(status::ok, version, "text/plain", "ok\n");
+}
+
 boost::asio::awaitable<response> admin_api::handle(request req, std::string client) {
     auto version = req.version();
     std::string target(req.target());
@@ -139,7 +166,7 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
     if (req.method() == http::verb::get) {
         if (auto asset = find_asset(path))
             co_return make(status::ok, version, std::string(asset->content_type), std::string(asset->body));
-        if (path == "/healthz") co_return make(status::ok, version, "text/plain", "ok\n");
+        if (path == "/healthz") co_return co_await readiness(version);
         if (path == "/metrics") {
             auto text = settings_.live.prometheus_metrics();
             text += co_await oauth_.metrics();
@@ -274,6 +301,13 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
     if (what == "accounts") co_return co_await accounts(req, parts);
     if (what == "queue") co_return queue_request(settings_.spool, req, parts);
     if (what == "tls") co_return tls_request(settings_.certificates, req, parts);
+    if (what == "drain" && parts.size() == 1 && req.method() == http::verb::post && settings_.health) {
+        bool started = settings_.health->drain();
+        if (started) spdlog::info("admin: drain requested from {}", client);
+        json::object out{
+            {"draining", true}, {"already", !started}, {"sessions", settings_.live.sessions().size()}};
+        co_return make(status::ok, version, "application/json", json::serialize(out));
+    }
     if (what == "dashboard" && parts.size() == 1 && req.method() == http::verb::get)
         co_return make(
             status::ok, version, "application/json",

@@ -40,6 +40,8 @@ public:
 private:
     boost::asio::awaitable<response> api(request& req, const std::string& client, const std::string& path);
     boost::asio::awaitable<response> login(request& req, const std::string& client);
+    // GET /healthz for balancers: 200 "ok" when ready, 503 with the reason otherwise.
+    boost::asio::awaitable<response> readiness(unsigned version);
     static bool is_client_config_path(const std::string& path);
     // Thunderbird autoconfig and Outlook autodiscover for one address (README "Client setup").
     boost::asio::awaitable<response> client_config(request& req, const std::string& target,

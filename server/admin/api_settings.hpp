@@ -22,6 +22,7 @@ class certificate_manager;
 namespace mailgate::admin {
 
 struct client_setup;
+class gateway_health;
 
 struct api_settings {
     store::store_service& store;
@@ -34,6 +35,7 @@ struct api_settings {
     proxy::spool_service* spool = nullptr;            // the SMTP queue (null in tests without one)
     net::certificate_manager* certificates = nullptr; // the LAN certificates (null: none to show)
     const client_setup* setup = nullptr; // listeners and server name for autoconfig (null: not served)
+    gateway_health* health = nullptr;    // readiness and drain (null: /healthz says ok while it answers)
 };
 
 } // namespace mailgate::admin

@@ -117,7 +117,13 @@ po::options_description config_options(bool cli) {
         auto help = "listener, empty disables, port 0 picks a free one (default " +
                     std::string(l.default_address) + ")";
         desc.add_options()(key.c_str(), po::value<std::string>()->value_name("HOST:PORT"), help.c_str());
+        if (l.service == listener_service::admin) continue;
+        desc.add_options()((key + ".proxy_protocol").c_str(), po::value<std::string>()->value_name("BOOL"),
+                           "connections start with a PROXY protocol v1/v2 header from a balancer in "
+                           "proxy.trusted, which names the client (default false)");
     }
+    desc.add_options()("proxy.trusted", po::value<std::string>()->value_name("CIDRS"),
+                       "balancers that may send PROXY headers to listeners with proxy_protocol (no default)");
     desc.add_options()("tls.cert", po::value<std::string>()->value_name("FILES"),
                        "certificate chains for clients (PEM), one per key type, comma separated; default: "
                        "generated RSA and ECDSA ones in the data dir")(
@@ -233,7 +239,13 @@ config load_config(const po::variables_map& command_line) {
         auto parsed = net::parse_host_port(text, net::port_zero::ephemeral);
         if (!parsed) throw config_error(key + ": '" + text + "' is not HOST:PORT (IPv6 as [::1]:PORT)");
         c.listen[std::string(l.name)] = *parsed;
+        if (l.service != listener_service::admin && parse_flag(vm, key + ".proxy_protocol", false))
+            c.proxy_protocol.insert(std::string(l.name));
     }
+    c.proxy_trusted = parse_networks("proxy.trusted", value_or(vm, "proxy.trusted", ""));
+    if (!c.proxy_protocol.empty() && c.proxy_trusted.empty())
+        throw config_error("proxy.trusted: required when listen." + *c.proxy_protocol.begin() +
+                           ".proxy_protocol = true (the balancers' addresses)");
     for (const auto& file : split_list(value_or(vm, "tls.cert", ""), ",")) c.tls_certs.emplace_back(file);
     for (const auto& file : split_list(value_or(vm, "tls.key", ""), ",")) c.tls_keys.emplace_back(file);
     if (c.tls_certs.size() != c.tls_keys.size())

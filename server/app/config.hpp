@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,6 +24,10 @@ struct config {
     std::filesystem::path data_dir = "./mailgate-data";
     // Keyed by listener name (app/listener_table.hpp). Absent = disabled; port 0 = any free port.
     std::map<std::string, net::host_port> listen;
+    // Mail listeners whose connections start with a balancer's PROXY header (listen.NAME.proxy_protocol), and
+    // the balancers allowed to send one (proxy.trusted; required when any listener has it).
+    std::set<std::string> proxy_protocol;
+    net::cidr_list proxy_trusted;
     // tls.cert/tls.key: one pair per key type (RSA and ECDSA may be given together); empty: generated ones in the
     // data dir (net/local_certificate), self-signed or, with tls.local_ca, signed by a local CA.
     std::vector<std::filesystem::path> tls_certs;

@@ -3,6 +3,7 @@
 
 #include "server/admin/admin_server.hpp"
 #include "server/admin/client_setup.hpp"
+#include "server/admin/gateway_health.hpp"
 #include "server/app/listener_table.hpp"
 #include "server/app/logging.hpp"
 #include "server/net/certificate_manager.hpp"
@@ -235,10 +236,11 @@ int serve(const config& c, const serve_options& options) {
         repository.set_admin_password(new_admin_password);
     }
     std::shared_ptr<admin::admin_server> admin_http;
+    admin::gateway_health health;
     admin::client_setup setup; // filled once every listener is bound (port 0 picks one)
     std::vector<std::shared_ptr<net::listener>> listeners;
     std::vector<bound_listener> bound;
-    net::listener_settings settings{&c.access_allow, &certificates.tls(), &limits};
+    net::listener_settings settings{&c.access_allow, &c.proxy_trusted, &certificates.tls(), &limits};
     for (const auto& entry : listener_table()) {
         auto it = c.listen.find(std::string(entry.name));
         if (it == c.listen.end()) continue;
@@ -246,7 +248,7 @@ int serve(const config& c, const serve_options& options) {
             admin_http = std::make_shared<admin::admin_server>(
                 io, it->second, c.access_allow, c.admin_tls ? &certificates.tls() : nullptr,
                 admin::api_settings{store, live, *upstream_tls, c.upstream_timeout, tokens, c.admin_names,
-                                    c.admin_tls, &spool, &certificates, &setup});
+                                    c.admin_tls, &spool, &certificates, &setup, &health});
             bound.push_back({entry, admin_http->address()});
             continue;
         }
@@ -257,13 +259,24 @@ int serve(const config& c, const serve_options& options) {
         case listener_service::smtp: handler = smtp; break;
         case listener_service::admin: break;
         }
-        net::listener_spec spec{std::string(entry.name), it->second, entry.implicit_tls};
+        net::listener_spec spec{std::string(entry.name), it->second, entry.implicit_tls,
+                                c.proxy_protocol.contains(std::string(entry.name))};
         listeners.push_back(std::make_shared<net::listener>(io, spec, handler, settings));
         bound.push_back({entry, listeners.back()->spec().address});
     }
     setup = client_setup_for(c, bound);
+    // Draining (SIGUSR1, POST /api/v1/drain): balancers see /healthz fail and send new clients elsewhere; the
+    // closed listeners refuse them meanwhile; open sessions and the spool go on until they end or a SIGTERM.
+    health.on_drain([&] {
+        boost::asio::post(io.main(), [&] {
+            for (auto& l : listeners) l->stop();
+            spdlog::info("draining: mail listeners closed, /healthz reports not ready; {} session(s) open",
+                         limits.active());
+        });
+    });
     if (admin_http) admin_http->start();
     for (auto& l : listeners) l->start();
+    health.set_accepting();
     if (!options.ports_file.empty()) write_ports_file(options.ports_file, bound);
 
     std::cout << "mailgate " << MAILGATE_VERSION << " running\n";
@@ -277,6 +290,8 @@ int serve(const config& c, const serve_options& options) {
         bool admin = b.entry.service == listener_service::admin;
         auto what = admin ? std::string("web admin (") + (c.admin_tls ? "HTTPS" : "HTTP") + ")"
                           : std::string(describe_tls(b.entry));
+        if (c.proxy_protocol.contains(std::string(b.entry.name)))
+            what += ", PROXY protocol from " + c.proxy_trusted.to_string();
         std::cout << "  " << b.entry.name << std::string(13 - b.entry.name.size(), ' ')
                   << b.address.to_string() << "  " << what << "\n";
         if (!admin) continue;
@@ -315,6 +330,10 @@ int serve(const config& c, const serve_options& options) {
         });
     };
     schedule_check();
+    boost::asio::signal_set drain_signal(io.main(), SIGUSR1);
+    drain_signal.async_wait([&](boost::system::error_code ec, int) {
+        if (!ec) health.drain();
+    });
     signals.async_wait([&](boost::system::error_code ec, int signal) {
         if (ec) return;
         spdlog::info("signal {}: no longer accepting; waiting up to 10 s for {} session(s)", signal,
@@ -325,6 +344,7 @@ int serve(const config& c, const serve_options& options) {
         spool.stop(); // a delivery cut off mid-way is tried again at the next start
         live.close_all_sessions(proxy::close_reason::shutdown_idle); // idle dialogues need no grace
         hangup.cancel();
+        drain_signal.cancel();
         certificate_check.cancel();
         stop_after_grace(io, live, limits, std::chrono::seconds(10));
     });

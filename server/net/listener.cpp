@@ -2,6 +2,7 @@
 #include "server/net/listener.hpp"
 
 #include "server/common/log_rate_limit.hpp"
+#include "server/net/proxy_header_reader.hpp"
 #include "server/net/timed.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -58,6 +59,14 @@ bool unusable_client_tls(const boost::system::error_code& ec) {
            reason == SSL_R_VERSION_TOO_LOW;
 }
 
+// " and N more ..." for a rate-limited line that stands for n occurrences.
+std::string more_since_last(std::size_t n) {
+    return n > 1 ? " and " + std::to_string(n - 1) + " more such since the last report" : "";
+}
+
+// A balancer sends the header at once; a connection that sends nothing is a port scan or a misconfigured one.
+constexpr auto proxy_header_deadline = std::chrono::seconds(10);
+
 } // namespace
 
 listener::listener(io_pool& pool, listener_spec spec, std::shared_ptr<session_handler> handler,
@@ -95,8 +104,7 @@ void listener::turn_away(mail_stream& stream, refusal why, std::string_view deta
     auto& limiter = why == refusal::not_allowed ? not_allowed_log : busy_log;
     if (auto n = limiter.occurred())
         spdlog::warn("listen.{}: refused {} ({}){}", spec_.name, stream.peer_address(), detail,
-                     n > 1 ? " and " + std::to_string(n - 1) + " more such refusal(s) since the last report"
-                           : "");
+                     more_since_last(n));
     // No TLS work for a client we will not serve: on an implicit-TLS port it just sees the connection close.
     if (!spec_.implicit_tls) stream.write_now(handler_->refusal_line(why));
     stream.close();
@@ -127,21 +135,64 @@ asio::awaitable<void> listener::accept_loop() {
         // Replies go out as the protocol produces them; Nagle + delayed ACK would add ~40 ms to multi-segment ones.
         socket.set_option(asio::ip::tcp::no_delay(true), ec);
         mail_stream stream(std::move(socket));
-        if (!settings_.allow->contains(stream.peer_address())) {
-            turn_away(stream, refusal::not_allowed, "not in access.allow");
+        if (!spec_.proxy_protocol) {
+            admit(std::move(stream));
             continue;
         }
-        cap_reached why{};
-        auto slot = settings_.limits->admit(stream.peer_address(), why);
-        if (!slot) {
-            turn_away(stream, refusal::busy, std::string(to_string(why)) + " reached");
+        if (!settings_.proxy_trusted->contains(stream.peer_address())) {
+            static log_rate_limit untrusted_log;
+            if (auto n = untrusted_log.occurred())
+                spdlog::warn("listen.{}: closed a connection from {}: it is not in proxy.trusted, and this "
+                             "listener expects a PROXY header{}",
+                             spec_.name, stream.peer_address(), more_since_last(n));
+            stream.close();
             continue;
         }
         auto executor = stream.socket().get_executor();
-        auto who = spec_.name + " #" + std::to_string(slot->id()) + " from " + stream.peer_address();
-        asio::co_spawn(executor, run_session(std::move(stream), std::move(*slot)),
-                       log_failure(who + ": session ended with an internal error"));
+        asio::co_spawn(executor, admit_proxied(std::move(stream)),
+                       log_failure("listen." + spec_.name + ": reading a PROXY header failed"));
     }
+}
+
+asio::awaitable<void> listener::admit_proxied(mail_stream stream) {
+    auto self = shared_from_this();
+    std::string error;
+    try {
+        auto got = co_await timed(read_proxy_header(stream.socket()), proxy_header_deadline);
+        if (auto* header = std::get_if<protocols::proxy_header>(&got)) {
+            if (header->proxied) stream.set_peer_address(header->source_address);
+        } else {
+            error = std::get<std::string>(got);
+        }
+    } catch (const boost::system::system_error& e) {
+        error = e.code() == asio::error::timed_out ? "no PROXY header within 10 s" : e.code().message();
+    }
+    if (!error.empty()) {
+        static log_rate_limit bad_header_log;
+        if (auto n = bad_header_log.occurred())
+            spdlog::warn("listen.{}: closed a connection from {}: {}{}", spec_.name, stream.peer_address(),
+                         error, more_since_last(n));
+        stream.close();
+        co_return;
+    }
+    admit(std::move(stream));
+}
+
+void listener::admit(mail_stream stream) {
+    if (!settings_.allow->contains(stream.peer_address())) {
+        turn_away(stream, refusal::not_allowed, "not in access.allow");
+        return;
+    }
+    cap_reached why{};
+    auto slot = settings_.limits->admit(stream.peer_address(), why);
+    if (!slot) {
+        turn_away(stream, refusal::busy, std::string(to_string(why)) + " reached");
+        return;
+    }
+    auto executor = stream.socket().get_executor();
+    auto who = spec_.name + " #" + std::to_string(slot->id()) + " from " + stream.peer_address();
+    asio::co_spawn(executor, run_session(std::move(stream), std::move(*slot)),
+                   log_failure(who + ": session ended with an internal error"));
 }
 
 asio::awaitable<void> listener::run_session(mail_stream stream, connection_slot slot) {

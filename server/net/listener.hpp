@@ -25,6 +25,8 @@ struct listener_spec {
     std::string name; // configuration name, e.g. "pop3s"
     host_port address;
     bool implicit_tls = false;
+    // A balancer in front sends a PROXY header first (listen.NAME.proxy_protocol); its client is the peer.
+    bool proxy_protocol = false;
 };
 
 using refusal = protocols::refusal;
@@ -42,7 +44,8 @@ public:
 
 struct listener_settings {
     const cidr_list* allow;
-    const server_tls* tls; // needed for implicit TLS
+    const cidr_list* proxy_trusted; // who may send a PROXY header (proxy.trusted)
+    const server_tls* tls;          // needed for implicit TLS
     connection_limits* limits;
 };
 
@@ -59,6 +62,10 @@ public:
 
 private:
     boost::asio::awaitable<void> accept_loop();
+    // Reads the balancer's PROXY header, then admits the client it names.
+    boost::asio::awaitable<void> admit_proxied(mail_stream stream);
+    // access.allow and the caps for the client's address, then its session.
+    void admit(mail_stream stream);
     boost::asio::awaitable<void> run_session(mail_stream stream, connection_slot slot);
     // Closes a client that is not served, with the protocol's refusal where it can be said without TLS work.
     void turn_away(mail_stream& stream, refusal why, std::string_view detail);

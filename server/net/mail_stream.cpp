@@ -24,6 +24,14 @@ bool unexpected_eof(int ssl_error) {
     return ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
 }
 
+// An IPv4 client reached through a dual-stack socket (or named so by an IPv6 balancer) is still that IPv4 client:
+// access lists and per-address caps see it as a.b.c.d.
+std::string client_address_text(asio::ip::address address) {
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    return address.to_string();
+}
+
 } // namespace
 
 mail_stream::mail_stream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
@@ -32,11 +40,14 @@ mail_stream::mail_stream(asio::ip::tcp::socket socket) : socket_(std::move(socke
     if (ec) {
         peer_address_ = "unknown";
     } else {
-        auto address = endpoint.address();
-        if (address.is_v6() && address.to_v6().is_v4_mapped())
-            address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-        peer_address_ = address.to_string();
+        peer_address_ = client_address_text(endpoint.address());
     }
+}
+
+void mail_stream::set_peer_address(const std::string& address) {
+    error_code ec;
+    auto parsed = asio::ip::make_address(address, ec);
+    peer_address_ = ec ? address : client_address_text(parsed);
 }
 
 mail_stream::mail_stream(mail_stream&& other) noexcept

@@ -42,6 +42,8 @@ public:
     SSL* ssl() const { return ssl_; }
     std::string tls_version() const;
     const std::string& peer_address() const { return peer_address_; }
+    // The client a trusted balancer's PROXY header names, in place of the balancer's own address.
+    void set_peer_address(const std::string& address);
     boost::asio::ip::tcp::socket& socket() { return socket_; }
     void close();
 

@@ -496,6 +496,11 @@ user_result<account> account_repository::update(std::string_view name, const cha
     return *load("WHERE id = ?1", std::to_string(id));
 }
 
+void account_repository::check_reachable() {
+    std::lock_guard lock(mutex_);
+    db_.prepare("SELECT count(*) FROM meta").step();
+}
+
 std::optional<std::string> account_repository::admin_password_hash() {
     std::lock_guard lock(mutex_);
     auto query = db_.prepare("SELECT value FROM meta WHERE key = 'admin_password_hash'");

@@ -86,6 +86,9 @@ public:
     // UIDLs of accounts whose POP3 is served from an IMAP folder.
     pop3_uidl_map& uidls() { return uidls_; }
 
+    // Reads from the database, throwing when it cannot (the readiness check of /healthz).
+    void check_reachable();
+
     // The admin page's password hash (scrypt), kept in the same database.
     std::optional<std::string> admin_password_hash();
     void set_admin_password(std::string_view password);

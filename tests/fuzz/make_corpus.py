@@ -456,6 +456,20 @@ corpora["imap_mailbox_client"]["regression-append-ok-before-continuation"] = mai
 corpora["smtp_server"]["regress-body-7bit-mixed-case"] = raw(
     b"HELO p\r\nMAIL FROM:<sex> BODY=7BIt\r\nR\x15\x04\x00")
 
+# ---- PROXY protocol header: the connection's first bytes as a balancer sends them (HAProxy's proxy-protocol.txt).
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+corpora["proxy_header"] = {
+    "v1_tcp4": raw("PROXY TCP4 192.168.1.20 10.0.0.5 51234 110\r\nUSER a\r\n"),
+    "v1_tcp6": raw("PROXY TCP6 2001:db8::1 ::1 65535 993\r\n\x16\x03\x01"),
+    "v1_unknown": raw("PROXY UNKNOWN\r\n"),
+    "v2_tcp4_tlv": V2_SIGNATURE + bytes([0x21, 0x11, 0, 17, 192, 168, 1, 20, 10, 0, 0, 5, 0xc8, 0x22, 0, 110,
+                                         0x05, 0, 2, ord("i"), ord("d")]),
+    "v2_tcp6": V2_SIGNATURE + bytes([0x21, 0x21, 0, 36]) + bytes(15) + b"\x01" + bytes(15) + b"\x01" +
+    bytes([1, 187, 3, 225]),
+    "v2_local": V2_SIGNATURE + bytes([0x20, 0x00, 0, 0]),
+    "v2_unix": V2_SIGNATURE + bytes([0x21, 0x31, 0, 216]) + bytes(216),
+}
+
 
 def main():
     root = os.path.join(HERE, "corpus")

@@ -161,3 +161,24 @@ TEST(config, smtp_spool_keys) {
     EXPECT_NE(error_of({"--smtp.spool_retry", "5,,30"}).find("smtp.spool_retry"), std::string::npos);
     EXPECT_NE(error_of({"--smtp.spool_lifetime", "5"}).find("smtp.spool_lifetime"), std::string::npos);
 }
+
+TEST(config, proxy_protocol_per_mail_listener_needs_trusted_balancers) {
+    auto plain = load({});
+    EXPECT_TRUE(plain.proxy_protocol.empty());
+    EXPECT_TRUE(plain.proxy_trusted.empty());
+    temp_file f("[listen]\npop3 = 0.0.0.0:110\npop3.proxy_protocol = true\nimaps.proxy_protocol = true\n"
+                "[proxy]\ntrusted = 10.0.0.10, 10.0.0.11\n");
+    auto c = load({"--config", f.path.string(), "--listen.smtp.proxy_protocol", "true"});
+    EXPECT_EQ(c.proxy_protocol, (std::set<std::string>{"imaps", "pop3", "smtp"}));
+    EXPECT_TRUE(c.proxy_trusted.contains("10.0.0.11"));
+    EXPECT_FALSE(c.proxy_trusted.contains("10.0.0.12"));
+    EXPECT_NE(error_of({"--listen.pop3.proxy_protocol", "true"}).find("proxy.trusted: required"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--listen.pop3.proxy_protocol", "yes", "--proxy.trusted", "10.0.0.1"})
+                  .find("listen.pop3.proxy_protocol"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--proxy.trusted", "10.0.0.0/33"}).find("proxy.trusted"), std::string::npos);
+    // The admin page is HTTP: it has no such key.
+    EXPECT_NE(error_of({"--listen.admin.proxy_protocol", "true"}).find("listen.admin.proxy_protocol"),
+              std::string::npos);
+}
