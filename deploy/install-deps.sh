@@ -7,7 +7,7 @@ set -euo pipefail
 build_packages=(
     g++ cmake ninja-build ccache pkg-config
     libboost1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-    libssl-dev libsqlite3-dev libspdlog-dev libgtest-dev
+    libssl-dev libsqlite3-dev libpq-dev libspdlog-dev libgtest-dev
     openssl ca-certificates
 )
 # The real provider rig (Dovecot, Postfix) and the real clients the integration tests drive.
@@ -18,6 +18,7 @@ test_packages=(
     libnet-ssleay-perl libio-socket-ssl-perl
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix
     haproxy                   # the balancer in front of gateways (tests/integration/balancer.py)
+    postgresql                # the shared store of several instances (tests/integration/postgres.py)
     chromium
     clang libclang-rt-14-dev  # the fuzzers (tests/fuzz/run.sh): clang with libFuzzer and its sanitizer runtimes
     clang-format              # tests/check_format.sh: the tree keeps .clang-format

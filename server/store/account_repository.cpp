@@ -4,6 +4,7 @@
 #include "server/common/unix_time.hpp"
 #include "server/store/local_user_name.hpp"
 #include "server/store/master_key_file.hpp"
+#include "server/store/open_database.hpp"
 #include "server/store/schema.hpp"
 
 #include <sys/stat.h>
@@ -38,14 +39,8 @@ bool has_imap(const std::vector<domain::upstream_endpoint>& endpoints) {
     return false;
 }
 
-master_key prepare_data_dir_and_key(const std::filesystem::path& data_dir) {
-    std::error_code ec;
-    if (!std::filesystem::exists(data_dir, ec)) {
-        std::filesystem::create_directories(data_dir);
-        ::chmod(data_dir.c_str(), 0700);
-    }
-    bool database_exists = std::filesystem::exists(data_dir / "mailgate.db", ec);
-    return load_or_create_master_key(data_dir / "master.key", !database_exists);
+bool has_key_check(database& db) {
+    return db.prepare("SELECT value FROM meta WHERE key = 'key_check'").step();
 }
 
 const char* key_check_label = "mailgate master key check v1";
@@ -76,7 +71,14 @@ upstream_status upstream_status_from_string(std::string_view s) {
 }
 
 account_repository::account_repository(const std::filesystem::path& data_dir, password_hasher hasher)
-    : key_(prepare_data_dir_and_key(data_dir)), db_(data_dir / "mailgate.db"), hasher_(hasher) {
+    : account_repository(data_dir, std::string(), hasher) {}
+
+account_repository::account_repository(const std::filesystem::path& data_dir, const std::string& store,
+                                       password_hasher hasher)
+    : owned_db_(open_database(data_dir, store)), db_(*owned_db_),
+      // The schema first: whether a key may be made depends on whether the database has met one.
+      key_((migrate(db_), load_or_create_master_key(data_dir / "master.key", !has_key_check(db_)))),
+      hasher_(hasher) {
     db_.on_row_change(
         [](void* self, const char* table) {
             std::string_view t(table);
@@ -84,7 +86,6 @@ account_repository::account_repository(const std::filesystem::path& data_dir, pa
                 static_cast<account_repository*>(self)->generation_.fetch_add(1, std::memory_order_acq_rel);
         },
         this);
-    migrate(db_);
     check_master_key();
     count_challenge_logins_unlocked();
 }
@@ -145,26 +146,29 @@ user_result<account> account_repository::create(const new_account& a) {
     std::lock_guard lock(mutex_);
     transaction tx(db_);
     auto now = unix_now();
+    std::int64_t id = 0;
     try {
-        db_.prepare("INSERT INTO accounts(name, local_user, local_password_hash, remote_user, remote_secret, "
-                    "provider, "
-                    "created_at, updated_at, credential) VALUES (?1, ?2, ?3, ?4, x'', ?5, ?6, ?6, ?7)")
-            .bind(1, a.name)
+        auto insert = db_.prepare(
+            "INSERT INTO accounts(name, local_user, local_password_hash, remote_user, remote_secret, "
+            "provider, created_at, updated_at, credential) VALUES (?1, ?2, ?3, ?4, ?8, ?5, ?6, ?6, ?7) "
+            "RETURNING id");
+        insert.bind(1, a.name)
             .bind(2, a.local_user)
             .bind(3, hash)
             .bind(4, a.remote_user)
             .bind(5, a.provider)
             .bind(6, now)
             .bind(7, to_string(a.credential))
-            .run();
-    } catch (const sqlite_error& e) {
+            .bind_blob(8, "");
+        insert.step();
+        id = insert.column_int64(0);
+    } catch (const store_error& e) {
         if (!e.is_constraint()) throw;
         auto clash = db_.prepare("SELECT name FROM accounts WHERE name = ?1").bind(1, a.name).step()
                          ? "an account named '" + a.name + "' already exists"
                          : "local user '" + a.local_user + "' already belongs to another account";
         return user_error{clash};
     }
-    auto id = db_.last_insert_id();
     // The id is in the AAD, so the secret is sealed after the row exists.
     db_.prepare("UPDATE accounts SET remote_secret = ?1 WHERE id = ?2")
         .bind_blob(1, seal(key_.get(), a.remote_secret, secret_aad(id)))
@@ -182,14 +186,14 @@ user_result<account> account_repository::create(const new_account& a) {
                 .bind(2, domain::to_string(e.protocol))
                 .bind(3, e.url())
                 .run();
-        } catch (const sqlite_error& err) {
+        } catch (const store_error& err) {
             if (!err.is_constraint()) throw;
             return user_error{"more than one " + std::string(domain::to_string(e.protocol)) +
                               " endpoint given"};
         }
     }
     for (const auto& s : a.senders) {
-        db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)")
+        db_.prepare("INSERT INTO senders(account_id, address) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
             .bind(1, id)
             .bind(2, s)
             .run();
@@ -455,7 +459,7 @@ user_result<account> account_repository::update(std::string_view name, const cha
                 .bind(1, *c.local_user)
                 .bind(2, id)
                 .run();
-    } catch (const sqlite_error& e) {
+    } catch (const store_error& e) {
         if (!e.is_constraint()) throw;
         return user_error{"local user '" + *c.local_user + "' already belongs to another account"};
     }
@@ -475,7 +479,7 @@ user_result<account> account_repository::update(std::string_view name, const cha
                     .bind(2, domain::to_string(e.protocol))
                     .bind(3, e.url())
                     .run();
-            } catch (const sqlite_error& err) {
+            } catch (const store_error& err) {
                 if (!err.is_constraint()) throw;
                 return user_error{"more than one " + std::string(domain::to_string(e.protocol)) +
                                   " endpoint given"};
@@ -485,7 +489,7 @@ user_result<account> account_repository::update(std::string_view name, const cha
     if (c.senders) {
         db_.prepare("DELETE FROM senders WHERE account_id = ?1").bind(1, id).run();
         for (const auto& s : *c.senders)
-            db_.prepare("INSERT OR IGNORE INTO senders(account_id, address) VALUES (?1, ?2)")
+            db_.prepare("INSERT INTO senders(account_id, address) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
                 .bind(1, id)
                 .bind(2, s)
                 .run();

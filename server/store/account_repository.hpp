@@ -1,15 +1,15 @@
-// Accounts in SQLite: prepared statements only; remote secrets sealed with AES-256-GCM under the master key.
+// Accounts in the store (SQLite or PostgreSQL): prepared statements only; remote secrets sealed with AES-256-GCM under the master key.
 // Calls block (KDF, disk): run them off the I/O threads (see store_service).
 #pragma once
 
 #include "server/common/user_error.hpp"
 #include "server/store/account.hpp"
 #include "server/store/crypto.hpp"
+#include "server/store/database.hpp"
 #include "server/store/guarded_key.hpp"
 #include "server/store/oauth_repository.hpp"
 #include "server/store/password_hasher.hpp"
 #include "server/store/pop3_uidls.hpp"
-#include "server/store/sqlite.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -26,9 +26,13 @@ public:
 
 class account_repository {
 public:
-    // Opens data_dir/mailgate.db with data_dir/master.key (both created on first use). Throws on a missing or
-    // loose key file, or a key that does not match the database.
-    account_repository(const std::filesystem::path& data_dir, password_hasher hasher = password_hasher());
+    // Opens the store (`store`: see open_database; empty is data_dir/mailgate.db) with data_dir/master.key, which
+    // is created only with a database that has never had one. Throws on a missing or loose key file, or a key
+    // that does not match the database.
+    account_repository(const std::filesystem::path& data_dir, const std::string& store,
+                       password_hasher hasher = password_hasher());
+    explicit account_repository(const std::filesystem::path& data_dir,
+                                password_hasher hasher = password_hasher());
 
     user_result<account> create(const new_account& a);
     std::vector<account> list();
@@ -126,8 +130,9 @@ private:
     std::int64_t data_version_ = -1; // under mutex_
     std::mutex recent_ok_mutex_;
     std::map<std::pair<std::int64_t, domain::mail_protocol>, std::int64_t> recent_ok_; // -> unix time written
+    std::unique_ptr<database> owned_db_;
+    database& db_;
     guarded_key key_;
-    database db_;
     password_hasher hasher_;
     std::once_flag unknown_user_hash_once_;
     std::string unknown_user_hash_;

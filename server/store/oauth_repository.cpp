@@ -187,10 +187,14 @@ std::optional<oauth_grant> oauth_repository::grant_unlocked(std::int64_t account
 
 void oauth_repository::create_grant(std::int64_t account_id, std::string_view client) {
     std::lock_guard lock(mutex_);
-    db_.prepare("INSERT OR REPLACE INTO oauth_grants(account_id, client) VALUES (?1, ?2)")
+    // A new grant replaces the old one whole (its tokens belonged to the old consent).
+    transaction tx(db_);
+    db_.prepare("DELETE FROM oauth_grants WHERE account_id = ?1").bind(1, account_id).run();
+    db_.prepare("INSERT INTO oauth_grants(account_id, client) VALUES (?1, ?2)")
         .bind(1, account_id)
         .bind(2, client)
         .run();
+    tx.commit();
 }
 
 user_result<void> oauth_repository::set_grant_client(std::int64_t account_id, std::string_view client) {

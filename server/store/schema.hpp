@@ -1,7 +1,7 @@
-// Versioned schema: migrations applied in order, tracked by PRAGMA user_version.
+// Versioned schema: migrations applied in order, tracked per engine (SQLite: PRAGMA user_version).
 #pragma once
 
-#include "server/store/sqlite.hpp"
+#include "server/store/database.hpp"
 
 namespace mailgate::store {
 

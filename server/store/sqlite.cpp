@@ -1,4 +1,4 @@
-// SQLite wrapper implementation.
+// SQLite engine: statements compiled once and kept per SQL text, the update hook, data_version.
 #include "server/store/sqlite.hpp"
 
 #include <sqlite3.h>
@@ -10,114 +10,102 @@ namespace mailgate::store {
 namespace {
 
 [[noreturn]] void throw_error(sqlite3* db, int rc, std::string_view what) {
-    throw sqlite_error(rc, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    throw store_error(std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)),
+                      (rc & 0xff) == SQLITE_CONSTRAINT);
 }
 
 } // namespace
 
-bool sqlite_error::is_constraint() const { return (code_ & 0xff) == SQLITE_CONSTRAINT; }
+class sqlite_statement final : public statement_impl {
+public:
+    // With an `owner`, given back to it when released, else finalized.
+    sqlite_statement(sqlite3* db, sqlite3_stmt* compiled, sqlite_database* owner)
+        : db_(db), stmt_(compiled), owner_(owner) {}
+    ~sqlite_statement() override { sqlite3_finalize(stmt_); }
 
-statement::statement(statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_) {
-    other.stmt_ = nullptr;
-}
+    void bind_int64(int index, std::int64_t value) override {
+        if (int rc = sqlite3_bind_int64(stmt_, index, value); rc != SQLITE_OK) throw_error(db_, rc, "bind");
+    }
+    void bind_text(int index, std::string_view text) override {
+        int rc =
+            sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
+    }
+    void bind_blob(int index, std::string_view bytes) override {
+        int rc =
+            sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+        if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
+    }
+    void bind_null(int index) override {
+        if (int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) throw_error(db_, rc, "bind");
+    }
+    bool step() override {
+        int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        throw_error(db_, rc, "step");
+    }
+    void reset() override {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    std::int64_t column_int64(int index) const override { return sqlite3_column_int64(stmt_, index); }
+    std::string column_text(int index) const override {
+        auto* p = sqlite3_column_text(stmt_, index);
+        return p ? std::string(reinterpret_cast<const char*>(p),
+                               static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
+                 : std::string();
+    }
+    std::string column_blob(int index) const override {
+        auto* p = sqlite3_column_blob(stmt_, index);
+        return p ? std::string(static_cast<const char*>(p),
+                               static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
+                 : std::string();
+    }
+    bool column_is_null(int index) const override { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
+    void release() noexcept override {
+        if (owner_)
+            owner_->give_back(this);
+        else
+            delete this;
+    }
+    const char* sql() const { return sqlite3_sql(stmt_); }
 
-statement::~statement() {
-    if (owner_ && stmt_)
-        owner_->give_back(stmt_);
-    else
-        sqlite3_finalize(stmt_);
-}
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_;
+    sqlite_database* owner_;
+};
 
-statement& statement::bind(int index, std::int64_t value) {
-    if (int rc = sqlite3_bind_int64(stmt_, index, value); rc != SQLITE_OK) throw_error(db_, rc, "bind");
-    return *this;
-}
-
-statement& statement::bind(int index, std::string_view text) {
-    int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-    if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
-    return *this;
-}
-
-statement& statement::bind_blob(int index, std::string_view bytes) {
-    int rc = sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-    if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
-    return *this;
-}
-
-statement& statement::bind_null(int index) {
-    if (int rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK) throw_error(db_, rc, "bind");
-    return *this;
-}
-
-bool statement::step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw_error(db_, rc, "step");
-}
-
-void statement::run() {
-    while (step()) {}
-}
-
-void statement::reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-}
-
-std::int64_t statement::column_int64(int index) const { return sqlite3_column_int64(stmt_, index); }
-
-std::string statement::column_text(int index) const {
-    auto* p = sqlite3_column_text(stmt_, index);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
-             : std::string();
-}
-
-std::string statement::column_blob(int index) const {
-    auto* p = sqlite3_column_blob(stmt_, index);
-    return p ? std::string(static_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)))
-             : std::string();
-}
-
-bool statement::column_is_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
-
-std::optional<std::int64_t> statement::column_optional_int64(int index) const {
-    if (column_is_null(index)) return std::nullopt;
-    return column_int64(index);
-}
-
-database::database(const std::filesystem::path& file) {
+sqlite_database::sqlite_database(const std::filesystem::path& file) {
     // Create the file ourselves so it is 0600 from the first byte; SQLite gives -wal/-shm the same mode.
     int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) throw sqlite_error(SQLITE_CANTOPEN, "cannot open database " + file.string());
+    if (fd < 0) throw store_error("cannot open database " + file.string());
     ::close(fd);
     int rc = sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
         sqlite3_close(db_);
-        throw sqlite_error(rc, "cannot open database " + file.string() + ": " + message);
+        throw store_error("cannot open database " + file.string() + ": " + message);
     }
     sqlite3_busy_timeout(db_, 5000);
     exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
 }
 
-database::~database() {
+sqlite_database::~sqlite_database() {
     for (auto& [sql, compiled] : idle_)
-        for (auto* stmt : compiled) sqlite3_finalize(stmt);
+        for (auto* stmt : compiled) delete stmt;
     sqlite3_close(db_);
 }
 
-statement database::prepare(std::string_view sql) {
+statement sqlite_database::prepare(std::string_view sql) {
     {
         std::lock_guard lock(idle_mutex_);
         if (auto it = idle_.find(sql); it != idle_.end() && !it->second.empty()) {
             auto* compiled = it->second.back();
             it->second.pop_back();
             --idle_count_;
-            return statement(db_, compiled, this);
+            return statement(compiled);
         }
     }
     sqlite3_stmt* compiled = nullptr;
@@ -125,69 +113,70 @@ statement database::prepare(std::string_view sql) {
                                 &compiled, nullptr);
     if (rc != SQLITE_OK) throw_error(db_, rc, "prepare");
     // Kept only when its text is the lookup key (not so for SQL with trailing text after the statement).
-    if (std::string_view(sqlite3_sql(compiled)) != sql) return statement(db_, compiled);
-    return statement(db_, compiled, this);
+    bool keyed = std::string_view(sqlite3_sql(compiled)) == sql;
+    return statement(new sqlite_statement(db_, compiled, keyed ? this : nullptr));
 }
 
-void database::give_back(sqlite3_stmt* compiled) noexcept {
+void sqlite_database::give_back(sqlite_statement* compiled) noexcept {
     // Bounded: SQL built with varying text (none today) must not grow the cache without end.
     constexpr std::size_t max_idle = 128;
-    sqlite3_reset(compiled);
-    sqlite3_clear_bindings(compiled);
+    compiled->reset();
     std::lock_guard lock(idle_mutex_);
     if (idle_count_ >= max_idle) {
-        sqlite3_finalize(compiled);
+        delete compiled;
         return;
     }
-    idle_[sqlite3_sql(compiled)].push_back(compiled);
+    idle_[compiled->sql()].push_back(compiled);
     ++idle_count_;
 }
 
-void database::on_row_change(void (*callback)(void*, const char*), void* context) {
+void sqlite_database::on_row_change(void (*callback)(void*, const char*), void* context) {
     row_callback_ = callback;
     row_context_ = context;
     sqlite3_update_hook(
         db_,
         [](void* self, int, const char*, const char* table, sqlite3_int64) {
-            auto* db = static_cast<database*>(self);
+            auto* db = static_cast<sqlite_database*>(self);
             db->row_callback_(db->row_context_, table);
         },
         this);
 }
 
-std::int64_t database::data_version() {
+std::int64_t sqlite_database::data_version() {
     auto query = prepare("PRAGMA data_version");
     query.step();
     return query.column_int64(0);
 }
 
-void database::exec(std::string_view sql) {
+int sqlite_database::schema_version() {
+    auto query = prepare("PRAGMA user_version");
+    query.step();
+    return static_cast<int>(query.column_int64(0));
+}
+
+void sqlite_database::set_schema_version(int version) {
+    exec("PRAGMA user_version = " + std::to_string(version));
+}
+
+void sqlite_database::exec(std::string_view sql) {
     std::string text(sql);
     char* error = nullptr;
     int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
     if (rc != SQLITE_OK) {
         std::string message = error ? error : sqlite3_errstr(rc);
         sqlite3_free(error);
-        throw sqlite_error(rc, "exec: " + message);
+        throw store_error("exec: " + message, (rc & 0xff) == SQLITE_CONSTRAINT);
     }
 }
 
-std::int64_t database::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
-int database::changes() const { return sqlite3_changes(db_); }
+int sqlite_database::changes() const { return sqlite3_changes(db_); }
 
-transaction::transaction(database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
-
-transaction::~transaction() {
-    if (!done_) {
-        try {
-            db_.exec("ROLLBACK");
-        } catch (...) {}
-    }
-}
-
-void transaction::commit() {
-    db_.exec("COMMIT");
-    done_ = true;
+void sqlite_database::begin() { exec("BEGIN IMMEDIATE"); }
+void sqlite_database::commit() { exec("COMMIT"); }
+void sqlite_database::rollback() noexcept {
+    try {
+        exec("ROLLBACK");
+    } catch (...) {}
 }
 
 } // namespace mailgate::store

@@ -1,8 +1,8 @@
 // Account store: CRUD, sealed secrets, key checks, status recording.
 #include "server/store/account_repository.hpp"
 #include "server/store/master_key_file.hpp"
-#include "server/store/sqlite.hpp"
 
+#include "server/store/open_database.hpp"
 #include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -40,16 +40,16 @@ unsigned mode_of(const std::filesystem::path& p) {
 
 TEST(account_repository, creates_data_dir_key_and_database_with_strict_modes) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     EXPECT_EQ(mode_of(tmp.data()), 0700u);
     EXPECT_EQ(mode_of(tmp.data() / "master.key"), 0600u);
-    EXPECT_EQ(mode_of(tmp.data() / "mailgate.db"), 0600u);
+    if (!temp_dir::on_postgresql()) EXPECT_EQ(mode_of(tmp.data() / "mailgate.db"), 0600u);
     EXPECT_EQ(std::filesystem::file_size(tmp.data() / "master.key"), 32u);
 }
 
 TEST(account_repository, create_find_list_and_secret_round_trip) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto created = repo.create(sample());
     ASSERT_TRUE(created) << created.error().message;
     EXPECT_EQ(created->name, "office");
@@ -65,7 +65,7 @@ TEST(account_repository, create_find_list_and_secret_round_trip) {
 
 TEST(account_repository, duplicates_are_user_errors) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.create(sample()));
     auto same_name = repo.create(sample("office", "other"));
     ASSERT_FALSE(same_name);
@@ -78,7 +78,7 @@ TEST(account_repository, duplicates_are_user_errors) {
 
 TEST(account_repository, local_verification) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.create(sample()));
     EXPECT_TRUE(repo.verify_local("scanner", "local-pw"));
     EXPECT_FALSE(repo.verify_local("scanner", "wrong"));
@@ -90,7 +90,7 @@ TEST(account_repository, local_verification) {
 
 TEST(account_repository, typed_user_name_forms_map_to_the_local_user) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.create(sample("office", "scanner")));
     ASSERT_TRUE(repo.create(sample("shop", "shop@office.lan")));
     for (std::string typed :
@@ -112,7 +112,7 @@ TEST(account_repository, typed_user_name_forms_map_to_the_local_user) {
 
 TEST(account_repository, enable_disable_remove_and_status) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto a = *repo.create(sample());
     ASSERT_TRUE(repo.set_enabled("office", false));
     EXPECT_FALSE(repo.find("office")->enabled);
@@ -145,10 +145,11 @@ TEST(account_repository, enable_disable_remove_and_status) {
 TEST(account_repository, secrets_are_sealed_on_disk) {
     temp_dir tmp;
     {
-        account_repository repo(tmp.data(), cheap);
+        account_repository repo(tmp.data(), tmp.store(), cheap);
         ASSERT_TRUE(repo.create(sample()));
     }
-    database db(tmp.data() / "mailgate.db");
+    auto owned = open_database(tmp.data(), tmp.store());
+    auto& db = *owned;
     auto q = db.prepare("SELECT remote_secret, local_password_hash FROM accounts");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_blob(0).find("remote-app-password"), std::string::npos);
@@ -157,11 +158,12 @@ TEST(account_repository, secrets_are_sealed_on_disk) {
 
 TEST(account_repository, tampered_or_moved_ciphertext_is_a_clear_error) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto a = *repo.create(sample("a", "ua"));
     auto b = *repo.create(sample("b", "ub"));
     {
-        database db(tmp.data() / "mailgate.db");
+        auto owned = open_database(tmp.data(), tmp.store());
+        auto& db = *owned;
         // Move a's sealed secret onto b: the AAD (account id) must reject it.
         db.exec("UPDATE accounts SET remote_secret = (SELECT remote_secret FROM accounts WHERE name = 'a') "
                 "WHERE name = 'b'");
@@ -187,12 +189,12 @@ TEST(account_repository, tampered_or_moved_ciphertext_is_a_clear_error) {
 
 TEST(account_repository, wrong_missing_or_loose_master_key_is_refused) {
     temp_dir tmp;
-    { account_repository repo(tmp.data(), cheap); }
+    { account_repository repo(tmp.data(), tmp.store(), cheap); }
     auto key = tmp.data() / "master.key";
 
     ::chmod(key.c_str(), 0644);
     try {
-        account_repository repo(tmp.data(), cheap);
+        account_repository repo(tmp.data(), tmp.store(), cheap);
         FAIL() << "a group/world-readable key must be refused";
     } catch (const key_file_error& e) {
         EXPECT_NE(std::string(e.what()).find("readable by group or others"), std::string::npos);
@@ -200,25 +202,25 @@ TEST(account_repository, wrong_missing_or_loose_master_key_is_refused) {
     ::chmod(key.c_str(), 0600);
 
     std::filesystem::rename(key, tmp.path / "key.bak");
-    EXPECT_THROW(account_repository(tmp.data(), cheap), key_file_error);
+    EXPECT_THROW(account_repository(tmp.data(), tmp.store(), cheap), key_file_error);
     EXPECT_FALSE(std::filesystem::exists(key)); // never silently replaced
 
     auto other = load_or_create_master_key(key, true); // a different random key
     (void)other;
     try {
-        account_repository repo(tmp.data(), cheap);
+        account_repository repo(tmp.data(), tmp.store(), cheap);
         FAIL() << "a key that does not belong to the database must be refused";
     } catch (const key_file_error& e) {
         EXPECT_NE(std::string(e.what()).find("does not belong"), std::string::npos);
     }
     std::filesystem::remove(key);
     std::filesystem::rename(tmp.path / "key.bak", key);
-    EXPECT_NO_THROW(account_repository(tmp.data(), cheap));
+    EXPECT_NO_THROW(account_repository(tmp.data(), tmp.store(), cheap));
 }
 
 TEST(account_repository, rejects_incomplete_accounts) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto a = sample();
     a.endpoints.clear();
     EXPECT_FALSE(repo.create(a));
@@ -235,7 +237,7 @@ TEST(account_repository, rejects_incomplete_accounts) {
 
 TEST(account_repository, mailbox_options_round_trip_through_create_load_and_update) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto fresh = repo.create(sample());
     ASSERT_TRUE(fresh) << fresh.error().message;
     EXPECT_EQ(fresh->mailbox.pop3, domain::pop3_source::native); // a new_account's defaults
@@ -276,7 +278,7 @@ TEST(account_repository, mailbox_options_round_trip_through_create_load_and_upda
 
 TEST(account_repository, mailbox_options_are_validated_on_create_and_update) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto expect_refused = [&](new_account a, const std::string& words) {
         auto r = repo.create(a);
         ASSERT_FALSE(r) << words;

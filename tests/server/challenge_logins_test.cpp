@@ -2,9 +2,9 @@
 // sealed only for accounts that allow them (AAD bound to the account and the field), and the login check.
 #include "server/store/challenge_digest.hpp"
 #include "server/store/crypto.hpp"
-#include "server/store/sqlite.hpp"
 #include "server/store/store_service.hpp"
 
+#include "server/store/open_database.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -37,9 +37,9 @@ new_account sample(std::string name, std::string local, std::string password, bo
     return a;
 }
 
-std::string sealed_column(const std::filesystem::path& data, const std::string& column,
-                          const std::string& name) {
-    database db(data / "mailgate.db");
+std::string sealed_column(temp_dir& tmp, const std::string& column, const std::string& name) {
+    auto owned = open_database(tmp.data(), tmp.store());
+    auto& db = *owned;
     auto q = db.prepare("SELECT " + column + " FROM accounts WHERE name = ?1");
     q.bind(1, name);
     if (!q.step() || q.column_is_null(0)) return {};
@@ -66,18 +66,18 @@ TEST(challenge_digest, wrong_secret_other_challenge_other_kind_or_a_password_pro
 
 TEST(challenge_logins_store, off_unless_asked_and_then_sealed_under_the_master_key) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto plain = *repo.create(sample("plain", "pu", "local-pw", false));
     EXPECT_FALSE(plain.challenge_logins);
     EXPECT_FALSE(repo.challenge_logins_in_use());
     EXPECT_EQ(repo.challenge_secret(plain), std::nullopt);
-    EXPECT_EQ(sealed_column(tmp.data(), "challenge_secret", "plain"), "");
+    EXPECT_EQ(sealed_column(tmp, "challenge_secret", "plain"), "");
 
     auto legacy = *repo.create(sample("legacy", "lu", "tanstaaf", true));
     EXPECT_TRUE(legacy.challenge_logins);
     EXPECT_TRUE(repo.challenge_logins_in_use());
     EXPECT_EQ(repo.challenge_secret(legacy), "tanstaaf");
-    auto sealed = sealed_column(tmp.data(), "challenge_secret", "legacy");
+    auto sealed = sealed_column(tmp, "challenge_secret", "legacy");
     EXPECT_FALSE(sealed.empty());
     EXPECT_EQ(sealed.find("tanstaaf"), std::string::npos);
     EXPECT_TRUE(repo.verify_local("lu", "tanstaaf")); // the password login keeps working alongside
@@ -85,11 +85,12 @@ TEST(challenge_logins_store, off_unless_asked_and_then_sealed_under_the_master_k
 
 TEST(challenge_logins_store, a_secret_moved_to_another_account_or_field_is_refused) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto a = *repo.create(sample("a", "ua", "pw-a", true));
     auto b = *repo.create(sample("b", "ub", "pw-b", true));
     {
-        database db(tmp.data() / "mailgate.db");
+        auto owned = open_database(tmp.data(), tmp.store());
+        auto& db = *owned;
         db.exec(
             "UPDATE accounts SET challenge_secret = (SELECT challenge_secret FROM accounts WHERE name = 'a') "
             "WHERE name = 'b'");
@@ -112,7 +113,7 @@ TEST(challenge_logins_store, a_secret_moved_to_another_account_or_field_is_refus
 
 TEST(challenge_logins_store, password_changes_keep_drop_or_start_the_reversible_copy) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.create(sample("acct", "u", "first", true)));
     ASSERT_TRUE(repo.set_local_password("acct", "second")); // kept, following the new password
     EXPECT_EQ(repo.challenge_secret(*repo.find("acct")), "second");
@@ -120,7 +121,7 @@ TEST(challenge_logins_store, password_changes_keep_drop_or_start_the_reversible_
 
     ASSERT_TRUE(repo.set_local_password("acct", "third", false));
     EXPECT_FALSE(repo.find("acct")->challenge_logins);
-    EXPECT_EQ(sealed_column(tmp.data(), "challenge_secret", "acct"), "");
+    EXPECT_EQ(sealed_column(tmp, "challenge_secret", "acct"), "");
     EXPECT_FALSE(repo.challenge_logins_in_use());
 
     ASSERT_TRUE(repo.set_local_password("acct", "fourth", true));
@@ -138,12 +139,13 @@ TEST(challenge_logins_store, password_changes_keep_drop_or_start_the_reversible_
 
 TEST(challenge_logins_store, in_use_follows_removal_and_another_process_after_a_refresh) {
     temp_dir tmp;
-    account_repository server(tmp.data(), cheap);
+    account_repository server(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(server.create(sample("legacy", "lu", "pw", true)));
     ASSERT_TRUE(server.remove("legacy"));
     EXPECT_FALSE(server.challenge_logins_in_use());
     {
-        account_repository cli(tmp.data(), cheap); // `mailgate account add --challenge-logins` meanwhile
+        account_repository cli(tmp.data(), tmp.store(),
+                               cheap); // `mailgate account add --challenge-logins` meanwhile
         ASSERT_TRUE(cli.create(sample("legacy", "lu", "pw", true)));
     }
     EXPECT_FALSE(server.challenge_logins_in_use());
@@ -153,7 +155,7 @@ TEST(challenge_logins_store, in_use_follows_removal_and_another_process_after_a_
 
 TEST(challenge_logins_store, the_login_check_resolves_typed_names_and_says_when_not_allowed) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.create(sample("legacy", "mrose", "tanstaaf", true)));
     ASSERT_TRUE(repo.create(sample("plain", "tim", "tanstaaftanstaaf", false)));
     boost::asio::thread_pool pool(1);

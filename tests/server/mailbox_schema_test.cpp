@@ -30,7 +30,7 @@ void make_v2_data_dir(const std::filesystem::path& dir, const std::vector<v2_acc
     for (auto suffix : {"", "-wal", "-shm"})
         std::filesystem::remove(dir / (std::string("mailgate.db") + suffix));
     auto key = load_or_create_master_key(dir / "master.key", false);
-    database db(dir / "mailgate.db");
+    sqlite_database db(dir / "mailgate.db");
     db.exec(released_schema::v1);
     db.exec(released_schema::v2);
     db.exec("PRAGMA user_version = 2");
@@ -77,7 +77,7 @@ void make_v2_data_dir(const std::filesystem::path& dir, const std::vector<v2_acc
 }
 
 int user_version(const std::filesystem::path& db_file) {
-    database db(db_file);
+    sqlite_database db(db_file);
     auto q = db.prepare("PRAGMA user_version");
     q.step();
     return static_cast<int>(q.column_int64(0));
@@ -137,18 +137,18 @@ TEST(mailbox_schema, the_new_columns_and_table_refuse_what_the_code_never_writes
     temp_dir tmp;
     make_v2_data_dir(tmp.data(), v2_accounts);
     { account_repository repo(tmp.data(), cheap); }
-    database db(tmp.data() / "mailgate.db");
-    EXPECT_THROW(db.exec("UPDATE accounts SET pop3_source = 'pop' WHERE name = 'office'"), sqlite_error);
-    EXPECT_THROW(db.exec("UPDATE accounts SET pop3_mark_seen = 2 WHERE name = 'office'"), sqlite_error);
-    EXPECT_THROW(db.exec("UPDATE accounts SET save_sent = 'sometimes' WHERE name = 'office'"), sqlite_error);
+    sqlite_database db(tmp.data() / "mailgate.db");
+    EXPECT_THROW(db.exec("UPDATE accounts SET pop3_source = 'pop' WHERE name = 'office'"), store_error);
+    EXPECT_THROW(db.exec("UPDATE accounts SET pop3_mark_seen = 2 WHERE name = 'office'"), store_error);
+    EXPECT_THROW(db.exec("UPDATE accounts SET save_sent = 'sometimes' WHERE name = 'office'"), store_error);
     db.exec("INSERT INTO pop3_uidls(account_id, folder, uidvalidity, uid, uidl, size) "
             "SELECT id, 'INBOX', 7, 1, '7.1', 100 FROM accounts WHERE name = 'phone'");
     EXPECT_THROW(db.exec("INSERT INTO pop3_uidls(account_id, folder, uidvalidity, uid, uidl, size) "
                          "SELECT id, 'INBOX', 7, 1, 'again', 100 FROM accounts WHERE name = 'phone'"),
-                 sqlite_error); // one row per (account, folder, UIDVALIDITY, UID)
+                 store_error); // one row per (account, folder, UIDVALIDITY, UID)
     EXPECT_THROW(db.exec("INSERT INTO pop3_uidls(account_id, folder, uidvalidity, uid, uidl, size) "
                          "VALUES (999, 'INBOX', 7, 1, '7.1', 100)"),
-                 sqlite_error); // no such account
+                 store_error); // no such account
     db.exec("DELETE FROM accounts WHERE name = 'phone'");
     auto q = db.prepare("SELECT count(*) FROM pop3_uidls");
     ASSERT_TRUE(q.step());

@@ -2,8 +2,8 @@
 // per-account grants (consent, refresh, rotation, failures), the cross-process refresh lease, and tokens
 // sealed on disk.
 #include "server/store/account_repository.hpp"
-#include "server/store/sqlite.hpp"
 
+#include "server/store/open_database.hpp"
 #include "temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -84,12 +84,20 @@ oauth_token_update refreshed(std::string access, std::string refresh,
 }
 
 // Every byte the store has on disk: the database, its WAL and shared-memory files, the key.
+// Every byte the store has written: the data dir's files (SQLite's database and WAL), and on PostgreSQL the
+// cluster's files (MAILGATE_TEST_POSTGRES_DATA: its tables and WAL).
 std::string all_bytes_of(const std::filesystem::path& dir) {
     std::string out;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-        std::ifstream in(entry.path(), std::ios::binary);
-        out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    auto read_tree = [&](const std::filesystem::path& root) {
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+            if (!entry.is_regular_file()) continue;
+            std::ifstream in(entry.path(), std::ios::binary);
+            out.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        }
+    };
+    read_tree(dir);
+    if (const char* cluster = std::getenv("MAILGATE_TEST_POSTGRES_DATA"); cluster && *cluster)
+        read_tree(cluster);
     return out;
 }
 
@@ -102,7 +110,7 @@ bool contains(const std::string& text, std::string_view part) { return text.find
 
 TEST(oauth_repository, save_list_and_read_a_client) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     EXPECT_TRUE(repo.oauth().clients().empty());
     EXPECT_FALSE(repo.oauth().client("corp"));
 
@@ -142,7 +150,7 @@ TEST(oauth_repository, save_list_and_read_a_client) {
 
 TEST(oauth_repository, save_client_replaces_an_editable_client) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto c = client();
     c.client_secret = client_secret;
     ASSERT_TRUE(repo.oauth().save_client(c));
@@ -159,7 +167,7 @@ TEST(oauth_repository, save_client_replaces_an_editable_client) {
 TEST(oauth_repository, the_client_secret_is_sealed_on_disk_and_bound_to_its_name) {
     temp_dir tmp;
     {
-        account_repository repo(tmp.data(), cheap);
+        account_repository repo(tmp.data(), tmp.store(), cheap);
         auto c = client();
         c.client_secret = client_secret;
         ASSERT_TRUE(repo.oauth().save_client(c));
@@ -171,12 +179,13 @@ TEST(oauth_repository, the_client_secret_is_sealed_on_disk_and_bound_to_its_name
     EXPECT_TRUE(contains(bytes, "11111111-2222-3333-4444-555555555555")); // the search sees the rows at all
     EXPECT_FALSE(contains(bytes, client_secret));
     {
-        database db(tmp.data() / "mailgate.db");
+        auto owned = open_database(tmp.data(), tmp.store());
+        auto& db = *owned;
         db.exec(
             "UPDATE oauth_clients SET client_secret = (SELECT client_secret FROM oauth_clients WHERE name = "
             "'corp') WHERE name = 'other'");
     }
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     EXPECT_EQ(repo.oauth().client("corp")->client_secret, client_secret); // survives a reopen
     try {
         repo.oauth().client("other");
@@ -189,7 +198,7 @@ TEST(oauth_repository, the_client_secret_is_sealed_on_disk_and_bound_to_its_name
 
 TEST(oauth_repository, config_clients_cannot_be_changed_or_removed_elsewhere) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto c = client();
     c.from_config = true;
     c.client_secret = client_secret;
@@ -214,7 +223,7 @@ TEST(oauth_repository, config_clients_cannot_be_changed_or_removed_elsewhere) {
 
 TEST(oauth_repository, sync_config_clients_writes_over_and_unpins_removed_sections) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client("corp"))); // made on the admin page first
     ASSERT_TRUE(repo.oauth().save_client(client("keep")));
 
@@ -244,7 +253,7 @@ TEST(oauth_repository, sync_config_clients_writes_over_and_unpins_removed_sectio
 
 TEST(oauth_repository, a_client_in_use_cannot_be_removed) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     ASSERT_TRUE(repo.create(oauth_account()));
     auto refused = repo.oauth().remove_client("corp");
@@ -266,7 +275,7 @@ TEST(oauth_repository, a_client_in_use_cannot_be_removed) {
 
 TEST(oauth_repository, an_oauth2_account_starts_with_a_grant_needing_consent) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto created = repo.create(oauth_account());
     ASSERT_TRUE(created) << created.error().message;
@@ -310,7 +319,7 @@ TEST(oauth_repository, an_oauth2_account_starts_with_a_grant_needing_consent) {
 
 TEST(oauth_repository, an_oauth2_account_needs_a_known_client) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     auto unknown = repo.create(oauth_account("office", "scanner", "nope"));
     ASSERT_FALSE(unknown);
     EXPECT_TRUE(contains(unknown.error().message, "nope")) << unknown.error().message;
@@ -322,7 +331,7 @@ TEST(oauth_repository, an_oauth2_account_needs_a_known_client) {
 
 TEST(oauth_repository, the_provider_password_of_an_oauth2_account_cannot_be_set) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     ASSERT_TRUE(repo.create(oauth_account()));
     auto r = repo.set_remote_secret("office", "a-password");
@@ -332,7 +341,7 @@ TEST(oauth_repository, the_provider_password_of_an_oauth2_account_cannot_be_set)
 
 TEST(oauth_repository, consent_stores_tokens_identity_and_scopes) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto id = repo.create(oauth_account())->id;
 
@@ -360,7 +369,7 @@ TEST(oauth_repository, consent_stores_tokens_identity_and_scopes) {
 
 TEST(oauth_repository, a_refresh_without_a_refresh_token_keeps_the_old_one) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto id = repo.create(oauth_account())->id;
     repo.oauth().store_tokens(id, consent(access_1, refresh_1));
@@ -382,7 +391,7 @@ TEST(oauth_repository, a_refresh_without_a_refresh_token_keeps_the_old_one) {
 
 TEST(oauth_repository, a_refresh_with_a_refresh_token_rotates_it) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto id = repo.create(oauth_account())->id;
     repo.oauth().store_tokens(id, consent(access_1, refresh_1));
@@ -403,7 +412,7 @@ TEST(oauth_repository, a_refresh_with_a_refresh_token_rotates_it) {
 
 TEST(oauth_repository, a_failure_keeps_the_tokens_and_records_the_error) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto id = repo.create(oauth_account())->id;
     repo.oauth().store_tokens(id, consent(access_1, refresh_1));
@@ -442,7 +451,7 @@ TEST(oauth_repository, a_failure_keeps_the_tokens_and_records_the_error) {
 
 TEST(oauth_repository, set_state_and_states_round_trip) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto id = repo.create(oauth_account())->id;
     for (auto s : {oauth_state::ok, oauth_state::refreshing, oauth_state::degraded, oauth_state::config_error,
@@ -456,7 +465,7 @@ TEST(oauth_repository, set_state_and_states_round_trip) {
 
 TEST(oauth_repository, another_client_drops_the_tokens_and_needs_consent) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client("corp")));
     ASSERT_TRUE(repo.oauth().save_client(client("other")));
     auto id = repo.create(oauth_account())->id;
@@ -480,7 +489,7 @@ TEST(oauth_repository, another_client_drops_the_tokens_and_needs_consent) {
 
 TEST(oauth_repository, the_refresh_lease_is_held_by_one_caller_until_released_or_expired) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto id = repo.create(oauth_account())->id;
     auto& o = repo.oauth();
@@ -508,10 +517,10 @@ TEST(oauth_repository, the_refresh_lease_is_held_by_one_caller_until_released_or
 
 TEST(oauth_repository, the_refresh_lease_is_shared_by_processes_using_one_database) {
     temp_dir tmp;
-    account_repository first(tmp.data(), cheap);
+    account_repository first(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(first.oauth().save_client(client()));
     auto id = first.create(oauth_account())->id;
-    account_repository second(tmp.data(), cheap); // the CLI beside a running serve
+    account_repository second(tmp.data(), tmp.store(), cheap); // the CLI beside a running serve
     EXPECT_TRUE(first.oauth().take_lease(id, 1000, 1060));
     EXPECT_FALSE(second.oauth().take_lease(id, 1001, 1061));
     first.oauth().store_tokens(id, consent(access_1, refresh_1));
@@ -525,7 +534,7 @@ TEST(oauth_repository, tokens_are_sealed_on_disk) {
     temp_dir tmp;
     std::int64_t id = 0;
     {
-        account_repository repo(tmp.data(), cheap);
+        account_repository repo(tmp.data(), tmp.store(), cheap);
         auto c = client();
         c.client_secret = client_secret;
         ASSERT_TRUE(repo.oauth().save_client(c));
@@ -547,7 +556,7 @@ TEST(oauth_repository, tokens_are_sealed_on_disk) {
     EXPECT_FALSE(contains(bytes, "REFRESH-two"));
     EXPECT_FALSE(contains(bytes, "ACCESS-two"));
 
-    account_repository reopened(tmp.data(), cheap);
+    account_repository reopened(tmp.data(), tmp.store(), cheap);
     auto t = reopened.oauth().tokens(id);
     EXPECT_EQ(t.access_token, access_2);
     EXPECT_EQ(t.refresh_token, refresh_2);
@@ -555,13 +564,14 @@ TEST(oauth_repository, tokens_are_sealed_on_disk) {
 
 TEST(oauth_repository, tokens_moved_to_another_account_do_not_open) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto a = repo.create(oauth_account("a", "ua"))->id;
     auto b = repo.create(oauth_account("b", "ub"))->id;
     repo.oauth().store_tokens(a, consent(access_1, refresh_1));
     {
-        database db(tmp.data() / "mailgate.db");
+        auto owned = open_database(tmp.data(), tmp.store());
+        auto& db = *owned;
         db.prepare("UPDATE oauth_grants SET refresh_token = (SELECT refresh_token FROM oauth_grants WHERE "
                    "account_id = ?1), access_token = (SELECT access_token FROM oauth_grants WHERE account_id "
                    "= ?1) "
@@ -583,7 +593,7 @@ TEST(oauth_repository, tokens_moved_to_another_account_do_not_open) {
 
 TEST(oauth_repository, removing_the_account_removes_its_grant) {
     temp_dir tmp;
-    account_repository repo(tmp.data(), cheap);
+    account_repository repo(tmp.data(), tmp.store(), cheap);
     ASSERT_TRUE(repo.oauth().save_client(client()));
     auto id = repo.create(oauth_account())->id;
     repo.oauth().store_tokens(id, consent(access_1, refresh_1));

@@ -19,7 +19,7 @@ namespace {
 const password_hasher cheap({.log2_n = 10, .r = 8, .p = 1});
 
 int user_version(const std::filesystem::path& db_file) {
-    database db(db_file);
+    sqlite_database db(db_file);
     auto q = db.prepare("PRAGMA user_version");
     q.step();
     return static_cast<int>(q.column_int64(0));
@@ -35,7 +35,7 @@ void make_v1_data_dir(const std::filesystem::path& dir) {
     { account_repository bootstrap(dir, cheap); } // creates the data dir and master.key
     remove_database(dir);
     auto key = load_or_create_master_key(dir / "master.key", false);
-    database db(dir / "mailgate.db");
+    sqlite_database db(dir / "mailgate.db");
     db.exec(released_schema::v1);
     db.exec("PRAGMA user_version = 1");
     std::string key_view(reinterpret_cast<const char*>(key.data()), key.size());
@@ -95,7 +95,7 @@ TEST(oauth_schema, a_version_1_database_migrates_and_keeps_password_accounts) {
     }
     EXPECT_TRUE(repo.verify_local("printer", "local-pw"));
     {
-        database db(tmp.data() / "mailgate.db");
+        sqlite_database db(tmp.data() / "mailgate.db");
         auto q = db.prepare("SELECT count(*) FROM accounts WHERE credential = 'password'");
         ASSERT_TRUE(q.step());
         EXPECT_EQ(q.column_int64(0), 2);
@@ -103,7 +103,7 @@ TEST(oauth_schema, a_version_1_database_migrates_and_keeps_password_accounts) {
                                  "('oauth_clients', 'oauth_grants')");
         ASSERT_TRUE(tables.step());
         EXPECT_EQ(tables.column_int64(0), 2);
-        EXPECT_THROW(db.exec("UPDATE accounts SET credential = 'token' WHERE name = 'legacy'"), sqlite_error);
+        EXPECT_THROW(db.exec("UPDATE accounts SET credential = 'token' WHERE name = 'legacy'"), store_error);
     }
 
     // The migrated store takes OAuth2 accounts beside the old ones.
@@ -142,13 +142,13 @@ TEST(oauth_schema, a_database_newer_than_this_binary_is_refused) {
     temp_dir tmp;
     { account_repository repo(tmp.data(), cheap); }
     {
-        database db(tmp.data() / "mailgate.db");
+        sqlite_database db(tmp.data() / "mailgate.db");
         db.exec("PRAGMA user_version = " + std::to_string(schema_version() + 1));
     }
     try {
         account_repository repo(tmp.data(), cheap);
         FAIL() << "a database from a newer mailgate must be refused";
-    } catch (const sqlite_error& e) {
+    } catch (const store_error& e) {
         EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
     }
     EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), schema_version() + 1); // untouched

@@ -92,7 +92,7 @@ TEST_F(pop3_uidls, folders_and_accounts_are_separate_and_removal_cascades) {
     assign(41, {{3, 100, "<a@x>"}});
     EXPECT_EQ(repo.uidls().unmapped(id, "Archive", 41, {3}), (std::vector<std::uint32_t>{3}));
     ASSERT_TRUE(repo.remove("icloud"));
-    database db(tmp.data() / "mailgate.db");
+    sqlite_database db(tmp.data() / "mailgate.db");
     auto q = db.prepare("SELECT count(*) FROM pop3_uidls");
     ASSERT_TRUE(q.step());
     EXPECT_EQ(q.column_int64(0), 0);

@@ -13,7 +13,7 @@ namespace {
 // A fresh database with a table t (k, v) holding `rows`.
 struct table_db {
     temp_dir tmp;
-    database db;
+    sqlite_database db;
     explicit table_db(std::string_view rows = "") : db(data_dir(tmp) / "t.db") {
         db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER);" + std::string(rows));
     }

@@ -1,0 +1,126 @@
+"""A real PostgreSQL (Debian's postgresql-15) for the tests: a throwaway cluster made with initdb in a temp dir,
+run as the unprivileged `postgres` user on 127.0.0.1 only (password logins, scram-sha-256), stopped with the test.
+A test process that dies takes the server with it (PR_SET_PDEATHSIG)."""
+
+import ctypes
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from rig import reserve_port
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _bin(name):
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise AssertionError(f"PostgreSQL's {name} not found (apt-get install postgresql)")
+    return found[-1]
+
+
+def _as_postgres():
+    user = pwd.getpwnam("postgres")
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    # After the uid change, which clears it.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class PostgresServer:
+    """After start(): uri(database) for the `mailgate` role, admin_uri() for the superuser, port."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="mailgate-pg-")
+        os.chmod(self.dir, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        self.log_path = os.path.join(self.dir, "postgres.log")
+        self.port = reserve_port()
+        self.password = secrets.token_hex(12)
+        self.admin_password = secrets.token_hex(12)
+        self.proc = None
+
+    def _run(self, *args, **kw):
+        return subprocess.run(list(args), preexec_fn=_as_postgres, capture_output=True, text=True, check=True,
+                              **kw)
+
+    def start(self, timeout=30):
+        user = pwd.getpwnam("postgres")
+        os.chown(self.dir, user.pw_uid, user.pw_gid)
+        pwfile = os.path.join(self.dir, "pw")
+        with open(pwfile, "w") as f:
+            f.write(self.admin_password + "\n")
+        os.chown(pwfile, user.pw_uid, user.pw_gid)
+        self._run(_bin("initdb"), "-D", self.data, "-U", "postgres", "--pwfile", pwfile, "-A", "scram-sha-256",
+                  "-E", "UTF8", "--no-instructions")
+        os.remove(pwfile)
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [_bin("postgres"), "-D", self.data, "-h", "127.0.0.1", "-p", str(self.port), "-k", self.dir,
+             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_as_postgres)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("postgres exited:\n" + self.log())
+            ready = subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                                   capture_output=True)
+            if ready.returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            self.stop()
+            raise AssertionError("postgres did not start:\n" + self.log())
+        self.sql(f"CREATE ROLE mailgate LOGIN CREATEDB PASSWORD '{self.password}'")
+        self.create_database("mailgate")
+        return self
+
+    def sql(self, statement, database="postgres"):
+        """Runs one statement as the superuser with psql; returns its output (unaligned, no headers)."""
+        env = dict(os.environ, PGPASSWORD=self.admin_password)
+        done = subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d",
+                               database, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", statement],
+                              env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise AssertionError(f"psql failed: {statement}\n{done.stderr}")
+        return done.stdout
+
+    def create_database(self, name):
+        self.sql(f"CREATE DATABASE {name} OWNER mailgate")
+        return self.uri(name)
+
+    def uri(self, database="mailgate"):
+        return f"postgresql://mailgate:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def admin_uri(self):
+        return f"postgresql://postgres:{self.admin_password}@127.0.0.1:{self.port}/postgres"
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
