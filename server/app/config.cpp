@@ -2,6 +2,7 @@
 #include "server/app/config.hpp"
 
 #include "server/app/listener_table.hpp"
+#include "server/store/open_database.hpp"
 
 #include <boost/program_options/parsers.hpp>
 
@@ -112,6 +113,10 @@ po::options_description config_options(bool cli) {
     } else {
         desc.add_options()("data_dir", po::value<std::string>(), "data directory");
     }
+    desc.add_options()("store", po::value<std::string>()->value_name("URI"),
+                       "where accounts are kept: empty (default) for SQLite in the data dir, or "
+                       "postgresql://user@host/db (shared by several instances; password via PGPASSFILE or "
+                       "PGPASSWORD, TLS via ?sslmode=verify-full)");
     for (const auto& l : listener_table()) {
         auto key = "listen." + std::string(l.name);
         auto help = "listener, empty disables, port 0 picks a free one (default " +
@@ -232,6 +237,10 @@ config load_config(const po::variables_map& command_line) {
     config c;
     c.data_dir = value_or(vm, "data-dir", value_or(vm, "data_dir", c.data_dir.string()));
     if (c.data_dir.empty()) throw config_error("data_dir: must not be empty");
+    c.store = value_or(vm, "store", "");
+    if (!c.store.empty() && !store::is_postgresql_location(c.store))
+        throw config_error("store: '" + store::describe_location(c.data_dir, c.store) +
+                           "' is not a postgresql:// URI (leave it empty for SQLite in the data dir)");
     for (const auto& l : listener_table()) {
         auto key = "listen." + std::string(l.name);
         auto text = value_or(vm, key, std::string(l.default_address));

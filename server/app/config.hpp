@@ -22,6 +22,8 @@ namespace mailgate::app {
 
 struct config {
     std::filesystem::path data_dir = "./mailgate-data";
+    // Empty: SQLite in the data dir; postgresql://...: a database several instances share (store/open_database).
+    std::string store;
     // Keyed by listener name (app/listener_table.hpp). Absent = disabled; port 0 = any free port.
     std::map<std::string, net::host_port> listen;
     // Mail listeners whose connections start with a balancer's PROXY header (listen.NAME.proxy_protocol), and

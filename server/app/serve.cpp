@@ -10,12 +10,14 @@
 #include "server/net/connection_limits.hpp"
 #include "server/net/listener.hpp"
 #include "server/net/tls_contexts.hpp"
+#include "server/proxy/account_watch.hpp"
 #include "server/proxy/relay_session.hpp"
 #include "server/proxy/sent_copy.hpp"
 #include "server/proxy/smtp_session.hpp"
 #include "server/proxy/spool_service.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/crypto.hpp"
+#include "server/store/open_database.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -177,7 +179,7 @@ int serve(const config& c, const serve_options& options) {
     setup_logging(c);
     auto open_files = raise_file_limit();
     bool data_dir_created = !std::filesystem::exists(c.data_dir);
-    store::account_repository repository(c.data_dir);
+    store::account_repository repository(c.data_dir, c.store);
     repository.oauth().sync_config_clients(c.oauth_clients);
     auto data_dir = std::filesystem::canonical(c.data_dir);
 
@@ -221,6 +223,8 @@ int serve(const config& c, const serve_options& options) {
     // Started even with smtp.spool = off: messages queued before the mode changed are still delivered.
     proxy::spool_service spool(io.main().get_executor(), gateway, data_dir / "spool", spool_policy);
     spool.start();
+    proxy::account_watch watch(io.main().get_executor(), store, live);
+    watch.start();
     auto smtp = std::make_shared<proxy::smtp_session>(
         gateway, proxy::smtp_settings{c.access_relay_without_auth, c.smtp_command_timeout,
                                       c.smtp_data_timeout, c.smtp_max_message_size,
@@ -281,6 +285,7 @@ int serve(const config& c, const serve_options& options) {
 
     std::cout << "mailgate " << MAILGATE_VERSION << " running\n";
     std::cout << "  data dir     " << data_dir.string() << (data_dir_created ? " (created)" : "") << "\n";
+    std::cout << "  store        " << store::describe_location(c.data_dir, c.store) << "\n";
     std::cout << "  accounts     " << repository.list().size() << "\n";
     std::cout << "  certificate  " << certificates.describe() << ", clients from TLS "
               << net::to_string(c.tls_min_version) << "\n";
@@ -342,6 +347,7 @@ int serve(const config& c, const serve_options& options) {
         if (admin_http) admin_http->stop();
         tokens.stop();
         spool.stop(); // a delivery cut off mid-way is tried again at the next start
+        watch.stop();
         live.close_all_sessions(proxy::close_reason::shutdown_idle); // idle dialogues need no grace
         hangup.cancel();
         drain_signal.cancel();

@@ -114,7 +114,7 @@ int set(const std::vector<std::string>& args) {
                         name + " --challenge-logins on'");
     }
     if (!any && !challenge) return fail("account set: nothing to change (see --help)");
-    store::account_repository repo(parsed->config.data_dir);
+    store::account_repository repo(parsed->config.data_dir, parsed->config.store);
     if (challenge) {
         if (auto r = repo.disable_challenge_logins(name); !r) return fail(r.error().message);
         if (!any) {
@@ -186,7 +186,7 @@ int add(const std::vector<std::string>& args) {
     } else if (vm.count("oauth-client")) {
         return fail("--oauth-client is only for --auth oauth2");
     }
-    store::account_repository repo(parsed->config.data_dir);
+    store::account_repository repo(parsed->config.data_dir, parsed->config.store);
     repo.oauth().sync_config_clients(parsed->config.oauth_clients);
     a.challenge_logins = vm.count("challenge-logins") > 0;
     a.local_password = read_secret("MAILGATE_LOCAL_PASSWORD", "Local password for " + a.local_user, true);
@@ -206,7 +206,7 @@ int list(const std::vector<std::string>& args) {
     own.add_options()("json", "print JSON");
     auto parsed = parse_command(args, "mailgate account list [--json]", own);
     if (!parsed) return 0;
-    store::account_repository repo(parsed->config.data_dir);
+    store::account_repository repo(parsed->config.data_dir, parsed->config.store);
     auto accounts = repo.list();
     if (parsed->values.count("json")) {
         boost::json::array out;
@@ -240,7 +240,7 @@ int single(const std::string& sub, const std::vector<std::string>& args) {
     auto parsed = parse_command(args, "mailgate account " + sub + " NAME", own, {"name"});
     if (!parsed) return 0;
     auto name = required(parsed->values, "name");
-    store::account_repository repo(parsed->config.data_dir);
+    store::account_repository repo(parsed->config.data_dir, parsed->config.store);
     if (sub == "show") {
         auto a = repo.find(name);
         if (!a) return fail(a.error().message);
@@ -270,7 +270,7 @@ int passwd(const std::vector<std::string>& args) {
         challenge = yes_or_no(parsed->values["challenge-logins"].as<std::string>());
         if (!challenge) return fail("--challenge-logins: say on or off");
     }
-    store::account_repository repo(parsed->config.data_dir);
+    store::account_repository repo(parsed->config.data_dir, parsed->config.store);
     if (auto a = repo.find(name); !a) return fail(a.error().message);
     auto secret = remote ? read_secret("MAILGATE_REMOTE_PASSWORD", "New provider password", true)
                          : read_secret("MAILGATE_LOCAL_PASSWORD", "New local password", true);

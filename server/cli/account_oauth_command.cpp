@@ -66,7 +66,7 @@ int account_oauth_command(const std::vector<std::string>& args) {
     auto name = vm["name"].as<std::string>();
     const auto& config = parsed->config;
 
-    store::account_repository repo(config.data_dir);
+    store::account_repository repo(config.data_dir, config.store);
     repo.oauth().sync_config_clients(config.oauth_clients);
     auto account = repo.find(name);
     if (!account) return fail(account.error().message);

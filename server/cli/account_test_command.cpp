@@ -21,7 +21,7 @@ int account_test_command(const std::vector<std::string>& args) {
     auto name = parsed->values["name"].as<std::string>();
     const auto& config = parsed->config;
 
-    store::account_repository repo(config.data_dir);
+    store::account_repository repo(config.data_dir, config.store);
     auto account = repo.find(name);
     if (!account) {
         std::cerr << "mailgate: " << account.error().message << "\n";

@@ -19,7 +19,7 @@ int admin_command(const std::vector<std::string>& args) {
     auto parsed = parse_command(rest, "mailgate admin passwd [OPTIONS]", po::options_description("Options"));
     if (!parsed) return 0;
     auto password = read_secret("MAILGATE_ADMIN_PASSWORD", "New admin password", true);
-    store::account_repository repo(parsed->config.data_dir);
+    store::account_repository repo(parsed->config.data_dir, parsed->config.store);
     repo.set_admin_password(password);
     store::wipe(password);
     // The first start's password file now names a password that no longer works.

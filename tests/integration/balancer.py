@@ -44,9 +44,9 @@ class Balancer:
             "    timeout connect 2s",
             "    timeout client 120s",
             "    timeout server 120s",
-            # A server that refuses the connection (a killed instance) is left for another one.
+            # A server that refuses the connection (a killed instance) is left for another one at the first retry.
             "    retries 2",
-            "    option redispatch",
+            "    option redispatch 1",
         ]
         for name, (servers, proxy) in self.frontends.items():
             self.ports[name] = reserve_port()

@@ -1,0 +1,243 @@
+"""Several instances: two gateways on one real PostgreSQL store (tests/integration/postgres.py) behind a real
+HAProxy in TCP mode with send-proxy-v2 (tests/integration/balancer.py), against the real rig with its OAuth2
+server. Logins through HAProxy land on both instances and both see the client's own address (127.0.0.2; 127.0.0.3
+is outside access.allow); an account disabled on instance A loses its sessions on instance B; 20 parallel logins
+over both instances with an expired OAuth2 token cause exactly one refresh; a PROXY header from an untrusted
+address is refused; when an instance is killed mid-session, its client reconnects through HAProxy to the other."""
+
+import imaplib
+import os
+import poplib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from admin_client import AdminClient, admin_password
+from balancer import Balancer
+from gateway import MAILGATE_BIN, Gateway, read_line, run_cli
+from oauth_rig import OAuthServer
+from postgres import PostgresServer
+from rig import ProviderRig
+
+ALICE, HEIDI = "alice@example.test", "heidi@example.test"
+USERS = {ALICE: "alice-provider-pw", HEIDI: "heidi-provider-pw"}
+HOST = "127.0.0.1"
+BALANCER = "127.0.0.5"
+
+
+def refreshes(oauth, since=0):
+    return [r for r in oauth.token_requests()[since:] if r.get("grant_type") == "refresh_token"]
+
+
+def sourced(cls, source):
+    class Sourced(cls):
+        def _create_socket(self, timeout):
+            return socket.create_connection((self.host, self.port), timeout, source_address=(source, 0))
+
+    return Sourced
+
+
+def closed_within(sock_file_reader, seconds):
+    """Whether reading ends (EOF, reset or an IMAP BYE) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            line = sock_file_reader()
+        except (OSError, EOFError, imaplib.IMAP4.abort):
+            return True
+        if not line or line.startswith(b"* BYE"):
+            return True
+    return False
+
+
+class SeveralInstances(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.oauth = OAuthServer(access_token_ttl=3600)
+        cls.rig = ProviderRig(users=USERS, oauth=cls.oauth).start()
+        cls.pg = PostgresServer().start()
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mailgate-instances-")
+        cls.config = os.path.join(cls.tmp.name, "mailgate.conf")
+        o = cls.oauth
+        with os.fdopen(os.open(cls.config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(f"store = {cls.pg.uri()}\n")
+            f.write(f"[oauth.test]\nclient_id = {o.clients['public']['client_id']}\ntoken_url = {o.token_url}\n"
+                    f"device_url = {o.device_authorization_url}\nauthorize_url = {o.authorization_url}\n"
+                    "scope = offline_access mail\n")
+        cls.data = [os.path.join(cls.tmp.name, "a"), os.path.join(cls.tmp.name, "b")]
+        h, p = cls.rig.host, cls.rig.ports
+        cls.cli("account", "add", "alice", "--local-user", "alice-local", "--remote-user", ALICE,
+                "--pop3", f"pop3s://{h}:{p['pop3s']}", "--imap", f"imaps://{h}:{p['imaps']}",
+                env={"MAILGATE_LOCAL_PASSWORD": "alice-pw", "MAILGATE_REMOTE_PASSWORD": USERS[ALICE]})
+        cls.cli("account", "add", "heidi", "--local-user", "heidi-local", "--remote-user", HEIDI, "--auth", "oauth2",
+                "--oauth-client", "test", "--imap", f"imap+starttls://{h}:{p['imap']}", "--save-sent", "never",
+                env={"MAILGATE_LOCAL_PASSWORD": "heidi-pw"})
+        # Every instance has the master key (README "Running several instances": copy it, mode 0600).
+        os.makedirs(cls.data[1], mode=0o700)
+        shutil.copy2(os.path.join(cls.data[0], "master.key"), os.path.join(cls.data[1], "master.key"))
+        args = ["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file, "--access.failed_login_delay", "0",
+                "--access.allow", "127.0.0.1 127.0.0.2", "--proxy.trusted", BALANCER,
+                "--auth.free_failures", "100", "--auth.max_failures", "200",
+                "--listen.pop3.proxy_protocol", "true", "--listen.imap.proxy_protocol", "true",
+                "--listen.imaps.proxy_protocol", "true"]
+        cls.gw = [Gateway(data_dir=cls.data[0], extra_args=args).__enter__()]
+        # The same LAN certificate on both (what clients trust must not depend on where they land).
+        shutil.copytree(os.path.join(cls.data[0], "tls"), os.path.join(cls.data[1], "tls"))
+        cls.gw.append(Gateway(data_dir=cls.data[1], extra_args=args).__enter__())
+        cls.password = admin_password(cls.gw[0].banner)
+        cls.balancer = Balancer({name: ([(HOST, g.ports[name]) for g in cls.gw], "v2")
+                                 for name in ("pop3", "imap", "imaps")}, source=BALANCER).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.balancer.stop()
+        for g in cls.gw:
+            g.stop()
+        cls.pg.stop()
+        cls.rig.stop()
+        cls.tmp.cleanup()
+
+    @classmethod
+    def cli(cls, *args, data=0, env=None, check=True):
+        return run_cli(*args, "--config", cls.config, "--upstream.ca_file", cls.rig.ca_file,
+                       data_dir=cls.data[data], env=env, check=check)
+
+    def admin(self, i):
+        client = AdminClient(self.gw[i].ports["admin"])
+        response, _ = client.login(self.password)
+        self.assertEqual(response.status, 200)
+        return client
+
+    def sessions(self, i, protocol):
+        _, _, sessions = self.admin(i).request("GET", "/api/v1/sessions")
+        return [s for s in sessions if s["protocol"] == protocol]
+
+    def imap(self, source="127.0.0.2"):
+        client = sourced(imaplib.IMAP4, source)(HOST, self.balancer.ports["imap"], timeout=60)
+        client.login("alice-local", "alice-pw")
+        return client
+
+    def test_banner_names_the_shared_store_without_its_password(self):
+        for g in self.gw:
+            self.assertIn(f"store        postgresql://mailgate@127.0.0.1:{self.pg.port}/mailgate (PostgreSQL)",
+                          g.banner)
+            self.assertNotIn(self.pg.password, g.log())
+
+    def test_logins_land_on_both_instances_and_see_the_clients_address(self):
+        for _ in range(4):
+            client = sourced(poplib.POP3, "127.0.0.2")(HOST, self.balancer.ports["pop3"], timeout=30)
+            client.user("alice-local")
+            client.pass_("alice-pw")
+            client.stat()
+            client.quit()
+        for i in (0, 1):
+            _, _, events = self.admin(i).request("GET", "/api/v1/events")
+            logins = [e for e in events if e["kind"] == "login_ok" and e["protocol"] == "pop3"]
+            self.assertTrue(logins, f"no POP3 login on instance {i}")
+            self.assertEqual({e["client"] for e in logins}, {"127.0.0.2"})
+
+    def test_access_allow_sees_the_clients_address_on_every_instance(self):
+        for _ in range(2):
+            with socket.create_connection((HOST, self.balancer.ports["pop3"]), source_address=("127.0.0.3", 0),
+                                          timeout=20) as s:
+                self.assertEqual(read_line(s), b"-ERR [AUTH] mailgate: your network is not allowed\r\n")
+
+    def test_an_untrusted_proxy_header_is_refused(self):
+        with socket.create_connection((HOST, self.gw[1].ports["pop3"]), timeout=20) as s:
+            s.sendall(b"PROXY TCP4 127.0.0.2 127.0.0.1 40000 110\r\n")
+            s.settimeout(5)
+            self.assertEqual(s.recv(100), b"")
+
+    def test_an_account_disabled_on_one_instance_loses_its_sessions_on_the_other(self):
+        clients = [self.imap(), self.imap()]  # round robin: one on each
+        try:
+            for c in clients:
+                c.select("INBOX")
+            on = [len([s for s in self.sessions(i, "imap") if s["account"] == "alice"]) for i in (0, 1)]
+            self.assertEqual(on, [1, 1])
+            response, _, data = self.admin(0).request("POST", "/api/v1/accounts/alice/disable")
+            self.assertEqual(response.status, 200)
+            start = time.monotonic()
+            for c in clients:
+                self.assertTrue(closed_within(c.readline, 10), "a session of the disabled account stayed open")
+            self.assertLess(time.monotonic() - start, 10)
+            self.assertIn("was disabled or removed elsewhere: closed its 1 session(s) here", self.gw[1].log())
+            with self.assertRaises(imaplib.IMAP4.error):
+                self.imap()
+        finally:
+            self.admin(0).request("POST", "/api/v1/accounts/alice/enable")
+            for c in clients:
+                try:
+                    c.shutdown()
+                except (OSError, imaplib.IMAP4.abort):
+                    pass
+        self.imap().logout()  # enabled again, on whichever instance
+
+    def test_parallel_logins_over_both_instances_refresh_an_expired_token_once(self):
+        self.oauth.set_access_token_ttl(3)
+        try:
+            proc = subprocess.Popen([MAILGATE_BIN, "account", "oauth", "heidi", "--device", "--data-dir",
+                                     self.data[0], "--config", self.config, "--upstream.ca_file", self.rig.ca_file],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    text=True)
+            out = ""
+            while "Waiting up to" not in out:
+                line = proc.stdout.readline()
+                self.assertTrue(line, out)
+                out += line
+            code = re.search(r"enter the code\n  (\S+)\n", out)
+            self.oauth.approve_device_code(code.group(1), HEIDI)
+            rest, _ = proc.communicate(timeout=60)
+            self.assertEqual(proc.returncode, 0, out + rest)
+        finally:
+            self.oauth.set_access_token_ttl(3600)
+        time.sleep(4)  # expired; with rotation and reuse detection a second refresh would revoke the grant
+        before = len(self.oauth.token_requests())
+        results = []
+
+        def login():
+            try:
+                client = imaplib.IMAP4(HOST, self.balancer.ports["imap"], timeout=60)
+                client.login("heidi-local", "heidi-pw")
+                client.logout()
+                results.append("ok")
+            except Exception as exc:  # reported below
+                results.append(repr(exc))
+
+        # HAProxy connects from 127.0.0.5 but the header names 127.0.0.1, which access.allow has.
+        threads = [threading.Thread(target=login) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual(results, ["ok"] * 20)
+        self.assertEqual(len(refreshes(self.oauth, before)), 1, refreshes(self.oauth, before))
+        for i in (0, 1):
+            _, _, events = self.admin(i).request("GET", "/api/v1/events")
+            self.assertTrue([e for e in events if e["kind"] == "login_ok" and e["account"] == "heidi"],
+                            f"no heidi login on instance {i}")
+
+    def test_z_killing_an_instance_mid_session_its_client_reconnects_to_the_other(self):
+        client = self.imap()
+        client.select("INBOX")
+        victim = 0 if [s for s in self.sessions(0, "imap") if s["account"] == "alice"] else 1
+        survivor = 1 - victim
+        self.gw[victim].proc.send_signal(signal.SIGKILL)
+        self.gw[victim].proc.wait()
+        self.assertTrue(closed_within(client.readline, 10))
+        client.shutdown()
+        client = self.imap()  # the client's reconnect goes through HAProxy to the instance that is left
+        typ, _ = client.select("INBOX")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(len([s for s in self.sessions(survivor, "imap") if s["account"] == "alice"]), 1)
+        client.logout()
+
+
+if __name__ == "__main__":
+    unittest.main()
