@@ -159,6 +159,8 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
     bool callback = path == "/oauth/callback";
     // Mail clients ask under whatever name points here (autoconfig.example.org): no Host check, nothing secret.
     if (is_client_config_path(path)) co_return co_await client_config(req, target, path);
+    // Balancers check under any name (or none, HTTP/1.0); the answer reveals nothing but readiness.
+    if (path == "/healthz" && req.method() == http::verb::get) co_return co_await readiness(version);
     // The OAuth2 redirect arrives at the loopback address of the redirect URI even when the page is served under
     // another name.
     if (!host_allowed(req) && !(callback && oauth_.callback_host(req)))
@@ -166,7 +168,6 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
     if (req.method() == http::verb::get) {
         if (auto asset = find_asset(path))
             co_return make(status::ok, version, std::string(asset->content_type), std::string(asset->body));
-        if (path == "/healthz") co_return co_await readiness(version);
         if (path == "/metrics") {
             auto text = settings_.live.prometheus_metrics();
             text += co_await oauth_.metrics();

@@ -13,7 +13,7 @@ import unittest
 from gateway import Gateway, MAILGATE_BIN, check_no_sanitizer_report, read_line, read_ports_file
 
 
-def admin_status(port, host_header, path="/healthz"):
+def admin_status(port, host_header, path="/"):  # the page itself: Host-checked (unlike /healthz)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", path, headers={"Host": host_header})
