@@ -3,22 +3,16 @@ several-instance tests. Each frontend listens on 127.0.0.1 and forwards to its s
 (a loopback address of its own, so the gateway can tell the balancer from clients) with send-proxy-v2 or
 send-proxy (v1). Stopped with the test; a test process that dies takes HAProxy with it (PR_SET_PDEATHSIG)."""
 
-import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
+import peer_process
 from rig import _bindable, reserve_port
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Balancer:
@@ -65,7 +59,7 @@ class Balancer:
             raise AssertionError(f"haproxy config refused:\n{check.stdout}{check.stderr}\n{self._config()}")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.config_path], stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                         stdin=subprocess.DEVNULL, preexec_fn=peer_process.die_with_parent)
         deadline = time.monotonic() + timeout
         waiting = set(self.ports)
         while waiting and time.monotonic() < deadline:
@@ -81,20 +75,10 @@ class Balancer:
         return self
 
     def log(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return peer_process.read_log(self.log_path)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        peer_process.stop(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):

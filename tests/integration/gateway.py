@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 
 from rig import reserve_port
@@ -60,6 +61,25 @@ def add_failure_accounts(data_dir, rig, protocol, scheme, port_name, user="alice
                 f"--{protocol}", f"{scheme}://{rig.host}:{rig.ports[port_name]}")
     add_account(data_dir, "gone", "gone-local", "gone-pw", user, rig.users[user],
                 f"--{protocol}", f"{scheme}://{rig.host}:{free_port()}")
+
+
+def at_once(action, count, timeout=90):
+    """Runs `action()` in `count` threads started together; returns "ok" or the exception's repr for each."""
+    results = []
+
+    def run():
+        try:
+            action()
+            results.append("ok")
+        except Exception as exc:  # the caller compares the list
+            results.append(repr(exc))
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return results
 
 
 def read_line(sock):

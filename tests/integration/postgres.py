@@ -2,7 +2,6 @@
 run as the unprivileged `postgres` user on 127.0.0.1 only (password logins, scram-sha-256), stopped with the test.
 A test process that dies takes the server with it (PR_SET_PDEATHSIG)."""
 
-import ctypes
 import glob
 import os
 import pwd
@@ -13,9 +12,8 @@ import subprocess
 import tempfile
 import time
 
+import peer_process
 from rig import reserve_port
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _bin(name):
@@ -26,11 +24,7 @@ def _bin(name):
 
 
 def _as_postgres():
-    user = pwd.getpwnam("postgres")
-    os.setgid(user.pw_gid)
-    os.setuid(user.pw_uid)
-    # After the uid change, which clears it.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    peer_process.die_with_parent(pwd.getpwnam("postgres"))
 
 
 class PostgresServer:
@@ -103,20 +97,10 @@ class PostgresServer:
         return f"postgresql://postgres:{self.admin_password}@127.0.0.1:{self.port}/postgres"
 
     def log(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return peer_process.read_log(self.log_path)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        peer_process.stop(self.proc, signal.SIGINT, timeout=20)  # SIGINT: PostgreSQL's fast shutdown
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):

@@ -11,11 +11,10 @@ import smtplib
 import sqlite3
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-from gateway import MAILGATE_BIN, Gateway, run_cli
+from gateway import MAILGATE_BIN, Gateway, at_once, run_cli
 from oauth_rig import OAuthServer
 from rig import ProviderRig
 
@@ -306,21 +305,7 @@ class OAuthGateway(unittest.TestCase):
             self.oauth.set_access_token_ttl(3600)
         time.sleep(4)  # expired; with rotation and reuse detection a second refresh would revoke the grant
         before = len(self.oauth.token_requests())
-        results = []
-
-        def login():
-            try:
-                self.imap_login("heidi").logout()
-                results.append("ok")
-            except Exception as exc:  # reported below
-                results.append(repr(exc))
-
-        threads = [threading.Thread(target=login) for _ in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(90)
-        self.assertEqual(results, ["ok"] * 20)
+        self.assertEqual(at_once(lambda: self.imap_login("heidi").logout(), 20), ["ok"] * 20)
         self.assertEqual(len(refreshes(self.oauth, before)), 1, refreshes(self.oauth, before))
 
     def test_a_session_across_expiry_and_the_refresh_ahead(self):
