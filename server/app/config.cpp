@@ -162,9 +162,13 @@ po::options_description config_options(bool cli) {
         "client connections at once that have not logged in yet (default 1000)")(
         "limits.login_deadline", po::value<std::string>()->value_name("SECONDS"),
         "time from connect to a successful login (SMTP: to the first AUTH or MAIL) before the connection is "
-        "closed (default 60)")("auth.free_failures", po::value<std::string>()->value_name("N"),
-                               "failed logins per client address (and per user) in the window before each "
-                               "further attempt is delayed (default 3)")(
+        "closed (default 60)")(
+        "limits.max_upstream_per_account", po::value<std::string>()->value_name("N"),
+        "provider sessions at once per account for clients, counted over all instances on "
+        "the store; more logins get a temporary failure (default 0: no cap)")(
+        "auth.free_failures", po::value<std::string>()->value_name("N"),
+        "failed logins per client address (and per user) in the window before each "
+        "further attempt is delayed (default 3)")(
         "auth.max_failures", po::value<std::string>()->value_name("N"),
         "failed logins per client address in the window after which logins from it are refused unchecked "
         "(default 10)")("auth.failure_window", po::value<std::string>()->value_name("SECONDS"),
@@ -286,6 +290,8 @@ config load_config(const po::variables_map& command_line) {
                                           value_or(vm, "limits.max_prelogin_sessions", "1000"), 1, 1000000);
     c.login_deadline =
         parse_seconds("limits.login_deadline", value_or(vm, "limits.login_deadline", "60"), 5, 3600);
+    c.max_upstream_per_account = static_cast<unsigned>(parse_count(
+        "limits.max_upstream_per_account", value_or(vm, "limits.max_upstream_per_account", "0"), 0, 10000));
     c.auth_free_failures = static_cast<unsigned>(
         parse_count("auth.free_failures", value_or(vm, "auth.free_failures", "3"), 0, 1000));
     c.auth_max_failures = static_cast<unsigned>(

@@ -50,6 +50,8 @@ struct config {
     std::size_t max_sessions_per_address = 100;
     std::size_t max_prelogin_sessions = 1000;
     std::chrono::seconds login_deadline{60};
+    unsigned max_upstream_per_account =
+        0; // client sessions per account at the provider, all instances; 0: no cap
     // Failed-login throttling (proxy::throttle_policy) and the KDF queue (store::kdf_limits).
     unsigned auth_free_failures = 3;
     unsigned auth_max_failures = 10;

@@ -204,6 +204,8 @@ int serve(const config& c, const serve_options& options) {
                                     live,  throttle,           tokens,        c.upstream_timeout};
     gateway.failed_login_delay = c.failed_login_delay;
     gateway.challenge_logins_over_tls = c.auth_challenge_logins_over_tls;
+    if (c.max_upstream_per_account > 0)
+        gateway.slots = std::make_shared<proxy::upstream_slots>(store, c.max_upstream_per_account);
     gateway.sent_spool = data_dir / "sent-spool";
     proxy::clear_sent_spool(gateway.sent_spool);
     auto pop3_settings = gateway;

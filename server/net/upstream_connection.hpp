@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -63,6 +64,8 @@ public:
     bool tls_active() const { return stream_.tls_active(); }
     const tls_details& tls() const { return tls_; }
     void close();
+    // Keeps `what` (a per-account session slot) for as long as this connection object lives.
+    void hold(std::shared_ptr<void> what) { held_ = std::move(what); }
 
 private:
     boost::asio::awaitable<void> handshake();
@@ -78,6 +81,7 @@ private:
     std::string host_;
     std::uint16_t port_ = 0;
     tls_details tls_;
+    std::shared_ptr<void> held_;
 };
 
 } // namespace mailgate::net

@@ -6,12 +6,14 @@
 #include "server/oauth/token_service.hpp"
 #include "server/proxy/activity.hpp"
 #include "server/proxy/login_throttle.hpp"
+#include "server/proxy/upstream_slots.hpp"
 #include "server/store/store_service.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 namespace mailgate::proxy {
@@ -33,6 +35,8 @@ struct gateway_settings {
     // Where submitted messages wait for their Sent copy (server/proxy/sent_copy.hpp); empty: no Sent copies.
     std::filesystem::path sent_spool{};
     // Between attempts of a Sent copy that failed on the connection (a refused APPEND is not retried).
+    // limits.max_upstream_per_account for client sessions (null: no cap).
+    std::shared_ptr<upstream_slots> slots{};
     std::vector<std::chrono::seconds> sent_copy_retries{std::chrono::seconds(10), std::chrono::seconds(60),
                                                         std::chrono::seconds(300)};
 };

@@ -171,7 +171,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
                                                     const session_context& label,
                                                     domain::mail_protocol protocol,
                                                     const store::account& account_record,
-                                                    early_connection* early) {
+                                                    early_connection* early, provider_use use) {
     login_result result;
     const auto* account = &account_record;
     result.record = account_record;
@@ -184,6 +184,20 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
         result.failed = domain::failure::internal;
         result.reason = "the account has no " + std::string(domain::to_string(protocol)) + " endpoint";
         co_return result;
+    }
+    std::shared_ptr<void> slot;
+    if (use == provider_use::client && settings.slots) {
+        auto taken = co_await settings.slots->acquire(account->id);
+        if (!taken) {
+            label.warn("account '{}' has {} provider session(s) open on all instances, the most "
+                       "limits.max_upstream_per_account allows: login refused for now",
+                       account->name, settings.slots->limit());
+            if (early) early->abandon();
+            result.failed = domain::failure::temporary;
+            result.reason = "too many sessions of this account at the provider";
+            co_return result;
+        }
+        slot = std::move(*taken);
     }
     auto login = co_await log_in_to_provider(
         {settings.store, settings.tokens, settings.upstream_tls, settings.upstream_timeout}, *account,
@@ -216,6 +230,7 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     label.debug("account '{}' connected to {} ({}{})", account->name, endpoint->second.endpoint.url(),
                 upstream->tls().version, upstream->tls().resumed ? ", resumed session" : "");
     result.failed.reset();
+    upstream->hold(std::move(slot));
     result.upstream = std::move(upstream);
     result.codec = std::move(login.codec);
     co_return result;

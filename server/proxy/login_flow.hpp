@@ -54,12 +54,15 @@ boost::asio::awaitable<std::optional<store::account>> relay_sender_account(const
                                                                            const session_context& label,
                                                                            protocols::smtp::server& codec);
 
+// Whom a provider session serves: a client (counted against limits.max_upstream_per_account) or the gateway
+// itself (spool deliveries and Sent copies, which have limits of their own and must not take a client's place).
+enum class provider_use { client, background };
+
 // The provider half alone, for an account already chosen (SMTP relay without AUTH, reconnects).
 // `early`: a connection opened during the local check, used when it reached this account's endpoint.
-boost::asio::awaitable<login_result> open_provider_session(const gateway_settings& settings,
-                                                           const session_context& label,
-                                                           domain::mail_protocol protocol,
-                                                           const store::account& account,
-                                                           early_connection* early = nullptr);
+boost::asio::awaitable<login_result>
+open_provider_session(const gateway_settings& settings, const session_context& label,
+                      domain::mail_protocol protocol, const store::account& account,
+                      early_connection* early = nullptr, provider_use use = provider_use::client);
 
 } // namespace mailgate::proxy

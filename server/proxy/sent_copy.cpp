@@ -51,8 +51,8 @@ asio::awaitable<bool> complete(protocols::imap::mailbox_client& mailbox, net::up
 }
 
 asio::awaitable<attempt> append_once(copy_job& job) {
-    auto login =
-        co_await open_provider_session(job.settings, job.label, domain::mail_protocol::imap, job.account);
+    auto login = co_await open_provider_session(job.settings, job.label, domain::mail_protocol::imap,
+                                                job.account, nullptr, provider_use::background);
     if (!login.ok()) {
         job.failure = "IMAP login failed (" + std::string(domain::to_string(*login.failed)) + ")";
         co_return *login.failed == domain::failure::internal ? attempt::give_up : attempt::retry;

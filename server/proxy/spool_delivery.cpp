@@ -106,7 +106,8 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
         }
     }
     if (!session) {
-        auto opened = co_await open_provider_session(settings, label, domain::mail_protocol::smtp, account);
+        auto opened = co_await open_provider_session(settings, label, domain::mail_protocol::smtp, account,
+                                                     nullptr, provider_use::background);
         if (!opened.ok()) {
             state.last_error = "provider login failed (" + std::string(domain::to_string(*opened.failed)) +
                                (opened.reason.empty() ? ")" : "): " + opened.reason);

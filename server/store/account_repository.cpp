@@ -500,6 +500,24 @@ user_result<account> account_repository::update(std::string_view name, const cha
     return *load("WHERE id = ?1", std::to_string(id));
 }
 
+// Advisory locks of the two-key form, which never meets the one-key migration lock: (account id, slot). Held by
+// this process's connection, so a dead instance's slots come free with its connection.
+bool account_repository::try_take_session_slot(std::int64_t account_id, unsigned slot) {
+    if (db_.dialect() != sql_dialect::postgresql) return true;
+    std::lock_guard lock(mutex_);
+    auto q = db_.prepare("SELECT pg_try_advisory_lock(CAST(?1 AS integer), CAST(?2 AS integer))");
+    q.bind(1, account_id).bind(2, std::int64_t{slot});
+    return q.step() && q.column_int64(0) == 1;
+}
+
+void account_repository::give_back_session_slot(std::int64_t account_id, unsigned slot) {
+    if (db_.dialect() != sql_dialect::postgresql) return;
+    std::lock_guard lock(mutex_);
+    auto q = db_.prepare("SELECT pg_advisory_unlock(CAST(?1 AS integer), CAST(?2 AS integer))");
+    q.bind(1, account_id).bind(2, std::int64_t{slot});
+    q.run();
+}
+
 void account_repository::check_reachable() {
     std::lock_guard lock(mutex_);
     db_.prepare("SELECT count(*) FROM meta").step();

@@ -90,6 +90,11 @@ public:
     // UIDLs of accounts whose POP3 is served from an IMAP folder.
     pop3_uidl_map& uidls() { return uidls_; }
 
+    // One of an account's provider-session slots (proxy/upstream_slots), shared by the instances on a PostgreSQL
+    // store: true when this instance now holds it. Always true on SQLite (one instance counts in memory).
+    bool try_take_session_slot(std::int64_t account_id, unsigned slot);
+    void give_back_session_slot(std::int64_t account_id, unsigned slot);
+
     // Reads from the database, throwing when it cannot (the readiness check of /healthz).
     void check_reachable();
 

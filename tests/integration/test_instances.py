@@ -80,11 +80,11 @@ class SeveralInstances(unittest.TestCase):
         # Every instance has the master key (README "Running several instances": copy it, mode 0600).
         os.makedirs(cls.data[1], mode=0o700)
         shutil.copy2(os.path.join(cls.data[0], "master.key"), os.path.join(cls.data[1], "master.key"))
-        args = ["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file, "--access.failed_login_delay", "0",
-                "--access.allow", "127.0.0.1 127.0.0.2", "--proxy.trusted", BALANCER,
-                "--auth.free_failures", "100", "--auth.max_failures", "200",
-                "--listen.pop3.proxy_protocol", "true", "--listen.imap.proxy_protocol", "true",
-                "--listen.imaps.proxy_protocol", "true"]
+        cls.common_args = ["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file,
+                           "--access.failed_login_delay", "0", "--access.allow", "127.0.0.1 127.0.0.2",
+                           "--auth.free_failures", "100", "--auth.max_failures", "200"]
+        args = cls.common_args + ["--proxy.trusted", BALANCER, "--listen.pop3.proxy_protocol", "true",
+                                  "--listen.imap.proxy_protocol", "true", "--listen.imaps.proxy_protocol", "true"]
         cls.gw = [Gateway(data_dir=cls.data[0], extra_args=args).__enter__()]
         # The same LAN certificate on both (what clients trust must not depend on where they land).
         shutil.copytree(os.path.join(cls.data[0], "tls"), os.path.join(cls.data[1], "tls"))
@@ -211,6 +211,63 @@ class SeveralInstances(unittest.TestCase):
             _, _, events = self.admin(i).request("GET", "/api/v1/events")
             self.assertTrue([e for e in events if e["kind"] == "login_ok" and e["account"] == "heidi"],
                             f"no heidi login on instance {i}")
+
+    def test_the_per_account_cap_counts_the_sessions_of_all_instances(self):
+        # Two more instances on the same store, with a cap of 2 and no balancer in front.
+        dirs = [os.path.join(self.tmp.name, n) for n in ("c", "d")]
+        for d in dirs:
+            os.makedirs(d, mode=0o700)
+            shutil.copy2(os.path.join(self.data[0], "master.key"), os.path.join(d, "master.key"))
+        capped = [Gateway(data_dir=d, extra_args=self.common_args + ["--limits.max_upstream_per_account", "2"])
+                  for d in dirs]
+        for g in capped:
+            g.start()
+        self.addCleanup(lambda: [g.stop() for g in capped])
+
+        def login(g):
+            client = imaplib.IMAP4(HOST, g.ports["imap"], timeout=60)
+            try:
+                client.login("alice-local", "alice-pw")
+                return client
+            except imaplib.IMAP4.error as e:
+                client.shutdown()
+                return str(e)
+
+        c, d = capped
+        first, second = login(c), login(d)
+        self.assertIsInstance(first, imaplib.IMAP4)
+        self.assertIsInstance(second, imaplib.IMAP4)
+        refused = login(c)  # the third, though instance c has only one
+        self.assertIn("UNAVAILABLE", refused)
+        self.assertIn("has 2 provider session(s) open on all instances", c.log())
+        second.logout()  # a slot comes free on d: c may use it
+        deadline = time.monotonic() + 5
+        third = login(c)
+        while not isinstance(third, imaplib.IMAP4) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            third = login(c)
+        self.assertIsInstance(third, imaplib.IMAP4)
+        # An instance that dies gives its slots back with its database connection.
+        fourth = login(d)
+        self.assertIn("UNAVAILABLE", fourth)
+        third.logout()
+        fourth = login(d)
+        deadline = time.monotonic() + 5
+        while not isinstance(fourth, imaplib.IMAP4) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            fourth = login(d)
+        self.assertIsInstance(fourth, imaplib.IMAP4)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        fourth.shutdown()
+        deadline = time.monotonic() + 10
+        fifth = login(c)
+        while not isinstance(fifth, imaplib.IMAP4) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            fifth = login(c)
+        self.assertIsInstance(fifth, imaplib.IMAP4)
+        first.logout()
+        fifth.logout()
 
     def test_z_killing_an_instance_mid_session_its_client_reconnects_to_the_other(self):
         client = self.imap()

@@ -43,7 +43,9 @@ TEST(account_repository, creates_data_dir_key_and_database_with_strict_modes) {
     account_repository repo(tmp.data(), tmp.store(), cheap);
     EXPECT_EQ(mode_of(tmp.data()), 0700u);
     EXPECT_EQ(mode_of(tmp.data() / "master.key"), 0600u);
-    if (!temp_dir::on_postgresql()) EXPECT_EQ(mode_of(tmp.data() / "mailgate.db"), 0600u);
+    if (!temp_dir::on_postgresql()) {
+        EXPECT_EQ(mode_of(tmp.data() / "mailgate.db"), 0600u);
+    }
     EXPECT_EQ(std::filesystem::file_size(tmp.data() / "master.key"), 32u);
 }
 
