@@ -30,7 +30,9 @@ def _as_postgres():
 class PostgresServer:
     """After start(): uri(database) for the `mailgate` role, admin_uri() for the superuser, port."""
 
-    def __init__(self):
+    def __init__(self, tls=False):
+        self.tls = tls
+        self.ca_file = None  # with tls: the self-signed certificate (CN and SAN 127.0.0.1) clients verify
         self.dir = tempfile.mkdtemp(prefix="mailgate-pg-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
@@ -54,10 +56,13 @@ class PostgresServer:
         self._run(_bin("initdb"), "-D", self.data, "-U", "postgres", "--pwfile", pwfile, "-A", "scram-sha-256",
                   "-E", "UTF8", "--no-instructions")
         os.remove(pwfile)
+        options = []
+        if self.tls:
+            options = self._make_certificate(user)
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [_bin("postgres"), "-D", self.data, "-h", "127.0.0.1", "-p", str(self.port), "-k", self.dir,
-             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200", *options],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_as_postgres)
         log.close()
         deadline = time.monotonic() + timeout
@@ -75,6 +80,18 @@ class PostgresServer:
         self.sql(f"CREATE ROLE mailgate LOGIN CREATEDB PASSWORD '{self.password}'")
         self.create_database("mailgate")
         return self
+
+    def _make_certificate(self, user):
+        key, cert = os.path.join(self.data, "server.key"), os.path.join(self.data, "server.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        for path in (key, cert):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        os.chmod(key, 0o600)
+        self.ca_file = os.path.join(self.dir, "ca.pem")
+        shutil.copy(cert, self.ca_file)
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
 
     def sql(self, statement, database="postgres"):
         """Runs one statement as the superuser with psql; returns its output (unaligned, no headers)."""

@@ -1,11 +1,15 @@
 """The store's own tests once more, on a real PostgreSQL: the account, OAuth2, challenge-login and store-service
 tests of mailgate_server_tests run with MAILGATE_TEST_POSTGRES set, so each opens a new database on a throwaway
-cluster (tests/integration/postgres.py) through the same schema and migrations as SQLite."""
+cluster (tests/integration/postgres.py) through the same schema and migrations as SQLite. And the CLI on a
+PostgreSQL store over verified TLS: the server's certificate is checked (a wrong CA is refused), and neither a
+refused login nor an unreachable server shows the password."""
 
 import os
 import subprocess
+import tempfile
 import unittest
 
+from gateway import run_cli
 from postgres import PostgresServer
 
 SERVER_TESTS = os.environ.get("MAILGATE_SERVER_TESTS") or os.path.join(
@@ -26,6 +30,37 @@ class StoreOnPostgresql(unittest.TestCase):
             self.assertNotIn(pg.password, output)
             databases = pg.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'mgtest_%'")
             self.assertGreater(int(databases), 20)
+
+    def test_the_cli_on_a_store_over_verified_tls(self):
+        with PostgresServer(tls=True) as pg, tempfile.TemporaryDirectory(prefix="mailgate-pgtls-") as tmp:
+            data = os.path.join(tmp, "data")
+            verified = f"{pg.uri()}?sslmode=verify-full&sslrootcert={pg.ca_file}"
+            added = run_cli("account", "add", "office", "--local-user", "scanner", "--remote-user", "r@example.com",
+                            "--imap", "imaps://imap.example.com", "--store", verified, data_dir=data,
+                            env={"MAILGATE_LOCAL_PASSWORD": "local-pw", "MAILGATE_REMOTE_PASSWORD": "remote-pw"})
+            self.assertEqual(added.returncode, 0, added.stdout + added.stderr)
+            listed = run_cli("account", "list", "--store", verified, data_dir=data, check=True)
+            self.assertIn("office", listed.stdout)
+            # (sslmode=verify-full never falls back to plaintext: libpq refuses a server without TLS.)
+            # Another CA: the server's certificate does not verify, and nothing is read.
+            other_ca = os.path.join(tmp, "other.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-keyout", os.path.join(tmp, "other.key"), "-out", other_ca, "-days", "1",
+                            "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+            refused = run_cli("account", "list", "--store", f"{pg.uri()}?sslmode=verify-full&sslrootcert={other_ca}",
+                              data_dir=data)
+            self.assertNotEqual(refused.returncode, 0)
+            self.assertIn("certificate verify failed", refused.stdout + refused.stderr)
+            wrong = pg.uri().replace(pg.password, "not-the-password")
+            denied = run_cli("account", "list", "--store", f"{wrong}?sslmode=verify-full&sslrootcert={pg.ca_file}",
+                             data_dir=data)
+            self.assertNotEqual(denied.returncode, 0)
+            self.assertIn("password authentication failed", denied.stdout + denied.stderr)
+            self.assertNotIn("not-the-password", denied.stdout + denied.stderr)
+            gone = run_cli("account", "list", "--store", pg.uri().replace(str(pg.port), "1"), data_dir=data)
+            self.assertNotEqual(gone.returncode, 0)
+            self.assertIn("cannot connect to PostgreSQL", gone.stdout + gone.stderr)
+            self.assertNotIn(pg.password, gone.stdout + gone.stderr)
 
 
 if __name__ == "__main__":
