@@ -56,13 +56,17 @@ class PostgresServer:
         self._run(_bin("initdb"), "-D", self.data, "-U", "postgres", "--pwfile", pwfile, "-A", "scram-sha-256",
                   "-E", "UTF8", "--no-instructions")
         os.remove(pwfile)
-        options = []
-        if self.tls:
-            options = self._make_certificate(user)
-        log = open(self.log_path, "wb")
+        self._options = self._make_certificate(user) if self.tls else []
+        self._run_server(timeout)
+        self.sql(f"CREATE ROLE mailgate LOGIN CREATEDB PASSWORD '{self.password}'")
+        self.create_database("mailgate")
+        return self
+
+    def _run_server(self, timeout=30):
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [_bin("postgres"), "-D", self.data, "-h", "127.0.0.1", "-p", str(self.port), "-k", self.dir,
-             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200", *options],
+             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200", *self._options],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_as_postgres)
         log.close()
         deadline = time.monotonic() + timeout
@@ -72,14 +76,17 @@ class PostgresServer:
             ready = subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
                                    capture_output=True)
             if ready.returncode == 0:
-                break
+                return
             time.sleep(0.1)
-        else:
-            self.stop()
-            raise AssertionError("postgres did not start:\n" + self.log())
-        self.sql(f"CREATE ROLE mailgate LOGIN CREATEDB PASSWORD '{self.password}'")
-        self.create_database("mailgate")
-        return self
+        self.stop()
+        raise AssertionError("postgres did not start:\n" + self.log())
+
+    def halt(self):
+        """Stops the server but keeps the cluster, for resume() (an outage of the database)."""
+        peer_process.stop(self.proc, signal.SIGINT, timeout=20)
+
+    def resume(self):
+        self._run_server()
 
     def _make_certificate(self, user):
         key, cert = os.path.join(self.data, "server.key"), os.path.join(self.data, "server.crt")

@@ -2,14 +2,18 @@
 tests of mailgate_server_tests run with MAILGATE_TEST_POSTGRES set, so each opens a new database on a throwaway
 cluster (tests/integration/postgres.py) through the same schema and migrations as SQLite. And the CLI on a
 PostgreSQL store over verified TLS: the server's certificate is checked (a wrong CA is refused), and neither a
-refused login nor an unreachable server shows the password."""
+refused login nor an unreachable server shows the password. And a gateway through an outage of its database:
+/healthz says "store unreachable" while PostgreSQL is down and "ok" again once it is back, on the same gateway."""
 
+import http.client
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
-from gateway import run_cli
+from admin_client import AdminClient, admin_password
+from gateway import Gateway, run_cli
 from postgres import PostgresServer
 
 SERVER_TESTS = os.environ.get("MAILGATE_SERVER_TESTS") or os.path.join(
@@ -61,6 +65,41 @@ class StoreOnPostgresql(unittest.TestCase):
             self.assertNotEqual(gone.returncode, 0)
             self.assertIn("cannot connect to PostgreSQL", gone.stdout + gone.stderr)
             self.assertNotIn(pg.password, gone.stdout + gone.stderr)
+
+    def test_a_database_outage_turns_healthz_unready_and_the_gateway_recovers(self):
+        def healthz(port):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                return response.status, response.read().decode()
+            finally:
+                conn.close()
+
+        def healthz_becomes(port, expected, seconds=15):
+            deadline = time.monotonic() + seconds
+            while healthz(port) != expected and time.monotonic() < deadline:
+                time.sleep(0.2)
+            return healthz(port)
+
+        with PostgresServer() as pg, tempfile.TemporaryDirectory(prefix="mailgate-pgdown-") as tmp:
+            data = os.path.join(tmp, "data")
+            with Gateway(data_dir=data, extra_args=["--store", pg.uri()]) as gw:
+                admin = gw.ports["admin"]
+                self.assertEqual(healthz(admin), (200, "ok\n"))
+                pg.halt()
+                self.assertEqual(healthz_becomes(admin, (503, "store unreachable\n")), (503, "store unreachable\n"))
+                pg.resume()
+                self.assertEqual(healthz_becomes(admin, (200, "ok\n")), (200, "ok\n"))
+                client = AdminClient(admin)
+                response, _ = client.login(admin_password(gw.banner))  # the password hash is in the database
+                self.assertEqual(response.status, 200)
+                response, _, accounts = client.request("GET", "/api/v1/accounts")
+                self.assertEqual((response.status, accounts), (200, []))
+                self.assertIsNone(gw.proc.poll())
+                log = gw.log()
+            self.assertIn("healthz: the store does not answer", log)
+            self.assertNotIn(pg.password, log)
 
 
 if __name__ == "__main__":
