@@ -309,10 +309,11 @@ boost::asio::awaitable<response> admin_api::api(request& req, const std::string&
             {"draining", true}, {"already", !started}, {"sessions", settings_.live.sessions().size()}};
         co_return make(status::ok, version, "application/json", json::serialize(out));
     }
-    if (what == "dashboard" && parts.size() == 1 && req.method() == http::verb::get)
-        co_return make(
-            status::ok, version, "application/json",
-            json::serialize(dashboard_json(settings_.live, settings_.setup, settings_.certificates)));
+    if (what == "dashboard" && parts.size() == 1 && req.method() == http::verb::get) {
+        auto out = dashboard_json(settings_.live, settings_.setup, settings_.certificates);
+        out["draining"] = settings_.health && settings_.health->draining();
+        co_return make(status::ok, version, "application/json", json::serialize(out));
+    }
     if (what == "oauth-clients") co_return co_await oauth_.clients(req, parts);
     if (what == "oauth-presets" && parts.size() == 1 && req.method() == http::verb::get)
         co_return oauth_.presets(req);

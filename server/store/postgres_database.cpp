@@ -241,11 +241,12 @@ private:
                 if (savepoint) PQclear(PQexec(conn, "RELEASE SAVEPOINT mailgate_statement"));
                 result_ = r;
                 row_ = -1;
-                const char* affected = PQcmdTuples(r);
-                db_.changes_ = affected && *affected ? std::atoi(affected) : 0;
                 db_.collect_notifications();
-                if (!table_.empty() && db_.changes_ > 0 && db_.row_callback_)
-                    db_.row_callback_(db_.row_context_, table_.c_str());
+                if (!table_.empty()) { // as SQLite's changes(): the last INSERT, UPDATE or DELETE
+                    const char* affected = PQcmdTuples(r);
+                    db_.changes_ = affected && *affected ? std::atoi(affected) : 0;
+                    if (db_.changes_ > 0 && db_.row_callback_) db_.row_callback_(db_.row_context_, table_.c_str());
+                }
                 return;
             }
             if (PQstatus(conn) == CONNECTION_OK) {

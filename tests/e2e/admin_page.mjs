@@ -1,5 +1,6 @@
 // Drives the admin page in real headless Chromium (playwright-core): log in, add an account for the rig, run
-// Test connection, watch a live IMAP session appear, disable the account, and see the next login fail.
+// Test connection, watch a live IMAP session appear, disable the account, and see the next login fail; at the end
+// drain the instance from the dashboard.
 // Inputs come from the environment (set by test_admin_page.py); screenshots go to SCREENSHOT_DIR.
 import { chromium } from "playwright-core";
 import { spawn, spawnSync } from "node:child_process";
@@ -185,6 +186,18 @@ try {
     text: [...document.querySelectorAll("#accounts-table td")].some((td) => td.textContent.includes("<script>")),
   }));
   assert.deepEqual(inert, { scripts: 0, text: true });
+
+  // Drain this instance from the dashboard (the confirm dialog is accepted): the page says so, and the mail
+  // listener refuses new connections.
+  await page.click('nav button[data-view="dashboard"]');
+  await page.click("#d-drain");
+  await page.waitForFunction(() => document.getElementById("d-drain-state").textContent.startsWith("Draining") &&
+                             document.getElementById("d-drain").disabled, null, { timeout: 10000 });
+  await page.screenshot({ path: path.join(shots, "drained.png"), fullPage: true });
+  const refused = spawnSync("python3", ["-c", "import socket,sys\ntry:\n socket.create_connection(('127.0.0.1', " +
+                            "int(sys.argv[1])), timeout=5)\nexcept ConnectionRefusedError:\n sys.exit(7)",
+                            env.GATEWAY_IMAP_PORT], { encoding: "utf8", timeout: 30000 });
+  assert.equal(refused.status, 7, "the drained instance still accepts IMAP: " + refused.stdout + refused.stderr);
   assert.deepEqual(pageErrors, []);
   console.log("admin page e2e: all steps passed; screenshots in " + shots);
 } finally {

@@ -50,7 +50,8 @@ class AdminPage(unittest.TestCase):
         result = subprocess.run(["node", os.path.join(HERE, "admin_page.mjs")], env=env, capture_output=True,
                                 text=True, timeout=240)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr + "\n--- gateway log ---\n" + gw.log()[-3000:])
-        for shot in ("login.png", "accounts.png", "test-connection.png", "client-setup.png", "sessions.png", "dashboard.png"):
+        for shot in ("login.png", "accounts.png", "test-connection.png", "client-setup.png", "sessions.png", "dashboard.png",
+                     "drained.png"):
             self.assertTrue(os.path.getsize(os.path.join(env["SCREENSHOT_DIR"], shot)) > 1000, shot)
 
     def test_oauth_consent_in_chromium(self):

@@ -529,6 +529,7 @@ async function start() {
   $("paste-form").addEventListener("submit", pasteRedirect);
   $("queue-headers-close").addEventListener("click", closeQueuedHeaders);
   $("tls-reload").addEventListener("click", reloadCertificates);
+  $("d-drain").addEventListener("click", drainInstance);
   $("setup-copy").addEventListener("click", copySetup);
   $("setup-close").addEventListener("click", () => ($("setup-panel").hidden = true));
   $("consent-cancel").addEventListener("click", cancelConsent);

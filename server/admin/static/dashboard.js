@@ -95,8 +95,24 @@ async function loadDashboard() {
   }
   fillTable("d-listeners", d.listeners.map((l) => [l.protocol.toUpperCase(), l.port, l.mode,
     d.sessions_now[l.protocol] || 0]));
+  if (d.draining) {
+    $("d-drain").disabled = true;
+    $("d-drain-state").textContent = "Draining: the mail listeners are closed, /healthz reports not ready; " + now +
+      " session(s) left. Restart the gateway to take clients again.";
+  }
   const errors = Object.entries(d.upstream_errors).sort((a, b) => b[1] - a[1]);
   fillTable("d-errors", errors.length ? errors : [["none", ""]]);
   fillTable("d-certificates", d.certificates.map((c) =>
     [c.key_type, c.subject, dayText(c.not_after) + " (" + daysLeft(c.not_after) + " days)"]));
+}
+
+async function drainInstance() {
+  if (!confirm("Drain this instance? It stops taking new mail clients until it is restarted; open sessions go on.")) return;
+  try {
+    await api("POST", "drain");
+  } catch (e) {
+    $("dashboard-error").textContent = e.message;
+    return;
+  }
+  loadDashboard();
 }
