@@ -245,7 +245,8 @@ private:
                 if (!table_.empty()) { // as SQLite's changes(): the last INSERT, UPDATE or DELETE
                     const char* affected = PQcmdTuples(r);
                     db_.changes_ = affected && *affected ? std::atoi(affected) : 0;
-                    if (db_.changes_ > 0 && db_.row_callback_) db_.row_callback_(db_.row_context_, table_.c_str());
+                    if (db_.changes_ > 0 && db_.row_callback_)
+                        db_.row_callback_(db_.row_context_, table_.c_str());
                 }
                 return;
             }
