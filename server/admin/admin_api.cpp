@@ -174,6 +174,11 @@ boost::asio::awaitable<response> admin_api::handle(request req, std::string clie
             if (settings_.spool) text += settings_.spool->prometheus_metrics();
             text += net::upstream_resumption_metrics(settings_.upstream_tls.native_handle());
             text += heap_metrics();
+            if (settings_.health)
+                text += std::string(
+                            "# HELP mailgate_draining 1 once this instance drains (SIGUSR1, the admin page)\n"
+                            "# TYPE mailgate_draining gauge\nmailgate_draining ") +
+                        (settings_.health->draining() ? "1" : "0") + "\n";
             co_return make(status::ok, version, "text/plain; version=0.0.4", std::move(text));
         }
         if (callback) co_return co_await oauth_.callback(req);

@@ -28,6 +28,15 @@ def healthz(port, host=None):
     return response.status, body
 
 
+def metrics(port):
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        conn.request("GET", "/metrics", headers={"Host": f"{HOST}:{port}"})
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
 def refused(port):
     try:
         socket.create_connection((HOST, port), timeout=5).close()
@@ -55,6 +64,7 @@ class HealthAndDrain(unittest.TestCase):
         with Gateway(data_dir=data, extra_args=["--upstream.ca_file", self.rig.ca_file]) as gw:
             admin = gw.ports["admin"]
             self.assertEqual(healthz(admin), (200, "ok\n"))
+            self.assertIn("\nmailgate_draining 0\n", metrics(admin))
             # A balancer's check may name any host (the admin page's Host check is for browsers).
             self.assertEqual(healthz(admin, host="gw1.internal"), (200, "ok\n"))
             client = poplib.POP3(HOST, gw.ports["pop3"], timeout=30)
@@ -65,6 +75,7 @@ class HealthAndDrain(unittest.TestCase):
             while healthz(admin)[0] == 200 and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.assertEqual(healthz(admin), (503, "draining: 1 session(s) left\n"))
+            self.assertIn("\nmailgate_draining 1\n", metrics(admin))
             for name in ("pop3", "pop3s", "imap", "imaps", "smtp", "smtps"):
                 self.assertTrue(refused(gw.ports[name]), name)
             # The open session goes on as before, to its own end.
