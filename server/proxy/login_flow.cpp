@@ -1,6 +1,8 @@
 // Local authentication + upstream login.
 #include "server/proxy/login_flow.hpp"
 
+#include "server/common/log_rate_limit.hpp"
+
 #include "server/proxy/failure_report.hpp"
 #include "server/proxy/provider_login.hpp"
 #include "server/proxy/upstream_login.hpp"
@@ -87,12 +89,29 @@ asio::awaitable<login_result> local_login(const gateway_settings& settings, cons
     // Overlapping the KDF with the provider connect only for an address that has not failed: a guesser must not
     // make us open provider connections.
     store::local_login checked;
-    if (proof.kind == protocols::proof_kind::password)
-        checked = co_await settings.store.authenticate(user, password, std::string(label.peer),
-                                                       attempt.failures() == 0 ? before_kdf : nullptr);
-    else
-        checked = co_await settings.store.check_challenge(user, password, proof);
+    std::string store_down;
+    try {
+        if (proof.kind == protocols::proof_kind::password)
+            checked = co_await settings.store.authenticate(user, password, std::string(label.peer),
+                                                           attempt.failures() == 0 ? before_kdf : nullptr);
+        else
+            checked = co_await settings.store.check_challenge(user, password, proof);
+    } catch (const store::store_error& e) {
+        store_down = e.what();
+    }
     store::wipe(password);
+    if (!store_down.empty()) {
+        // The database is away (a PostgreSQL restart): the client hears "try again later", not a dropped line.
+        attempt.finish(login_throttle::result::not_checked);
+        static log_rate_limit store_down_log;
+        if (auto n = store_down_log.occurred())
+            label.warn(
+                "the account store does not answer, asked the client to retry ({} such login(s) since the "
+                "last report): {}",
+                n, store_down);
+        result.failed = domain::failure::temporary;
+        co_return result;
+    }
     if (checked.verdict == store::local_check::busy) {
         attempt.finish(login_throttle::result::not_checked);
         label.warn("password checks are queued to their limit; asked the client to retry");

@@ -40,6 +40,10 @@ asio::awaitable<credential> credential_for(const provider_access& access, const 
             store::wipe(secret);
         } catch (const store::secret_error& e) {
             out.failure = net::upstream_failure{domain::failure::needs_consent, e.what()};
+        } catch (const store::store_error& e) {
+            // The database is away for a moment: nothing was sent to the provider; the client may retry.
+            out.failure = net::upstream_failure{
+                domain::failure::temporary, std::string("the account store does not answer: ") + e.what()};
         }
         co_return out;
     }

@@ -79,7 +79,12 @@ std::string table_written(std::string_view sql, bool& insert) {
 std::string error_text(PGconn* conn, const PGresult* result) {
     std::string text = result ? PQresultErrorMessage(result) : "";
     if (text.empty() && conn) text = PQerrorMessage(conn);
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    // libpq's messages span lines ("server closed the connection unexpectedly\n\tThis probably means..."): one
+    // log line each.
+    for (auto& c : text)
+        if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+    auto end = text.find_last_not_of(' ');
+    text.erase(end == std::string::npos ? 0 : end + 1);
     return text.empty() ? "no answer from the server" : text;
 }
 

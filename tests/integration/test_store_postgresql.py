@@ -3,17 +3,19 @@ tests of mailgate_server_tests run with MAILGATE_TEST_POSTGRES set, so each open
 cluster (tests/integration/postgres.py) through the same schema and migrations as SQLite. And the CLI on a
 PostgreSQL store over verified TLS: the server's certificate is checked (a wrong CA is refused), and neither a
 refused login nor an unreachable server shows the password. And a gateway through an outage of its database:
-/healthz says "store unreachable" while PostgreSQL is down and "ok" again once it is back, on the same gateway."""
+/healthz says "store unreachable" while PostgreSQL is down and "ok" again once it is back, on the same gateway, and a
+login meanwhile gets a clean "try later" reply, never a dropped connection."""
 
 import http.client
 import os
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
 from admin_client import AdminClient, admin_password
-from gateway import Gateway, run_cli
+from gateway import Gateway, read_line, run_cli
 from postgres import PostgresServer
 
 SERVER_TESTS = os.environ.get("MAILGATE_SERVER_TESTS") or os.path.join(
@@ -84,21 +86,32 @@ class StoreOnPostgresql(unittest.TestCase):
 
         with PostgresServer() as pg, tempfile.TemporaryDirectory(prefix="mailgate-pgdown-") as tmp:
             data = os.path.join(tmp, "data")
-            with Gateway(data_dir=data, extra_args=["--store", pg.uri()]) as gw:
+            run_cli("account", "add", "office", "--local-user", "scanner", "--remote-user", "r@example.com",
+                    "--pop3", "pop3s://127.0.0.1:1", "--store", pg.uri(), data_dir=data, check=True,
+                    env={"MAILGATE_LOCAL_PASSWORD": "local-pw", "MAILGATE_REMOTE_PASSWORD": "remote-pw"})
+            with Gateway(data_dir=data, extra_args=["--store", pg.uri(), "--access.failed_login_delay", "0"]) as gw:
                 admin = gw.ports["admin"]
                 self.assertEqual(healthz(admin), (200, "ok\n"))
                 pg.halt()
                 self.assertEqual(healthz_becomes(admin, (503, "store unreachable\n")), (503, "store unreachable\n"))
+                with socket.create_connection(("127.0.0.1", gw.ports["pop3"]), timeout=30) as s:
+                    self.assertTrue(read_line(s).startswith(b"+OK"))
+                    s.sendall(b"USER scanner\r\n")
+                    read_line(s)
+                    s.sendall(b"PASS local-pw\r\n")
+                    self.assertTrue(read_line(s).startswith(b"-ERR [SYS/TEMP]"))
                 pg.resume()
                 self.assertEqual(healthz_becomes(admin, (200, "ok\n")), (200, "ok\n"))
                 client = AdminClient(admin)
                 response, _ = client.login(admin_password(gw.banner))  # the password hash is in the database
                 self.assertEqual(response.status, 200)
                 response, _, accounts = client.request("GET", "/api/v1/accounts")
-                self.assertEqual((response.status, accounts), (200, []))
+                self.assertEqual((response.status, [a["name"] for a in accounts]), (200, ["office"]))
                 self.assertIsNone(gw.proc.poll())
                 log = gw.log()
             self.assertIn("healthz: the store does not answer", log)
+            self.assertIn("the account store does not answer, asked the client to retry", log)
+            self.assertNotIn("internal error", log)
             self.assertNotIn(pg.password, log)
 
 
