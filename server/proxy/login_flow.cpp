@@ -177,8 +177,15 @@ asio::awaitable<std::optional<store::account>> relay_sender_account(const gatewa
                                                                     const session_context& label,
                                                                     protocols::smtp::server& codec) {
     std::string sender = codec.sender();
-    auto account = co_await settings.store.run(
-        [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
+    std::optional<store::account> account;
+    try {
+        account = co_await settings.store.run(
+            [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
+    } catch (const store::store_error& e) {
+        label.warn("the account store does not answer, asked the client to retry: {}", e.what());
+        codec.login_result(protocols::login_outcome::provider_temp);
+        co_return std::nullopt;
+    }
     if (!account) {
         label.info("no account may send as <{}> (relay without AUTH)", sender);
         codec.login_result(protocols::login_outcome::bad_credentials);
