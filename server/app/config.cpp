@@ -248,12 +248,13 @@ config load_config(const po::variables_map& command_line) {
     for (const auto& l : listener_table()) {
         auto key = "listen." + std::string(l.name);
         auto text = value_or(vm, key, std::string(l.default_address));
+        // Checked even for a disabled listener: a typo stays an error when the listener is enabled later.
+        bool proxied = l.service != listener_service::admin && parse_flag(vm, key + ".proxy_protocol", false);
         if (text.empty()) continue;
         auto parsed = net::parse_host_port(text, net::port_zero::ephemeral);
         if (!parsed) throw config_error(key + ": '" + text + "' is not HOST:PORT (IPv6 as [::1]:PORT)");
         c.listen[std::string(l.name)] = *parsed;
-        if (l.service != listener_service::admin && parse_flag(vm, key + ".proxy_protocol", false))
-            c.proxy_protocol.insert(std::string(l.name));
+        if (proxied) c.proxy_protocol.insert(std::string(l.name));
     }
     c.proxy_trusted = parse_networks("proxy.trusted", value_or(vm, "proxy.trusted", ""));
     if (!c.proxy_protocol.empty() && c.proxy_trusted.empty())

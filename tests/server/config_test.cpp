@@ -178,6 +178,11 @@ TEST(config, proxy_protocol_per_mail_listener_needs_trusted_balancers) {
                   .find("listen.pop3.proxy_protocol"),
               std::string::npos);
     EXPECT_NE(error_of({"--proxy.trusted", "10.0.0.0/33"}).find("proxy.trusted"), std::string::npos);
+    EXPECT_NE(error_of({"--listen.smtps", "", "--listen.smtps.proxy_protocol", "maybe"})
+                  .find("listen.smtps.proxy_protocol"),
+              std::string::npos);
+    // A disabled listener's flag needs no balancer.
+    EXPECT_TRUE(load({"--listen.smtps", "", "--listen.smtps.proxy_protocol", "true"}).proxy_protocol.empty());
     // The admin page is HTTP: it has no such key.
     EXPECT_NE(error_of({"--listen.admin.proxy_protocol", "true"}).find("listen.admin.proxy_protocol"),
               std::string::npos);
