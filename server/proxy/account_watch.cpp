@@ -7,8 +7,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <set>
-
 namespace mailgate::proxy {
 
 namespace asio = boost::asio;
@@ -41,23 +39,17 @@ asio::awaitable<void> account_watch::loop() {
 }
 
 asio::awaitable<void> account_watch::look() {
-    std::set<std::string> with_sessions;
-    for (const auto& s : live_.sessions())
-        if (!s.account.empty()) with_sessions.insert(s.account);
-    if (with_sessions.empty()) co_return;
-    auto seen = seen_generation_;
-    auto [generation, gone] = co_await store_.run([&with_sessions, seen](store::account_repository& repo) {
+    // Nothing is read, and no session is looked at, while the store has not changed (the common second).
+    auto generation = co_await store_.run([](store::account_repository& repo) {
         repo.notice_external_changes();
-        auto generation = repo.generation();
-        std::vector<std::string> gone;
-        if (generation == seen) return std::pair{generation, gone}; // nothing changed: no reads
-        for (const auto& name : with_sessions) {
-            auto a = repo.find(name);
-            if (!a || !a->enabled) gone.push_back(name);
-        }
-        return std::pair{generation, gone};
+        return repo.generation();
     });
+    if (generation == seen_generation_) co_return;
+    auto enabled = co_await store_.run([](store::account_repository& repo) { return repo.enabled_names(); });
     seen_generation_ = generation;
+    std::vector<std::string> gone;
+    for (const auto& name : live_.accounts_with_sessions())
+        if (!enabled.contains(name)) gone.push_back(name);
     for (const auto& name : gone) {
         auto closed = live_.close_account_sessions(name);
         if (closed == 0) continue;

@@ -1,7 +1,8 @@
 // Closes the live sessions of accounts that were disabled or removed somewhere else: by the CLI, or on another
 // instance sharing the store. Once a second it looks whether the store changed (the repository's generation,
-// which follows other processes' commits) and, when it did, reads the accounts that have sessions here. Changes
-// made on this instance's admin page close their sessions at once without it.
+// which follows other processes' commits) and only when it did reads the enabled accounts' names (one query) to
+// compare with the accounts that have sessions here. Changes made on this instance's admin page close their
+// sessions at once without it.
 #pragma once
 
 #include "server/proxy/activity.hpp"

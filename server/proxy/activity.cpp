@@ -89,6 +89,14 @@ std::vector<session_view> activity::sessions() const {
     return out;
 }
 
+std::set<std::string> activity::accounts_with_sessions() const {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> out;
+    for (const auto& [id, e] : live_)
+        if (!e->account_.empty()) out.insert(e->account_);
+    return out;
+}
+
 std::size_t activity::close_account_sessions(const std::string& account) {
     std::vector<std::pair<boost::asio::any_io_executor, std::function<void(close_reason)>>> to_close;
     {

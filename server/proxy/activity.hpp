@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,8 @@ public:
                                         boost::asio::any_io_executor executor,
                                         std::function<void(close_reason)> closer);
     std::vector<session_view> sessions() const;
+    // The accounts that have live sessions (cheaper than sessions() for thousands of them).
+    std::set<std::string> accounts_with_sessions() const;
     // Closes every live session of `account` (disabled or deleted); returns how many.
     std::size_t close_account_sessions(const std::string& account);
     // Shutdown: asks every live session to close (each decides by `reason`), with the protocol's goodbye where one

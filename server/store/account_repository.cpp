@@ -265,6 +265,14 @@ std::vector<account> account_repository::list() {
     return out;
 }
 
+std::set<std::string> account_repository::enabled_names() {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> out;
+    auto query = db_.prepare("SELECT name FROM accounts WHERE enabled = 1");
+    while (query.step()) out.insert(query.column_text(0));
+    return out;
+}
+
 user_result<account> account_repository::find(std::string_view name) {
     std::lock_guard lock(mutex_);
     if (auto a = load("WHERE name = ?1", name)) return std::move(*a);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace mailgate::store {
 
@@ -36,6 +37,8 @@ public:
 
     user_result<account> create(const new_account& a);
     std::vector<account> list();
+    // The names of the enabled accounts, in one query (what the account watch compares live sessions with).
+    std::set<std::string> enabled_names();
     user_result<account> find(std::string_view name);
     user_result<void> remove(std::string_view name);
     user_result<void> set_enabled(std::string_view name, bool enabled);

@@ -1,8 +1,10 @@
 """Readiness for load balancers and drain mode against the real rig: /healthz says "ok" once the listeners accept and
 the store answers; SIGUSR1 or POST /api/v1/drain makes it 503 "draining", closes the mail listeners (new clients
-are refused at connect) while an open session goes on to its end, and the process keeps running until SIGTERM."""
+are refused at connect) while an open session goes on to its end, and the process keeps running until SIGTERM.
+And an account disabled with the CLI beside the running gateway loses its open sessions there within seconds."""
 
 import http.client
+import imaplib
 import os
 import poplib
 import signal
@@ -12,7 +14,7 @@ import time
 import unittest
 
 from admin_client import AdminClient, admin_password
-from gateway import Gateway, add_account
+from gateway import Gateway, add_account, run_cli
 from rig import ProviderRig
 
 ALICE = "alice@example.test"
@@ -112,6 +114,31 @@ class HealthAndDrain(unittest.TestCase):
 
         gw = self.drains_with(post_drain)
         self.assertIn("admin: drain requested from 127.0.0.1", gw.rest_of_output)
+
+    def test_a_cli_disable_closes_the_running_gateways_sessions(self):
+        data = os.path.join(self.tmp.name, "cli-disable")
+        p, host = self.rig.ports, self.rig.host
+        add_account(data, "alice", "alice-local", "alice-pw", ALICE, self.rig.users[ALICE],
+                    "--imap", f"imaps://{host}:{p['imaps']}")
+        with Gateway(data_dir=data, extra_args=["--upstream.ca_file", self.rig.ca_file]) as gw:
+            client = imaplib.IMAP4(HOST, gw.ports["imap"], timeout=30)
+            client.login("alice-local", "alice-pw")
+            client.select("INBOX")
+            run_cli("account", "disable", "alice", data_dir=data, check=True)
+            start = time.monotonic()
+            closed = False
+            while time.monotonic() - start < 10 and not closed:
+                try:
+                    line = client.readline()
+                    closed = not line or line.startswith(b"* BYE")
+                except (OSError, imaplib.IMAP4.abort):
+                    closed = True
+            self.assertTrue(closed, "the session of the disabled account stayed open")
+            client.shutdown()
+            deadline = time.monotonic() + 5
+            while "was disabled or removed elsewhere" not in gw.log() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertIn("account 'alice' was disabled or removed elsewhere: closed its 1 session(s) here", gw.log())
 
 
 if __name__ == "__main__":
