@@ -69,23 +69,19 @@ bool next_field(std::string_view& rest, std::string_view& field) {
 
 proxy_parse_result parse_v1(std::string_view bytes) {
     auto end = bytes.find("\r\n");
-    if (end == std::string_view::npos) {
-        if (bytes.size() >= v1_max) return invalid("PROXY v1 header longer than 107 bytes");
-        // A line feed or NUL before the CRLF can never become a valid header.
-        auto cr = bytes.find('\r');
-        if ((cr != std::string_view::npos && cr + 1 < bytes.size()) ||
-            bytes.find('\n') != std::string_view::npos || bytes.find('\0') != std::string_view::npos)
-            return invalid("PROXY v1 header is not one CRLF-terminated line");
-        return need_more();
-    }
-    if (end + 2 > v1_max) return invalid("PROXY v1 header longer than 107 bytes");
+    bool whole = end != std::string_view::npos;
+    // The line so far; a last CR may be the start of its CRLF. A CR, LF or NUL inside can never become valid.
+    auto line = bytes.substr(v1_prefix.size(), (whole ? end : bytes.size()) - v1_prefix.size());
+    if (!whole && line.ends_with('\r')) line.remove_suffix(1);
+    if (line.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+        return invalid("PROXY v1 header is not one CRLF-terminated line");
+    if ((whole ? end + 2 : bytes.size() + 1) > v1_max)
+        return invalid("PROXY v1 header longer than 107 bytes");
+    if (!whole) return need_more();
     proxy_parse_result r;
     r.status = proxy_parse_status::done;
     r.consumed = end + 2;
     r.header.version = 1;
-    auto line = bytes.substr(v1_prefix.size(), end - v1_prefix.size());
-    if (line.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
-        return invalid("PROXY v1 header is not one CRLF-terminated line");
     if (line == "UNKNOWN" || line.starts_with("UNKNOWN ")) return r; // the connection's own addresses stand
     int family = 0;
     if (line.starts_with("TCP4 "))

@@ -43,6 +43,17 @@ std::string unknown_user_label(std::string_view user) {
     return "unknown user #" + store::to_hex(store::hmac_sha256(key, user).substr(0, 4));
 }
 
+// A login that could not be checked because the store does not answer (the client was asked to retry): one line
+// for a burst of them.
+void report_store_down(const session_context& label, std::string_view why) {
+    static log_rate_limit store_down_log;
+    if (auto n = store_down_log.occurred())
+        label.warn(
+            "the account store does not answer, asked the client to retry ({} such login(s) since the last "
+            "report): {}",
+            n, why);
+}
+
 // The protocol spoken to the provider for a client session of `protocol`.
 domain::mail_protocol provider_protocol(domain::mail_protocol protocol, const store::account& account) {
     if (protocol == domain::mail_protocol::pop3 && account.mailbox.pop3 == domain::pop3_source::imap)
@@ -103,12 +114,7 @@ asio::awaitable<login_result> local_login(const gateway_settings& settings, cons
     if (!store_down.empty()) {
         // The database is away (a PostgreSQL restart): the client hears "try again later", not a dropped line.
         attempt.finish(login_throttle::result::not_checked);
-        static log_rate_limit store_down_log;
-        if (auto n = store_down_log.occurred())
-            label.warn(
-                "the account store does not answer, asked the client to retry ({} such login(s) since the "
-                "last report): {}",
-                n, store_down);
+        report_store_down(label, store_down);
         result.failed = domain::failure::temporary;
         co_return result;
     }
@@ -182,7 +188,7 @@ asio::awaitable<std::optional<store::account>> relay_sender_account(const gatewa
         account = co_await settings.store.run(
             [&](store::account_repository& repo) { return repo.find_by_sender(sender); });
     } catch (const store::store_error& e) {
-        label.warn("the account store does not answer, asked the client to retry: {}", e.what());
+        report_store_down(label, e.what());
         codec.login_result(protocols::login_outcome::provider_temp);
         co_return std::nullopt;
     }

@@ -99,7 +99,10 @@ public:
     // Rows the last INSERT, UPDATE or DELETE changed.
     virtual int changes() const = 0;
     // Called with the table's name whenever a statement run here inserts, updates or deletes rows of it.
-    virtual void on_row_change(void (*callback)(void* context, const char* table), void* context) = 0;
+    void on_row_change(void (*callback)(void* context, const char* table), void* context) {
+        row_callback_ = callback;
+        row_context_ = context;
+    }
     // A number that changes when another connection (another process or instance) commits a change to the
     // tables the caches follow.
     virtual std::int64_t data_version() = 0;
@@ -115,6 +118,16 @@ public:
     virtual void begin() = 0;
     virtual void commit() = 0;
     virtual void rollback() noexcept = 0;
+
+protected:
+    // What an engine calls when it knows rows of `table` changed.
+    void report_row_change(const char* table) {
+        if (row_callback_) row_callback_(row_context_, table);
+    }
+
+private:
+    void (*row_callback_)(void*, const char*) = nullptr;
+    void* row_context_ = nullptr;
 };
 
 // Rolls back when destroyed uncommitted.

@@ -250,8 +250,7 @@ private:
                 if (!table_.empty()) { // as SQLite's changes(): the last INSERT, UPDATE or DELETE
                     const char* affected = PQcmdTuples(r);
                     db_.changes_ = affected && *affected ? std::atoi(affected) : 0;
-                    if (db_.changes_ > 0 && db_.row_callback_)
-                        db_.row_callback_(db_.row_context_, table_.c_str());
+                    if (db_.changes_ > 0) db_.report_row_change(table_.c_str());
                 }
                 return;
             }
@@ -284,8 +283,7 @@ private:
 postgres_database::postgres_database(const std::string& uri) : uri_(uri) { connect(); }
 
 postgres_database::~postgres_database() {
-    for (auto& [sql, statements] : idle_)
-        for (auto* s : statements) delete s;
+    idle_.clear(); // before the connection they were prepared on
     PQfinish(conn_);
 }
 
@@ -340,37 +338,18 @@ void postgres_database::exec(std::string_view sql) {
 }
 
 statement postgres_database::prepare(std::string_view sql) {
-    {
-        std::lock_guard lock(idle_mutex_);
-        if (auto it = idle_.find(sql); it != idle_.end() && !it->second.empty()) {
-            auto* s = it->second.back();
-            it->second.pop_back();
-            --idle_count_;
-            return statement(s);
-        }
-    }
+    if (auto* kept = idle_.take(sql)) return statement(kept);
     int params = 0;
     auto translated = translate_parameters(sql, params);
     return statement(new postgres_statement(*this, std::string(sql), std::move(translated), params));
 }
 
 void postgres_database::give_back(postgres_statement* s) noexcept {
-    constexpr std::size_t max_idle = 128;
     s->reset();
-    std::lock_guard lock(idle_mutex_);
-    if (idle_count_ >= max_idle) {
-        std::lock_guard conn_lock(conn_mutex_);
-        s->drop_prepared(conn_);
-        delete s;
-        return;
-    }
-    idle_[s->key()].push_back(s);
-    ++idle_count_;
-}
-
-void postgres_database::on_row_change(void (*callback)(void*, const char*), void* context) {
-    row_callback_ = callback;
-    row_context_ = context;
+    if (idle_.keep(s->key(), s)) return;
+    std::lock_guard lock(conn_mutex_);
+    s->drop_prepared(conn_);
+    delete s;
 }
 
 void postgres_database::collect_notifications() {

@@ -6,12 +6,11 @@
 #pragma once
 
 #include "server/store/database.hpp"
+#include "server/store/idle_statements.hpp"
 
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 typedef struct pg_conn PGconn;
 
@@ -32,7 +31,6 @@ public:
     void exec(std::string_view sql) override;
     statement prepare(std::string_view sql) override;
     int changes() const override { return changes_; }
-    void on_row_change(void (*callback)(void* context, const char* table), void* context) override;
     std::int64_t data_version() override;
     int schema_version() override;
     void set_schema_version(int version) override;
@@ -61,14 +59,7 @@ private:
     bool in_transaction_ = false;
     int changes_ = 0;
     std::uint64_t next_name_ = 0;
-    std::mutex idle_mutex_;
-    struct text_hash : std::hash<std::string_view> {
-        using is_transparent = void;
-    };
-    std::unordered_map<std::string, std::vector<postgres_statement*>, text_hash, std::equal_to<>> idle_;
-    std::size_t idle_count_ = 0;
-    void (*row_callback_)(void*, const char*) = nullptr;
-    void* row_context_ = nullptr;
+    idle_statements<postgres_statement> idle_;
 };
 
 } // namespace mailgate::store

@@ -90,24 +90,16 @@ sqlite_database::sqlite_database(const std::filesystem::path& file) {
     }
     sqlite3_busy_timeout(db_, 5000);
     exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
+    install_update_hook();
 }
 
 sqlite_database::~sqlite_database() {
-    for (auto& [sql, compiled] : idle_)
-        for (auto* stmt : compiled) delete stmt;
+    idle_.clear(); // finalized before the connection closes
     sqlite3_close(db_);
 }
 
 statement sqlite_database::prepare(std::string_view sql) {
-    {
-        std::lock_guard lock(idle_mutex_);
-        if (auto it = idle_.find(sql); it != idle_.end() && !it->second.empty()) {
-            auto* compiled = it->second.back();
-            it->second.pop_back();
-            --idle_count_;
-            return statement(compiled);
-        }
-    }
+    if (auto* kept = idle_.take(sql)) return statement(kept);
     sqlite3_stmt* compiled = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                 &compiled, nullptr);
@@ -118,26 +110,16 @@ statement sqlite_database::prepare(std::string_view sql) {
 }
 
 void sqlite_database::give_back(sqlite_statement* compiled) noexcept {
-    // Bounded: SQL built with varying text (none today) must not grow the cache without end.
-    constexpr std::size_t max_idle = 128;
     compiled->reset();
-    std::lock_guard lock(idle_mutex_);
-    if (idle_count_ >= max_idle) {
-        delete compiled;
-        return;
-    }
-    idle_[compiled->sql()].push_back(compiled);
-    ++idle_count_;
+    if (!idle_.keep(compiled->sql(), compiled)) delete compiled;
 }
 
-void sqlite_database::on_row_change(void (*callback)(void*, const char*), void* context) {
-    row_callback_ = callback;
-    row_context_ = context;
+void sqlite_database::install_update_hook() {
+    // Not called for a DELETE without WHERE, which the store never runs on the tables that matter.
     sqlite3_update_hook(
         db_,
         [](void* self, int, const char*, const char* table, sqlite3_int64) {
-            auto* db = static_cast<sqlite_database*>(self);
-            db->row_callback_(db->row_context_, table);
+            static_cast<sqlite_database*>(self)->report_row_change(table);
         },
         this);
 }

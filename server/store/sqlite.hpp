@@ -2,12 +2,9 @@
 #pragma once
 
 #include "server/store/database.hpp"
+#include "server/store/idle_statements.hpp"
 
 #include <filesystem>
-#include <mutex>
-#include <string>
-#include <unordered_map>
-#include <vector>
 
 struct sqlite3;
 
@@ -25,13 +22,9 @@ public:
 
     sql_dialect dialect() const override { return sql_dialect::sqlite; }
     void exec(std::string_view sql) override;
-    // Compiled once per SQL text and kept for the next prepare() of the same text: logins run the same dozen
-    // queries every time, and compiling them was most of the store's CPU.
+    // Compiled once per SQL text and kept for the next prepare() of the same text (idle_statements).
     statement prepare(std::string_view sql) override;
     int changes() const override;
-    // sqlite3_update_hook: not called for a DELETE without WHERE, which the store never runs on the tables that
-    // matter.
-    void on_row_change(void (*callback)(void* context, const char* table), void* context) override;
     // PRAGMA data_version.
     std::int64_t data_version() override;
     int schema_version() override;
@@ -43,17 +36,10 @@ public:
 private:
     friend class sqlite_statement;
     void give_back(sqlite_statement* compiled) noexcept;
+    void install_update_hook();
 
     sqlite3* db_ = nullptr;
-    std::mutex idle_mutex_;
-    struct text_hash : std::hash<std::string_view> {
-        using is_transparent = void; // looked up by string_view, without a std::string per prepare()
-    };
-    // reset statements by SQL text
-    std::unordered_map<std::string, std::vector<sqlite_statement*>, text_hash, std::equal_to<>> idle_;
-    std::size_t idle_count_ = 0;
-    void (*row_callback_)(void*, const char*) = nullptr;
-    void* row_context_ = nullptr;
+    idle_statements<sqlite_statement> idle_;
 };
 
 } // namespace mailgate::store
