@@ -33,7 +33,9 @@ json::object to_json(const spool::queue_item& q) {
                         {"next_attempt", q.next_attempt},
                         {"last_error", q.last_error},
                         {"state", q.state},
-                        {"report", q.is_report}};
+                        {"report", q.is_report},
+                        {"instance", q.instance},
+                        {"request", q.request}};
 }
 
 response changed(proxy::spool_service::change c, unsigned version) {
@@ -42,6 +44,11 @@ response changed(proxy::spool_service::change c, unsigned version) {
         return admin_api::make(status::ok, version, "application/json", "{}");
     case proxy::spool_service::change::busy:
         return admin_api::json_error(status::conflict, version, "the message is being delivered right now");
+    case proxy::spool_service::change::requested:
+        return admin_api::make(status::accepted, version, "application/json",
+                               R"({"requested":"the instance that owns the message does it within seconds"})");
+    case proxy::spool_service::change::unavailable:
+        return admin_api::json_error(status::service_unavailable, version, "the account store does not answer");
     case proxy::spool_service::change::not_found: break;
     }
     return admin_api::json_error(status::not_found, version, "no such queued message");
@@ -58,6 +65,8 @@ response queue_request(proxy::spool_service* spool, const request& req,
         for (const auto& q : spool->list()) messages.push_back(to_json(q));
         auto bytes = spool->used_bytes();
         json::object out{{"mode", std::string(proxy::to_string(spool->policy().mode))},
+                         {"instance", spool->sharing().instance},
+                         {"shared", spool->sharing().ledger != nullptr},
                          {"max_bytes", spool->policy().max_bytes},
                          {"bytes", bytes},
                          {"messages", std::move(messages)}};

@@ -210,6 +210,9 @@ po::options_description config_options(bool cli) {
         "SMTP: spool deliveries at once in total (default 8)")(
         "smtp.spool_deliveries_per_account", po::value<std::string>()->value_name("N"),
         "SMTP: spool deliveries at once per account (default 2)")(
+        "smtp.spool_lease", po::value<std::string>()->value_name("SECONDS"),
+        "SMTP, several instances on one PostgreSQL store: how long an instance may be silent before another "
+        "delivers its queued messages (default 60)")(
         "admin.tls", po::value<std::string>()->value_name("BOOL"),
         "serve the admin page over HTTPS with the local certificate (default false)")(
         "admin.names", po::value<std::string>()->value_name("NAMES"),
@@ -340,6 +343,7 @@ config load_config(const po::variables_map& command_line) {
         parse_count("smtp.spool_deliveries", value_or(vm, "smtp.spool_deliveries", "8"), 1, 1000));
     c.smtp_spool_deliveries_per_account = static_cast<unsigned>(parse_count(
         "smtp.spool_deliveries_per_account", value_or(vm, "smtp.spool_deliveries_per_account", "2"), 1, 100));
+    c.smtp_spool_lease = parse_seconds("smtp.spool_lease", value_or(vm, "smtp.spool_lease", "60"), 3, 3600);
     c.admin_tls = parse_flag(vm, "admin.tls", false);
     c.admin_names = split_list(value_or(vm, "admin.names", ""), ", ");
     c.log_level = value_or(vm, "log.level", "info");

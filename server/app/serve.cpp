@@ -15,6 +15,7 @@
 #include "server/proxy/sent_copy.hpp"
 #include "server/proxy/smtp_session.hpp"
 #include "server/proxy/spool_service.hpp"
+#include "server/spool/instance_id.hpp"
 #include "server/store/account_repository.hpp"
 #include "server/store/crypto.hpp"
 #include "server/store/open_database.hpp"
@@ -223,7 +224,10 @@ int serve(const config& c, const serve_options& options) {
                                      .max_deliveries = c.smtp_spool_deliveries,
                                      .max_per_account = c.smtp_spool_deliveries_per_account};
     // Started even with smtp.spool = off: messages queued before the mode changed are still delivered.
-    proxy::spool_service spool(io.main().get_executor(), gateway, data_dir / "spool", spool_policy);
+    proxy::spool_sharing sharing;
+    if (repository.shared())
+        sharing = {&repository.spool(), spool::load_or_create_instance_id(data_dir), c.smtp_spool_lease};
+    proxy::spool_service spool(io.main().get_executor(), gateway, data_dir / "spool", spool_policy, sharing);
     spool.start();
     proxy::account_watch watch(io.main().get_executor(), store, live);
     watch.start();
@@ -288,6 +292,8 @@ int serve(const config& c, const serve_options& options) {
     std::cout << "mailgate " << MAILGATE_VERSION << " running\n";
     std::cout << "  data dir     " << data_dir.string() << (data_dir_created ? " (created)" : "") << "\n";
     std::cout << "  store        " << store::describe_location(c.data_dir, c.store) << "\n";
+    if (spool.sharing().ledger)
+        std::cout << "  spool        shared in the store, as instance " << spool.sharing().instance << "\n";
     std::cout << "  accounts     " << repository.list().size() << "\n";
     std::cout << "  certificate  " << certificates.describe() << ", clients from TLS "
               << net::to_string(c.tls_min_version) << "\n";

@@ -169,7 +169,14 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
                         co_return "deferred";
                     }
                     state.in_doubt = true;
-                    co_await hooks.before_end();
+                    if (!co_await hooks.before_end()) {
+                        state.in_doubt = false;
+                        state.last_error = "not sent: the message belongs to another instance now";
+                        connection->close();
+                        session.reset();
+                        hooks.set_closer(nullptr);
+                        co_return "deferred";
+                    }
                     co_await net::timed(connection->stream().write(asio::buffer(".\r\n", 3)),
                                         data_block_timeout);
                     auto verdict = co_await provider.verdict();

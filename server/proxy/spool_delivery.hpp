@@ -21,8 +21,9 @@ struct delivery_hooks {
     // delivered recipients must be on disk before a crash could make the gateway send the message again.
     std::function<boost::asio::awaitable<void>()> persist;
     // Called before the end-of-data marker goes out, with state.in_doubt set: durable, so that a crash before
-    // the provider's reply is known as a possible duplicate at the next attempt.
-    std::function<boost::asio::awaitable<void>()> before_end;
+    // the provider's reply is known as a possible duplicate at the next attempt. False: the message must not go
+    // out now (another instance owns it); the transaction is abandoned without its end of data.
+    std::function<boost::asio::awaitable<bool>()> before_end;
     // Receives a function that cuts the provider connection (shutdown); called with nullptr at the end.
     std::function<void(std::function<void()>)> set_closer;
 };

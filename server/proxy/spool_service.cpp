@@ -42,9 +42,7 @@ std::string rfc5322_date(std::int64_t when) {
 }
 
 bool has_pending(const spool::queued_message& m, const spool::delivery_state& s) {
-    for (std::size_t i = 0; i < m.head.rcpt.size(); ++i)
-        if (s.outcome(i) == recipient_outcome::kind::pending) return true;
-    return false;
+    return s.any_pending(m.head.rcpt.size());
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -91,10 +89,15 @@ std::string_view to_string(spool_mode m) {
 }
 
 spool_service::spool_service(asio::any_io_executor executor, const gateway_settings& settings,
-                             std::filesystem::path root, spool_policy policy)
+                             std::filesystem::path root, spool_policy policy, spool_sharing sharing)
     : executor_(std::move(executor)), settings_(settings), directory_(std::move(root)),
-      policy_(std::move(policy)), strand_(asio::make_strand(executor_)), timer_(strand_) {
+      policy_(std::move(policy)), sharing_(std::move(sharing)), strand_(asio::make_strand(executor_)),
+      timer_(strand_) {
     if (policy_.retries.empty()) policy_.retries.push_back(std::chrono::seconds(60));
+    // The lease is renewed with each rescan, a few times within its length.
+    if (sharing_.ledger)
+        policy_.scan_interval =
+            std::min(policy_.scan_interval, std::max(std::chrono::seconds(1), sharing_.lease / 3));
 }
 
 spool_service::~spool_service() {
@@ -123,9 +126,14 @@ void spool_service::release(std::uint64_t bytes) {
     reserved_bytes_ -= std::min(reserved_bytes_, bytes);
 }
 
+std::unique_ptr<spool::incoming_message> spool_service::begin(spool::envelope head) {
+    head.shared = sharing_.ledger != nullptr;
+    return directory_.begin(std::move(head));
+}
+
 asio::awaitable<bool> spool_service::commit(spool::incoming_message& message) {
     bool ok = false;
-    co_await on_disk([&] { ok = message.commit(); });
+    co_await on_disk([&] { ok = message.commit() && publish(message.queued()); });
     co_return ok;
 }
 
@@ -210,7 +218,10 @@ void spool_service::scan() {
 }
 
 asio::awaitable<void> spool_service::schedule() {
-    co_await on_disk([this] { scan(); });
+    co_await on_disk([this] {
+        scan();
+        if (sharing_.ledger) reconcile();
+    });
     auto last_scan = std::chrono::steady_clock::now();
     while (!stopping_) {
         start_due();
@@ -229,7 +240,10 @@ asio::awaitable<void> spool_service::schedule() {
         }
         if (stopping_) break;
         if (std::chrono::steady_clock::now() - last_scan >= policy_.scan_interval) {
-            co_await on_disk([this] { scan(); });
+            co_await on_disk([this] {
+                scan();
+                if (sharing_.ledger) reconcile();
+            });
             last_scan = std::chrono::steady_clock::now();
         }
     }
@@ -246,7 +260,8 @@ void spool_service::start_due() {
             if (it.busy) ++running, ++per_account[it.message.head.account_id];
         for (auto& [id, it] : items_) {
             if (running >= policy_.max_deliveries) break;
-            if (it.busy || it.state.failed || it.state.next_attempt > now) continue;
+            if (it.busy || it.state.failed || it.state.next_attempt > now || !has_pending(it.message, it.state))
+                continue; // settled ones wait for their copy in the shared store to go (reconcile)
             auto& account_running = per_account[it.message.head.account_id];
             if (account_running >= policy_.max_per_account) continue;
             it.busy = true;
@@ -275,7 +290,7 @@ std::optional<std::string> spool_service::claim_next(std::int64_t account_id) {
     if (stopping_) return std::nullopt;
     auto now = unix_now();
     for (auto& [id, it] : items_)
-        if (!it.busy && !it.state.failed && it.state.next_attempt <= now &&
+        if (!it.busy && !it.state.failed && it.state.next_attempt <= now && has_pending(it.message, it.state) &&
             it.message.head.account_id == account_id) {
             it.busy = true;
             return id;
@@ -296,12 +311,26 @@ asio::awaitable<void> spool_service::deliver(std::string first) {
             state = it.state;
         }
         auto account_id = message.head.account_id;
-        auto account = co_await settings_.store.run(
-            [&](store::account_repository& repo) { return repo.find_by_id(account_id); });
         auto where = message.head.peer + ", message " + id;
         session_context label{"spool", message.head.session, where};
         std::string result;
-        if (!account) {
+        // On a shared store: still ours, and no other instance may take it while this attempt runs.
+        auto owner = ownership::mine;
+        if (shared(message.head)) co_await on_disk([&] { owner = confirm_ownership(id, message, state); });
+        std::optional<store::account> account;
+        if (owner == ownership::mine) try {
+                account = co_await settings_.store.run(
+                    [&](store::account_repository& repo) { return repo.find_by_id(account_id); });
+            } catch (const std::exception& e) {
+                store_trouble(e);
+                owner = ownership::wait;
+            }
+        if (owner == ownership::lost) {
+            // dropped below
+        } else if (owner == ownership::wait) {
+            state.last_error = "the account store does not answer; delivery waits for it";
+            result = "deferred";
+        } else if (!account) {
             state.last_error = "the account no longer exists";
             for (std::size_t i = 0; i < message.head.rcpt.size(); ++i)
                 if (state.outcome(i) == recipient_outcome::kind::pending)
@@ -316,18 +345,19 @@ asio::awaitable<void> spool_service::deliver(std::string first) {
             hooks.persist = [this, &id, &message, &state]() -> asio::awaitable<void> {
                 // The exactly-once point: before anything else is sent, the delivered recipients are durable.
                 co_await on_disk([&] {
-                    if (has_pending(message, state))
-                        directory_.write_state(id, state);
-                    else if (std::none_of(
-                                 state.recipients.begin(), state.recipients.end(),
-                                 [](const auto& r) { return r.what == recipient_outcome::kind::failed; }))
-                        directory_.remove(id);
-                    else
-                        directory_.write_state(id, state);
+                    bool settled = !has_pending(message, state) &&
+                                   std::none_of(state.recipients.begin(), state.recipients.end(), [](const auto& r) {
+                                       return r.what == recipient_outcome::kind::failed;
+                                   });
+                    if (!settled || !discard(id, message)) save_state(id, message, state);
                 });
             };
-            hooks.before_end = [this, &id, &state]() -> asio::awaitable<void> {
-                co_await on_disk([&] { directory_.write_state(id, state); });
+            hooks.before_end = [this, &id, &message, &state, &owner]() -> asio::awaitable<bool> {
+                co_await on_disk([&] {
+                    directory_.write_state(id, state);
+                    if (shared(message.head)) owner = confirm_ownership(id, message, state);
+                });
+                co_return owner == ownership::mine;
             };
             hooks.set_closer = [this, &first](std::function<void()> close) {
                 std::lock_guard lock(mutex_);
@@ -344,13 +374,17 @@ asio::awaitable<void> spool_service::deliver(std::string first) {
             result = co_await deliver_spooled(settings_, label, *account, message,
                                               directory_.message_path(id), state, hooks, session);
         }
-        count(result);
-        if (result == "delivered" && !has_pending(message, state))
-            label.info("delivered to account '{}' after {} attempt(s)", message.head.account_name,
-                       state.attempts);
-        else if (has_pending(message, state))
-            label.info("not delivered yet (attempt {}): {}", state.attempts, state.last_error);
-        co_await on_disk([&] { finish(id, std::move(state)); });
+        if (owner == ownership::lost) {
+            co_await on_disk([&] { drop_local(id, "another instance owns it now, or it was deleted there"); });
+        } else {
+            count(result);
+            if (result == "delivered" && !has_pending(message, state))
+                label.info("delivered to account '{}' after {} attempt(s)", message.head.account_name,
+                           state.attempts);
+            else if (has_pending(message, state))
+                label.info("not delivered yet (attempt {}): {}", state.attempts, state.last_error);
+            co_await on_disk([&] { finish(id, std::move(state)); });
+        }
         // The same provider session serves the account's other due messages (a scanner's batch), up to a bound.
         std::optional<std::string> next;
         if (session && count_in_session < 100) next = claim_next(account_id);
@@ -392,8 +426,7 @@ void spool_service::finish(const std::string& id, spool::delivery_state state) {
             return r.what == recipient_outcome::kind::failed;
         });
         if (!any_failed) {
-            removed = true;
-            directory_.remove(id);
+            removed = discard(id, *m);
         } else {
             std::optional<store::account> account;
             try {
@@ -406,8 +439,7 @@ void spool_service::finish(const std::string& id, spool::delivery_state state) {
                 state.reported = true;
             }
             if (state.reported) {
-                removed = true;
-                directory_.remove(id);
+                removed = discard(id, *m);
             } else {
                 state.failed = true;
                 spdlog::warn("spool: {} failed and no report can go to <{}>; kept for the administrator", id,
@@ -415,7 +447,7 @@ void spool_service::finish(const std::string& id, spool::delivery_state state) {
             }
         }
     }
-    if (!removed) directory_.write_state(id, state);
+    if (!removed) save_state(id, *m, state);
     std::lock_guard lock(mutex_);
     auto it = items_.find(id);
     if (it == items_.end()) return;
@@ -426,6 +458,29 @@ void spool_service::finish(const std::string& id, spool::delivery_state state) {
     }
     it->second.state = std::move(state);
     it->second.busy = false;
+}
+
+bool spool_service::discard(const std::string& id, const spool::queued_message& m) {
+    // The shared copy goes first: a copy left behind would be delivered again by whoever takes it over.
+    if (shared(m.head)) try {
+            sharing_.ledger->remove(sharing_.instance, id);
+        } catch (const std::exception& e) {
+            store_trouble(e);
+            return false;
+        }
+    directory_.remove(id);
+    return true;
+}
+
+bool spool_service::save_state(const std::string& id, const spool::queued_message& m,
+                               const spool::delivery_state& s) {
+    bool ok = directory_.write_state(id, s);
+    if (shared(m.head)) try {
+            sharing_.ledger->save_state(sharing_.instance, id, spool::serialize_state(s));
+        } catch (const std::exception& e) {
+            store_trouble(e); // the local state rules here; the next claim carries it to the store
+        }
+    return ok;
 }
 
 void spool_service::make_report(const spool::queued_message& m, const spool::delivery_state& s,
@@ -456,9 +511,9 @@ void spool_service::make_report(const spool::queued_message& m, const spool::del
     head.mail = "MAIL FROM:<" + sender + ">";
     head.rcpt.push_back("RCPT TO:<" + sender + ">");
     head.is_report = true;
-    auto report = directory_.begin(head);
+    auto report = begin(head);
     auto data = protocols::smtp::dot_stuff(protocols::smtp::compose_delivery_report(in));
-    if (!report || !report->write(data) || !report->commit()) {
+    if (!report || !report->write(data) || !report->commit() || !publish(report->queued())) {
         spdlog::error("spool: the delivery report for {} could not be queued", m.head.id);
         return;
     }
@@ -472,13 +527,22 @@ std::uint64_t spool_service::used_bytes() const {
 }
 
 std::vector<spool::queue_item> spool_service::list() const {
+    if (sharing_.ledger) return list_shared();
     std::lock_guard lock(mutex_);
     std::vector<spool::queue_item> out;
     for (const auto& [id, it] : items_) out.push_back(spool::describe(it.message, it.state, it.busy));
     return out;
 }
 
+bool spool_service::local_only(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    auto it = items_.find(id);
+    return it != items_.end() && !shared(it->second.message.head);
+}
+
+// A message of the shared spool is retried or deleted by its owner (this instance or another) at its next look.
 spool_service::change spool_service::retry(const std::string& id) {
+    if (sharing_.ledger && !local_only(id)) return *ask_owner(id, "retry");
     spool::delivery_state state;
     {
         std::lock_guard lock(mutex_);
@@ -494,6 +558,7 @@ spool_service::change spool_service::retry(const std::string& id) {
 }
 
 spool_service::change spool_service::remove(const std::string& id) {
+    if (sharing_.ledger && !local_only(id)) return *ask_owner(id, "delete");
     std::lock_guard lock(mutex_);
     auto it = items_.find(id);
     if (it == items_.end()) return change::not_found;
@@ -506,11 +571,18 @@ spool_service::change spool_service::remove(const std::string& id) {
 }
 
 std::optional<std::string> spool_service::headers(const std::string& id) const {
+    bool here = false;
     {
         std::lock_guard lock(mutex_);
-        if (!items_.contains(id)) return std::nullopt;
+        here = items_.contains(id);
     }
-    return directory_.headers(id);
+    if (here) return directory_.headers(id);
+    if (!sharing_.ledger) return std::nullopt;
+    try { // another instance's
+        auto data = sharing_.ledger->data_prefix(id, 64 * 1024);
+        if (data) return spool::header_section(*data);
+    } catch (const std::exception&) {}
+    return std::nullopt;
 }
 
 std::string spool_service::prometheus_metrics() const {

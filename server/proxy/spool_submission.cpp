@@ -113,7 +113,7 @@ asio::awaitable<void> spool_submission::exchange(protocols::smtp::server& codec,
                                  .count();
         envelope_.peer = session_.peer;
         envelope_.session = session_.id;
-        message_ = spool_.directory().begin(envelope_);
+        message_ = spool_.begin(envelope_);
         if (!message_) {
             session_.warn("cannot create a spool file in {}", spool_.directory().root().string());
             release();

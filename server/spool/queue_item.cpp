@@ -32,4 +32,18 @@ std::vector<queue_item> list_queue(const spool_directory& dir) {
     return out;
 }
 
+std::vector<queue_item> list_shared_queue(store::spool_ledger& ledger) {
+    std::vector<queue_item> out;
+    for (const auto& row : ledger.list()) {
+        std::size_t head_size = 0;
+        auto head = parse_envelope(row.envelope, head_size);
+        if (!head) continue;
+        auto q = describe({std::move(*head), head_size, row.size}, parse_state(row.state), false);
+        q.instance = row.owner;
+        q.request = row.request;
+        out.push_back(std::move(q));
+    }
+    return out;
+}
+
 } // namespace mailgate::spool

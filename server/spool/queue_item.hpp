@@ -3,6 +3,7 @@
 #pragma once
 
 #include "server/spool/spool_directory.hpp"
+#include "server/store/spool_ledger.hpp"
 
 #include <cstdint>
 #include <string>
@@ -24,11 +25,16 @@ struct queue_item {
     std::string last_error;
     std::string state; // "queued", "delivering", "failed"
     bool is_report = false;
+    std::string instance; // in the spool the instances share: the owner's id, and what was asked of it
+    std::string request;  // "", "retry" or "delete"
 };
 
 queue_item describe(const queued_message& m, const delivery_state& s, bool delivering);
 
 // Every queued message of the directory, oldest first (what `mailgate queue list` shows without the server).
 std::vector<queue_item> list_queue(const spool_directory& dir);
+
+// Every message of the spool the instances of a shared store hold together, oldest first.
+std::vector<queue_item> list_shared_queue(store::spool_ledger& ledger);
 
 } // namespace mailgate::spool

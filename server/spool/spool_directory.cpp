@@ -151,6 +151,16 @@ std::vector<std::string> spool_directory::list() const {
 
 fs::path spool_directory::message_path(const std::string& id) const { return queue_ / (id + ".msg"); }
 
+std::optional<std::string> spool_directory::contents(const std::string& id) const {
+    if (!valid_id(id)) return std::nullopt;
+    std::error_code ec;
+    auto size = fs::file_size(message_path(id), ec);
+    if (ec) return std::nullopt;
+    auto text = read_prefix(message_path(id), static_cast<std::size_t>(size));
+    if (text.size() != size) return std::nullopt;
+    return text;
+}
+
 std::optional<queued_message> spool_directory::read(const std::string& id) const {
     if (!valid_id(id)) return std::nullopt;
     auto path = message_path(id);
@@ -187,7 +197,16 @@ std::optional<std::string> spool_directory::headers(const std::string& id, std::
     auto m = read(id);
     if (!m) return std::nullopt;
     auto text = read_prefix(message_path(id), static_cast<std::size_t>(m->data_offset) + limit);
-    std::string_view data = std::string_view(text).substr(static_cast<std::size_t>(m->data_offset));
+    return header_section(std::string_view(text).substr(static_cast<std::size_t>(m->data_offset)));
+}
+
+bool spool_directory::restore(const std::string& id, std::string_view file, const delivery_state& state) {
+    if (!valid_id(id)) return false;
+    return write_durably(queue_ / (id + ".state.tmp"), queue_ / (id + ".state"), serialize_state(state)) &&
+           write_durably(queue_ / (id + ".msg.tmp"), message_path(id), file);
+}
+
+std::string header_section(std::string_view data) {
     auto end = data.find("\r\n\r\n");
     data = data.substr(0, end == std::string_view::npos ? data.size() : end + 2);
     std::string out;

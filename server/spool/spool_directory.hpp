@@ -56,6 +56,9 @@ private:
     bool committed_ = false;
 };
 
+// The header section of a message's DATA bytes (or a prefix of them), dot-stuffing undone.
+std::string header_section(std::string_view data);
+
 class spool_directory {
 public:
     explicit spool_directory(std::filesystem::path root);
@@ -73,8 +76,12 @@ public:
     bool write_state(const std::string& id, const delivery_state& state); // durable
     bool remove(const std::string& id);                                   // durable
     std::filesystem::path message_path(const std::string& id) const;
+    std::optional<std::string> contents(const std::string& id) const; // the whole message file
     // The message's header section (dot-stuffing undone), at most `limit` octets.
     std::optional<std::string> headers(const std::string& id, std::size_t limit = 64 * 1024) const;
+    // A queued message written whole (a copy from the shared spool): its state, then the message file, each
+    // durably, so that a crash leaves either nothing or the message with its state.
+    bool restore(const std::string& id, std::string_view file, const delivery_state& state);
     std::uint64_t total_bytes() const; // of all queued message files
 
     // A syntactically valid id (what `mailgate queue` and the admin API accept).

@@ -45,6 +45,7 @@ std::string serialize_envelope(const envelope& e) {
     out += "\npeer " + one_line(e.peer);
     out += "\nsession " + std::to_string(e.session);
     out += "\nreport " + std::string(e.is_report ? "1" : "0");
+    if (e.shared) out += "\nshared 1";
     out += "\nmail " + one_line(e.mail, 2000);
     for (const auto& r : e.rcpt) out += "\nrcpt " + one_line(r, 2000);
     out += "\n\n";
@@ -82,6 +83,8 @@ std::optional<envelope> parse_envelope(std::string_view text, std::size_t& head_
             parse_int(value, e.session);
         else if (key == "report")
             e.is_report = value == "1";
+        else if (key == "shared")
+            e.shared = value == "1";
         else if (key == "mail") {
             e.mail = value;
             has_mail = true;

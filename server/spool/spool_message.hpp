@@ -23,6 +23,9 @@ struct envelope {
     std::string mail;              // "MAIL FROM:<a@example.org> BODY=8BITMIME"
     std::vector<std::string> rcpt; // "RCPT TO:<b@example.org>"
     bool is_report = false;        // a delivery report of ours: never answered with another one
+    // Queued into the spool the instances of a shared store hold together (store/spool_ledger.hpp): delivered
+    // only by the instance that owns it there.
+    bool shared = false;
 };
 
 // The address inside the first <...> of a MAIL or RCPT line ("" for the null path).
@@ -53,6 +56,11 @@ struct delivery_state {
 
     recipient_outcome::kind outcome(std::size_t index) const {
         return index < recipients.size() ? recipients[index].what : recipient_outcome::kind::pending;
+    }
+    bool any_pending(std::size_t recipient_count) const {
+        for (std::size_t i = 0; i < recipient_count; ++i)
+            if (outcome(i) == recipient_outcome::kind::pending) return true;
+        return false;
     }
     void set(std::size_t index, recipient_outcome o);
     // The administrator's "retry now": due at once, and refused recipients are tried again too.

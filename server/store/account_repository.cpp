@@ -526,6 +526,8 @@ void account_repository::give_back_session_slot(std::int64_t account_id, unsigne
     q.run();
 }
 
+bool account_repository::shared() const { return db_.dialect() == sql_dialect::postgresql; }
+
 void account_repository::check_reachable() {
     std::lock_guard lock(mutex_);
     db_.prepare("SELECT count(*) FROM meta").step();

@@ -10,6 +10,7 @@
 #include "server/store/oauth_repository.hpp"
 #include "server/store/password_hasher.hpp"
 #include "server/store/pop3_uidls.hpp"
+#include "server/store/spool_ledger.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -92,6 +93,10 @@ public:
     oauth_repository& oauth() { return oauth_; }
     // UIDLs of accounts whose POP3 is served from an IMAP folder.
     pop3_uidl_map& uidls() { return uidls_; }
+    // The spool queue the instances share; used only when the store is shared (PostgreSQL), see shared().
+    spool_ledger& spool() { return spool_; }
+    // Whether several instances may use this store at once (PostgreSQL), and so share the spool.
+    bool shared() const;
 
     // One of an account's provider-session slots (proxy/upstream_slots), shared by the instances on a PostgreSQL
     // store: true when this instance now holds it. Always true on SQLite (one instance counts in memory).
@@ -147,6 +152,7 @@ private:
     std::atomic<bool> challenge_logins_in_use_{false};
     oauth_repository oauth_{db_, key_, mutex_};
     pop3_uidl_map uidls_{db_, mutex_};
+    spool_ledger spool_{db_, mutex_};
 };
 
 } // namespace mailgate::store

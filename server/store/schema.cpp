@@ -128,6 +128,23 @@ CREATE TABLE pop3_uidls (
          R"sql(
 ALTER TABLE accounts ADD COLUMN challenge_secret {blob};
 )sql"},
+        {// 5: the spool queue shared by the instances of one store (store/spool_ledger.hpp): each instance's
+         // lease, and each queued message with its owner. The byte columns hold the spool files as they are.
+         R"sql(
+CREATE TABLE spool_instances (
+    instance    TEXT PRIMARY KEY,
+    alive_until {int} NOT NULL
+){strict};
+CREATE TABLE spool_messages (
+    id       TEXT PRIMARY KEY,
+    owner    TEXT NOT NULL,
+    envelope {blob} NOT NULL,
+    data     {blob} NOT NULL,
+    state    {blob} NOT NULL,
+    request  TEXT NOT NULL DEFAULT '' CHECK (request IN ('', 'retry', 'delete'))
+){strict};
+CREATE INDEX spool_messages_by_owner ON spool_messages (owner);
+)sql"},
     };
     return steps;
 }

@@ -21,7 +21,7 @@ from postgres import PostgresServer
 
 SERVER_TESTS = os.environ.get("MAILGATE_SERVER_TESTS") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "tests", "server", "mailgate_server_tests")
-SUITES = "account_repository.*:oauth_repository.*:challenge_logins*:store_service.*"
+SUITES = "account_repository.*:oauth_repository.*:challenge_logins*:store_service.*:shared_spool.*"
 
 
 class StoreOnPostgresql(unittest.TestCase):

@@ -99,8 +99,8 @@ const std::vector<v2_account> v2_accounts{
 TEST(mailbox_schema, a_new_database_has_the_latest_migration) {
     temp_dir tmp;
     { account_repository repo(tmp.data(), cheap); }
-    EXPECT_EQ(schema_version(), 4);
-    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 4);
+    EXPECT_EQ(schema_version(), 5);
+    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 5);
 }
 
 TEST(mailbox_schema, a_version_2_database_keeps_its_accounts_with_default_options) {
@@ -109,7 +109,7 @@ TEST(mailbox_schema, a_version_2_database_keeps_its_accounts_with_default_option
     ASSERT_EQ(user_version(tmp.data() / "mailgate.db"), 2);
 
     account_repository repo(tmp.data(), cheap);
-    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 4);
+    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 5);
     auto all = repo.list();
     ASSERT_EQ(all.size(), 6u);
     for (const auto& a : all) {
@@ -166,7 +166,7 @@ TEST(mailbox_schema, migrating_twice_is_a_no_op) {
         ASSERT_TRUE(first.update("office", c));
     }
     account_repository again(tmp.data(), cheap);
-    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 4);
+    EXPECT_EQ(user_version(tmp.data() / "mailgate.db"), 5);
     EXPECT_EQ(again.find("office")->mailbox.sent, domain::save_sent::never);
     EXPECT_EQ(again.find("phone")->mailbox.pop3, domain::pop3_source::imap);
 }
