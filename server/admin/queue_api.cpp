@@ -45,10 +45,12 @@ response changed(proxy::spool_service::change c, unsigned version) {
     case proxy::spool_service::change::busy:
         return admin_api::json_error(status::conflict, version, "the message is being delivered right now");
     case proxy::spool_service::change::requested:
-        return admin_api::make(status::accepted, version, "application/json",
-                               R"({"requested":"the instance that owns the message does it within seconds"})");
+        return admin_api::make(
+            status::accepted, version, "application/json",
+            R"({"requested":"the instance that owns the message does it within seconds"})");
     case proxy::spool_service::change::unavailable:
-        return admin_api::json_error(status::service_unavailable, version, "the account store does not answer");
+        return admin_api::json_error(status::service_unavailable, version,
+                                     "the account store does not answer");
     case proxy::spool_service::change::not_found: break;
     }
     return admin_api::json_error(status::not_found, version, "no such queued message");

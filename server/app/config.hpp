@@ -75,7 +75,8 @@ struct config {
     std::chrono::seconds smtp_spool_lifetime{3 * 86400};
     unsigned smtp_spool_deliveries = 8;
     unsigned smtp_spool_deliveries_per_account = 2;
-    std::chrono::seconds smtp_spool_lease{60}; // a shared store's: how long the others wait for a silent instance
+    std::chrono::seconds smtp_spool_lease{
+        60}; // a shared store's: how long the others wait for a silent instance
     bool admin_tls = false;
     std::vector<std::string> admin_names; // extra Host names for the admin page (besides its listen address)
     // [oauth.NAME] sections: OAuth2 client registrations (completed with their preset).

@@ -260,7 +260,8 @@ void spool_service::start_due() {
             if (it.busy) ++running, ++per_account[it.message.head.account_id];
         for (auto& [id, it] : items_) {
             if (running >= policy_.max_deliveries) break;
-            if (it.busy || it.state.failed || it.state.next_attempt > now || !has_pending(it.message, it.state))
+            if (it.busy || it.state.failed || it.state.next_attempt > now ||
+                !has_pending(it.message, it.state))
                 continue; // settled ones wait for their copy in the shared store to go (reconcile)
             auto& account_running = per_account[it.message.head.account_id];
             if (account_running >= policy_.max_per_account) continue;
@@ -290,8 +291,8 @@ std::optional<std::string> spool_service::claim_next(std::int64_t account_id) {
     if (stopping_) return std::nullopt;
     auto now = unix_now();
     for (auto& [id, it] : items_)
-        if (!it.busy && !it.state.failed && it.state.next_attempt <= now && has_pending(it.message, it.state) &&
-            it.message.head.account_id == account_id) {
+        if (!it.busy && !it.state.failed && it.state.next_attempt <= now &&
+            has_pending(it.message, it.state) && it.message.head.account_id == account_id) {
             it.busy = true;
             return id;
         }
@@ -345,10 +346,10 @@ asio::awaitable<void> spool_service::deliver(std::string first) {
             hooks.persist = [this, &id, &message, &state]() -> asio::awaitable<void> {
                 // The exactly-once point: before anything else is sent, the delivered recipients are durable.
                 co_await on_disk([&] {
-                    bool settled = !has_pending(message, state) &&
-                                   std::none_of(state.recipients.begin(), state.recipients.end(), [](const auto& r) {
-                                       return r.what == recipient_outcome::kind::failed;
-                                   });
+                    bool settled =
+                        !has_pending(message, state) &&
+                        std::none_of(state.recipients.begin(), state.recipients.end(),
+                                     [](const auto& r) { return r.what == recipient_outcome::kind::failed; });
                     if (!settled || !discard(id, message)) save_state(id, message, state);
                 });
             };
@@ -375,7 +376,8 @@ asio::awaitable<void> spool_service::deliver(std::string first) {
                                               directory_.message_path(id), state, hooks, session);
         }
         if (owner == ownership::lost) {
-            co_await on_disk([&] { drop_local(id, "another instance owns it now, or it was deleted there"); });
+            co_await on_disk(
+                [&] { drop_local(id, "another instance owns it now, or it was deleted there"); });
         } else {
             count(result);
             if (result == "delivered" && !has_pending(message, state))

@@ -29,7 +29,8 @@ bool spool_service::publish(const spool::queued_message& m) {
     try {
         if (!file) throw std::runtime_error("the spool file cannot be read back");
         auto offset = static_cast<std::size_t>(m.data_offset);
-        sharing_.ledger->add(sharing_.instance, sharing_.lease.count(), id, std::string_view(*file).substr(0, offset),
+        sharing_.ledger->add(sharing_.instance, sharing_.lease.count(), id,
+                             std::string_view(*file).substr(0, offset),
                              std::string_view(*file).substr(offset));
         return true;
     } catch (const std::exception& e) {
@@ -39,15 +40,18 @@ bool spool_service::publish(const spool::queued_message& m) {
     }
 }
 
-spool_service::ownership spool_service::confirm_ownership(const std::string& id, const spool::queued_message& m,
+spool_service::ownership spool_service::confirm_ownership(const std::string& id,
+                                                          const spool::queued_message& m,
                                                           const spool::delivery_state& s) {
     if (!shared(m.head)) return ownership::mine;
     try {
-        switch (sharing_.ledger->claim(sharing_.instance, sharing_.lease.count(), id, spool::serialize_state(s))) {
+        switch (sharing_.ledger->claim(sharing_.instance, sharing_.lease.count(), id,
+                                       spool::serialize_state(s))) {
         case store::spool_ledger::claim_result::mine: return ownership::mine;
         case store::spool_ledger::claim_result::lost: return ownership::lost;
         case store::spool_ledger::claim_result::lapsed:
-            spdlog::warn("spool: this instance's lease in the shared spool ran out; no delivery until it is renewed");
+            spdlog::warn(
+                "spool: this instance's lease in the shared spool ran out; no delivery until it is renewed");
             return ownership::wait;
         }
     } catch (const std::exception& e) {
@@ -183,8 +187,9 @@ void spool_service::reconcile() {
             }
         }
         for (const auto& [former, n] : by_owner)
-            spdlog::warn("spool: instance {} was silent for {} s; its {} queued message(s) are delivered here now",
-                         former, sharing_.lease.count(), n);
+            spdlog::warn(
+                "spool: instance {} was silent for {} s; its {} queued message(s) are delivered here now",
+                former, sharing_.lease.count(), n);
     } catch (const std::exception& e) {
         store_trouble(e);
     }
@@ -200,7 +205,8 @@ std::vector<spool::queue_item> spool_service::list_shared() const {
     }
     std::lock_guard lock(mutex_);
     for (auto& q : out)
-        if (auto it = items_.find(q.id); it != items_.end() && q.instance == sharing_.instance && it->second.busy)
+        if (auto it = items_.find(q.id);
+            it != items_.end() && q.instance == sharing_.instance && it->second.busy)
             q.state = "delivering";
     return out;
 }

@@ -294,7 +294,7 @@ std::optional<account> account_repository::find_by_sender(std::string_view addre
     auto query = db_.prepare("SELECT a.name FROM accounts a WHERE a.enabled = 1 AND ("
                              " EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id AND s.address = ?1)"
                              " OR (NOT EXISTS (SELECT 1 FROM senders s WHERE s.account_id = a.id) AND "
-                             "a.remote_user = ?1 COLLATE NOCASE))"
+                             "lower(a.remote_user) = lower(?1)))"
                              " ORDER BY a.name LIMIT 1");
     query.bind(1, address);
     if (!query.step()) return std::nullopt;

@@ -28,8 +28,8 @@ void spool_ledger::renew(const std::string& me, std::int64_t lease) {
     db_.prepare(with_clock(register_instance)).bind(1, me).bind(2, lease).run();
 }
 
-void spool_ledger::add(const std::string& me, std::int64_t lease, std::string_view id, std::string_view envelope,
-                       std::string_view data) {
+void spool_ledger::add(const std::string& me, std::int64_t lease, std::string_view id,
+                       std::string_view envelope, std::string_view data) {
     std::lock_guard lock(mutex_);
     transaction tx(db_);
     db_.prepare(with_clock(register_instance)).bind(1, me).bind(2, lease).run();
@@ -140,8 +140,8 @@ std::vector<shared_message> spool_ledger::list() {
     auto q = db_.prepare(
         "SELECT id, owner, envelope, state, request, length(data) FROM spool_messages ORDER BY id");
     while (q.step())
-        out.push_back({q.column_text(0), q.column_text(1), q.column_blob(2), q.column_blob(3), q.column_text(4),
-                       static_cast<std::uint64_t>(q.column_int64(5))});
+        out.push_back({q.column_text(0), q.column_text(1), q.column_blob(2), q.column_blob(3),
+                       q.column_text(4), static_cast<std::uint64_t>(q.column_int64(5))});
     return out;
 }
 

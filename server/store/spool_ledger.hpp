@@ -38,7 +38,8 @@ public:
         lost,   // another instance owns it now, or it was deleted
         lapsed, // our lease ran out: others may be taking our messages; deliver nothing until renewed
     };
-    claim_result claim(const std::string& me, std::int64_t lease, std::string_view id, std::string_view state);
+    claim_result claim(const std::string& me, std::int64_t lease, std::string_view id,
+                       std::string_view state);
     bool save_state(const std::string& me, std::string_view id, std::string_view state); // false: not ours
     bool remove(const std::string& me, std::string_view id); // true: it was ours and is gone
     struct owned_message {

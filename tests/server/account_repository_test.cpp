@@ -327,3 +327,19 @@ TEST(account_repository, mailbox_options_are_validated_on_create_and_update) {
     EXPECT_NE(refused.error().message.find("sent_folder must not be empty"), std::string::npos);
     EXPECT_EQ(repo.find("office")->mailbox.sent_folder, "Sent");
 }
+
+TEST(account_repository, a_relay_sender_finds_its_account_by_listed_sender_or_by_remote_user) {
+    temp_dir tmp;
+    account_repository repo(tmp.data(), tmp.store(), cheap);
+    ASSERT_TRUE(repo.create(sample("listed", "one")));
+    auto own = sample("own", "two");
+    own.remote_user = "Printer@Example.org";
+    own.senders.clear();
+    ASSERT_TRUE(repo.create(own));
+    EXPECT_EQ(repo.find_by_sender("scans@example.com")->name, "listed");
+    EXPECT_EQ(repo.find_by_sender("SCANS@example.com")->name, "listed") << "addresses compare without case";
+    EXPECT_FALSE(repo.find_by_sender("office@example.org"));
+    EXPECT_EQ(repo.find_by_sender("printer@example.org")->name, "own") << "no senders: its remote user";
+    EXPECT_TRUE(repo.set_enabled("own", false));
+    EXPECT_FALSE(repo.find_by_sender("printer@example.org")) << "a disabled account relays nothing";
+}

@@ -1,0 +1,170 @@
+"""The spool two instances hold together on one real PostgreSQL store (tests/integration/postgres.py), against the
+real rig's Postfix: a device's messages queued on instance A while the provider is unreachable stay A's while A
+lives (listed by both instances' admin pages, never taken by B), a message of A's deleted from B's admin page is
+deleted by A; then A is killed with SIGKILL, the provider comes back, and B delivers A's messages once its lease
+(smtp.spool_lease) ran out: each exactly once, counted in the recipient's mailbox. A restarted with its data dir
+drops its copies of what B took and delivers nothing again."""
+
+import email
+import imaplib
+import os
+import re
+import shutil
+import signal
+import smtplib
+import tempfile
+import time
+import unittest
+
+from admin_client import AdminClient, admin_password
+from gateway import Gateway, run_cli
+from postgres import PostgresServer
+from rig import ProviderRig, _PlainPortRelay, reserve_port
+
+ALICE, BOB = "alice@example.test", "bob@example.test"
+SCANNER = "scanner@office.test"
+LEASE = 4
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+class SharedSpool(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rig = ProviderRig().start()
+        cls.pg = PostgresServer().start()
+        cls.tmp = tempfile.TemporaryDirectory(prefix="mailgate-shared-spool-")
+        cls.config = os.path.join(cls.tmp.name, "mailgate.conf")
+        with os.fdopen(os.open(cls.config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(f"store = {cls.pg.uri()}\n")
+        cls.data = [os.path.join(cls.tmp.name, "a"), os.path.join(cls.tmp.name, "b")]
+        cls.provider_port = reserve_port()  # nothing listens here until the provider "comes back"
+        run_cli("account", "add", "scanner", "--local-user", "scanner-local", "--remote-user", ALICE,
+                "--smtp", f"smtps://{cls.rig.host}:{cls.provider_port}", "--sender", SCANNER,
+                "--config", cls.config, data_dir=cls.data[0], check=True,
+                env={"MAILGATE_LOCAL_PASSWORD": "scanner-pw", "MAILGATE_REMOTE_PASSWORD": cls.rig.users[ALICE]})
+        os.makedirs(cls.data[1], mode=0o700)
+        shutil.copy2(os.path.join(cls.data[0], "master.key"), os.path.join(cls.data[1], "master.key"))
+        cls.args = ["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file,
+                    "--access.relay_without_auth", "127.0.0.1/32", "--smtp.spool_retry", "1,2",
+                    "--smtp.spool_lease", str(LEASE)]
+        cls.gw = [Gateway(data_dir=d, extra_args=cls.args).__enter__() for d in cls.data]
+        cls.password = admin_password(cls.gw[0].banner)
+        cls.relay = None
+        cls.rig.empty_mailbox(BOB)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.relay:
+            cls.relay.close()
+        for g in cls.gw:
+            g.stop()
+        cls.pg.stop()
+        cls.rig.stop()
+        cls.tmp.cleanup()
+
+    def admin(self, i):
+        client = AdminClient(self.gw[i].ports["admin"])
+        response, _ = client.login(self.password)
+        self.assertEqual(response.status, 200)
+        return client
+
+    def queue(self, i):
+        _, _, data = self.admin(i).request("GET", "/api/v1/queue")
+        return data
+
+    def instance(self, i):
+        m = re.search(r"spool\s+shared in the store, as instance (\S+)", self.gw[i].banner)
+        self.assertIsNotNone(m, self.gw[i].banner)
+        return m.group(1)
+
+    def local_files(self, i):
+        return sorted(n for n in os.listdir(os.path.join(self.data[i], "spool", "queue")) if n.endswith(".msg"))
+
+    def send(self, i, tag):
+        raw = (f"From: <{SCANNER}>\r\nTo: <{BOB}>\r\nSubject: {tag}\r\nMessage-ID: <{tag}@office.test>\r\n\r\n"
+               f"{tag}: scanned page\r\n.a line that starts with a dot\r\n").encode()
+        with smtplib.SMTP("127.0.0.1", self.gw[i].ports["smtp"], timeout=30) as client:
+            client.ehlo("scanner")
+            code, text = client.mail(SCANNER)
+            self.assertEqual(code, 250, text + self.gw[i].log().encode()[-3000:])
+            self.assertEqual(client.rcpt(BOB)[0], 250)
+            code, text = client.data(raw)
+        self.assertEqual(code, 250, text)
+        return re.search(rb"queued as (\S+)", text).group(1).decode()
+
+    def delivered_ids(self):
+        with imaplib.IMAP4_SSL(self.rig.host, self.rig.ports["imaps"], ssl_context=self.rig.client_context()) as box:
+            box.login(BOB, self.rig.users[BOB])
+            count = int(box.select("INBOX", readonly=True)[1][0])
+            return sorted(email.message_from_bytes(box.fetch(str(n), "(BODY.PEEK[HEADER])")[1][0][1])["Message-ID"]
+                          for n in range(1, count + 1))
+
+    def test_a_killed_instances_queue_is_delivered_by_the_other_exactly_once(self):
+        a, b = self.instance(0), self.instance(1)
+        self.assertNotEqual(a, b)
+        tags = [f"shared-{n}" for n in range(6)]
+        ids = {tag: self.send(0, tag) for tag in tags}
+
+        # While A lives, its messages stay its own; both admin pages list them as A's.
+        time.sleep(3 * LEASE)
+        for i in (0, 1):
+            listed = {m["id"]: m for m in self.queue(i)["messages"]}
+            self.assertEqual(set(listed), set(ids.values()), f"instance {i} lists the shared queue")
+            self.assertTrue(all(m["instance"] == a for m in listed.values()))
+            self.assertTrue(all(m["attempts"] >= 1 for m in listed.values()), "A has tried them")
+        self.assertEqual(len(self.local_files(0)), 6)
+        self.assertEqual(self.local_files(1), [])
+        self.assertNotIn("delivered here now", self.gw[1].log())
+
+        # Deleted from B's admin page: A deletes it.
+        doomed = ids.pop(tags[0])
+        response, _, _ = self.admin(1).request("DELETE", f"/api/v1/queue/{doomed}")
+        self.assertEqual(response.status, 202)
+        wait_until(lambda: doomed not in {m["id"] for m in self.queue(1)["messages"]}, 10, "the delete is done")
+        wait_until(lambda: doomed + ".msg" not in self.local_files(0), 10, "A removed its file")
+        self.assertIn(f"{doomed} deleted by the administrator (asked through the shared spool)", self.gw[0].log())
+
+        # A dies; the provider comes back; B takes A's messages once A's lease ran out and delivers each once.
+        self.gw[0].proc.send_signal(signal.SIGKILL)
+        self.gw[0].proc.wait()
+        killed_at = time.monotonic()
+        type(self).relay = _PlainPortRelay(self.provider_port, self.rig.ports["smtps"])
+        wait_until(lambda: f"instance {a} was silent" in self.gw[1].log(), 30, "B takes over")
+        self.assertGreaterEqual(time.monotonic() - killed_at, LEASE - 1, "not before A's lease ran out")
+        self.rig.wait_for_messages(BOB, 5, 60)
+        wait_until(lambda: not self.queue(1)["messages"], 30, "the shared queue empties")
+        self.rig.wait_for_postfix_queue_empty()
+        expected = sorted(f"<{tag}@office.test>" for tag in tags[1:])
+        self.assertEqual(self.delivered_ids(), expected, "each exactly once, the deleted one never")
+        log_b = self.gw[1].log()
+        for queued in ids.values():
+            self.assertIn(queued, log_b)
+
+        # A comes back with its data dir: it drops its copies of what B took and sends nothing again.
+        self.assertEqual(len(self.local_files(0)), 5, "A's files outlived it")
+        self.gw[0] = Gateway(data_dir=self.data[0], extra_args=self.args).__enter__()
+        self.assertEqual(self.instance(0), a, "the instance id is kept in the data dir")
+        wait_until(lambda: self.local_files(0) == [], 20, "A drops what is no longer its own")
+        time.sleep(2 * LEASE)
+        self.rig.wait_for_postfix_queue_empty()
+        self.assertEqual(self.delivered_ids(), expected, "nothing delivered twice")
+        self.assertIn("not delivered by this instance", self.gw[0].log())
+        self.assertNotIn("delivered to account", self.gw[0].log())
+
+        # A new message on the restarted A is its own again, and delivered by it.
+        self.send(0, "after-restart")
+        self.rig.wait_for_messages(BOB, 6, 60)
+        wait_until(lambda: "delivered to account 'scanner'" in self.gw[0].log(), 30, "A delivers its own")
+        self.assertEqual(self.delivered_ids(), sorted(expected + ["<after-restart@office.test>"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
