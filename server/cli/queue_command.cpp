@@ -1,8 +1,11 @@
 // `mailgate queue list|show|retry|delete`: the SMTP spool's files, read and changed directly (a running gateway
-// rescans its queue every few seconds and sees the change).
+// rescans its queue every few seconds and sees the change); on a PostgreSQL store, the spool the instances share,
+// whose messages each owner retries or deletes when asked (store/spool_ledger.hpp).
 #include "server/cli/command_line.hpp"
 #include "server/cli/commands.hpp"
 #include "server/spool/queue_item.hpp"
+#include "server/store/account_repository.hpp"
+#include "server/store/open_database.hpp"
 
 #include <ctime>
 #include <iostream>
@@ -18,7 +21,9 @@ constexpr const char* usage =
     "             age, attempts, last error\n"
     "  show ID    the message's header section\n"
     "  retry ID   deliver it at the next chance (also a failed one); ID 'all' for every\n"
-    "  delete ID  remove it from the queue (never delivered, no report)\n";
+    "  delete ID  remove it from the queue (never delivered, no report)\n"
+    "With a PostgreSQL store: the spool all instances share; each message's owner\n"
+    "retries or deletes it within seconds.\n";
 
 std::string age(std::int64_t since) {
     auto seconds = std::max<std::int64_t>(0, std::time(nullptr) - since);
@@ -36,6 +41,41 @@ void print(const spool::queue_item& q) {
     for (const auto& r : q.recipients) std::cout << "  to   <" << r << ">\n";
     for (const auto& f : q.failed) std::cout << "  refused " << f << "\n";
     if (!q.last_error.empty()) std::cout << "  last error: " << q.last_error << "\n";
+    if (!q.instance.empty())
+        std::cout << "  instance " << q.instance << (q.request.empty() ? "" : ", " + q.request + " asked")
+                  << "\n";
+}
+
+int shared_queue(const std::string& verb, const std::string& id, const app::config& c) {
+    store::account_repository repo(c.data_dir, c.store);
+    auto items = spool::list_shared_queue(repo.spool());
+    if (verb == "list") {
+        std::uint64_t bytes = 0;
+        for (const auto& q : items) {
+            print(q);
+            bytes += q.size;
+        }
+        std::cout << items.size() << " message(s), " << bytes << " octets in the shared spool\n";
+        return 0;
+    }
+    std::vector<spool::queue_item> chosen;
+    for (const auto& q : items)
+        if (q.id == id || (verb == "retry" && id == "all")) chosen.push_back(q);
+    if (chosen.empty() && id != "all") {
+        std::cerr << "mailgate queue: no queued message '" << id << "'\n";
+        return 1;
+    }
+    for (const auto& q : chosen) {
+        if (verb == "show") {
+            std::cout << spool::header_section(repo.spool().data_prefix(q.id, 64 * 1024).value_or(""));
+        } else if (!repo.spool().request(q.id, verb)) {
+            std::cout << q.id << ": no longer queued\n";
+        } else {
+            std::cout << q.id << ": " << verb << " asked of instance " << q.instance
+                      << " (done at its next look, within seconds)\n";
+        }
+    }
+    return 0;
 }
 
 } // namespace
@@ -52,6 +92,14 @@ int queue_command(const std::vector<std::string>& args) {
     own.add_options()("id", po::value<std::string>(), "message id");
     auto parsed = parse_command(rest, usage, own, {"id"});
     if (!parsed) return 0;
+    if (store::is_postgresql_location(parsed->config.store)) {
+        if (verb != "list" && !parsed->values.count("id")) {
+            std::cerr << "mailgate queue " << verb << ": give the message id (see mailgate queue list)\n";
+            return 2;
+        }
+        return shared_queue(verb, verb == "list" ? "" : parsed->values["id"].as<std::string>(),
+                            parsed->config);
+    }
     spool::spool_directory dir(std::filesystem::path(parsed->config.data_dir) / "spool");
     if (verb == "list") {
         auto items = spool::list_queue(dir);

@@ -1,7 +1,7 @@
 """The spool two instances hold together on one real PostgreSQL store (tests/integration/postgres.py), against the
 real rig's Postfix: a device's messages queued on instance A while the provider is unreachable stay A's while A
-lives (listed by both instances' admin pages, never taken by B), a message of A's deleted from B's admin page is
-deleted by A; then A is killed with SIGKILL, the provider comes back, and B delivers A's messages once its lease
+lives (listed by both instances' admin pages and by `mailgate queue`, never taken by B), a message of A's retried
+with the CLI or deleted from B's admin page is retried or deleted by A; then A is killed with SIGKILL, the provider comes back, and B delivers A's messages once its lease
 (smtp.spool_lease) ran out: each exactly once, counted in the recipient's mailbox. A restarted with its data dir
 drops its copies of what B took and delivers nothing again."""
 
@@ -123,6 +123,17 @@ class SharedSpool(unittest.TestCase):
         self.assertEqual(len(self.local_files(0)), 6)
         self.assertEqual(self.local_files(1), [])
         self.assertNotIn("delivered here now", self.gw[1].log())
+
+        # `mailgate queue` beside B lists the shared spool, shows a message of A's and asks A to retry one.
+        cli = ["--config", self.config]
+        listing = run_cli("queue", "list", *cli, data_dir=self.data[1], check=True).stdout
+        self.assertIn("6 message(s)", listing)
+        self.assertEqual(listing.count(f"instance {a}"), 6, listing)
+        shown = run_cli("queue", "show", ids[tags[2]], *cli, data_dir=self.data[1], check=True).stdout
+        self.assertIn(f"Subject: {tags[2]}\n", shown)
+        retried = run_cli("queue", "retry", ids[tags[3]], *cli, data_dir=self.data[1], check=True).stdout
+        self.assertIn(f"{ids[tags[3]]}: retry asked of instance {a}", retried)
+        wait_until(lambda: f"{ids[tags[3]]}: retry asked by the administrator" in self.gw[0].log(), 10, "A retries")
 
         # Deleted from B's admin page: A deletes it.
         doomed = ids.pop(tags[0])

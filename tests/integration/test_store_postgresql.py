@@ -4,7 +4,8 @@ cluster (tests/integration/postgres.py) through the same schema and migrations a
 PostgreSQL store over verified TLS: the server's certificate is checked (a wrong CA is refused), and neither a
 refused login nor an unreachable server shows the password. And a gateway through an outage of its database:
 /healthz says "store unreachable" while PostgreSQL is down and "ok" again once it is back, on the same gateway, and a
-login meanwhile gets a clean "try later" reply, never a dropped connection."""
+login meanwhile gets a clean "try later" reply, never a dropped connection, and a device's message that cannot be
+copied into the shared spool hears 451, never 250."""
 
 import http.client
 import os
@@ -94,7 +95,17 @@ class StoreOnPostgresql(unittest.TestCase):
                                                     "--access.relay_without_auth", "127.0.0.1/32"]) as gw:
                 admin = gw.ports["admin"]
                 self.assertEqual(healthz(admin), (200, "ok\n"))
+                # A device's message whose copy cannot reach the shared spool is refused with 451, not lost
+                # behind a 250: the database goes down between its RCPT and its end of data.
+                device = smtplib.SMTP("127.0.0.1", gw.ports["smtp"], timeout=30)
+                device.ehlo("scanner")
+                self.assertEqual(device.mail("r@example.com")[0], 250)
+                self.assertEqual(device.rcpt("someone@example.org")[0], 250)
                 pg.halt()
+                code, _ = device.data(b"Subject: scan\r\n\r\npage\r\n")
+                self.assertEqual(code, 451)
+                device.close()
+                self.assertEqual([n for n in os.listdir(os.path.join(data, "spool", "queue"))], [])
                 self.assertEqual(healthz_becomes(admin, (503, "store unreachable\n")), (503, "store unreachable\n"))
                 with socket.create_connection(("127.0.0.1", gw.ports["pop3"]), timeout=30) as s:
                     self.assertTrue(read_line(s).startswith(b"+OK"))
@@ -116,6 +127,7 @@ class StoreOnPostgresql(unittest.TestCase):
                 self.assertEqual((response.status, [a["name"] for a in accounts]), (200, ["office"]))
                 self.assertIsNone(gw.proc.poll())
                 log = gw.log()
+            self.assertIn("spool: the shared spool in the store does not answer", log)
             self.assertIn("healthz: the store does not answer", log)
             self.assertIn("the account store does not answer, asked the client to retry", log)
             self.assertNotIn("internal error", log)

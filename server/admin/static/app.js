@@ -386,6 +386,8 @@ function recipientsCell(row, q) {
   return td;
 }
 
+let queueInstance = ""; // this instance's id when the spool is shared (several instances, one store)
+
 function queueRow(q, now) {
   const row = document.createElement("tr");
   row.dataset.id = q.id;
@@ -411,6 +413,19 @@ function queueRow(q, now) {
   badge.className = "queue-state state-" + q.state;
   badge.textContent = q.state;
   state.appendChild(badge);
+  if (q.instance) { // the shared spool: which instance delivers it, and what was asked of it
+    const owner = document.createElement("span");
+    owner.className = "queue-instance";
+    owner.textContent = q.instance === queueInstance ? " on this instance" : " on " + q.instance;
+    state.appendChild(owner);
+    if (q.request) {
+      const asked = document.createElement("span");
+      asked.className = "queue-tag";
+      asked.textContent = q.request + " asked";
+      state.append(" ");
+      state.appendChild(asked);
+    }
+  }
   const actions = cell(row, "");
   const delivering = q.state === "delivering"; // the API answers 409 until the attempt ends
   button(actions, "Retry now", () => retryQueued(q)).disabled = delivering;
@@ -430,8 +445,13 @@ async function loadQueue() {
   $("queue-error").textContent = "";
   const now = Date.now() / 1000;
   const n = queue.messages.length;
-  $("queue-summary").textContent = "Spool mode: " + (spoolModes[queue.mode] || queue.mode) + ". " + n +
-    (n === 1 ? " message, " : " messages, ") + sizeText(queue.bytes) + " of " + sizeText(queue.max_bytes) + " used.";
+  queueInstance = queue.shared ? queue.instance : "";
+  $("queue-summary").textContent = "Spool mode: " + (spoolModes[queue.mode] || queue.mode) + ". " +
+    (queue.shared ? "The spool all instances share (this one is " + queue.instance + "): " + n +
+      (n === 1 ? " message; " : " messages; ") + "this instance holds " + sizeText(queue.bytes) + " of " +
+      sizeText(queue.max_bytes) + "."
+      : n + (n === 1 ? " message, " : " messages, ") + sizeText(queue.bytes) + " of " + sizeText(queue.max_bytes) +
+      " used.");
   const byAccount = new Map();
   for (const q of queue.messages) {
     if (!byAccount.has(q.account)) byAccount.set(q.account, []);
@@ -463,10 +483,15 @@ function messageLabel(q) {
     .join(", ");
 }
 
+function ownerLabel(q) {
+  return q.instance === queueInstance ? "this instance" : "instance " + q.instance;
+}
+
 async function retryQueued(q) {
   try {
-    await api("POST", "queue/" + encodeURIComponent(q.id) + "/retry");
-    queueStatus("Retrying " + messageLabel(q) + " now.", false);
+    const done = await api("POST", "queue/" + encodeURIComponent(q.id) + "/retry");
+    queueStatus(done.requested ? "Retry of " + messageLabel(q) + " asked of " + ownerLabel(q) + "; it retries within seconds."
+      : "Retrying " + messageLabel(q) + " now.", false);
   } catch (e) {
     queueStatus("Retry failed: " + e.message, true);
   }
@@ -476,8 +501,9 @@ async function retryQueued(q) {
 async function deleteQueued(q) {
   if (!confirm("Delete " + messageLabel(q) + "? It will not be delivered, and the sender gets no report.")) return;
   try {
-    await api("DELETE", "queue/" + encodeURIComponent(q.id));
-    queueStatus("Deleted " + messageLabel(q) + ".", false);
+    const done = await api("DELETE", "queue/" + encodeURIComponent(q.id));
+    queueStatus(done.requested ? "Deletion of " + messageLabel(q) + " asked of " + ownerLabel(q) + "; it deletes it within seconds."
+      : "Deleted " + messageLabel(q) + ".", false);
     if ($("queue-headers-panel").dataset.id === q.id) closeQueuedHeaders();
   } catch (e) {
     queueStatus("Delete failed: " + e.message, true);
