@@ -147,7 +147,12 @@ std::vector<shared_message> spool_ledger::list() {
 
 bool spool_ledger::request(std::string_view id, std::string_view what) {
     std::lock_guard lock(mutex_);
-    db_.prepare("UPDATE spool_messages SET request = ?2 WHERE id = ?1").bind(1, id).bind(2, what).run();
+    // A delete asked stays asked: a later retry does not undo it.
+    db_.prepare("UPDATE spool_messages SET request = CASE WHEN request = 'delete' THEN 'delete' ELSE ?2 END "
+                "WHERE id = ?1")
+        .bind(1, id)
+        .bind(2, what)
+        .run();
     return db_.changes() == 1;
 }
 

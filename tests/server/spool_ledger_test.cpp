@@ -95,9 +95,9 @@ TEST_F(shared_spool, a_lapsed_lease_delivers_nothing_until_renewed_and_keeps_wha
 
 TEST_F(shared_spool, the_administrators_requests_reach_the_owner) {
     a.add("A", 60, id1, envelope, data);
+    EXPECT_THROW(b.request(id1, "deliver twice"), store_error);
     EXPECT_TRUE(b.request(id1, "delete"));
     EXPECT_FALSE(b.request(id2, "delete"));
-    EXPECT_THROW(b.request(id1, "deliver twice"), store_error);
     auto owned = a.owned_by("A");
     ASSERT_EQ(owned.size(), 1u);
     EXPECT_EQ(owned[0].request, "delete");
@@ -106,6 +106,10 @@ TEST_F(shared_spool, the_administrators_requests_reach_the_owner) {
     EXPECT_EQ(a.owned_by("A")[0].request, "delete") << "only the request seen is cleared";
     a.clear_request("A", id1, "delete");
     EXPECT_EQ(a.owned_by("A")[0].request, "");
+    EXPECT_TRUE(b.request(id1, "retry"));
+    EXPECT_TRUE(b.request(id1, "delete"));
+    EXPECT_TRUE(b.request(id1, "retry"));
+    EXPECT_EQ(a.owned_by("A")[0].request, "delete") << "a later retry does not undo a delete";
 }
 
 } // namespace
