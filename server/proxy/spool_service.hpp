@@ -161,6 +161,7 @@ private:
     std::map<std::string, std::function<void()>> closers_; // running deliveries' connections
     std::uint64_t queued_bytes_ = 0, reserved_bytes_ = 0;
     std::map<std::string, std::uint64_t> attempts_; // by result
+    std::uint64_t taken_over_ = 0;                  // messages of silent instances taken over (shared spool)
     std::chrono::steady_clock::time_point last_scan_{};
 };
 

@@ -73,6 +73,10 @@ void spool_service::drop_local(const std::string& id, std::string_view why) {
 }
 
 void spool_service::restore(const std::string& id) {
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = items_.find(id); it != items_.end() && it->second.busy) return; // its delivery decides
+    }
     auto copy = sharing_.ledger->copy_of(sharing_.instance, id);
     if (!copy) return;
     std::size_t head_size = 0;
@@ -186,6 +190,10 @@ void spool_service::reconcile() {
                 ++restored;
             }
         }
+        {
+            std::lock_guard lock(mutex_);
+            taken_over_ += taken.size();
+        }
         for (const auto& [former, n] : by_owner)
             spdlog::warn(
                 "spool: instance {} was silent for {} s; its {} queued message(s) are delivered here now",
@@ -208,6 +216,8 @@ std::vector<spool::queue_item> spool_service::list_shared() const {
         if (auto it = items_.find(q.id);
             it != items_.end() && q.instance == sharing_.instance && it->second.busy)
             q.state = "delivering";
+    for (const auto& [id, it] : items_) // queued here before the store was shared: this instance's alone
+        if (!shared(it.message.head)) out.push_back(spool::describe(it.message, it.state, it.busy));
     return out;
 }
 

@@ -54,18 +54,17 @@ spool_ledger::claim_result spool_ledger::claim(const std::string& me, std::int64
         .bind(2, lease)
         .run();
     if (db_.changes() != 1) return claim_result::lapsed;
-    db_.prepare("UPDATE spool_messages SET state = ?3 WHERE id = ?1 AND owner = ?2")
-        .bind(1, id)
-        .bind(2, me)
-        .bind_blob(3, state)
-        .run();
-    bool mine = db_.changes() == 1;
+    bool mine = save_state_unlocked(me, id, state);
     tx.commit();
     return mine ? claim_result::mine : claim_result::lost;
 }
 
 bool spool_ledger::save_state(const std::string& me, std::string_view id, std::string_view state) {
     std::lock_guard lock(mutex_);
+    return save_state_unlocked(me, id, state);
+}
+
+bool spool_ledger::save_state_unlocked(const std::string& me, std::string_view id, std::string_view state) {
     db_.prepare("UPDATE spool_messages SET state = ?3 WHERE id = ?1 AND owner = ?2")
         .bind(1, id)
         .bind(2, me)

@@ -63,6 +63,7 @@ public:
 
 private:
     std::string with_clock(std::string_view sql) const; // {now}: the database's unix time
+    bool save_state_unlocked(const std::string& me, std::string_view id, std::string_view state);
 
     database& db_;
     std::mutex& mutex_; // the repository's: one connection, one lock

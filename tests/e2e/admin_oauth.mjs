@@ -6,7 +6,7 @@
 // then pasted into the page), then log in through the gateway with each account.
 // Inputs come from the environment (set by test_admin_page.py); screenshots go to SCREENSHOT_DIR. Prints
 // "APPROVE <user_code>" for the runner, which approves it at the authorization server.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -18,11 +18,7 @@ mkdirSync(shots, { recursive: true });
 const helper = path.join(path.dirname(new URL(import.meta.url).pathname), "imap_session.py");
 const GOOGLE_SECRET = "google-client-secret-never-shown";
 
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   // The test authorization server's certificate comes from the rig's own CA, which Chromium does not know.
   const context = await browser.newContext({ ignoreHTTPSErrors: true });

@@ -2,7 +2,7 @@
 // Test connection, watch a live IMAP session appear, disable the account, and see the next login fail; at the end
 // drain the instance from the dashboard.
 // Inputs come from the environment (set by test_admin_page.py); screenshots go to SCREENSHOT_DIR.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -14,11 +14,7 @@ const shots = env.SCREENSHOT_DIR;
 mkdirSync(shots, { recursive: true });
 const helper = path.join(path.dirname(new URL(import.meta.url).pathname), "imap_session.py");
 
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const pageErrors = [];

@@ -1,7 +1,7 @@
 // Drives the admin page's Queue view in real headless Chromium (playwright-core): log in, find the queued message
 // under its account, watch its delivery attempts fail, show its headers, retry it and delete it.
 // Inputs come from the environment (set by test_admin_queue.py); screenshots go to SCREENSHOT_DIR.
-import { chromium } from "playwright-core";
+import { launchChromium, logIn, watchedPage } from "./browser.mjs";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import assert from "node:assert/strict";
@@ -19,27 +19,10 @@ function readRow(account) {
            age: text(3), attempts: Number(text(4)), next: text(5), error: text(6), badge: text(7) };
 }
 
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(String(e)));
-  page.on("console", (m) => m.type() === "error" && /Content.Security.Policy/i.test(m.text()) && pageErrors.push(m.text()));
-  const dialogs = [];
-  page.on("dialog", (d) => {
-    dialogs.push(d.message());
-    d.accept();
-  });
-
-  await page.goto(env.ADMIN_URL);
-  await page.waitForSelector("#login-view:not([hidden])");
-  await page.fill("#login-password", env.ADMIN_PASSWORD);
-  await page.click("#login-form button[type=submit]");
-  await page.waitForSelector("#dashboard-view:not([hidden])"); // the first view after login
+  const { page, pageErrors, dialogs } = await watchedPage(browser, { viewport: { width: 1400, height: 900 } });
+  await logIn(page, env.ADMIN_URL, env.ADMIN_PASSWORD);
   await page.click('nav button[data-view="accounts"]');
   await page.waitForSelector("#accounts-view:not([hidden])");
 

@@ -2,7 +2,7 @@
 // (playwright-core): the message queued on the other instance (OWNER) is listed as that instance's, its headers come
 // from the store, and Retry and Delete are asked of the owner; the row goes once the owner has deleted it.
 // Inputs come from the environment (set by test_admin_shared_queue.py); screenshots go to SCREENSHOT_DIR.
-import { chromium } from "playwright-core";
+import { launchChromium, logIn, watchedPage } from "./browser.mjs";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import assert from "node:assert/strict";
@@ -11,27 +11,10 @@ const env = process.env;
 const shots = env.SCREENSHOT_DIR;
 mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(String(e)));
-  page.on("console", (m) => m.type() === "error" && /Content.Security.Policy/i.test(m.text()) && pageErrors.push(m.text()));
-  const dialogs = [];
-  page.on("dialog", (d) => {
-    dialogs.push(d.message());
-    d.accept();
-  });
-
-  await page.goto(env.ADMIN_URL);
-  await page.waitForSelector("#login-view:not([hidden])");
-  await page.fill("#login-password", env.ADMIN_PASSWORD);
-  await page.click("#login-form button[type=submit]");
-  await page.waitForSelector("#dashboard-view:not([hidden])");
+  const { page, pageErrors, dialogs } = await watchedPage(browser, { viewport: { width: 1400, height: 900 } });
+  await logIn(page, env.ADMIN_URL, env.ADMIN_PASSWORD);
   await page.click('nav button[data-view="queue"]');
   await page.waitForSelector("#queue-view:not([hidden])");
 

@@ -10,9 +10,13 @@ import imaplib
 import os
 import re
 import shutil
+import random
 import signal
 import smtplib
+import socket
+import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -155,6 +159,8 @@ class SharedSpool(unittest.TestCase):
         self.rig.wait_for_postfix_queue_empty()
         expected = sorted(f"<{tag}@office.test>" for tag in tags[1:])
         self.assertEqual(self.delivered_ids(), expected, "each exactly once, the deleted one never")
+        _, metrics, _ = AdminClient(self.gw[1].ports["admin"]).request("GET", "/metrics")
+        self.assertIn(b"\nmailgate_spool_taken_over_total 5\n", metrics)
         log_b = self.gw[1].log()
         for queued in ids.values():
             self.assertIn(queued, log_b)
@@ -175,6 +181,147 @@ class SharedSpool(unittest.TestCase):
         self.rig.wait_for_messages(BOB, 6, 60)
         wait_until(lambda: "delivered to account 'scanner'" in self.gw[0].log(), 30, "A delivers its own")
         self.assertEqual(self.delivered_ids(), sorted(expected + ["<after-restart@office.test>"]))
+
+
+MESSAGES = 80
+
+
+class SharedSpoolKillLoop(unittest.TestCase):
+    """Two instances on one store, a device sending 80 messages to both in turn (the provider away for the first
+    15 s, so that queues build up, then back), while one
+    instance or the other is killed with SIGKILL every second or so and restarted, sometimes only after its lease
+    ran out (so that the other takes its queue over). At the end, as for one instance (test_spool): every message
+    answered 250 arrived, nothing arrived twice beyond the attempts the gateways flagged as in doubt (RFC 1047),
+    and nothing arrived that was neither answered 250 nor cut off after its end of data."""
+
+    def test_kill_loop_over_two_instances_loses_nothing_and_duplicates_nothing(self):
+        rig = ProviderRig().start()
+        self.addCleanup(rig.stop)
+        pg = PostgresServer().start()
+        self.addCleanup(pg.stop)
+        tmp = tempfile.TemporaryDirectory(prefix="mailgate-shared-kill-")
+        self.addCleanup(tmp.cleanup)
+        config = os.path.join(tmp.name, "mailgate.conf")
+        with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(f"store = {pg.uri()}\n")
+        data = [os.path.join(tmp.name, "a"), os.path.join(tmp.name, "b")]
+        provider_port = reserve_port()  # the provider is away for the first part, so that queues build up
+        run_cli("account", "add", "scanner", "--local-user", "scanner-local", "--remote-user", ALICE,
+                "--smtp", f"smtps://{rig.host}:{provider_port}", "--sender", SCANNER, "--config", config,
+                data_dir=data[0], check=True,
+                env={"MAILGATE_LOCAL_PASSWORD": "scanner-pw", "MAILGATE_REMOTE_PASSWORD": rig.users[ALICE]})
+        os.makedirs(data[1], mode=0o700)
+        shutil.copy2(os.path.join(data[0], "master.key"), os.path.join(data[1], "master.key"))
+        ports = [reserve_port(), reserve_port()]
+        # Started by hand below (one log each across restarts); the objects give the arguments and keep their
+        # --print-ports directory.
+        gateways = [Gateway(data_dir=d, ports={"smtp": p},
+                            extra_args=["--config", config, "--upstream.ca_file", rig.ca_file,
+                                        "--access.relay_without_auth", "127.0.0.1/32", "--smtp.spool_retry", "1",
+                                        "--smtp.spool_lease", "3"])
+                    for d, p in zip(data, ports)]
+        args = [g.args for g in gateways]
+        logs = [os.path.join(tmp.name, f"{name}.log") for name in "ab"]
+
+        def start(i):
+            with open(logs[i], "ab") as log:
+                proc = subprocess.Popen(args[i], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", ports[i]), timeout=1).close()
+                    return proc
+                except OSError:
+                    time.sleep(0.05)
+            with open(logs[i], encoding="utf-8", errors="replace") as f:
+                raise AssertionError("gateway did not start:\n" + f.read()[-3000:])
+
+        procs = [start(0), start(1)]
+        self.addCleanup(lambda: [p.kill() for p in procs if p.poll() is None])
+        accepted, refused, unanswered, stop = [], [], [], threading.Event()
+
+        def device():
+            for n in range(MESSAGES):
+                tag = f"kill-{n:03d}"
+                raw = (f"From: <{SCANNER}>\r\nTo: <{BOB}>\r\nSubject: {tag}\r\nMessage-ID: <{tag}@office.test>"
+                       f"\r\n\r\npage {n}\r\n").encode() + b"line\r\n" * 200
+                time.sleep(0.35)
+                end_sent = False
+                try:
+                    with smtplib.SMTP("127.0.0.1", ports[n % 2], timeout=10) as c:
+                        c.ehlo("scanner")
+                        c.mail(SCANNER)
+                        c.rcpt(BOB)
+                        code, _ = c.docmd("DATA")
+                        if code == 354:
+                            c.send(raw + b".\r\n")
+                            end_sent = True
+                            code, _ = c.getreply()
+                            if code == 250:
+                                accepted.append(tag)
+                                continue
+                except (OSError, smtplib.SMTPException):
+                    pass
+                (unanswered if end_sent else refused).append(tag)
+            stop.set()
+
+        sender = threading.Thread(target=device)
+        sender.start()
+        chance = random.Random(16)
+        kills, takeovers = 0, 0
+        relay, began = None, time.monotonic()
+        self.addCleanup(lambda: relay and relay.close())
+        deadline = began + 240
+        while not stop.is_set() and time.monotonic() < deadline:
+            if relay is None and time.monotonic() - began > 15:
+                relay = _PlainPortRelay(provider_port, rig.ports["smtps"])  # the provider is back
+            time.sleep(0.6 + chance.random() * 0.6)
+            victim = kills % 2
+            procs[victim].send_signal(signal.SIGKILL)
+            procs[victim].wait()
+            kills += 1
+            if kills % 4 == 0:  # down past its lease (3 s, counted in whole seconds): the other one takes over
+                time.sleep(6)
+            procs[victim] = start(victim)
+        sender.join(timeout=60)
+        if relay is None:
+            relay = _PlainPortRelay(provider_port, rig.ports["smtps"])
+
+        # The instances deliver the rest; the shared spool and both local copies empty.
+        def settled():
+            left = pg.sql("SELECT count(*) FROM spool_messages", database="mailgate")
+            files = [n for d in data for n in os.listdir(os.path.join(d, "spool", "queue")) if n.endswith(".msg")]
+            return left.strip() == "0" and not files
+        wait_until(settled, 120, "every queue empties")
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=20)
+        rig.wait_for_postfix_queue_empty(60)
+        with imaplib.IMAP4_SSL(rig.host, rig.ports["imaps"], ssl_context=rig.client_context()) as box:
+            box.login(BOB, rig.users[BOB])
+            count = int(box.select("INBOX", readonly=True)[1][0])
+            ids = []
+            if count:
+                for item in box.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")[1]:
+                    if isinstance(item, tuple):
+                        ids.append(re.search(rb"<(kill-\d+)@", item[1]).group(1).decode())
+        log = ""
+        for path in logs:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                log += f.read()
+        in_doubt = len(re.findall(r"may deliver it a second time", log))
+        takeovers = len(re.findall(r"was silent for \d+ s", log))
+        print(f"\n{kills} kills, {takeovers} take-over(s); {len(accepted)} accepted, {len(refused)} not accepted; "
+              f"{len(unanswered)} unanswered after the end of data; {len(ids)} arrived; {in_doubt} in doubt", flush=True)
+        self.assertGreaterEqual(kills, 6)
+        self.assertGreaterEqual(takeovers, 1, "an instance's queue was taken over at least once")
+        for tag in accepted:
+            self.assertGreaterEqual(ids.count(tag), 1, f"{tag} got 250 and was lost")
+        duplicates = [t for t in set(ids) if ids.count(t) > 1]
+        self.assertLessEqual(len(duplicates), in_doubt, f"duplicates {duplicates} beyond the {in_doubt} flagged")
+        self.assertEqual([t for t in set(ids) if t not in accepted and t not in unanswered], [],
+                         "a message arrives only if it got 250, or its end of data went out before the crash")
+        self.assertNotIn("Sanitizer", log)
 
 
 if __name__ == "__main__":
