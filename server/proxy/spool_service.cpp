@@ -608,7 +608,8 @@ std::string spool_service::prometheus_metrics() const {
                std::to_string(it == attempts_.end() ? 0 : it->second) + "\n";
     }
     if (sharing_.ledger) {
-        out += "# HELP mailgate_spool_taken_over_total Queued messages of silent instances this instance took over.\n";
+        out += "# HELP mailgate_spool_taken_over_total Queued messages of silent instances this instance "
+               "took over.\n";
         out += "# TYPE mailgate_spool_taken_over_total counter\n";
         out += "mailgate_spool_taken_over_total " + std::to_string(taken_over_) + "\n";
     }

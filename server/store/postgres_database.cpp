@@ -288,7 +288,17 @@ postgres_database::~postgres_database() {
 }
 
 void postgres_database::connect() {
-    conn_ = PQconnectdb(uri_.c_str());
+    // A database host that vanishes (no reset, no reply) must fail calls within seconds, not after the
+    // kernel's TCP timeouts of minutes: defaults that the location's own parameters (read after them) override.
+    const char* keys[] = {"connect_timeout",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
+                          nullptr};
+    const char* values[] = {"5", "15", "5", "3", "30000", uri_.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, 1);
     if (PQstatus(conn_) != CONNECTION_OK) {
         // libpq's message names the host and the reason, never the password.
         auto message = error_text(conn_, nullptr);

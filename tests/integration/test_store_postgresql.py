@@ -69,6 +69,20 @@ class StoreOnPostgresql(unittest.TestCase):
             self.assertNotEqual(gone.returncode, 0)
             self.assertIn("cannot connect to PostgreSQL", gone.stdout + gone.stderr)
             self.assertNotIn(pg.password, gone.stdout + gone.stderr)
+            # A server that accepts and then never answers (a host gone mute): refused after connect_timeout, 5 s,
+            # not after the kernel's TCP timeouts; a connect_timeout in the URI wins.
+            mute = socket.socket()
+            mute.bind(("127.0.0.1", 0))
+            mute.listen(4)
+            self.addCleanup(mute.close)
+            mute_uri = pg.uri().replace(str(pg.port), str(mute.getsockname()[1]))
+            for uri, bound in ((mute_uri, 12), (mute_uri + "?connect_timeout=2", 4.5)):
+                began = time.monotonic()
+                hung = run_cli("account", "list", "--store", uri, data_dir=data)
+                took = time.monotonic() - began
+                self.assertNotEqual(hung.returncode, 0)
+                self.assertIn("cannot connect to PostgreSQL", hung.stdout + hung.stderr)
+                self.assertLess(took, bound, hung.stdout + hung.stderr)
 
     def test_a_database_outage_turns_healthz_unready_and_the_gateway_recovers(self):
         def healthz(port):
