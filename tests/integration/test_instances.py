@@ -3,14 +3,18 @@ HAProxy in TCP mode with send-proxy-v2 (tests/integration/balancer.py), against 
 server. Logins through HAProxy land on both instances and both see the client's own address (127.0.0.2; 127.0.0.3
 is outside access.allow); an account disabled on instance A loses its sessions on instance B; 20 parallel logins
 over both instances with an expired OAuth2 token cause exactly one refresh; a PROXY header from an untrusted
-address is refused; when an instance is killed mid-session, its client reconnects through HAProxy to the other."""
+address is refused; a device's mail queued through HAProxy on both instances while the provider is away is delivered
+exactly once after one instance is killed (the survivor takes over its queue), and the killed one, restarted,
+sends nothing again; when an instance is killed mid-session, its client reconnects through HAProxy to the other."""
 
+import email
 import imaplib
 import os
 import poplib
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import tempfile
@@ -22,12 +26,14 @@ from balancer import Balancer
 from gateway import MAILGATE_BIN, Gateway, at_once, read_line, run_cli
 from oauth_rig import OAuthServer
 from postgres import PostgresServer
-from rig import ProviderRig
+from rig import ProviderRig, _PlainPortRelay, reserve_port
 
 ALICE, HEIDI = "alice@example.test", "heidi@example.test"
 USERS = {ALICE: "alice-provider-pw", HEIDI: "heidi-provider-pw"}
 HOST = "127.0.0.1"
 BALANCER = "127.0.0.5"
+SCANNER = "scanner@office.test"
+LEASE = 4
 
 
 def refreshes(oauth, since=0):
@@ -77,24 +83,34 @@ class SeveralInstances(unittest.TestCase):
         cls.cli("account", "add", "heidi", "--local-user", "heidi-local", "--remote-user", HEIDI, "--auth", "oauth2",
                 "--oauth-client", "test", "--imap", f"imap+starttls://{h}:{p['imap']}", "--save-sent", "never",
                 env={"MAILGATE_LOCAL_PASSWORD": "heidi-pw"})
+        cls.provider_port = reserve_port()  # the scanner's provider: away until a test brings it back
+        cls.cli("account", "add", "scanner", "--local-user", "scanner-local", "--remote-user", ALICE,
+                "--smtp", f"smtps://{h}:{cls.provider_port}", "--sender", SCANNER,
+                env={"MAILGATE_LOCAL_PASSWORD": "scanner-pw", "MAILGATE_REMOTE_PASSWORD": USERS[ALICE]})
+        cls.relay = None
         # Every instance has the master key (README "Running several instances": copy it, mode 0600).
         os.makedirs(cls.data[1], mode=0o700)
         shutil.copy2(os.path.join(cls.data[0], "master.key"), os.path.join(cls.data[1], "master.key"))
         cls.common_args = ["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file,
                            "--access.failed_login_delay", "0", "--access.allow", "127.0.0.1 127.0.0.2",
-                           "--auth.free_failures", "100", "--auth.max_failures", "200"]
-        args = cls.common_args + ["--proxy.trusted", BALANCER, "--listen.pop3.proxy_protocol", "true",
-                                  "--listen.imap.proxy_protocol", "true", "--listen.imaps.proxy_protocol", "true"]
+                           "--auth.free_failures", "100", "--auth.max_failures", "200",
+                           "--access.relay_without_auth", "127.0.0.2", "--smtp.spool_retry", "1,2",
+                           "--smtp.spool_lease", str(LEASE)]
+        cls.args = args = cls.common_args + [
+            "--proxy.trusted", BALANCER, "--listen.pop3.proxy_protocol", "true", "--listen.imap.proxy_protocol",
+            "true", "--listen.imaps.proxy_protocol", "true", "--listen.smtp.proxy_protocol", "true"]
         cls.gw = [Gateway(data_dir=cls.data[0], extra_args=args).__enter__()]
         # The same LAN certificate on both (what clients trust must not depend on where they land).
         shutil.copytree(os.path.join(cls.data[0], "tls"), os.path.join(cls.data[1], "tls"))
         cls.gw.append(Gateway(data_dir=cls.data[1], extra_args=args).__enter__())
         cls.password = admin_password(cls.gw[0].banner)
         cls.balancer = Balancer({name: ([(HOST, g.ports[name]) for g in cls.gw], "v2")
-                                 for name in ("pop3", "imap", "imaps")}, source=BALANCER).start()
+                                 for name in ("pop3", "imap", "imaps", "smtp")}, source=BALANCER).start()
 
     @classmethod
     def tearDownClass(cls):
+        if cls.relay:
+            cls.relay.close()
         cls.balancer.stop()
         for g in cls.gw:
             g.stop()
@@ -268,6 +284,58 @@ class SeveralInstances(unittest.TestCase):
         fifth = login_soon(c, 10)
         first.logout()
         fifth.logout()
+
+    def queued_here(self, i):
+        return sorted(n[:-4] for n in os.listdir(os.path.join(self.data[i], "spool", "queue")) if n.endswith(".msg"))
+
+    def arrived(self, tags):
+        """The Message-IDs of `tags` in Heidi's INBOX, one entry per copy."""
+        with imaplib.IMAP4_SSL(self.rig.host, self.rig.ports["imaps"], ssl_context=self.rig.client_context()) as box:
+            box.login(HEIDI, USERS[HEIDI])
+            count = int(box.select("INBOX", readonly=True)[1][0])
+            ids = [email.message_from_bytes(box.fetch(str(n), "(BODY.PEEK[HEADER])")[1][0][1])["Message-ID"]
+                   for n in range(1, count + 1)]
+        wanted = {f"<{t}@office.test>" for t in tags}
+        return sorted(i for i in ids if i in wanted)
+
+    def test_y_a_killed_instances_queued_mail_is_delivered_by_the_other_exactly_once(self):
+        tags = [f"via-haproxy-{n}" for n in range(4)]
+        for tag in tags:  # a device at 127.0.0.2 (relay_without_auth sees it through the PROXY header)
+            with smtplib.SMTP(HOST, self.balancer.ports["smtp"], timeout=30,
+                              source_address=("127.0.0.2", 0)) as device:
+                device.ehlo("scanner")
+                self.assertEqual(device.mail(SCANNER)[0], 250)
+                self.assertEqual(device.rcpt(HEIDI)[0], 250)
+                code, text = device.data(f"From: <{SCANNER}>\r\nTo: <{HEIDI}>\r\nSubject: {tag}\r\n"
+                                         f"Message-ID: <{tag}@office.test>\r\n\r\npage\r\n".encode())
+                self.assertEqual(code, 250, text)
+        held = [self.queued_here(0), self.queued_here(1)]
+        self.assertEqual(len(held[0]) + len(held[1]), 4)
+        self.assertTrue(held[0] and held[1], f"round robin queues on both: {held}")
+
+        victim, survivor = 0, 1
+        ports = dict(self.gw[victim].ports)
+        self.gw[victim].proc.send_signal(signal.SIGKILL)
+        self.gw[victim].proc.wait()
+        type(self).relay = _PlainPortRelay(self.provider_port, self.rig.ports["smtps"])  # the provider is back
+        deadline = time.monotonic() + 60
+        while len(self.arrived(tags)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.rig.wait_for_postfix_queue_empty()
+        self.assertEqual(self.arrived(tags), sorted(f"<{t}@office.test>" for t in tags), "each exactly once")
+        self.assertIn("was silent for", self.gw[survivor].log())
+        self.assertEqual(self.queued_here(survivor), [])
+
+        # The killed instance comes back on its ports: it drops its copies and delivers nothing again.
+        self.gw[victim] = Gateway(data_dir=self.data[victim], extra_args=self.args, ports=ports).__enter__()
+        deadline = time.monotonic() + 20
+        while self.queued_here(victim) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        self.assertEqual(self.queued_here(victim), [])
+        time.sleep(2 * LEASE)
+        self.rig.wait_for_postfix_queue_empty()
+        self.assertEqual(len(self.arrived(tags)), 4, "nothing delivered twice")
+        self.assertNotIn("delivered to account", self.gw[victim].log())
 
     def test_z_killing_an_instance_mid_session_its_client_reconnects_to_the_other(self):
         client = self.imap()
