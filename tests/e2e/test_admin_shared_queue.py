@@ -31,9 +31,7 @@ class AdminSharedQueue(unittest.TestCase):
         self.addCleanup(pg.stop)
         tmp = tempfile.TemporaryDirectory(prefix="mailgate-e2e-shared-queue-")
         self.addCleanup(tmp.cleanup)
-        config = os.path.join(tmp.name, "mailgate.conf")
-        with os.fdopen(os.open(config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-            f.write(f"store = {pg.uri()}\n")
+        config = pg.write_config(tmp.name)
         data = [os.path.join(tmp.name, "a"), os.path.join(tmp.name, "b")]
         dead = reserve_port()  # the provider: nothing listens
         run_cli("account", "add", "scanner", "--local-user", "scanner-local", "--remote-user", SCANNER,

@@ -100,6 +100,13 @@ class PostgresServer:
         shutil.copy(cert, self.ca_file)
         return ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
 
+    def write_config(self, directory):
+        """A mailgate.conf (mode 0600) in `directory` naming this server as the store; returns its path."""
+        path = os.path.join(directory, "mailgate.conf")
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(f"store = {self.uri()}\n")
+        return path
+
     def sql(self, statement, database="postgres"):
         """Runs one statement as the superuser with psql; returns its output (unaligned, no headers)."""
         env = dict(os.environ, PGPASSWORD=self.admin_password)
