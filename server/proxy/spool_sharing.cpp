@@ -49,10 +49,14 @@ spool_service::ownership spool_service::confirm_ownership(const std::string& id,
                                        spool::serialize_state(s))) {
         case store::spool_ledger::claim_result::mine: return ownership::mine;
         case store::spool_ledger::claim_result::lost: return ownership::lost;
-        case store::spool_ledger::claim_result::lapsed:
-            spdlog::warn(
-                "spool: this instance's lease in the shared spool ran out; no delivery until it is renewed");
+        case store::spool_ledger::claim_result::lapsed: {
+            static log_rate_limit lapsed_log(std::chrono::seconds(60));
+            if (lapsed_log.occurred())
+                spdlog::warn(
+                    "spool: this instance's lease in the shared spool ran out (it was cut off from the "
+                    "store); no delivery until it is renewed, and other instances may take its messages");
             return ownership::wait;
+        }
         }
     } catch (const std::exception& e) {
         store_trouble(e);
