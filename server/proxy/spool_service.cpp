@@ -94,6 +94,7 @@ spool_service::spool_service(asio::any_io_executor executor, const gateway_setti
       policy_(std::move(policy)), sharing_(std::move(sharing)), strand_(asio::make_strand(executor_)),
       timer_(strand_) {
     if (policy_.retries.empty()) policy_.retries.push_back(std::chrono::seconds(60));
+    process_ = store::to_hex(store::random_bytes(8));
     // The lease is renewed with each rescan, a few times within its length.
     if (sharing_.ledger)
         policy_.scan_interval =

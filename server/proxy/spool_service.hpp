@@ -150,6 +150,10 @@ private:
     spool_policy policy_;
     spool_sharing sharing_;
     mutable log_rate_limit store_log_{std::chrono::seconds(60)};
+    std::string process_;  // this run's name in the lease row (spool_ledger::renew)
+    bool renewed_ = false; // disk thread
+    std::optional<std::chrono::steady_clock::time_point> twin_seen_; // disk thread
+    std::atomic<bool> twin_{false}; // another running gateway renews our lease: deliver nothing
     boost::asio::thread_pool disk_{1};
     boost::asio::strand<boost::asio::any_io_executor> strand_;
     boost::asio::steady_timer timer_;

@@ -44,6 +44,7 @@ spool_service::ownership spool_service::confirm_ownership(const std::string& id,
                                                           const spool::queued_message& m,
                                                           const spool::delivery_state& s) {
     if (!shared(m.head)) return ownership::mine;
+    if (twin_) return ownership::wait;
     try {
         switch (sharing_.ledger->claim(sharing_.instance, sharing_.lease.count(), id,
                                        spool::serialize_state(s))) {
@@ -153,7 +154,22 @@ void spool_service::reconcile() {
     auto& ledger = *sharing_.ledger;
     const auto& me = sharing_.instance;
     try {
-        ledger.renew(me, sharing_.lease.count());
+        auto holder = ledger.renew(me, sharing_.lease.count(), process_);
+        auto now = std::chrono::steady_clock::now();
+        if (renewed_ && !holder.empty() && holder != process_) twin_seen_ = now;
+        renewed_ = true;
+        // The other run renews as often as we do, but not always between two of our looks: it counts as gone
+        // only once not seen for two leases.
+        bool twin = twin_seen_ && now - *twin_seen_ < 2 * sharing_.lease;
+        if (twin != twin_.exchange(twin)) {
+            if (twin)
+                spdlog::error(
+                    "spool: another running gateway uses this instance id ({}; a copied {}/instance-id?): "
+                    "no delivery from the shared spool until it is alone",
+                    me, directory_.root().parent_path().string());
+            else
+                spdlog::info("spool: instance id {} is this gateway's alone again; deliveries go on", me);
+        }
         std::set<std::string> ours;
         std::vector<std::pair<std::string, std::string>> requests;
         for (auto& owned : ledger.owned_by(me)) {

@@ -133,7 +133,8 @@ ALTER TABLE accounts ADD COLUMN challenge_secret {blob};
          R"sql(
 CREATE TABLE spool_instances (
     instance    TEXT PRIMARY KEY,
-    alive_until {int} NOT NULL
+    alive_until {int} NOT NULL,
+    process     TEXT NOT NULL DEFAULT ''
 ){strict};
 CREATE TABLE spool_messages (
     id       TEXT PRIMARY KEY,

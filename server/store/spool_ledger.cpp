@@ -23,9 +23,25 @@ std::string spool_ledger::with_clock(std::string_view sql) const {
     return out;
 }
 
-void spool_ledger::renew(const std::string& me, std::int64_t lease) {
+std::string spool_ledger::renew(const std::string& me, std::int64_t lease, std::string_view process) {
     std::lock_guard lock(mutex_);
-    db_.prepare(with_clock(register_instance)).bind(1, me).bind(2, lease).run();
+    transaction tx(db_);
+    std::string before;
+    {
+        auto q = db_.prepare(
+            with_clock("SELECT process FROM spool_instances WHERE instance = ?1 AND alive_until >= {now}"));
+        q.bind(1, me);
+        if (q.step()) before = q.column_text(0);
+    }
+    db_.prepare(with_clock("INSERT INTO spool_instances (instance, alive_until, process) VALUES (?1, {now} + ?2, "
+                           "?3) ON CONFLICT (instance) DO UPDATE SET alive_until = excluded.alive_until, "
+                           "process = excluded.process"))
+        .bind(1, me)
+        .bind(2, lease)
+        .bind(3, process)
+        .run();
+    tx.commit();
+    return before;
 }
 
 void spool_ledger::add(const std::string& me, std::int64_t lease, std::string_view id,

@@ -29,7 +29,10 @@ public:
     spool_ledger(database& db, std::mutex& mutex) : db_(db), mutex_(mutex) {}
 
     // ---- an instance's own: `me` is its id, `lease` how many seconds the others wait after its last renewal
-    void renew(const std::string& me, std::int64_t lease); // registers the instance when it is not
+    // Registers the instance, or renews its lease; `process` names this run of it. Returns the process that held
+    // the lease while it was still alive ("" when none): another run than ours, after ours had renewed, means a
+    // second gateway uses the same instance id (a copied data dir).
+    std::string renew(const std::string& me, std::int64_t lease, std::string_view process);
     // A message just queued here, owned by `me`; the lease is renewed in the same transaction.
     void add(const std::string& me, std::int64_t lease, std::string_view id, std::string_view envelope,
              std::string_view data);

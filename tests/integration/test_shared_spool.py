@@ -3,7 +3,8 @@ real rig's Postfix: a device's messages queued on instance A while the provider 
 lives (listed by both instances' admin pages and by `mailgate queue`, never taken by B), a message of A's retried
 with the CLI or deleted from B's admin page is retried or deleted by A; then A is killed with SIGKILL, the provider comes back, and B delivers A's messages once its lease
 (smtp.spool_lease) ran out: each exactly once, counted in the recipient's mailbox. A restarted with its data dir
-drops its copies of what B took and delivers nothing again."""
+drops its copies of what B took and delivers nothing again. A copy of B's data dir started beside it (the same
+instance id) is detected by both, and neither delivers until it is gone."""
 
 import email
 import imaplib
@@ -178,6 +179,30 @@ class SharedSpool(unittest.TestCase):
         self.rig.wait_for_messages(BOB, 6, 60)
         wait_until(lambda: "delivered to account 'scanner'" in self.gw[0].log(), 30, "A delivers its own")
         self.assertEqual(self.delivered_ids(), sorted(expected + ["<after-restart@office.test>"]))
+
+    def test_b_a_copied_instance_id_is_detected_and_delivers_nothing_until_alone(self):
+        # A data dir copied whole, instance-id included: two running gateways would own the same messages.
+        twin_dir = os.path.join(self.tmp.name, "b-copy")
+        shutil.copytree(self.data[1], twin_dir)
+        if self.relay is None:
+            type(self).relay = _PlainPortRelay(self.provider_port, self.rig.ports["smtps"])
+        twin = Gateway(data_dir=twin_dir, extra_args=self.args).__enter__()
+        try:
+            for g in (self.gw[1], twin):
+                wait_until(lambda: "another running gateway uses this instance id" in g.log(), 20, "both see it")
+            self.gw.append(twin)  # for send()
+            self.send(2, "twin")
+            self.gw.pop()
+            time.sleep(3)
+            self.assertNotIn("<twin@office.test>", self.delivered_ids(),
+                             "no delivery while the id is doubled\n" + twin.log()[-4000:] + self.gw[1].log()[-3000:])
+        finally:
+            twin.stop()
+        wait_until(lambda: "is this gateway's alone again" in self.gw[1].log(), 20, "B goes on alone")
+        wait_until(lambda: "<twin@office.test>" in self.delivered_ids(), 60, "the twin's message is delivered")
+        self.rig.wait_for_postfix_queue_empty()
+        time.sleep(2)
+        self.assertEqual(self.delivered_ids().count("<twin@office.test>"), 1)
 
 
 MESSAGES = 80

@@ -46,7 +46,7 @@ TEST_F(shared_spool, a_message_is_kept_byte_for_byte_and_owned_by_the_instance_t
 
 TEST_F(shared_spool, only_the_owner_claims_saves_and_removes_its_message) {
     a.add("A", 60, id1, envelope, data);
-    b.renew("B", 60);
+    b.renew("B", 60, "b1");
     EXPECT_EQ(b.claim("B", 60, id1, "attempts 1\n"), claim::lost);
     EXPECT_FALSE(b.save_state("B", id1, "attempts 9\n"));
     EXPECT_FALSE(b.remove("B", id1));
@@ -68,7 +68,7 @@ TEST_F(shared_spool, a_live_instances_messages_are_never_taken_over) {
 TEST_F(shared_spool, a_silent_instances_messages_go_to_the_instance_that_looks_first) {
     a.add("A", 60, id1, envelope, data);
     a.add("A", 60, id2, envelope, data);
-    a.renew("A", -5); // A's lease ran out five seconds ago
+    a.renew("A", -5, "a1"); // A's lease ran out five seconds ago
     auto taken = b.take_over("B", 60);
     ASSERT_EQ(taken.size(), 2u);
     EXPECT_EQ(taken[0].second, "A");
@@ -77,7 +77,7 @@ TEST_F(shared_spool, a_silent_instances_messages_go_to_the_instance_that_looks_f
     EXPECT_EQ(b.copy_of("B", id2)->data, data);
     // A comes back: its claim says its lease lapsed; once renewed, the messages are no longer its own.
     EXPECT_EQ(a.claim("A", 60, id1, ""), claim::lapsed);
-    a.renew("A", 60);
+    a.renew("A", 60, "a1");
     EXPECT_EQ(a.claim("A", 60, id1, ""), claim::lost);
     EXPECT_TRUE(a.owned_by("A").empty());
     EXPECT_FALSE(a.remove("A", id1));
@@ -86,11 +86,20 @@ TEST_F(shared_spool, a_silent_instances_messages_go_to_the_instance_that_looks_f
 
 TEST_F(shared_spool, a_lapsed_lease_delivers_nothing_until_renewed_and_keeps_what_nobody_took) {
     a.add("A", 60, id1, envelope, data);
-    a.renew("A", -5);
+    a.renew("A", -5, "a1");
     EXPECT_EQ(a.claim("A", 60, id1, ""), claim::lapsed);
-    a.renew("A", 60);
+    a.renew("A", 60, "a1");
     EXPECT_EQ(a.claim("A", 60, id1, ""), claim::mine);
     EXPECT_TRUE(b.take_over("B", 60).empty());
+}
+
+TEST_F(shared_spool, a_second_gateway_renewing_the_same_instance_id_shows_in_the_lease) {
+    EXPECT_EQ(a.renew("A", 60, "run1"), "") << "nobody held it";
+    EXPECT_EQ(a.renew("A", 60, "run1"), "run1");
+    EXPECT_EQ(b.renew("A", 60, "run2"), "run1") << "a copied data dir: another run holds our lease";
+    EXPECT_EQ(a.renew("A", 60, "run1"), "run2");
+    a.renew("A", -5, "run1");
+    EXPECT_EQ(b.renew("A", 60, "run3"), "") << "a lease that ran out is nobody's (a restart after a crash)";
 }
 
 TEST_F(shared_spool, the_administrators_requests_reach_the_owner) {
