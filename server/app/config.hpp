@@ -50,8 +50,8 @@ struct config {
     std::size_t max_sessions_per_address = 100;
     std::size_t max_prelogin_sessions = 1000;
     std::chrono::seconds login_deadline{60};
-    unsigned max_upstream_per_account =
-        0; // client sessions per account at the provider, all instances; 0: no cap
+    // Client sessions per account at the provider, over all instances; 0: no cap.
+    unsigned max_upstream_per_account = 0;
     // Failed-login throttling (proxy::throttle_policy) and the KDF queue (store::kdf_limits).
     unsigned auth_free_failures = 3;
     unsigned auth_max_failures = 10;
@@ -75,8 +75,8 @@ struct config {
     std::chrono::seconds smtp_spool_lifetime{3 * 86400};
     unsigned smtp_spool_deliveries = 8;
     unsigned smtp_spool_deliveries_per_account = 2;
-    std::chrono::seconds smtp_spool_lease{
-        60}; // a shared store's: how long the others wait for a silent instance
+    // A shared store's: how long the other instances wait for a silent one before taking its queue.
+    std::chrono::seconds smtp_spool_lease{60};
     bool admin_tls = false;
     std::vector<std::string> admin_names; // extra Host names for the admin page (besides its listen address)
     // [oauth.NAME] sections: OAuth2 client registrations (completed with their preset).

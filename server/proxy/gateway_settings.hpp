@@ -34,9 +34,9 @@ struct gateway_settings {
     bool challenge_logins_over_tls = false;
     // Where submitted messages wait for their Sent copy (server/proxy/sent_copy.hpp); empty: no Sent copies.
     std::filesystem::path sent_spool{};
-    // Between attempts of a Sent copy that failed on the connection (a refused APPEND is not retried).
     // limits.max_upstream_per_account for client sessions (null: no cap).
     std::shared_ptr<upstream_slots> slots{};
+    // Between attempts of a Sent copy that failed on the connection (a refused APPEND is not retried).
     std::vector<std::chrono::seconds> sent_copy_retries{std::chrono::seconds(10), std::chrono::seconds(60),
                                                         std::chrono::seconds(300)};
 };

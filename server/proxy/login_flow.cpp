@@ -219,7 +219,16 @@ asio::awaitable<login_result> open_provider_session(const gateway_settings& sett
     }
     std::shared_ptr<void> slot;
     if (use == provider_use::client && settings.slots) {
-        auto taken = co_await settings.slots->acquire(account->id);
+        std::optional<std::shared_ptr<void>> taken;
+        try {
+            taken = co_await settings.slots->acquire(account->id);
+        } catch (const store::store_error& e) {
+            report_store_down(label, e.what());
+            if (early) early->abandon();
+            result.failed = domain::failure::temporary;
+            result.reason = "the account store does not answer";
+            co_return result;
+        }
         if (!taken) {
             label.warn("account '{}' has {} provider session(s) open on all instances, the most "
                        "limits.max_upstream_per_account allows: login refused for now",

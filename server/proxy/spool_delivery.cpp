@@ -160,18 +160,18 @@ asio::awaitable<std::string> deliver_spooled(const gateway_settings& settings, c
                     state.last_error = provider.why();
                 else if (data->code == 354) {
                     std::string why;
-                    if (!co_await stream_file(connection->stream(), file, message, why)) {
+                    bool ending = co_await stream_file(connection->stream(), file, message, why);
+                    if (ending) {
+                        state.in_doubt = true;
+                        if (!co_await hooks.before_end()) {
+                            state.in_doubt = false;
+                            why = "not sent: the message belongs to another instance now";
+                            ending = false;
+                        }
+                    }
+                    if (!ending) {
                         // The end marker never went out: the provider drops the transaction.
                         state.last_error = why;
-                        connection->close();
-                        session.reset();
-                        hooks.set_closer(nullptr);
-                        co_return "deferred";
-                    }
-                    state.in_doubt = true;
-                    if (!co_await hooks.before_end()) {
-                        state.in_doubt = false;
-                        state.last_error = "not sent: the message belongs to another instance now";
                         connection->close();
                         session.reset();
                         hooks.set_closer(nullptr);

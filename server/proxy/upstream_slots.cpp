@@ -13,29 +13,35 @@ upstream_slots::acquire(std::int64_t account_id) {
             std::lock_guard lock(mutex_);
             if (!held_[account_id].insert(slot).second) continue;
         }
-        bool taken = co_await store_.run([account_id, slot](store::account_repository& repo) {
-            return repo.try_take_session_slot(account_id, slot);
-        });
+        bool taken = false;
+        try {
+            taken = co_await store_.run([account_id, slot](store::account_repository& repo) {
+                return repo.try_take_session_slot(account_id, slot);
+            });
+        } catch (...) {
+            forget(account_id, slot); // the store did not answer: nothing is held
+            throw;
+        }
         if (taken) {
             auto self = shared_from_this();
             co_return std::shared_ptr<void>(
                 nullptr, [self, account_id, slot](void*) { self->release(account_id, slot); });
         }
-        std::lock_guard lock(mutex_);
-        held_[account_id].erase(slot); // another instance has it
+        forget(account_id, slot); // another instance has it
     }
     co_return std::nullopt;
 }
 
+void upstream_slots::forget(std::int64_t account_id, unsigned slot) {
+    std::lock_guard lock(mutex_);
+    auto it = held_.find(account_id);
+    if (it == held_.end()) return;
+    it->second.erase(slot);
+    if (it->second.empty()) held_.erase(it);
+}
+
 void upstream_slots::release(std::int64_t account_id, unsigned slot) {
-    {
-        std::lock_guard lock(mutex_);
-        auto it = held_.find(account_id);
-        if (it != held_.end()) {
-            it->second.erase(slot);
-            if (it->second.empty()) held_.erase(it);
-        }
-    }
+    forget(account_id, slot);
     // Taken again before this runs? Then the lock is held twice and stays held once: still right.
     store_.record([account_id, slot](store::account_repository& repo) {
         repo.give_back_session_slot(account_id, slot);

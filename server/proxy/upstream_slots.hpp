@@ -24,11 +24,13 @@ public:
 
     unsigned limit() const { return limit_; }
     // A slot for one provider session, given back when the last copy of the handle goes (null with no cap); nullopt
-    // when the account has `limit` sessions open on all instances together.
+    // when the account has `limit` sessions open on all instances together. Throws store::store_error when the
+    // store does not answer.
     boost::asio::awaitable<std::optional<std::shared_ptr<void>>> acquire(std::int64_t account_id);
 
 private:
     void release(std::int64_t account_id, unsigned slot);
+    void forget(std::int64_t account_id, unsigned slot); // no longer reserved here
 
     store::store_service& store_;
     unsigned limit_;

@@ -33,9 +33,10 @@ std::string spool_ledger::renew(const std::string& me, std::int64_t lease, std::
         q.bind(1, me);
         if (q.step()) before = q.column_text(0);
     }
-    db_.prepare(with_clock("INSERT INTO spool_instances (instance, alive_until, process) VALUES (?1, {now} + ?2, "
-                           "?3) ON CONFLICT (instance) DO UPDATE SET alive_until = excluded.alive_until, "
-                           "process = excluded.process"))
+    db_.prepare(
+           with_clock("INSERT INTO spool_instances (instance, alive_until, process) VALUES (?1, {now} + ?2, "
+                      "?3) ON CONFLICT (instance) DO UPDATE SET alive_until = excluded.alive_until, "
+                      "process = excluded.process"))
         .bind(1, me)
         .bind(2, lease)
         .bind(3, process)

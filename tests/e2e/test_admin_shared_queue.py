@@ -4,7 +4,6 @@ whose provider is unreachable, shows on B's page as A's, with its headers read f
 pressed on B are asked of A (202), and A deletes it within seconds."""
 
 import os
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -16,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from admin_client import admin_password  # noqa: E402
-from gateway import Gateway, run_cli  # noqa: E402
+from gateway import Gateway, instance_data_dir, run_cli  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from rig import reserve_port  # noqa: E402
 
@@ -37,8 +36,7 @@ class AdminSharedQueue(unittest.TestCase):
         run_cli("account", "add", "scanner", "--local-user", "scanner-local", "--remote-user", SCANNER,
                 "--smtp", f"smtps://127.0.0.1:{dead}", "--sender", SCANNER, "--config", config, data_dir=data[0],
                 check=True, env={"MAILGATE_LOCAL_PASSWORD": "scanner-pw", "MAILGATE_REMOTE_PASSWORD": "app-pw"})
-        os.makedirs(data[1], mode=0o700)
-        shutil.copy2(os.path.join(data[0], "master.key"), os.path.join(data[1], "master.key"))
+        instance_data_dir(data[0], data[1])
         args = ["--config", config, "--access.relay_without_auth", "127.0.0.1/32", "--smtp.spool_retry", "3600",
                 "--smtp.spool_lease", "4"]
         gws = []

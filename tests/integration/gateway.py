@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -52,6 +53,13 @@ def add_account(data_dir, name, local_user, local_password, remote_user, remote_
                    *urls_and_flags, data_dir=data_dir,
                    env={"MAILGATE_LOCAL_PASSWORD": local_password, "MAILGATE_REMOTE_PASSWORD": remote_password},
                    check=True)
+
+
+def instance_data_dir(first, data_dir):
+    """A data dir for another instance on `first`'s store: its own, with the master key copied (mode 0600), as
+    README "Running several instances" says."""
+    os.makedirs(data_dir, mode=0o700)
+    shutil.copy2(os.path.join(first, "master.key"), os.path.join(data_dir, "master.key"))
 
 
 def add_failure_accounts(data_dir, rig, protocol, scheme, port_name, user="alice@example.test"):

@@ -23,7 +23,7 @@ import unittest
 
 from admin_client import AdminClient, admin_password
 from balancer import Balancer
-from gateway import MAILGATE_BIN, Gateway, at_once, read_line, run_cli
+from gateway import Gateway, MAILGATE_BIN, at_once, instance_data_dir, read_line, run_cli
 from oauth_rig import OAuthServer
 from postgres import PostgresServer
 from rig import ProviderRig, _PlainPortRelay, reserve_port
@@ -89,8 +89,7 @@ class SeveralInstances(unittest.TestCase):
                 env={"MAILGATE_LOCAL_PASSWORD": "scanner-pw", "MAILGATE_REMOTE_PASSWORD": USERS[ALICE]})
         cls.relay = None
         # Every instance has the master key (README "Running several instances": copy it, mode 0600).
-        os.makedirs(cls.data[1], mode=0o700)
-        shutil.copy2(os.path.join(cls.data[0], "master.key"), os.path.join(cls.data[1], "master.key"))
+        instance_data_dir(cls.data[0], cls.data[1])
         cls.common_args = ["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file,
                            "--access.failed_login_delay", "0", "--access.allow", "127.0.0.1 127.0.0.2",
                            "--auth.free_failures", "100", "--auth.max_failures", "200",
@@ -237,8 +236,7 @@ class SeveralInstances(unittest.TestCase):
         # Two more instances on the same store, with a cap of 2 and no balancer in front.
         dirs = [os.path.join(self.tmp.name, n) for n in ("c", "d")]
         for d in dirs:
-            os.makedirs(d, mode=0o700)
-            shutil.copy2(os.path.join(self.data[0], "master.key"), os.path.join(d, "master.key"))
+            instance_data_dir(self.data[0], d)
         capped = [Gateway(data_dir=d, extra_args=self.common_args + ["--limits.max_upstream_per_account", "2"])
                   for d in dirs]
         for g in capped:

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from admin_client import AdminClient, admin_password
-from gateway import Gateway, run_cli
+from gateway import Gateway, instance_data_dir, run_cli
 from postgres import PostgresServer
 from kill_loop import arrived_tags, check_verdict, send_as_device, start_gateway
 from rig import ProviderRig, _PlainPortRelay, reserve_port
@@ -52,8 +52,7 @@ class SharedSpool(unittest.TestCase):
                 "--smtp", f"smtps://{cls.rig.host}:{cls.provider_port}", "--sender", SCANNER,
                 "--config", cls.config, data_dir=cls.data[0], check=True,
                 env={"MAILGATE_LOCAL_PASSWORD": "scanner-pw", "MAILGATE_REMOTE_PASSWORD": cls.rig.users[ALICE]})
-        os.makedirs(cls.data[1], mode=0o700)
-        shutil.copy2(os.path.join(cls.data[0], "master.key"), os.path.join(cls.data[1], "master.key"))
+        instance_data_dir(cls.data[0], cls.data[1])
         cls.args = ["--config", cls.config, "--upstream.ca_file", cls.rig.ca_file,
                     "--access.relay_without_auth", "127.0.0.1/32", "--smtp.spool_retry", "1,2",
                     "--smtp.spool_lease", str(LEASE)]
@@ -230,8 +229,7 @@ class SharedSpoolKillLoop(unittest.TestCase):
                 "--smtp", f"smtps://{rig.host}:{provider_port}", "--sender", SCANNER, "--config", config,
                 data_dir=data[0], check=True,
                 env={"MAILGATE_LOCAL_PASSWORD": "scanner-pw", "MAILGATE_REMOTE_PASSWORD": rig.users[ALICE]})
-        os.makedirs(data[1], mode=0o700)
-        shutil.copy2(os.path.join(data[0], "master.key"), os.path.join(data[1], "master.key"))
+        instance_data_dir(data[0], data[1])
         ports = [reserve_port(), reserve_port()]
         # Started by hand below (one log each across restarts); the objects give the arguments and keep their
         # --print-ports directory.
